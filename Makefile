@@ -1,0 +1,56 @@
+# Every target sets up its own virtual environment first; nothing needs installing by hand.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+SIM_PORT ?= 8001
+API_KEY ?= dev-key
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: venv run test test-unit test-functional test-e2e bench package lint typecheck tenant rotate-key clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(BIN)/.installed
+
+run: venv
+	PORT=$(PORT) SIM_PORT=$(SIM_PORT) API_KEY=$(API_KEY) $(BIN)/python -m chalicelib.local.stack
+
+test: venv
+	$(BIN)/python -m pytest
+
+test-unit: venv
+	$(BIN)/python -m pytest tests/unit
+
+test-functional: venv
+	$(BIN)/python -m pytest tests/functional tests/contract
+
+test-e2e: venv
+	$(BIN)/python -m pytest tests/e2e
+
+bench: venv
+	$(BIN)/python -m bench.run
+
+package: venv
+	$(BIN)/python scripts/package.py
+
+lint: venv
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy app.py chalicelib
+
+# Operators: make tenant NAME="Acme PBX" (prints the new tenant's id and API key, once).
+tenant: venv
+	$(BIN)/python -m chalicelib.admin create-tenant --name "$(NAME)"
+
+# Operators: make rotate-key TENANT=tn_... (the old key stops working at once).
+rotate-key: venv
+	$(BIN)/python -m chalicelib.admin rotate-key --tenant "$(TENANT)"
+
+clean:
+	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,70 @@
+"""Settings read once from the environment; a missing required one fails fast."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+# The send queue's name is needed at import time (the SQS decorator in app.py), before any settings load.
+SEND_QUEUE_NAME = os.environ.get("SEND_QUEUE_NAME", "msgcampaigns-send.fifo")
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or malformed."""
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise ConfigError(f"environment variable {name} is required")
+    return value
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"environment variable {name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Deployment settings."""
+
+    table_name: str
+    send_queue_url: str
+    public_base_url: str
+    secrets_prefix: str
+    scheduler_group: str
+    scheduler_role_arn: str
+    scheduler_target_arn: str
+    max_campaigns_per_tenant: int
+    max_recipients_per_campaign: int
+    chunk_size: int
+    twilio_api_base: str | None
+    stale_claim_seconds: int
+    attribution_window_days: int
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The settings of this process, read once."""
+    return Settings(
+        table_name=_required("TABLE_NAME"),
+        send_queue_url=_required("SEND_QUEUE_URL"),
+        public_base_url=_required("PUBLIC_BASE_URL").rstrip("/"),
+        secrets_prefix=os.environ.get("SECRETS_PREFIX", "msgcampaigns/"),
+        scheduler_group=os.environ.get("SCHEDULER_GROUP", "default"),
+        scheduler_role_arn=os.environ.get("SCHEDULER_ROLE_ARN", ""),
+        scheduler_target_arn=os.environ.get("SCHEDULER_TARGET_ARN", ""),
+        max_campaigns_per_tenant=_int("MAX_CAMPAIGNS_PER_TENANT", 1000),
+        max_recipients_per_campaign=_int("MAX_RECIPIENTS_PER_CAMPAIGN", 1000),
+        chunk_size=_int("CHUNK_SIZE", 100),
+        twilio_api_base=os.environ.get("TWILIO_API_BASE") or None,
+        stale_claim_seconds=_int("STALE_CLAIM_SECONDS", 960),
+        attribution_window_days=_int("ATTRIBUTION_WINDOW_DAYS", 7),
+    )
