@@ -1,32 +1,40 @@
-"""Chalice app: routes, webhooks, schedule and queue handlers, each a few lines (skeleton)."""
+"""Chalice app: routes, webhooks, schedule and queue handlers, each a few lines."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from chalice import Chalice, Cron
+from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import config
+from chalicelib.adapters.queue import Chunk
+from chalicelib.api import http
+from chalicelib.api.routes import api
+from chalicelib.services import campaigns, sending
+from chalicelib.services.deps import current
 
 app = Chalice(app_name="msgcampaigns")
-
-
-@app.route("/v1/health", methods=["GET"])
-def health() -> dict[str, Any]:
-    return {"status": "ok"}
+app.register_blueprint(api)
+http.install(app)
 
 
 @app.on_sqs_message(queue=config.SEND_QUEUE_NAME, batch_size=1, name="send_worker")
-def send_worker(event: Any) -> None:
-    """Send one chunk of recipients (filled in by the send service)."""
+def send_worker(event: SQSEvent) -> None:
+    """Send the chunk of recipients each message names; an exception leaves the message for redelivery."""
+    for record in event:
+        sending.handle_chunk(current(), Chunk.from_json(record.body),
+                             time_left=lambda: event.context.get_remaining_time_in_millis() / 1000.0)
 
 
 @app.schedule(Cron("*", "*", "*", "*", "?", "*"), name="tick")
-def tick(event: Any) -> None:
-    """Minute tick: start due scheduled campaigns, recover stalled ones."""
+def tick(event: CloudWatchEvent) -> dict[str, int]:
+    """Minute tick: start due scheduled campaigns the scheduler missed, finish or revive sending ones."""
+    return campaigns.tick(current())
 
 
 @app.lambda_function(name="start_scheduled")
 def start_scheduled(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Target of EventBridge Scheduler one-time schedules: start one scheduled campaign."""
-    return {}
+    """Target of the EventBridge Scheduler one-time schedule of a campaign."""
+    status = campaigns.start_scheduled(current(), str(event["tenant_id"]), str(event["campaign_id"]))
+    return {"campaign_id": event["campaign_id"], "status": status}

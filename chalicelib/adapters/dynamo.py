@@ -1,0 +1,753 @@
+"""DynamoDB adapter: the single table, its keys, and every conditional write the service relies on.
+
+Layout (one table, `pk`/`sk`, sparse GSI `gsi1`):
+
+    TENANT#{tid}   #TENANT            tenant: name, campaign_count, sending (the lock), pending_queue (FIFO)
+    APIKEY#{hash}  #APIKEY            api key (sha-256 of the key) -> tenant
+    TENANT#{tid}   CHANNEL#{chid}     channel (no credentials: those live in Secrets Manager)
+    CHANNEL#{chid} #CHANNEL           pointer channel -> tenant, for webhooks that only know the channel
+    TENANT#{tid}   CAMPAIGN#{cid}     campaign; gsi1pk DUE (scheduled) or ACTIVE (sending), gsi1sk time#tid#cid
+    CAMPAIGN#{cid} C#{shard}          result counter shard: one number per recipient-status bucket
+    CAMPAIGN#{cid} R#{index}          recipient: number, status, claim, provider id, error, timestamps
+
+The tenant item is the one place that decides who sends: `sending` holds the one campaign allowed to send and
+`pending_queue` the campaigns waiting, in the order they started waiting. Every move of a campaign into or out of
+sending is one transaction over the campaign item and the tenant item, so two campaigns of a tenant can never
+both be sending, whatever runs at the same time.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from chalicelib.domain.errors import ConcurrencyError, ConflictError, InvalidRequestError, NotFoundError
+from chalicelib.domain.model import BUCKET_OF, BUCKETS, COUNTER_SHARDS, CampaignStatus, RecipientStatus
+
+_SER = TypeSerializer()
+_DESER = TypeDeserializer()
+
+TENANT_SK = "#TENANT"
+APIKEY_SK = "#APIKEY"
+CHANNEL_PTR_SK = "#CHANNEL"
+DUE = "DUE"
+ACTIVE = "ACTIVE"
+MAX_TX_ATTEMPTS = 20
+
+
+def tenant_pk(tenant_id: str) -> str:
+    """Partition of a tenant's own items."""
+    return f"TENANT#{tenant_id}"
+
+
+def campaign_pk(campaign_id: str) -> str:
+    """Partition of a campaign's recipients and counters."""
+    return f"CAMPAIGN#{campaign_id}"
+
+
+def recipient_sk(index: int) -> str:
+    """Sort key of the recipient at `index` (zero-padded so ranges sort)."""
+    return f"R#{index:08d}"
+
+
+def _ser(value: Any) -> dict[str, Any]:
+    return _SER.serialize(value)  # type: ignore[no-any-return]
+
+
+def _item(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _ser(v) for k, v in values.items() if v is not None}
+
+
+def _plain(value: Any) -> Any:
+    """Decimals back to int/float, recursively."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return {_plain(v) for v in value}
+    return value
+
+
+def _unitem(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_DESER.deserialize(v)) for k, v in raw.items()}
+
+
+def _values(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _ser(v) for k, v in values.items()}
+
+
+def encode_cursor(last_key: Mapping[str, Any] | None) -> str | None:
+    """An opaque cursor from DynamoDB's LastEvaluatedKey (already plain)."""
+    if not last_key:
+        return None
+    raw = json.dumps({"sk": last_key["sk"]}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, prefix: str) -> str | None:
+    """The sort key a cursor points after; a cursor that is not ours is a 400."""
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        sk = data["sk"]
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError) as exc:
+        raise InvalidRequestError("cursor is not valid", details=[{"field": "cursor"}]) from exc
+    if not isinstance(sk, str) or not sk.startswith(prefix):
+        raise InvalidRequestError("cursor is not valid", details=[{"field": "cursor"}])
+    return sk
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing."""
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def _cancel_reasons(exc: ClientError) -> list[str]:
+    reasons = exc.response.get("CancellationReasons") or []
+    return [str(r.get("Code", "None")) for r in reasons]
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = _cancel_reasons(exc)
+        # Without reasons (some emulators), treat a cancelled transaction as a lost condition.
+        return not reasons or "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons
+    return False
+
+
+class Store:
+    """The service's table, behind named operations."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._db = client
+        self._table = table_name
+
+    # ------------------------------------------------------------------ basics
+    def _get(self, pk: str, sk: str, consistent: bool = True) -> dict[str, Any] | None:
+        out = self._db.get_item(TableName=self._table, Key=_item({"pk": pk, "sk": sk}), ConsistentRead=consistent)
+        raw = out.get("Item")
+        return _unitem(raw) if raw else None
+
+    def _query(
+        self,
+        pk: str,
+        prefix: str,
+        *,
+        forward: bool = True,
+        after: str | None = None,
+        limit: int | None = None,
+        consistent: bool = True,
+        between: tuple[str, str] | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "ConsistentRead": consistent,
+            "ScanIndexForward": forward,
+        }
+        if between is not None:
+            kwargs["KeyConditionExpression"] = "pk = :pk AND sk BETWEEN :lo AND :hi"
+            kwargs["ExpressionAttributeValues"] = _values({":pk": pk, ":lo": between[0], ":hi": between[1]})
+        else:
+            kwargs["KeyConditionExpression"] = "pk = :pk AND begins_with(sk, :prefix)"
+            kwargs["ExpressionAttributeValues"] = _values({":pk": pk, ":prefix": prefix})
+        if after is not None:
+            kwargs["ExclusiveStartKey"] = _item({"pk": pk, "sk": after})
+        if limit is not None:
+            kwargs["Limit"] = limit
+        out = self._db.query(**kwargs)
+        items = [_unitem(i) for i in out.get("Items", [])]
+        last = out.get("LastEvaluatedKey")
+        return items, (_unitem(last) if last else None)
+
+    def _query_all(self, pk: str, prefix: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        after: str | None = None
+        while True:
+            items, last = self._query(pk, prefix, after=after, **kwargs)
+            yield from items
+            if not last:
+                return
+            after = last["sk"]
+
+    def _page(
+        self, pk: str, prefix: str, *, limit: int, cursor: str | None, forward: bool, status: str | None = None
+    ) -> Page:
+        """Up to `limit` items after the cursor, optionally only those with `status`."""
+        after = decode_cursor(cursor, prefix)
+        found: list[dict[str, Any]] = []
+        while True:
+            items, last = self._query(pk, prefix, forward=forward, after=after, limit=max(limit, 50))
+            for item in items:
+                if status is None or item.get("status") == status:
+                    found.append(item)
+                    if len(found) == limit:
+                        return Page(found, encode_cursor(item))
+            if not last:
+                return Page(found, None)
+            after = last["sk"]
+
+    def _transact(self, items: list[dict[str, Any]]) -> bool:
+        """Run a transaction; False when a condition failed (the caller re-reads and decides)."""
+        try:
+            self._db.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def _update(self, key: Mapping[str, str], expression: str, condition: str | None, values: Mapping[str, Any],
+                names: Mapping[str, str] | None = None) -> bool:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": _item(key),
+            "UpdateExpression": expression,
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = _values(values)
+        if names:
+            kwargs["ExpressionAttributeNames"] = dict(names)
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        try:
+            self._db.update_item(**kwargs)
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def _batch_write(self, puts: Iterable[dict[str, Any]]) -> None:
+        batch: list[dict[str, Any]] = []
+        for item in puts:
+            batch.append({"PutRequest": {"Item": _item(item)}})
+            if len(batch) == 25:
+                self._flush(batch)
+                batch = []
+        if batch:
+            self._flush(batch)
+
+    def _flush(self, requests: list[dict[str, Any]]) -> None:
+        pending = {self._table: requests}
+        for _ in range(12):
+            out = self._db.batch_write_item(RequestItems=pending)
+            pending = out.get("UnprocessedItems") or {}
+            if not pending:
+                return
+        raise ConcurrencyError("the table kept refusing a batch write")
+
+    # ------------------------------------------------------------------ tenants and keys
+    def create_tenant(self, tenant_id: str, name: str, key_hash: str, now: str) -> None:
+        """A new tenant with its first API key."""
+        tenant = {
+            "pk": tenant_pk(tenant_id),
+            "sk": TENANT_SK,
+            "type": "tenant",
+            "tenant_id": tenant_id,
+            "name": name,
+            "campaign_count": 0,
+            "api_key_hash": key_hash,
+            "created_at": now,
+        }
+        key = {"pk": f"APIKEY#{key_hash}", "sk": APIKEY_SK, "tenant_id": tenant_id, "created_at": now}
+        ok = self._transact(
+            [
+                {"Put": {"TableName": self._table, "Item": _item(tenant), "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"TableName": self._table, "Item": _item(key), "ConditionExpression": "attribute_not_exists(pk)"}},
+            ]
+        )
+        if not ok:
+            raise ConflictError("tenant or key exists already", code="tenant_exists")
+
+    def rotate_key(self, tenant_id: str, new_hash: str, now: str) -> None:
+        """Replace the tenant's API key; the old one stops working in the same transaction."""
+        for _ in range(MAX_TX_ATTEMPTS):
+            tenant = self.get_tenant(tenant_id)
+            if tenant is None:
+                raise NotFoundError("no such tenant")
+            old = tenant.get("api_key_hash")
+            items: list[dict[str, Any]] = [
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": _item({"pk": tenant_pk(tenant_id), "sk": TENANT_SK}),
+                        "UpdateExpression": "SET api_key_hash = :new",
+                        # Closes: two rotations at once each deleting a key the other just wrote.
+                        "ConditionExpression": "api_key_hash = :old",
+                        "ExpressionAttributeValues": _values({":new": new_hash, ":old": old}),
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _item({"pk": f"APIKEY#{new_hash}", "sk": APIKEY_SK, "tenant_id": tenant_id,
+                                       "created_at": now}),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+            if old:
+                items.append({"Delete": {"TableName": self._table, "Key": _item({"pk": f"APIKEY#{old}", "sk": APIKEY_SK})}})
+            if self._transact(items):
+                return
+        raise ConcurrencyError("could not rotate the key")
+
+    def tenant_for_key(self, key_hash: str) -> str | None:
+        """The tenant an API key belongs to."""
+        item = self._get(f"APIKEY#{key_hash}", APIKEY_SK, consistent=False)
+        return str(item["tenant_id"]) if item else None
+
+    def get_tenant(self, tenant_id: str) -> dict[str, Any] | None:
+        """The tenant item, read consistently."""
+        return self._get(tenant_pk(tenant_id), TENANT_SK)
+
+    # ------------------------------------------------------------------ channels
+    def create_channel(self, channel: dict[str, Any]) -> None:
+        """Store a channel and its webhook pointer together."""
+        item = {"pk": tenant_pk(channel["tenant_id"]), "sk": f"CHANNEL#{channel['channel_id']}", "type": "channel",
+                "use_seq": 0, **channel}
+        pointer = {"pk": f"CHANNEL#{channel['channel_id']}", "sk": CHANNEL_PTR_SK, "tenant_id": channel["tenant_id"]}
+        ok = self._transact(
+            [
+                {"Put": {"TableName": self._table, "Item": _item(item), "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"TableName": self._table, "Item": _item(pointer),
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+            ]
+        )
+        if not ok:
+            raise ConcurrencyError("channel id collision")
+
+    def get_channel(self, tenant_id: str, channel_id: str, consistent: bool = True) -> dict[str, Any] | None:
+        """A tenant's channel."""
+        return self._get(tenant_pk(tenant_id), f"CHANNEL#{channel_id}", consistent)
+
+    def channel_tenant(self, channel_id: str) -> str | None:
+        """The tenant owning a channel, for webhooks."""
+        item = self._get(f"CHANNEL#{channel_id}", CHANNEL_PTR_SK, consistent=False)
+        return str(item["tenant_id"]) if item else None
+
+    def list_channels(self, tenant_id: str, limit: int, cursor: str | None) -> Page:
+        """A page of the tenant's channels, oldest first."""
+        return self._page(tenant_pk(tenant_id), "CHANNEL#", limit=limit, cursor=cursor, forward=True)
+
+    def update_channel(self, tenant_id: str, channel_id: str, changes: Mapping[str, Any], now: str) -> bool:
+        """Apply changes to an existing channel; False when it does not exist."""
+        names = {f"#f{i}": k for i, k in enumerate(changes)}
+        values = {f":v{i}": v for i, v in enumerate(changes.values())}
+        sets = [f"#f{i} = :v{i}" for i in range(len(changes))] + ["updated_at = :now"]
+        values[":now"] = now
+        return self._update(
+            {"pk": tenant_pk(tenant_id), "sk": f"CHANNEL#{channel_id}"},
+            "SET " + ", ".join(sets),
+            "attribute_exists(pk)",
+            values,
+            names,
+        )
+
+    def delete_channel(self, tenant_id: str, channel_id: str, use_seq: int) -> bool:
+        """Delete a channel if no campaign started using it since `use_seq` was read."""
+        return self._transact(
+            [
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": _item({"pk": tenant_pk(tenant_id), "sk": f"CHANNEL#{channel_id}"}),
+                        # Closes: a campaign created on this channel between our in-use check and this delete.
+                        "ConditionExpression": "use_seq = :seq",
+                        "ExpressionAttributeValues": _values({":seq": use_seq}),
+                    }
+                },
+                {"Delete": {"TableName": self._table, "Key": _item({"pk": f"CHANNEL#{channel_id}", "sk": CHANNEL_PTR_SK})}},
+            ]
+        )
+
+    # ------------------------------------------------------------------ campaigns
+    def put_recipients(self, campaign_id: str, tenant_id: str, channel_id: str, numbers: Sequence[str],
+                       chunk_size: int) -> None:
+        """Write a campaign's recipients (all queued) and its counter shards."""
+        from chalicelib.domain.model import counter_shard
+
+        shard_counts = [0] * COUNTER_SHARDS
+        pk = campaign_pk(campaign_id)
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for index, number in enumerate(numbers):
+                shard = counter_shard(index, chunk_size)
+                shard_counts[shard] += 1
+                yield {"pk": pk, "sk": recipient_sk(index), "index": index, "number": number, "status": "queued",
+                       "attempts": 0, "shard": shard, "tenant_id": tenant_id, "channel_id": channel_id}
+
+        self._batch_write(rows())
+        self._batch_write(
+            {"pk": pk, "sk": f"C#{s:02d}", **{b: (shard_counts[s] if b == "n_pending" else 0) for b in BUCKETS}}
+            for s in range(COUNTER_SHARDS)
+        )
+
+    def delete_campaign_data(self, campaign_id: str) -> None:
+        """Remove a campaign's recipients and counters (cleanup of a refused create, or a deleted campaign)."""
+        pk = campaign_pk(campaign_id)
+        keys = [{"pk": pk, "sk": i["sk"]} for i in self._query_all(pk, "", consistent=False)]
+        for start in range(0, len(keys), 25):
+            requests = [{"DeleteRequest": {"Key": _item(k)}} for k in keys[start : start + 25]]
+            self._flush(requests)
+
+    def _tenant_key(self, tenant_id: str) -> dict[str, Any]:
+        return _item({"pk": tenant_pk(tenant_id), "sk": TENANT_SK})
+
+    def _channel_use(self, tenant_id: str, channel_id: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": _item({"pk": tenant_pk(tenant_id), "sk": f"CHANNEL#{channel_id}"}),
+                "UpdateExpression": "ADD use_seq :one",
+                # Closes: creating a campaign on a channel being deleted (the delete checks use_seq).
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": _values({":one": 1}),
+            }
+        }
+
+    def create_campaign(self, campaign: dict[str, Any], max_campaigns: int) -> str:
+        """Store a new campaign, taking the tenant's send lock or joining its queue when it is to go now.
+
+        Returns the status it was stored with. `campaign["status"]` is `draft`, `scheduled` or `executing`
+        (meaning: send now); a campaign to send now while another is sending is stored `pending`.
+        """
+        tid, cid = campaign["tenant_id"], campaign["campaign_id"]
+        for _ in range(MAX_TX_ATTEMPTS):
+            tenant = self.get_tenant(tid)
+            if tenant is None:
+                raise NotFoundError("no such tenant")
+            if int(tenant.get("campaign_count", 0)) >= max_campaigns:
+                raise ConflictError(
+                    f"this tenant has {max_campaigns} campaigns, the most allowed; delete one to make room",
+                    code="campaign_limit_reached",
+                )
+            item = dict(campaign)
+            values: dict[str, Any] = {":one": 1, ":max": max_campaigns}
+            # Closes: two creates at once both passing the limit check above.
+            condition = "campaign_count < :max"
+            update = "ADD campaign_count :one"
+            if campaign["status"] == CampaignStatus.EXECUTING:
+                lock_free = not tenant.get("sending") and not tenant.get("pending_queue")
+                if lock_free:
+                    update += " SET sending = :cid"
+                    # Closes: another campaign taking the lock, or queueing, since we read the tenant.
+                    condition += " AND attribute_not_exists(sending) AND (attribute_not_exists(pending_queue) OR size(pending_queue) = :zero)"
+                    values.update({":cid": cid, ":zero": 0})
+                    item.update(gsi1pk=ACTIVE, gsi1sk=f"{campaign['started_at']}#{tid}#{cid}")
+                else:
+                    update += " SET pending_queue = list_append(if_not_exists(pending_queue, :empty), :me)"
+                    # Closes: the lock being released since we read the tenant (we would wait behind nobody).
+                    condition += " AND (attribute_exists(sending) OR size(pending_queue) > :zero)"
+                    values.update({":empty": [], ":me": [cid], ":zero": 0})
+                    item.update(status=CampaignStatus.PENDING.value, pending_since=campaign["created_at"],
+                                started_at=None)
+            elif campaign["status"] == CampaignStatus.SCHEDULED:
+                item.update(gsi1pk=DUE, gsi1sk=f"{campaign['scheduled_at']}#{tid}#{cid}")
+            ok = self._transact(
+                [
+                    {"Put": {"TableName": self._table, "Item": _item(item),
+                             "ConditionExpression": "attribute_not_exists(pk)"}},
+                    {"Update": {"TableName": self._table, "Key": self._tenant_key(tid), "UpdateExpression": update,
+                                "ConditionExpression": condition, "ExpressionAttributeValues": _values(values)}},
+                    self._channel_use(tid, campaign["channel_id"]),
+                ]
+            )
+            if ok:
+                return str(item["status"])
+            if self.get_channel(tid, campaign["channel_id"]) is None:
+                raise ConflictError("the channel was deleted", code="channel_not_found")
+        raise ConcurrencyError("could not store the campaign; try again")
+
+    def get_campaign(self, tenant_id: str, campaign_id: str, consistent: bool = True) -> dict[str, Any] | None:
+        """A tenant's campaign."""
+        return self._get(tenant_pk(tenant_id), f"CAMPAIGN#{campaign_id}", consistent)
+
+    def list_campaigns(self, tenant_id: str, status: str | None, limit: int, cursor: str | None) -> Page:
+        """A page of the tenant's campaigns, newest first."""
+        return self._page(tenant_pk(tenant_id), "CAMPAIGN#", limit=limit, cursor=cursor, forward=False, status=status)
+
+    def campaigns_of_tenant(self, tenant_id: str) -> Iterator[dict[str, Any]]:
+        """Every campaign of a tenant (at most the per-tenant limit)."""
+        return self._query_all(tenant_pk(tenant_id), "CAMPAIGN#")
+
+    def start_campaign(self, tenant_id: str, campaign_id: str, from_status: str, now: str) -> str | None:
+        """Move a campaign from `from_status` to executing, or to pending behind the tenant's sending one.
+
+        Returns the new status, or None when the campaign was no longer in `from_status` (someone else moved it).
+        """
+        for _ in range(MAX_TX_ATTEMPTS):
+            tenant = self.get_tenant(tenant_id)
+            if tenant is None:
+                return None
+            campaign_key = _item({"pk": tenant_pk(tenant_id), "sk": f"CAMPAIGN#{campaign_id}"})
+            lock_free = not tenant.get("sending") and not tenant.get("pending_queue")
+            if lock_free:
+                tenant_update = {
+                    "UpdateExpression": "SET sending = :cid",
+                    "ConditionExpression": "attribute_not_exists(sending) AND (attribute_not_exists(pending_queue) OR size(pending_queue) = :zero)",
+                    "ExpressionAttributeValues": _values({":cid": campaign_id, ":zero": 0}),
+                }
+                campaign_update = {
+                    "UpdateExpression": "SET #s = :executing, started_at = :now, gsi1pk = :active, gsi1sk = :gsk",
+                    "ExpressionAttributeValues": _values({":executing": "executing", ":now": now, ":active": ACTIVE,
+                                                          ":gsk": f"{now}#{tenant_id}#{campaign_id}", ":from": from_status}),
+                }
+                new_status = "executing"
+            else:
+                tenant_update = {
+                    "UpdateExpression": "SET pending_queue = list_append(if_not_exists(pending_queue, :empty), :me)",
+                    "ConditionExpression": "(attribute_exists(sending) OR size(pending_queue) > :zero) AND NOT contains(pending_queue, :cid)",
+                    "ExpressionAttributeValues": _values({":empty": [], ":me": [campaign_id], ":zero": 0,
+                                                          ":cid": campaign_id}),
+                }
+                campaign_update = {
+                    "UpdateExpression": "SET #s = :pending, pending_since = :now REMOVE gsi1pk, gsi1sk",
+                    "ExpressionAttributeValues": _values({":pending": "pending", ":now": now, ":from": from_status}),
+                }
+                new_status = "pending"
+            ok = self._transact(
+                [
+                    {"Update": {"TableName": self._table, "Key": self._tenant_key(tenant_id), **tenant_update}},
+                    {"Update": {"TableName": self._table, "Key": campaign_key, **campaign_update,
+                                # Closes: the same campaign being started twice (tick and schedule at once).
+                                "ConditionExpression": "#s = :from",
+                                "ExpressionAttributeNames": {"#s": "status"}}},
+                ]
+            )
+            if ok:
+                return new_status
+            current = self.get_campaign(tenant_id, campaign_id)
+            if current is None or current.get("status") != from_status:
+                return None
+        raise ConcurrencyError("could not start the campaign; try again")
+
+    def finish_campaign(self, tenant_id: str, campaign_id: str, final_status: str, now: str) -> str | None:
+        """Move a sending campaign to `final_status` and hand the send lock to the first pending campaign.
+
+        Returns the id of the campaign that now sends, if any. A no-op when the campaign is not sending any more.
+        """
+        for _ in range(MAX_TX_ATTEMPTS):
+            campaign = self.get_campaign(tenant_id, campaign_id)
+            if campaign is None or campaign.get("status") not in ("executing", "retrying"):
+                return None
+            tenant = self.get_tenant(tenant_id) or {}
+            queue = list(tenant.get("pending_queue") or [])
+            holds_lock = tenant.get("sending") == campaign_id
+            items: list[dict[str, Any]] = [
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": _item({"pk": tenant_pk(tenant_id), "sk": f"CAMPAIGN#{campaign_id}"}),
+                        "UpdateExpression": "SET #s = :final, completed_at = :now REMOVE gsi1pk, gsi1sk",
+                        # Closes: two workers finishing the same campaign at once; only one hands the lock over.
+                        "ConditionExpression": "#s = :was",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": _values({":final": final_status, ":now": now,
+                                                              ":was": campaign["status"]}),
+                    }
+                }
+            ]
+            next_id: str | None = None
+            if holds_lock and queue:
+                next_id = queue[0]
+                items.append({"Update": {
+                    "TableName": self._table, "Key": self._tenant_key(tenant_id),
+                    "UpdateExpression": "SET sending = :next REMOVE pending_queue[0]",
+                    # Closes: the queue's head changing (a pending campaign deleted) since we read it.
+                    "ConditionExpression": "sending = :me AND pending_queue[0] = :next",
+                    "ExpressionAttributeValues": _values({":next": next_id, ":me": campaign_id}),
+                }})
+                items.append({"Update": {
+                    "TableName": self._table,
+                    "Key": _item({"pk": tenant_pk(tenant_id), "sk": f"CAMPAIGN#{next_id}"}),
+                    "UpdateExpression": "SET #s = :executing, started_at = :now, gsi1pk = :active, gsi1sk = :gsk",
+                    "ConditionExpression": "#s = :pending",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": _values({":executing": "executing", ":now": now, ":active": ACTIVE,
+                                                          ":gsk": f"{now}#{tenant_id}#{next_id}", ":pending": "pending"}),
+                }})
+            elif holds_lock:
+                items.append({"Update": {
+                    "TableName": self._table, "Key": self._tenant_key(tenant_id),
+                    "UpdateExpression": "REMOVE sending",
+                    # Closes: a campaign queueing behind us after we read the tenant (it would wait forever).
+                    "ConditionExpression": "sending = :me AND (attribute_not_exists(pending_queue) OR size(pending_queue) = :zero)",
+                    "ExpressionAttributeValues": _values({":me": campaign_id, ":zero": 0}),
+                }})
+            if self._transact(items):
+                return next_id
+        raise ConcurrencyError("could not finish the campaign; try again")
+
+    def set_campaign_fields(self, tenant_id: str, campaign_id: str, fields: Mapping[str, Any],
+                            condition_status: Sequence[str] | None = None) -> bool:
+        """Set plain fields on a campaign, optionally only while it is in one of `condition_status`."""
+        names = {"#s": "status"} if condition_status else {}
+        names.update({f"#f{i}": k for i, k in enumerate(fields)})
+        values: dict[str, Any] = {f":v{i}": v for i, v in enumerate(fields.values())}
+        condition = "attribute_exists(pk)"
+        if condition_status:
+            options = []
+            for i, st in enumerate(condition_status):
+                values[f":st{i}"] = st
+                options.append(f":st{i}")
+            condition += f" AND #s IN ({', '.join(options)})"
+        return self._update(
+            {"pk": tenant_pk(tenant_id), "sk": f"CAMPAIGN#{campaign_id}"},
+            "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            condition,
+            values,
+            names,
+        )
+
+    def indexed_campaigns(self, kind: str, until: str | None = None) -> list[tuple[str, str, str]]:
+        """(time, tenant_id, campaign_id) of campaigns on the DUE or ACTIVE index, up to `until`."""
+        kwargs: dict[str, Any] = {"TableName": self._table, "IndexName": "gsi1"}
+        if until is None:
+            kwargs["KeyConditionExpression"] = "gsi1pk = :k"
+            kwargs["ExpressionAttributeValues"] = _values({":k": kind})
+        else:
+            kwargs["KeyConditionExpression"] = "gsi1pk = :k AND gsi1sk <= :until"
+            kwargs["ExpressionAttributeValues"] = _values({":k": kind, ":until": until + "\uffff"})
+        out: list[tuple[str, str, str]] = []
+        while True:
+            page = self._db.query(**kwargs)
+            for raw in page.get("Items", []):
+                when, tid, cid = _unitem(raw)["gsi1sk"].split("#", 2)
+                out.append((when, tid, cid))
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return out
+            kwargs["ExclusiveStartKey"] = last
+
+    # ------------------------------------------------------------------ counters and recipients
+    def counters(self, campaign_id: str) -> list[dict[str, Any]]:
+        """The campaign's counter shards, read consistently."""
+        return list(self._query_all(campaign_pk(campaign_id), "C#"))
+
+    def recipients_range(self, campaign_id: str, start: int, end: int) -> list[dict[str, Any]]:
+        """Recipients with index in [start, end), read consistently."""
+        if end <= start:
+            return []
+        return list(self._query_all(campaign_pk(campaign_id), "R#",
+                                    between=(recipient_sk(start), recipient_sk(end - 1))))
+
+    def get_recipient(self, campaign_id: str, index: int) -> dict[str, Any] | None:
+        """One recipient, read consistently."""
+        return self._get(campaign_pk(campaign_id), recipient_sk(index))
+
+    def list_recipients(self, campaign_id: str, status: str | None, limit: int, cursor: str | None) -> Page:
+        """A page of a campaign's recipients in list order, optionally of one status."""
+        return self._page(campaign_pk(campaign_id), "R#", limit=limit, cursor=cursor, forward=True, status=status)
+
+    def claim_recipient(self, campaign_id: str, index: int, token: str, now: float) -> bool:
+        """Claim a queued recipient for sending; False when someone else has it or it is done."""
+        return self._update(
+            {"pk": campaign_pk(campaign_id), "sk": recipient_sk(index)},
+            "SET #s = :sending, claim_token = :token, claimed_at = :now ADD attempts :one",
+            # Closes: two workers (a duplicated or redelivered SQS message) sending the same recipient.
+            "#s = :queued",
+            {":sending": "sending", ":token": token, ":now": now, ":queued": "queued", ":one": 1},
+            {"#s": "status"},
+        )
+
+    def release_recipient(self, campaign_id: str, index: int, token: str) -> bool:
+        """Give back a claim that sent nothing (throttled, out of time): the recipient is queued again."""
+        return self._update(
+            {"pk": campaign_pk(campaign_id), "sk": recipient_sk(index)},
+            "SET #s = :queued REMOVE claim_token, claimed_at ADD attempts :minus",
+            "#s = :sending AND claim_token = :token",
+            {":queued": "queued", ":sending": "sending", ":token": token, ":minus": -1},
+            {"#s": "status"},
+        )
+
+    def move_recipient(
+        self,
+        campaign_id: str,
+        recipient: Mapping[str, Any],
+        to_status: RecipientStatus,
+        fields: Mapping[str, Any],
+        *,
+        claim_token: str | None = None,
+    ) -> bool:
+        """Move a recipient from the status it was read with to `to_status`, counting it in the same transaction.
+
+        False when the recipient changed since it was read (the caller re-reads and decides again).
+        """
+        from_status = RecipientStatus(recipient["status"])
+        names = {"#s": "status"}
+        values: dict[str, Any] = {":to": to_status.value, ":from": from_status.value}
+        sets = ["#s = :to"]
+        removes = []
+        for i, (name, value) in enumerate(fields.items()):
+            names[f"#f{i}"] = name
+            if value is None:
+                removes.append(f"#f{i}")
+            else:
+                values[f":f{i}"] = value
+                sets.append(f"#f{i} = :f{i}")
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        # Closes: two reports (or a report and the sender) moving the same recipient at once; counts stay exact.
+        condition = "#s = :from"
+        if claim_token is not None:
+            condition += " AND claim_token = :token"
+            values[":token"] = claim_token
+        items: list[dict[str, Any]] = [
+            {"Update": {"TableName": self._table,
+                        "Key": _item({"pk": campaign_pk(campaign_id), "sk": recipient_sk(int(recipient["index"]))}),
+                        "UpdateExpression": expression, "ConditionExpression": condition,
+                        "ExpressionAttributeNames": names, "ExpressionAttributeValues": _values(values)}}
+        ]
+        old_bucket, new_bucket = BUCKET_OF[from_status], BUCKET_OF[to_status]
+        if old_bucket != new_bucket:
+            items.append({"Update": {
+                "TableName": self._table,
+                "Key": _item({"pk": campaign_pk(campaign_id), "sk": f"C#{int(recipient['shard']):02d}"}),
+                "UpdateExpression": f"ADD {old_bucket} :minus, {new_bucket} :one",
+                "ExpressionAttributeValues": _values({":minus": -1, ":one": 1}),
+            }})
+        return self._transact(items)
+
+    def set_recipient_fields(self, campaign_id: str, index: int, fields: Mapping[str, Any], only_if_missing: str) -> bool:
+        """Set fields on a recipient if attribute `only_if_missing` is not there yet."""
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        names["#m"] = only_if_missing
+        return self._update(
+            {"pk": campaign_pk(campaign_id), "sk": recipient_sk(index)},
+            "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            "attribute_exists(pk) AND attribute_not_exists(#m)",
+            {f":v{i}": v for i, v in enumerate(fields.values())},
+            names,
+        )
+
+    # ------------------------------------------------------------------ inbound messages
+    def put_inbound(self, tenant_id: str, channel_id: str, message: Mapping[str, Any]) -> bool:
+        """Keep an inbound message once (a provider's retry of the same message id is a no-op)."""
+        item = {"pk": f"INBOUND#{tenant_id}", "sk": f"{channel_id}#{message['message_sid']}", "type": "inbound",
+                "tenant_id": tenant_id, "channel_id": channel_id, **message}
+        try:
+            self._db.put_item(TableName=self._table, Item=_item(item), ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True

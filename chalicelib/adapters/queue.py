@@ -1,0 +1,70 @@
+"""SQS adapter: the FIFO send queue that carries chunks of recipients (ids and index ranges, never content)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from chalicelib.domain.errors import ConcurrencyError
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A range of a campaign's recipients for one sender invocation: indexes [start, end)."""
+
+    tenant_id: str
+    campaign_id: str
+    start: int
+    end: int
+    generation: int = 0
+
+    def to_json(self) -> str:
+        """The message body."""
+        return json.dumps({"v": 1, **asdict(self)}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, body: str) -> Chunk:
+        """Parse a message body written by `to_json`."""
+        data = json.loads(body)
+        return cls(
+            tenant_id=str(data["tenant_id"]),
+            campaign_id=str(data["campaign_id"]),
+            start=int(data["start"]),
+            end=int(data["end"]),
+            generation=int(data.get("generation", 0)),
+        )
+
+
+class SendQueue:
+    """The FIFO queue. One message group per sender number, so one worker at a time paces each sender."""
+
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._sqs = client
+        self._url = queue_url
+
+    def publish(self, chunks: Sequence[Chunk], group: str, dedup_prefix: str) -> None:
+        """Put chunks on the queue, ten per request; FIFO de-duplication drops a repeat within five minutes."""
+        for start in range(0, len(chunks), 10):
+            batch = chunks[start : start + 10]
+            entries = [
+                {
+                    "Id": str(i),
+                    "MessageBody": chunk.to_json(),
+                    "MessageGroupId": group,
+                    "MessageDeduplicationId": f"{dedup_prefix}:{chunk.start}-{chunk.end}"[:128],
+                }
+                for i, chunk in enumerate(batch)
+            ]
+            for _ in range(8):
+                out = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
+                failed = {f["Id"] for f in out.get("Failed", []) if not f.get("SenderFault")}
+                sender_faults = [f for f in out.get("Failed", []) if f.get("SenderFault")]
+                if sender_faults:
+                    raise ValueError(f"queue refused messages: {sender_faults}")
+                if not failed:
+                    break
+                entries = [e for e in entries if e["Id"] in failed]
+            else:
+                raise ConcurrencyError("the queue kept refusing messages")

@@ -1,0 +1,131 @@
+"""HTTP plumbing: JSON bodies, query parameters, the error shape, and the middleware that keeps it everywhere."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Chalice, Response
+from chalice.app import Request
+
+from chalicelib.domain.errors import (
+    InvalidRequestError,
+    MethodNotAllowedError,
+    PayloadTooLargeError,
+    ServiceError,
+    UnsupportedMediaTypeError,
+)
+from chalicelib.services.logs import log
+
+JSON_TYPE = "application/json; charset=utf-8"
+MAX_JSON_BYTES = 5 * 1024 * 1024
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+def respond(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer (UTF-8, emoji kept as they are)."""
+    return Response(
+        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status_code=status,
+        headers={"Content-Type": JSON_TYPE, **(headers or {})},
+    )
+
+
+def no_content() -> Response:
+    """204."""
+    return Response(body="", status_code=204, headers={})
+
+
+def error_response(err: ServiceError) -> Response:
+    """The contract's error shape."""
+    return respond({"error": {"code": err.code, "message": err.message, "details": err.details}}, err.status)
+
+
+def raw_bytes(request: Request) -> bytes:
+    """The request body as bytes, refused with 413 when too large."""
+    raw = request.raw_body or b""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8")
+    if len(raw) > MAX_JSON_BYTES:
+        raise PayloadTooLargeError(f"the body is {len(raw)} bytes; at most {MAX_JSON_BYTES} are accepted",
+                                   details=[{"size": len(raw), "max": MAX_JSON_BYTES}])
+    return raw
+
+
+def json_body(request: Request) -> Any:
+    """The decoded JSON body; 400 when it is not UTF-8 JSON."""
+    raw = raw_bytes(request)
+    if not raw.strip():
+        raise InvalidRequestError("the body is empty; a JSON object is expected")
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InvalidRequestError(f"the body is not valid JSON: {exc}") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def query(request: Request) -> dict[str, str]:
+    """Query parameters (last value wins)."""
+    return dict(request.query_params or {})
+
+
+def page_params(request: Request) -> tuple[int, str | None]:
+    """`limit` (default 50, 1..200) and `cursor`."""
+    params = query(request)
+    raw = params.get("limit")
+    limit = DEFAULT_LIMIT
+    if raw is not None:
+        if not raw.isascii() or not raw.isdigit() or not (1 <= int(raw) <= MAX_LIMIT):
+            raise InvalidRequestError(f"limit must be a whole number from 1 to {MAX_LIMIT}",
+                                      details=[{"field": "limit", "value": raw}])
+        limit = int(raw)
+    cursor = params.get("cursor")
+    return limit, (cursor if cursor else None)
+
+
+def choice(request: Request, name: str, allowed: frozenset[str] | set[str]) -> str | None:
+    """An optional query parameter that must be one of `allowed`."""
+    value = query(request).get(name)
+    if value is None:
+        return None
+    if value not in allowed:
+        raise InvalidRequestError(f"{name} must be one of {', '.join(sorted(allowed))}",
+                                  details=[{"field": name, "value": value}])
+    return value
+
+
+_CHALICE_CODES: dict[int, type[ServiceError]] = {
+    400: InvalidRequestError,
+    405: MethodNotAllowedError,
+    413: PayloadTooLargeError,
+    415: UnsupportedMediaTypeError,
+}
+
+
+def install(app: Chalice) -> None:
+    """Register the middleware: every error, ours or Chalice's own, leaves in the contract's shape."""
+
+    @app.middleware("http")
+    def contract_errors(event: Request, get_response: Callable[[Request], Response]) -> Response:
+        try:
+            response = get_response(event)
+        except ServiceError as err:
+            return error_response(err)
+        except Exception:  # noqa: BLE001 - a bug; answer in shape and log it
+            log.exception("unhandled error", extra={"path": getattr(event, "path", "?")})
+            return error_response(ServiceError("an internal error occurred; it has been logged"))
+        body = response.body
+        if response.status_code >= 400 and isinstance(body, dict) and "Code" in body and "error" not in body:
+            kind = _CHALICE_CODES.get(response.status_code)
+            if kind is not None:
+                out = error_response(kind(str(body.get("Message", ""))))
+                if "Allow" in response.headers:
+                    out.headers["Allow"] = response.headers["Allow"]
+                return out
+            return error_response(ServiceError("an internal error occurred; it has been logged"))
+        return response

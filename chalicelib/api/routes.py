@@ -1,0 +1,152 @@
+"""The REST API under /v1 and the provider webhooks: each handler parses, calls one service, shapes the answer."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from chalice import Blueprint, Response
+
+from chalicelib.api import http
+from chalicelib.api.openapi import document
+from chalicelib.api.schemas import CampaignIn, ChannelIn, ChannelPatch, parse
+from chalicelib.domain.errors import InvalidRequestError, InvalidSignatureError, ServiceError
+from chalicelib.domain.model import CampaignStatus, RecipientStatus
+from chalicelib.services import campaigns, channels, tenants, webhooks
+from chalicelib.services.deps import Deps, current
+from chalicelib.services.logs import log
+
+api = Blueprint(__name__)
+FORM = ["application/x-www-form-urlencoded"]
+JSON_TYPES = ["application/json"]
+ANY_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain", "multipart/form-data",
+             "application/octet-stream", "text/csv"]
+CAMPAIGN_STATUSES = frozenset(s.value for s in CampaignStatus)
+RECIPIENT_STATUSES = frozenset(s.value for s in RecipientStatus)
+
+
+def endpoint(path: str, methods: list[str], *, auth: bool = True, content_types: list[str] | None = None,
+             status: int = 200) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a route whose errors leave in the contract's shape; with `auth`, the tenant id comes first."""
+
+    def wrap(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def handler(**params: Any) -> Response:
+            try:
+                deps = current()
+                if auth:
+                    tenant_id = tenants.authenticate(deps, api.current_request.headers.get("authorization"))
+                    result = view(deps, tenant_id, **params)
+                else:
+                    result = view(deps, **params)
+            except ServiceError as err:
+                return http.error_response(err)
+            except Exception:  # noqa: BLE001 - a bug: log it, answer in shape
+                log.exception("unhandled error", extra={"path": path})
+                return http.error_response(ServiceError("an internal error occurred; it has been logged"))
+            if isinstance(result, Response):
+                return result
+            return http.respond(result, status)
+
+        # Chalice checks the content type only when a body could come; GETs and DELETEs take any.
+        types = content_types or (JSON_TYPES if set(methods) & {"POST", "PUT", "PATCH"} else ANY_TYPES)
+        api.route(path, methods=methods, content_types=types)(handler)
+        return view
+
+    return wrap
+
+
+def _request() -> Any:
+    return api.current_request
+
+
+@endpoint("/v1/health", ["GET"], auth=False)
+def health(deps: Deps) -> dict[str, Any]:
+    return {"status": "ok"}
+
+
+@endpoint("/v1/openapi.json", ["GET"])
+def openapi(deps: Deps, tenant_id: str) -> dict[str, Any]:
+    return document(deps.settings.public_base_url)
+
+
+# ---------------------------------------------------------------------------------------------------- channels
+@endpoint("/v1/channels", ["POST"], status=201)
+def create_channel(deps: Deps, tenant_id: str) -> dict[str, Any]:
+    return channels.create_channel(deps, tenant_id, parse(ChannelIn, http.json_body(_request())))
+
+
+@endpoint("/v1/channels", ["GET"])
+def list_channels(deps: Deps, tenant_id: str) -> dict[str, Any]:
+    limit, cursor = http.page_params(_request())
+    return channels.list_channels(deps, tenant_id, limit, cursor)
+
+
+@endpoint("/v1/channels/{channel_id}", ["GET"])
+def get_channel(deps: Deps, tenant_id: str, channel_id: str) -> dict[str, Any]:
+    return channels.view(deps, channels.get_channel(deps, tenant_id, channel_id))
+
+
+@endpoint("/v1/channels/{channel_id}", ["PATCH"])
+def update_channel(deps: Deps, tenant_id: str, channel_id: str) -> dict[str, Any]:
+    return channels.update_channel(deps, tenant_id, channel_id, parse(ChannelPatch, http.json_body(_request())))
+
+
+@endpoint("/v1/channels/{channel_id}", ["DELETE"])
+def delete_channel(deps: Deps, tenant_id: str, channel_id: str) -> Response:
+    channels.delete_channel(deps, tenant_id, channel_id)
+    return http.no_content()
+
+
+# ---------------------------------------------------------------------------------------------------- campaigns
+@endpoint("/v1/campaigns", ["POST"], status=201)
+def create_campaign(deps: Deps, tenant_id: str) -> dict[str, Any]:
+    return campaigns.create_campaign(deps, tenant_id, parse(CampaignIn, http.json_body(_request())))
+
+
+@endpoint("/v1/campaigns", ["GET"])
+def list_campaigns(deps: Deps, tenant_id: str) -> dict[str, Any]:
+    limit, cursor = http.page_params(_request())
+    status = http.choice(_request(), "status", CAMPAIGN_STATUSES)
+    return campaigns.list_campaigns(deps, tenant_id, status, limit, cursor)
+
+
+@endpoint("/v1/campaigns/{campaign_id}", ["GET"])
+def get_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
+    return campaigns.get_campaign(deps, tenant_id, campaign_id)
+
+
+@endpoint("/v1/campaigns/{campaign_id}/recipients", ["GET"])
+def list_recipients(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
+    limit, cursor = http.page_params(_request())
+    status = http.choice(_request(), "status", RECIPIENT_STATUSES)
+    return campaigns.list_recipients(deps, tenant_id, campaign_id, status, limit, cursor)
+
+
+# ---------------------------------------------------------------------------------------------------- webhooks
+def _form() -> tuple[dict[str, str], list[tuple[str, str]], str | None]:
+    request = _request()
+    signature = request.headers.get("x-twilio-signature")
+    if not signature:
+        raise InvalidSignatureError("X-Twilio-Signature is missing")
+    try:
+        form = parse_qsl(http.raw_bytes(request).decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        raise InvalidRequestError("the form body is not UTF-8") from None
+    return http.query(request), form, signature
+
+
+@endpoint("/webhooks/twilio/{channel_id}/status", ["POST"], auth=False, content_types=FORM)
+def twilio_status(deps: Deps, channel_id: str) -> Response:
+    webhooks.twilio_status(deps, channel_id, *_form())
+    return http.no_content()
+
+
+@endpoint("/webhooks/twilio/{channel_id}/inbound", ["POST"], auth=False, content_types=FORM)
+def twilio_inbound(deps: Deps, channel_id: str) -> Response:
+    webhooks.twilio_inbound(deps, channel_id, *_form())
+    # An empty TwiML answer: no automatic reply.
+    return Response(body='<?xml version="1.0" encoding="UTF-8"?><Response></Response>', status_code=200,
+                    headers={"Content-Type": "text/xml"})

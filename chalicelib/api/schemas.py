@@ -1,0 +1,155 @@
+"""Request bodies: strict shapes (unknown fields and wrong types are a 400); values are checked by the services."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
+
+from chalicelib.domain.errors import InvalidRequestError
+
+
+class Strict(BaseModel):
+    """Unknown fields are refused; no type coercion."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Credentials(Strict):
+    """Twilio account credentials (write-only)."""
+
+    account_sid: StrictStr = Field(min_length=1, max_length=64)
+    auth_token: StrictStr = Field(min_length=1, max_length=256)
+
+
+class ChannelIn(Strict):
+    """POST /v1/channels."""
+
+    name: StrictStr = Field(min_length=1, max_length=200)
+    type: Literal["sms", "whatsapp"]
+    provider: Literal["twilio", "whatsapp_cloud"]
+    senders: list[StrictStr] = Field(min_length=1, max_length=100)
+    credentials: Credentials
+    mps: StrictInt | StrictFloat | None = None
+
+
+class ChannelPatch(Strict):
+    """PATCH /v1/channels/{id}: any of these."""
+
+    name: StrictStr | None = Field(default=None, min_length=1, max_length=200)
+    senders: list[StrictStr] | None = Field(default=None, min_length=1, max_length=100)
+    credentials: Credentials | None = None
+    mps: StrictInt | StrictFloat | None = None
+
+
+class PhonebookRef(Strict):
+    """A phonebook and the number type to take from it."""
+
+    id: StrictStr
+    number_type: Literal["business", "business2", "mobile", "mobile2", "home", "home2", "other"]
+
+
+class Recipients(Strict):
+    """Who gets the campaign."""
+
+    numbers: list[Any] | None = Field(default=None, max_length=100_000)
+    upload_id: StrictStr | None = None
+    phonebook: PhonebookRef | None = None
+
+
+class ColumnRef(Strict):
+    """A template variable taken from a CSV column."""
+
+    column: StrictStr
+
+
+class TextContent(Strict):
+    """An SMS."""
+
+    type: Literal["text"]
+    text: StrictStr
+
+
+class FileContent(Strict):
+    """An MMS."""
+
+    type: Literal["file"]
+    upload_id: StrictStr
+    text: StrictStr | None = None
+
+
+class TemplateContent(Strict):
+    """A WhatsApp template."""
+
+    type: Literal["template"]
+    template_id: StrictStr
+    variables: dict[str, StrictStr | ColumnRef] = Field(default_factory=dict)
+
+
+Content = Annotated[TextContent | FileContent | TemplateContent, Field(discriminator="type")]
+
+
+class SendNow(Strict):
+    """Send at once."""
+
+    type: Literal["now"]
+
+
+class SendScheduled(Strict):
+    """Send at a time."""
+
+    type: Literal["scheduled"]
+    at: StrictStr
+
+
+class SendDraft(Strict):
+    """Keep as a draft."""
+
+    type: Literal["draft"]
+
+
+SendTime = Annotated[SendNow | SendScheduled | SendDraft, Field(discriminator="type")]
+
+
+class RoutingTarget(Strict):
+    """Where reply sessions go."""
+
+    type: Literal["extension", "queue"]
+    id: StrictStr = Field(min_length=1, max_length=64)
+
+
+class CampaignIn(Strict):
+    """POST /v1/campaigns."""
+
+    name: StrictStr = Field(min_length=1, max_length=200)
+    channel_id: StrictStr
+    sender: StrictStr
+    recipients: Recipients
+    content: Content
+    send_time: SendTime
+    send_mode: Literal["direct", "session"] = "direct"
+    routing_target: RoutingTarget | None = None
+
+
+class SendIn(Strict):
+    """POST /v1/campaigns/{id}/send."""
+
+    send_time: Annotated[SendNow | SendScheduled, Field(discriminator="type")]
+
+
+_ = StrictBool  # re-exported for later shapes
+
+
+def parse(model: type[Strict], data: Any) -> Any:
+    """Validate a decoded JSON body against a shape; a mismatch is a 400 listing each problem."""
+    if not isinstance(data, dict):
+        raise InvalidRequestError("the body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = []
+        for err in exc.errors(include_url=False, include_input=False):
+            loc = ".".join(str(p) for p in err.get("loc", ()) if not str(p).startswith("function-"))
+            details.append({"field": loc, "message": err.get("msg", "invalid"), "type": err.get("type", "")})
+        first = details[0] if details else {"field": "", "message": "invalid"}
+        raise InvalidRequestError(f"{first['field'] or 'body'}: {first['message']}", details=details) from None

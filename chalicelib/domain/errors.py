@@ -1,0 +1,89 @@
+"""One error hierarchy for the whole service; the API maps each to an HTTP status and a stable code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    """Base of every error the service answers with; `status` and `code` are part of the contract."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None, details: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details: list[Any] = details or []
+
+
+class InvalidRequestError(ServiceError):
+    """Malformed JSON, wrong types, unknown fields (400)."""
+
+    status = 400
+    code = "invalid_request"
+
+
+class UnauthorizedError(ServiceError):
+    """No or wrong API key (401)."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class InvalidSignatureError(ServiceError):
+    """A provider webhook without a valid signature (403)."""
+
+    status = 403
+    code = "invalid_signature"
+
+
+class NotFoundError(ServiceError):
+    """No such resource for this tenant (404)."""
+
+    status = 404
+    code = "not_found"
+
+
+class MethodNotAllowedError(ServiceError):
+    """The path exists but not with this method (405)."""
+
+    status = 405
+    code = "method_not_allowed"
+
+
+class ConflictError(ServiceError):
+    """Not allowed in the resource's current state, or a limit reached (409)."""
+
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLargeError(ServiceError):
+    """Body or file too large (413)."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaTypeError(ServiceError):
+    """Wrong content type (415)."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
+class UnprocessableError(ServiceError):
+    """Well-formed but invalid (422)."""
+
+    status = 422
+    code = "unprocessable"
+
+
+class ConcurrencyError(ServiceError):
+    """A conditional write kept losing its race; the caller may try again (503, never expected)."""
+
+    status = 503
+    code = "try_again"

@@ -1,0 +1,137 @@
+"""Channels: a provider account and its sender numbers. Credentials go to the secret store only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.api.schemas import ChannelIn, ChannelPatch
+from chalicelib.domain.errors import ConcurrencyError, ConflictError, NotFoundError, UnprocessableError
+from chalicelib.domain.model import utc_iso
+from chalicelib.domain.phone import check_numbers
+from chalicelib.services.deps import Deps
+
+# Messages per second per sender when the channel does not say: Twilio long codes send 1 per second.
+DEFAULT_MPS = {"twilio": 1.0, "whatsapp_cloud": 80.0}
+MAX_MPS = 1000.0
+FINISHED = ("completed", "stopped")
+
+
+def _check_senders(senders: list[str]) -> list[str]:
+    check = check_numbers(senders)
+    if check.invalid:
+        raise UnprocessableError(
+            "every sender must be a valid E.164 phone number",
+            code="invalid_phone_number",
+            details=[{"field": f"senders.{i['index']}", **i} for i in check.invalid],
+        )
+    return check.valid
+
+
+def _check_mps(mps: float | None) -> None:
+    if mps is not None and not (0 < mps <= MAX_MPS):
+        raise UnprocessableError(f"mps must be above 0 and at most {MAX_MPS:g}", code="invalid_mps",
+                                 details=[{"field": "mps"}])
+
+
+def view(deps: Deps, channel: dict[str, Any]) -> dict[str, Any]:
+    """A channel as the API answers it (never with credentials)."""
+    base = deps.settings.public_base_url
+    cid = channel["channel_id"]
+    return {
+        "id": cid,
+        "name": channel["name"],
+        "type": channel["type"],
+        "provider": channel["provider"],
+        "senders": channel["senders"],
+        "mps": channel["mps"],
+        "webhooks": {
+            "status_callback_url": f"{base}/webhooks/twilio/{cid}/status",
+            "inbound_url": f"{base}/webhooks/twilio/{cid}/inbound",
+        },
+        "created_at": channel["created_at"],
+        "updated_at": channel.get("updated_at", channel["created_at"]),
+    }
+
+
+def create_channel(deps: Deps, tenant_id: str, body: ChannelIn) -> dict[str, Any]:
+    """Create a channel; credentials are stored in the secret store before the channel exists."""
+    if body.type != "sms" or body.provider != "twilio":
+        raise UnprocessableError(
+            "this deployment supports channels of type 'sms' with provider 'twilio' so far",
+            code="unsupported_channel",
+            details=[{"field": "type"}, {"field": "provider"}],
+        )
+    senders = _check_senders(body.senders)
+    _check_mps(body.mps)
+    now = utc_iso(deps.clock.utcnow())
+    channel_id = deps.ids.new("ch")
+    deps.secrets.put(tenant_id, channel_id, body.credentials.model_dump())
+    channel = {
+        "tenant_id": tenant_id,
+        "channel_id": channel_id,
+        "name": body.name,
+        "type": body.type,
+        "provider": body.provider,
+        "senders": senders,
+        "mps": float(body.mps) if body.mps is not None else DEFAULT_MPS[body.provider],
+        "created_at": now,
+    }
+    try:
+        deps.store.create_channel(channel)
+    except Exception:
+        deps.secrets.delete(tenant_id, channel_id)
+        raise
+    return view(deps, channel)
+
+
+def get_channel(deps: Deps, tenant_id: str, channel_id: str) -> dict[str, Any]:
+    """One channel of the tenant, or 404."""
+    channel = deps.store.get_channel(tenant_id, channel_id)
+    if channel is None:
+        raise NotFoundError("no such channel")
+    return channel
+
+
+def list_channels(deps: Deps, tenant_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    """A page of channels."""
+    page = deps.store.list_channels(tenant_id, limit, cursor)
+    return {"items": [view(deps, c) for c in page.items], "next_cursor": page.next_cursor}
+
+
+def update_channel(deps: Deps, tenant_id: str, channel_id: str, body: ChannelPatch) -> dict[str, Any]:
+    """Change a channel's name, senders, mps or credentials."""
+    get_channel(deps, tenant_id, channel_id)
+    changes: dict[str, Any] = {}
+    if body.name is not None:
+        changes["name"] = body.name
+    if body.senders is not None:
+        changes["senders"] = _check_senders(body.senders)
+    if body.mps is not None:
+        _check_mps(body.mps)
+        changes["mps"] = float(body.mps)
+    if body.credentials is not None:
+        deps.secrets.put(tenant_id, channel_id, body.credentials.model_dump())
+    if not deps.store.update_channel(tenant_id, channel_id, changes, utc_iso(deps.clock.utcnow()) or ""):
+        raise NotFoundError("no such channel")
+    return view(deps, get_channel(deps, tenant_id, channel_id))
+
+
+def delete_channel(deps: Deps, tenant_id: str, channel_id: str) -> None:
+    """Delete a channel no unfinished campaign uses (409 otherwise)."""
+    for _ in range(10):
+        channel = get_channel(deps, tenant_id, channel_id)
+        users = [
+            c["campaign_id"]
+            for c in deps.store.campaigns_of_tenant(tenant_id)
+            if c.get("channel_id") == channel_id and c.get("status") not in FINISHED
+        ]
+        if users:
+            raise ConflictError(
+                "the channel is used by campaigns that are not finished",
+                code="channel_in_use",
+                details=[{"campaign_id": c} for c in users[:20]],
+            )
+        if deps.store.delete_channel(tenant_id, channel_id, int(channel.get("use_seq", 0))):
+            deps.secrets.delete(tenant_id, channel_id)
+            return
+    raise ConcurrencyError("the channel kept changing; try again")

@@ -1,0 +1,84 @@
+"""The dependencies every use case takes: adapters, clock, ids and settings, built once per Lambda container."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.adapters.dynamo import Store
+from chalicelib.adapters.providers.base import Provider, WebhookVerifier
+from chalicelib.adapters.queue import SendQueue
+from chalicelib.adapters.scheduler import CampaignScheduler
+from chalicelib.adapters.secrets import SecretStore
+from chalicelib.config import Settings
+from chalicelib.domain.model import Clock, IdFactory
+
+
+@dataclass
+class Deps:
+    """What the services need from the outside world."""
+
+    settings: Settings
+    store: Store
+    queue: SendQueue
+    secrets: SecretStore
+    scheduler: CampaignScheduler
+    clock: Clock
+    ids: IdFactory
+    provider_for: Callable[[Mapping[str, Any], Mapping[str, str]], Provider]
+    verifier_for: Callable[[Mapping[str, Any], Mapping[str, str]], WebhookVerifier]
+
+
+def build(settings: Settings, clock: Clock | None = None) -> Deps:
+    """Real adapters over boto3 clients (AWS, or moto when AWS_ENDPOINT_URL points at it)."""
+    import boto3
+    from botocore.config import Config
+
+    from chalicelib.adapters.providers.twilio import TwilioProvider, TwilioSignature
+
+    clock = clock or Clock()
+    cfg = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
+    session = boto3.session.Session()
+
+    def provider_for(channel: Mapping[str, Any], creds: Mapping[str, str]) -> Provider:
+        return TwilioProvider(creds["account_sid"], creds["auth_token"], api_base=settings.twilio_api_base)
+
+    def verifier_for(channel: Mapping[str, Any], creds: Mapping[str, str]) -> WebhookVerifier:
+        return TwilioSignature(creds["auth_token"])
+
+    return Deps(
+        settings=settings,
+        store=Store(session.client("dynamodb", config=cfg), settings.table_name),
+        queue=SendQueue(session.client("sqs", config=cfg), settings.send_queue_url),
+        secrets=SecretStore(session.client("secretsmanager", config=cfg), settings.secrets_prefix),
+        scheduler=CampaignScheduler(
+            session.client("scheduler", config=cfg),
+            settings.scheduler_group,
+            settings.scheduler_target_arn,
+            settings.scheduler_role_arn,
+        ),
+        clock=clock,
+        ids=IdFactory(clock=clock.now),
+        provider_for=provider_for,
+        verifier_for=verifier_for,
+    )
+
+
+_current: Deps | None = None
+
+
+def current() -> Deps:
+    """This container's dependencies, created on first use."""
+    global _current
+    if _current is None:
+        from chalicelib.config import settings
+
+        _current = build(settings())
+    return _current
+
+
+def override(deps: Deps | None) -> None:
+    """Replace this process's dependencies (tests, the local stack)."""
+    global _current
+    _current = deps

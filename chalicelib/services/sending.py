@@ -1,0 +1,170 @@
+"""The sender: one chunk of one campaign, each recipient claimed before the provider is called."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from chalicelib.adapters.providers.base import Outcome, Provider, SendResult
+from chalicelib.adapters.queue import Chunk
+from chalicelib.domain.model import SEND_INTERRUPTED, SENDING_STATUSES, CampaignStatus, Clock, RecipientStatus, utc_iso
+from chalicelib.domain.phone import mask
+from chalicelib.services import campaigns
+from chalicelib.services.deps import Deps
+from chalicelib.services.logs import log
+
+# Stop taking new recipients when less than this is left of the invocation; the rest goes back on the queue.
+SAFETY_SECONDS = 20.0
+MAX_TRANSIENT_TRIES = 3
+MAX_BACKOFF_SECONDS = 8.0
+
+
+class Pacer:
+    """Keeps one sender at or under its messages per second: sends are spaced 1/mps apart."""
+
+    def __init__(self, mps: float, clock: Clock) -> None:
+        self._interval = 1.0 / mps if mps > 0 else 1.0
+        self._clock = clock
+        self._next = 0.0
+
+    def wait(self) -> None:
+        """Block until the next send is allowed, then book it."""
+        now = self._clock.now()
+        if now < self._next:
+            self._clock.sleep(self._next - now)
+            now = self._next
+        self._next = now + self._interval
+
+    def drain(self) -> None:
+        """Wait out the last booked slot, so the next invocation for this sender cannot burst."""
+        now = self._clock.now()
+        if now < self._next:
+            self._clock.sleep(self._next - now)
+
+
+def status_callback_url(deps: Deps, channel_id: str, campaign_id: str, index: int) -> str:
+    """The status callback the provider calls for one recipient (query keys sorted: the signature covers them)."""
+    query = urlencode(sorted({"c": campaign_id, "r": str(index)}.items()))
+    return f"{deps.settings.public_base_url}/webhooks/twilio/{channel_id}/status?{query}"
+
+
+def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> None:
+    """Send a chunk; safe to run twice for the same message (claims), and to be cut short (the rest is requeued)."""
+    store = deps.store
+    campaign = store.get_campaign(chunk.tenant_id, chunk.campaign_id)
+    if campaign is None or campaign["status"] not in SENDING_STATUSES:
+        return
+    channel = store.get_channel(chunk.tenant_id, campaign["channel_id"])
+    creds = deps.secrets.get(chunk.tenant_id, campaign["channel_id"]) if channel else None
+    if channel is None or creds is None:
+        campaigns.finish(deps, chunk.tenant_id, chunk.campaign_id, CampaignStatus.STOPPED,
+                         {"code": "channel_missing", "message": "the campaign's channel or its credentials are gone"})
+        return
+    provider = deps.provider_for(channel, creds)
+    pacer = Pacer(float(channel.get("mps", 1.0)), deps.clock)
+    text = campaign["content"].get("text")
+    stale_before = deps.clock.now() - deps.settings.stale_claim_seconds
+    try:
+        for recipient in store.recipients_range(chunk.campaign_id, chunk.start, chunk.end):
+            status = recipient["status"]
+            if status == RecipientStatus.SENDING and float(recipient.get("claimed_at", 0)) < stale_before:
+                _interrupted(deps, chunk, recipient)
+                continue
+            if status != RecipientStatus.QUEUED:
+                continue
+            if time_left() < SAFETY_SECONDS:
+                _requeue(deps, chunk, campaign, int(recipient["index"]))
+                return
+            verdict = _send_one(deps, chunk, campaign, recipient, provider, pacer, text, time_left)
+            if verdict == "requeue":
+                _requeue(deps, chunk, campaign, int(recipient["index"]))
+                return
+            if verdict == "stop":
+                return
+    finally:
+        pacer.drain()
+    store.set_campaign_fields(chunk.tenant_id, chunk.campaign_id, {"progress_at": utc_iso(deps.clock.utcnow())})
+    campaigns.finish_if_done(deps, chunk.tenant_id, chunk.campaign_id)
+
+
+def _send_one(deps: Deps, chunk: Chunk, campaign: dict[str, Any], recipient: dict[str, Any], provider: Provider,
+              pacer: Pacer, text: str | None, time_left: Callable[[], float]) -> str:
+    """Claim, send and record one recipient. Returns "done", "requeue" (give the rest back) or "stop"."""
+    store = deps.store
+    index = int(recipient["index"])
+    token = uuid.uuid4().hex
+    if not store.claim_recipient(chunk.campaign_id, index, token, deps.clock.now()):
+        return "done"  # another worker has it, or it is done
+    claimed = {**recipient, "status": RecipientStatus.SENDING.value}
+    callback = status_callback_url(deps, campaign["channel_id"], chunk.campaign_id, index)
+    transient_tries = 0
+    backoff = 0.5
+    while True:
+        pacer.wait()
+        result = provider.send(to=recipient["number"], sender=campaign["sender"], text=text, media_urls=(),
+                               status_callback=callback)
+        if result.outcome == Outcome.ACCEPTED:
+            _record(deps, chunk, claimed, token, RecipientStatus.SENT, result)
+            return "done"
+        if result.outcome == Outcome.PERMANENT or (
+            result.outcome == Outcome.TRANSIENT and transient_tries + 1 >= MAX_TRANSIENT_TRIES
+        ):
+            _record(deps, chunk, claimed, token, RecipientStatus.FAILED, result)
+            log.info("recipient failed", extra={"campaign_id": chunk.campaign_id, "index": index,
+                                                "to": mask(recipient["number"]), "code": result.error_code})
+            return "done"
+        if result.outcome == Outcome.ACCOUNT:
+            store.release_recipient(chunk.campaign_id, index, token)
+            log.error("provider refused the account; stopping the campaign",
+                      extra={"campaign_id": chunk.campaign_id, "code": result.error_code})
+            campaigns.finish(deps, chunk.tenant_id, chunk.campaign_id, CampaignStatus.STOPPED,
+                             {"code": f"provider_{result.error_code}", "message": result.error_message or ""})
+            return "stop"
+        # Throttled (never the recipient's failure) or a transient fault: wait, then try the same recipient again.
+        if result.outcome == Outcome.TRANSIENT:
+            transient_tries += 1
+        wait = min(result.retry_after or backoff, MAX_BACKOFF_SECONDS)
+        backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        if time_left() - wait < SAFETY_SECONDS:
+            store.release_recipient(chunk.campaign_id, index, token)
+            return "requeue"
+        log.info("provider asked us to slow down" if result.outcome == Outcome.THROTTLED else "provider fault; retrying",
+                 extra={"campaign_id": chunk.campaign_id, "index": index, "code": result.error_code, "wait": wait})
+        deps.clock.sleep(wait)
+
+
+def _record(deps: Deps, chunk: Chunk, claimed: dict[str, Any], token: str, to: RecipientStatus,
+            result: SendResult) -> None:
+    now = utc_iso(deps.clock.utcnow())
+    fields: dict[str, Any] = {"claim_token": None}
+    if to == RecipientStatus.SENT:
+        fields.update(provider_message_id=result.message_id, sent_at=now)
+    else:
+        fields.update(error_code=result.error_code, error_message=result.error_message or "", failed_at=now)
+    if deps.store.move_recipient(chunk.campaign_id, claimed, to, fields, claim_token=token):
+        return
+    # The provider's status callback got here first and moved the recipient on; keep its status, add the id.
+    if result.message_id:
+        deps.store.set_recipient_fields(chunk.campaign_id, int(claimed["index"]),
+                                        {"provider_message_id": result.message_id}, only_if_missing="provider_message_id")
+
+
+def _interrupted(deps: Deps, chunk: Chunk, recipient: dict[str, Any]) -> None:
+    """A claim left by a worker that died mid-send: record it, never send again (the provider may have it)."""
+    fields = {
+        "claim_token": None,
+        "error_code": SEND_INTERRUPTED,
+        "error_message": "the sender stopped while handing this message to the provider; it may have been sent",
+        "failed_at": utc_iso(deps.clock.utcnow()),
+    }
+    deps.store.move_recipient(chunk.campaign_id, recipient, RecipientStatus.FAILED, fields,
+                              claim_token=recipient.get("claim_token"))
+
+
+def _requeue(deps: Deps, chunk: Chunk, campaign: dict[str, Any], from_index: int) -> None:
+    rest = Chunk(chunk.tenant_id, chunk.campaign_id, from_index, chunk.end, chunk.generation)
+    deps.queue.publish([rest], group=f"{campaign['channel_id']}:{campaign['sender']}",
+                       dedup_prefix=f"{chunk.campaign_id}:requeue:{uuid.uuid4().hex}")
+    log.info("chunk requeued", extra={"campaign_id": chunk.campaign_id, "from": from_index, "end": chunk.end})

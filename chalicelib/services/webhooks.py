@@ -1,0 +1,115 @@
+"""Provider webhooks: signature first, then forward-only status moves that count exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from chalicelib.domain.errors import InvalidSignatureError
+from chalicelib.domain.model import RecipientStatus, provider_may_move, utc_iso
+from chalicelib.services.deps import Deps
+from chalicelib.services.logs import log
+
+R = RecipientStatus
+
+TWILIO_STATUSES = {
+    "sent": R.SENT,
+    "delivered": R.DELIVERED,
+    "read": R.READ,
+    "undelivered": R.UNDELIVERED,
+    "failed": R.FAILED,
+}
+# queued, accepted, scheduled, sending, canceled, receiving, received: nothing to record for a recipient.
+
+# Delivery error codes that arrive in status callbacks (https://www.twilio.com/docs/api/errors).
+TWILIO_DELIVERY_ERRORS = {
+    "30001": "Queue overflow",
+    "30002": "Account suspended",
+    "30003": "Unreachable destination handset",
+    "30004": "Message blocked",
+    "30005": "Unknown destination handset",
+    "30006": "Landline or unreachable carrier",
+    "30007": "Message filtered by the carrier",
+    "30008": "Unknown error",
+    "30034": "Message blocked: sender number not registered (US A2P 10DLC)",
+}
+MAX_ATTEMPTS = 10
+
+
+def _verified_channel(deps: Deps, channel_id: str, path: str, query: Mapping[str, str],
+                      form: Sequence[tuple[str, str]], signature: str | None) -> tuple[str, dict[str, Any]]:
+    """The tenant and channel of a Twilio webhook whose signature is good; 403 otherwise."""
+    tenant_id = deps.store.channel_tenant(channel_id)
+    channel = deps.store.get_channel(tenant_id, channel_id, consistent=False) if tenant_id else None
+    creds = deps.secrets.get(tenant_id, channel_id) if tenant_id and channel else None
+    if tenant_id is None or channel is None or creds is None:
+        raise InvalidSignatureError("the request is not signed by this channel's provider")
+    url = f"{deps.settings.public_base_url}{path}"
+    if query:
+        url += "?" + urlencode(sorted(query.items()))
+    if not deps.verifier_for(channel, creds).valid(url, dict(form), signature):
+        raise InvalidSignatureError("the request is not signed by this channel's provider")
+    return tenant_id, channel
+
+
+def twilio_status(deps: Deps, channel_id: str, query: Mapping[str, str], form: Sequence[tuple[str, str]],
+                  signature: str | None) -> None:
+    """Record a Twilio status callback for the recipient its URL names."""
+    tenant_id, _ = _verified_channel(deps, channel_id, f"/webhooks/twilio/{channel_id}/status", query, form, signature)
+    fields = dict(form)
+    target = TWILIO_STATUSES.get((fields.get("MessageStatus") or fields.get("SmsStatus") or "").lower())
+    campaign_id, index_raw = query.get("c"), query.get("r", "")
+    if target is None or not campaign_id or not index_raw.isascii() or not index_raw.isdigit():
+        return
+    index = int(index_raw)
+    sid = fields.get("MessageSid") or fields.get("SmsSid")
+    now = utc_iso(deps.clock.utcnow())
+    for _ in range(MAX_ATTEMPTS):
+        recipient = deps.store.get_recipient(campaign_id, index)
+        if recipient is None or recipient.get("channel_id") != channel_id or recipient.get("tenant_id") != tenant_id:
+            return
+        if recipient.get("provider_message_id") and sid and recipient["provider_message_id"] != sid:
+            return  # a report for an earlier attempt's message
+        current = R(recipient["status"])
+        if not provider_may_move(current, target, recipient.get("error_code")):
+            return  # a replay or a late report: never backwards, never twice
+        changes: dict[str, Any] = {}
+        if sid and not recipient.get("provider_message_id"):
+            changes["provider_message_id"] = sid
+        if target in (R.SENT, R.DELIVERED, R.READ) and not recipient.get("sent_at"):
+            changes["sent_at"] = now
+        if target in (R.DELIVERED, R.READ) and not recipient.get("delivered_at"):
+            changes["delivered_at"] = now
+        if target == R.READ:
+            changes["read_at"] = now
+        if target in (R.UNDELIVERED, R.FAILED):
+            code = fields.get("ErrorCode") or target.value
+            changes.update(error_code=code, error_message=TWILIO_DELIVERY_ERRORS.get(code, f"Twilio error {code}"),
+                           failed_at=now)
+        elif recipient.get("error_code"):
+            changes.update(error_code=None, error_message=None)  # the provider settled an interrupted send
+        if deps.store.move_recipient(campaign_id, recipient, target, changes):
+            log.info("recipient status", extra={"campaign_id": campaign_id, "index": index, "status": target.value})
+            return
+    log.warning("status callback kept losing races", extra={"campaign_id": campaign_id, "index": index})
+
+
+def twilio_inbound(deps: Deps, channel_id: str, query: Mapping[str, str], form: Sequence[tuple[str, str]],
+                   signature: str | None) -> None:
+    """Accept a signed inbound message and keep it (replies, sessions and opt-outs build on what is kept)."""
+    tenant_id, _ = _verified_channel(deps, channel_id, f"/webhooks/twilio/{channel_id}/inbound", query, form,
+                                     signature)
+    fields = dict(form)
+    deps.store.put_inbound(
+        tenant_id,
+        channel_id,
+        {
+            "message_sid": fields.get("MessageSid") or fields.get("SmsSid") or "",
+            "from": fields.get("From", ""),
+            "to": fields.get("To", ""),
+            "body": fields.get("Body", ""),
+            "num_media": fields.get("NumMedia", "0"),
+            "received_at": utc_iso(deps.clock.utcnow()),
+        },
+    )
