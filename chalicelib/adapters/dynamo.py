@@ -23,6 +23,7 @@ import binascii
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -57,8 +58,19 @@ def recipient_sk(index: int) -> str:
     return f"R#{index:08d}"
 
 
+def _decimals(value: Any) -> Any:
+    """Floats become Decimals (DynamoDB numbers), recursively."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _decimals(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_decimals(v) for v in value]
+    return value
+
+
 def _ser(value: Any) -> dict[str, Any]:
-    return _SER.serialize(value)  # type: ignore[no-any-return]
+    return _SER.serialize(_decimals(value))  # type: ignore[no-any-return]
 
 
 def _item(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,8 +79,6 @@ def _item(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     """Decimals back to int/float, recursively."""
-    from decimal import Decimal
-
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
@@ -167,6 +177,9 @@ class Store:
         if between is not None:
             kwargs["KeyConditionExpression"] = "pk = :pk AND sk BETWEEN :lo AND :hi"
             kwargs["ExpressionAttributeValues"] = _values({":pk": pk, ":lo": between[0], ":hi": between[1]})
+        elif not prefix:
+            kwargs["KeyConditionExpression"] = "pk = :pk"
+            kwargs["ExpressionAttributeValues"] = _values({":pk": pk})
         else:
             kwargs["KeyConditionExpression"] = "pk = :pk AND begins_with(sk, :prefix)"
             kwargs["ExpressionAttributeValues"] = _values({":pk": pk, ":prefix": prefix})
@@ -441,7 +454,7 @@ class Store:
                     f"this tenant has {max_campaigns} campaigns, the most allowed; delete one to make room",
                     code="campaign_limit_reached",
                 )
-            item = dict(campaign)
+            item = {"pk": tenant_pk(tid), "sk": f"CAMPAIGN#{cid}", **campaign}
             values: dict[str, Any] = {":one": 1, ":max": max_campaigns}
             # Closes: two creates at once both passing the limit check above.
             condition = "campaign_count < :max"

@@ -1,0 +1,176 @@
+"""Shared fixtures: moto as a real server (boto3 reaches it over HTTP), the Twilio simulator, the app wired to both."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import logging
+
+import pytest
+import requests
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+# Never reach real AWS from tests, whatever the machine's environment says.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+)
+os.environ.pop("AWS_PROFILE", None)
+
+SIM_ACCOUNT = "AC" + "0" * 31 + "1"
+SIM_TOKEN = "sim-auth-token-0123456789abcdef"
+SENDER = "+15005550006"
+PUBLIC_BASE = "https://hooks.example.test/api"
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """A moto server for the whole session; boto3 finds it through AWS_ENDPOINT_URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    os.environ["AWS_ENDPOINT_URL"] = url
+    yield url
+    server.stop()
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+@pytest.fixture(scope="session")
+def sim() -> Iterator[Any]:
+    """The Twilio simulator, over real HTTP."""
+    from chalicelib.local.simulator import TwilioSimulator
+
+    simulator = TwilioSimulator(callback_delay=0.01).start()
+    simulator.add_account(SIM_ACCOUNT, SIM_TOKEN)
+    simulator.add_number(SENDER, SIM_ACCOUNT, mps=1000)
+    yield simulator
+    simulator.stop()
+
+
+@dataclass
+class Env:
+    """Everything a functional test drives."""
+
+    deps: Any
+    resources: Any
+    moto_url: str
+    sim: Any
+
+    def sqs(self) -> Any:
+        import boto3
+
+        return boto3.client("sqs")
+
+
+@pytest.fixture
+def env(moto_url: str, sim: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    """A fresh AWS state and the app's dependencies pointed at it and at the simulator."""
+    from chalicelib import config
+    from chalicelib.local.resources import create_resources
+    from chalicelib.services import deps as deps_module
+
+    requests.post(f"{moto_url}/moto-api/reset", timeout=10)
+    sim.reset()
+    sim.configure(no_callbacks=True)
+    resources = create_resources(None)
+    for key, value in resources.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PUBLIC_BASE_URL", PUBLIC_BASE)
+    monkeypatch.setenv("TWILIO_API_BASE", sim.url)
+    monkeypatch.setenv("STALE_CLAIM_SECONDS", "960")
+    config.settings.cache_clear()
+    deps = deps_module.build(config.settings())
+    deps_module.override(deps)
+    yield Env(deps=deps, resources=resources, moto_url=moto_url, sim=sim)
+    deps_module.override(None)
+    config.settings.cache_clear()
+
+
+@pytest.fixture
+def client(env: Env) -> Iterator[Any]:
+    """Chalice's test client over the real app."""
+    from chalice.test import Client
+
+    import app as app_module
+
+    with Client(app_module.app) as test_client:
+        yield test_client
+
+
+class Api:
+    """JSON calls through the Chalice test client with a tenant's key."""
+
+    def __init__(self, client: Any, key: str) -> None:
+        self.client = client
+        self.key = key
+
+    def call(self, method: str, path: str, body: Any = None, *, key: str | None = None,
+             headers: dict[str, str] | None = None, raw: bytes | str | None = None) -> tuple[int, Any]:
+        hdrs = {"Authorization": f"Bearer {key or self.key}", "Content-Type": "application/json"}
+        hdrs.update(headers or {})
+        payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        response = getattr(self.client.http, method.lower())(path, headers=hdrs, body=payload)
+        text = response.body.decode("utf-8") if isinstance(response.body, bytes) else response.body
+        return response.status_code, (json.loads(text) if text else None)
+
+
+@pytest.fixture
+def tenant(env: Env) -> tuple[str, str]:
+    """A tenant and its API key."""
+    from chalicelib.services.tenants import create_tenant
+
+    return create_tenant(env.deps, "Acme PBX")
+
+
+@pytest.fixture
+def api(client: Any, tenant: tuple[str, str]) -> Api:
+    """The API as the tenant's PBX calls it."""
+    return Api(client, tenant[1])
+
+
+@pytest.fixture
+def channel(api: Api) -> dict[str, Any]:
+    """A Twilio SMS channel wired to the simulator."""
+    status, body = api.call("POST", "/v1/channels", {
+        "name": "Sandbox SMS", "type": "sms", "provider": "twilio", "senders": [SENDER],
+        "credentials": {"account_sid": SIM_ACCOUNT, "auth_token": SIM_TOKEN}, "mps": 1000,
+    })
+    assert status == 201, body
+    return body  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def pump(env: Env) -> Any:
+    """The event pump over the real app module."""
+    import boto3
+
+    import app as app_module
+    from chalicelib.local.pump import EventPump
+
+    return EventPump(app_module, boto3.client("sqs"), boto3.client("scheduler"),
+                     schedule_group=env.resources.scheduler_group, timeouts={"send_worker": 300.0})
+
+
+def campaign_body(numbers: list[Any], channel_id: str, **overrides: Any) -> dict[str, Any]:
+    """A valid text campaign, to be varied by each test."""
+    body = {
+        "name": "Spring promo",
+        "channel_id": channel_id,
+        "sender": SENDER,
+        "recipients": {"numbers": numbers},
+        "content": {"type": "text", "text": "Hello 👋"},
+        "send_time": {"type": "now"},
+        "send_mode": "direct",
+    }
+    body.update(overrides)
+    return body
