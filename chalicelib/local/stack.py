@@ -1,0 +1,180 @@
+"""`make run`: the whole service on this machine.
+
+One process: moto as embedded AWS (a real HTTP server boto3 reaches through AWS_ENDPOINT_URL) with the resources of
+infra/template.json, the Twilio simulator, the Chalice app behind Chalice's local HTTP server, and the event pump
+(SQS trigger, Scheduler one-time schedules, the minute tick). It seeds a tenant and the `Sandbox SMS` channel and
+prints how to call it. Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+SANDBOX_ACCOUNT_SID = "AC00000000000000000000000000sandbox"[:34]
+SANDBOX_AUTH_TOKEN = "sandbox-auth-token"
+SANDBOX_SENDER = "+15005550006"
+SANDBOX_MPS = 50
+
+
+@dataclass
+class Stack:
+    """A running local stack."""
+
+    port: int
+    sim_port: int
+    api_key: str
+    tenant_id: str
+    channel_id: str
+    moto_url: str
+    stop_event: threading.Event
+
+    def banner(self) -> tuple[str, str]:
+        """How to call it, and the line that says it is ready."""
+        base = f"http://127.0.0.1:{self.port}"
+        body = json.dumps({
+            "name": "Hello from the sandbox",
+            "channel_id": self.channel_id,
+            "sender": SANDBOX_SENDER,
+            "recipients": {"numbers": ["+41415084545", "+15005550001"]},
+            "content": {"type": "text", "text": "Hello 👋"},
+            "send_time": {"type": "now"},
+            "send_mode": "direct",
+        }, ensure_ascii=False)
+        return f"""
+Message Campaigns is running.
+  API        {base}   (API key: {self.api_key}; tenant {self.tenant_id})
+  Simulator  http://127.0.0.1:{self.sim_port}   (Twilio Messages API; GET /sim/messages)
+  AWS (moto) {self.moto_url}
+  Channel    Sandbox SMS  id {self.channel_id}  sender {SANDBOX_SENDER}  mps {SANDBOX_MPS}
+
+Send a campaign now:
+  curl -s -X POST {base}/v1/campaigns \\
+    -H 'Authorization: Bearer {self.api_key}' -H 'Content-Type: application/json' \\
+    -d '{body}'
+Then watch it complete (use the "id" from the answer):
+  curl -s {base}/v1/campaigns/<id> -H 'Authorization: Bearer {self.api_key}'
+  curl -s '{base}/v1/campaigns/<id>/recipients?status=failed' -H 'Authorization: Bearer {self.api_key}'
+A reply from a contact, as Twilio would post it:
+  curl -s -X POST http://127.0.0.1:{self.sim_port}/sim/inbound -H 'Content-Type: application/json' \\
+    -d '{{"from": "+41415084545", "to": "{SANDBOX_SENDER}", "body": "Yes please"}}'
+Ctrl-C stops everything.
+""", flush_marker()
+
+
+def flush_marker() -> str:
+    """The line tests wait for."""
+    return "READY"
+
+
+def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0) -> Stack:
+    """Start every part and seed the sandbox tenant and channel."""
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", os.environ.get("LOG_LEVEL", "WARNING"))
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, mport = moto.get_host_and_port()
+    moto_url = f"http://{host}:{mport}"
+    os.environ["AWS_ENDPOINT_URL"] = moto_url
+
+    from chalicelib.local.resources import create_resources
+
+    resources = create_resources(None, REPO / "infra" / "template.json")
+    os.environ.update(resources.env())
+    os.environ["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+
+    from chalicelib.local.simulator import TwilioSimulator
+
+    sim = TwilioSimulator(port=sim_port).start()
+    os.environ["TWILIO_API_BASE"] = sim.url
+    sim.add_account(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
+
+    config_env = json.loads((REPO / ".chalice" / "config.json").read_text())["environment_variables"]
+    for key, value in config_env.items():
+        os.environ.setdefault(key, value)
+
+    from chalicelib import config
+    from chalicelib.api.schemas import ChannelIn
+    from chalicelib.services import channels, deps, tenants
+
+    config.settings.cache_clear()
+    d = deps.current()
+    tenant_id, _ = tenants.create_tenant(d, "Local PBX", api_key=api_key)
+    channel = channels.create_channel(d, tenant_id, ChannelIn.model_validate({
+        "name": "Sandbox SMS", "type": "sms", "provider": "twilio", "senders": [SANDBOX_SENDER],
+        "credentials": {"account_sid": SANDBOX_ACCOUNT_SID, "auth_token": SANDBOX_AUTH_TOKEN}, "mps": SANDBOX_MPS,
+    }))
+    sim.add_number(SANDBOX_SENDER, SANDBOX_ACCOUNT_SID, mps=SANDBOX_MPS,
+                   inbound_url=channel["webhooks"]["inbound_url"])
+
+    import boto3
+    from chalice.config import Config
+    from chalice.local import create_local_server
+
+    import app as app_module
+    from chalicelib.local.pump import EventPump
+
+    pump = EventPump(app_module, boto3.client("sqs"), boto3.client("scheduler"),
+                     schedule_group=resources.scheduler_group,
+                     timeouts={"send_worker": 300.0, "tick": 120.0, "start_scheduled": 30.0})
+    stop_pump = pump.start(workers=2, tick_seconds=tick_seconds)
+
+    server = create_local_server(app_module.app, Config.create(chalice_stage="dev", lambda_timeout=30),
+                                 "127.0.0.1", port)
+    server_thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
+    server_thread.start()
+
+    stop_event = threading.Event()
+
+    def shutdown() -> None:
+        stop_event.wait()
+        stop_pump.set()
+        server.shutdown()
+        sim.stop()
+        moto.stop()
+
+    threading.Thread(target=shutdown, name="shutdown", daemon=True).start()
+    return Stack(port, sim.port, api_key, tenant_id, channel["id"], moto_url, stop_event)
+
+
+def main() -> int:
+    """Run until Ctrl-C (or SIGTERM)."""
+    port = int(os.environ.get("PORT", "8000"))
+    sim_port = int(os.environ.get("SIM_PORT", "8001"))
+    api_key = os.environ.get("API_KEY", "dev-key")
+    sys.path.insert(0, str(REPO))
+    os.chdir(REPO)
+    stack = start(port, sim_port, api_key, tick_seconds=float(os.environ.get("TICK_SECONDS", "60")))
+    text, marker = stack.banner()
+    print(text, flush=True)
+    print(marker, flush=True)
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        done.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    done.wait()
+    print("stopping…", flush=True)
+    stack.stop_event.set()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
