@@ -1,0 +1,73 @@
+"""Build the deployable CloudFormation (SAM) template: `chalice package` merged with infra/template.json."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MERGE_TEMPLATE = ROOT / "infra" / "template.json"
+DEFAULT_OUT = ROOT / "dist"
+# The files `chalice package --pkg-format cloudformation --template-format json` writes.
+OUTPUT_FILES = ("sam.json", "deployment.zip")
+
+
+def chalice_executable() -> Path:
+    """The venv's `chalice` console script (next to the running interpreter)."""
+    return Path(sys.executable).parent / "chalice"
+
+
+def package_command(out_dir: Path, stage: str) -> list[str]:
+    """The `chalice package` command line that writes the merged template and the code bundle to out_dir."""
+    return [
+        str(chalice_executable()),
+        "package",
+        "--stage",
+        stage,
+        "--pkg-format",
+        "cloudformation",
+        "--template-format",
+        "json",
+        "--merge-template",
+        str(MERGE_TEMPLATE),
+        str(out_dir),
+    ]
+
+
+def package(out_dir: Path = DEFAULT_OUT, stage: str = "dev") -> Path:
+    """Package the app into out_dir and return the path of the produced template; raise on failure."""
+    out_dir = out_dir.resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in OUTPUT_FILES:  # never leave a stale template next to a failed build
+        (out_dir / name).unlink(missing_ok=True)
+    env = dict(os.environ)
+    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    subprocess.run(package_command(out_dir, stage), cwd=ROOT, env=env, check=True)  # noqa: S603
+    template = out_dir / "sam.json"
+    if not template.is_file():
+        raise RuntimeError(f"chalice package did not write {template}")
+    return template
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: package, report where the template is and how long it took."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (default: dist/)")
+    parser.add_argument("--stage", default="dev", help="Chalice stage (default: dev)")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    try:
+        template = package(args.out, args.stage)
+    except (subprocess.CalledProcessError, RuntimeError, OSError) as exc:
+        print(f"package failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {template} and {template.with_name('deployment.zip')} in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,303 @@
+"""`make package` output: the merged Chalice + infra/template.json template is lint-clean, acyclic and complete."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import ManualArgs, lint
+
+from chalicelib import config
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTION_TYPES = {"AWS::Serverless::Function", "AWS::Lambda::Function"}
+APP_ENV = (
+    "TABLE_NAME",
+    "SEND_QUEUE_URL",
+    "SEND_QUEUE_NAME",
+    "SCHEDULER_GROUP",
+    "SCHEDULER_ROLE_ARN",
+    "SCHEDULER_TARGET_ARN",
+    "PUBLIC_BASE_URL",
+)
+
+
+@pytest.fixture(scope="module")
+def template_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run scripts/package.py (what `make package` runs) once for this module; the produced template's path."""
+    out = tmp_path_factory.mktemp("package")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "package.py"), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, f"package failed:\n{proc.stdout}\n{proc.stderr}"
+    assert (out / "deployment.zip").is_file()
+    return out / "sam.json"
+
+
+@pytest.fixture(scope="module")
+def template(template_path: Path) -> dict[str, Any]:
+    """The produced template, parsed."""
+    return json.loads(template_path.read_text())
+
+
+@pytest.fixture(scope="module")
+def resources(template: dict[str, Any]) -> dict[str, Any]:
+    """The produced template's resources."""
+    return template["Resources"]
+
+
+def _references(node: Any, names: set[str]) -> set[str]:
+    """Logical ids among names that node refers to via Ref, Fn::GetAtt or Fn::Sub (both branches of Fn::If)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(value.split(".")[0] if isinstance(value, str) else value[0])
+            elif key == "Fn::Sub":
+                text, variables = (value, {}) if isinstance(value, str) else (value[0], value[1])
+                for match in re.findall(r"\$\{([^!}][^}]*)\}", text):
+                    if match not in variables:
+                        found.add(match.split(".")[0])
+                found |= _references(variables, names)
+            else:
+                found |= _references(value, names)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _references(item, names)
+    return found & names
+
+
+def dependency_graph(resources: dict[str, Any]) -> dict[str, set[str]]:
+    """Each resource's direct dependencies (references and DependsOn)."""
+    names = set(resources)
+    graph = {}
+    for logical_id, resource in resources.items():
+        depends_on = resource.get("DependsOn", [])
+        explicit = {depends_on} if isinstance(depends_on, str) else set(depends_on)
+        graph[logical_id] = (_references(resource.get("Properties", {}), names) | explicit) - {logical_id}
+        if logical_id in _references(resource.get("Properties", {}), names):
+            graph[logical_id].add(logical_id)  # a resource referring to itself is a cycle too
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A dependency cycle as a path of logical ids, or None."""
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == 1:
+                return stack[stack.index(dep) :] + [dep]
+            if dep not in state and (cycle := visit(dep)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_cfn_lint_reports_nothing(template_path: Path) -> None:
+    """cfn-lint (errors, warnings and informational checks) finds nothing in the produced template."""
+    matches = lint(
+        template_path.read_text(),
+        config=ManualArgs(regions=["us-east-1", "eu-west-1"], include_checks=["I"]),
+    )
+    report = "\n".join(f"{m.rule.id} line {m.linenumber}: {m.message}" for m in matches)
+    assert not matches, report
+
+
+def test_no_dependency_cycle(resources: dict[str, Any]) -> None:
+    """No circular references (cfn-lint's cycle check does not see through SAM resources, so check here)."""
+    assert find_cycle(dependency_graph(resources)) is None
+
+
+def test_cycle_check_catches_api_url_in_api_handler_env(resources: dict[str, Any]) -> None:
+    """Why PUBLIC_BASE_URL is a parameter: the API handler can't name its own RestAPI (RestAPI names the handler)."""
+    patched = json.loads(json.dumps(resources))
+    variables = patched["APIHandler"]["Properties"]["Environment"]["Variables"]
+    variables["PUBLIC_BASE_URL"] = {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.amazonaws.com/api"}
+    assert find_cycle(dependency_graph(patched)) == ["APIHandler", "RestAPI", "APIHandler"]
+
+
+def test_send_worker_consumes_the_fifo_queue_one_at_a_time(resources: dict[str, Any]) -> None:
+    """send_worker's SQS event source reads the template's FIFO send queue with BatchSize 1, after it exists."""
+    queue = resources["SendQueue"]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"]["FifoQueue"] is True
+    assert queue["Properties"]["ContentBasedDeduplication"] is False
+    worker = resources["SendWorker"]
+    assert worker["Properties"]["Handler"] == "app.send_worker"
+    sqs_events = [e["Properties"] for e in worker["Properties"]["Events"].values() if e["Type"] == "SQS"]
+    assert len(sqs_events) == 1
+    event = sqs_events[0]
+    assert event["BatchSize"] == 1
+    # Chalice names the queue by ARN built from its name; it must be the template's queue.
+    assert event["Queue"]["Fn::Sub"].endswith(":" + queue["Properties"]["QueueName"])
+    assert queue["Properties"]["QueueName"] == config.SEND_QUEUE_NAME == "msgcampaigns-send.fifo"
+    # The event source mapping refers to the function, whose env refers to the queue: created after it.
+    assert "SendQueue" in dependency_graph(resources)["SendWorker"]
+    # Messages must stay invisible longer than a worker may run (AWS asks for 6x the function timeout).
+    assert queue["Properties"]["VisibilityTimeout"] >= 6 * worker["Properties"]["Timeout"]
+
+
+def test_send_queue_redrives_to_fifo_dlq(resources: dict[str, Any]) -> None:
+    """Five failed receives move a chunk to the FIFO DLQ, which an alarm watches."""
+    send = resources["SendQueue"]["Properties"]
+    assert send["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["SendDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 5,
+    }
+    assert send["DeduplicationScope"] == "messageGroup"
+    assert send["FifoThroughputLimit"] == "perMessageGroupId"
+    assert send["SqsManagedSseEnabled"] is True
+    dlq = resources["SendDeadLetterQueue"]["Properties"]
+    assert dlq["QueueName"] == "msgcampaigns-send-dlq.fifo"
+    assert dlq["FifoQueue"] is True
+    assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
+    alarm = resources["SendDeadLetterQueueAlarm"]["Properties"]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["SendDeadLetterQueue", "QueueName"]}}]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_table_keys_and_gsi(resources: dict[str, Any]) -> None:
+    """Single-table design: pk/sk, gsi1 (gsi1pk/gsi1sk, ALL), on-demand, PITR, SSE, TTL, retained."""
+    table = resources["CampaignsTable"]
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    props = table["Properties"]
+    assert props["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert {(a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]} == {
+        ("pk", "S"),
+        ("sk", "S"),
+        ("gsi1pk", "S"),
+        ("gsi1sk", "S"),
+    }
+    (gsi,) = props["GlobalSecondaryIndexes"]
+    assert gsi["IndexName"] == "gsi1"
+    assert gsi["KeySchema"] == [
+        {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+        {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+    ]
+    assert gsi["Projection"] == {"ProjectionType": "ALL"}
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_every_function_gets_the_app_env(resources: dict[str, Any]) -> None:
+    """Every Lambda function has the resource env vars (and keeps .chalice/config.json's)."""
+    functions = {k: v for k, v in resources.items() if v["Type"] in FUNCTION_TYPES}
+    assert set(functions) == {"APIHandler", "SendWorker", "Tick", "StartScheduled"}
+    for logical_id, function in functions.items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        missing = [name for name in APP_ENV if name not in variables]
+        assert not missing, f"{logical_id} lacks {missing}"
+        assert variables["TABLE_NAME"] == {"Ref": "CampaignsTable"}
+        assert variables["SEND_QUEUE_URL"] == {"Ref": "SendQueue"}
+        assert variables["PUBLIC_BASE_URL"] == {"Ref": "PublicBaseUrl"}
+        assert variables["SECRETS_PREFIX"] == "msgcampaigns/"
+    start = resources["StartScheduled"]["Properties"]
+    own_arn = start["Environment"]["Variables"]["SCHEDULER_TARGET_ARN"]["Fn::Sub"]
+    assert own_arn.endswith(":function:" + start["FunctionName"]["Fn::Sub"])
+    for logical_id in ("APIHandler", "SendWorker", "Tick"):
+        target = resources[logical_id]["Properties"]["Environment"]["Variables"]["SCHEDULER_TARGET_ARN"]
+        assert target == {"Fn::GetAtt": ["StartScheduled", "Arn"]}
+
+
+def test_every_function_role_has_the_app_policy(resources: dict[str, Any]) -> None:
+    """Each Chalice function role carries the app's managed policy, so permissions exist before the functions do."""
+    for logical_id, function in resources.items():
+        if function["Type"] not in FUNCTION_TYPES:
+            continue
+        role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        assert resources[role_id]["Type"] == "AWS::IAM::Role"
+        assert {"Ref": "AppAccessPolicy"} in resources[role_id]["Properties"]["ManagedPolicyArns"], logical_id
+    statements = resources["AppAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    for needed in (
+        "dynamodb:TransactWriteItems",
+        "dynamodb:Query",
+        "sqs:SendMessage",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "secretsmanager:CreateSecret",
+        "secretsmanager:GetSecretValue",
+        "scheduler:CreateSchedule",
+        "scheduler:DeleteSchedule",
+        "iam:PassRole",
+    ):
+        assert needed in actions
+
+
+def test_scheduler_group_and_role(resources: dict[str, Any]) -> None:
+    """EventBridge Scheduler may invoke start_scheduled (by its fixed name) through its own role."""
+    assert resources["SchedulerGroup"]["Properties"]["Name"] == "msgcampaigns"
+    role = resources["SchedulerInvokeRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    (statement,) = role["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "lambda:InvokeFunction"
+    function_name = resources["StartScheduled"]["Properties"]["FunctionName"]["Fn::Sub"]
+    assert statement["Resource"][0]["Fn::Sub"].endswith(":function:" + function_name)
+
+
+def test_gateway_responses_use_the_error_shape(resources: dict[str, Any]) -> None:
+    """Unknown routes answer 404 not_found; other gateway 4xx/5xx use the contract's JSON error shape."""
+    body = resources["RestAPI"]["Properties"]["DefinitionBody"]
+    responses = body["x-amazon-apigateway-gateway-responses"]
+    expected = {
+        "MISSING_AUTHENTICATION_TOKEN": "not_found",
+        "DEFAULT_4XX": "invalid_request",
+        "DEFAULT_5XX": "internal_error",
+    }
+    assert set(responses) == set(expected)
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["statusCode"] == "404"
+    for response_type, code in expected.items():
+        response = responses[response_type]
+        assert response["responseParameters"]["gatewayresponse.header.Content-Type"] == "'application/json'"
+        rendered = response["responseTemplates"]["application/json"].replace("$context.error.messageString", '"x"')
+        error = json.loads(rendered)["error"]
+        assert error["code"] == code
+        assert isinstance(error["message"], str) and error["message"]
+        assert error["details"] == []
+    # Chalice's routes are still there next to the merged-in extension.
+    assert "/v1/health" in body["paths"]
+
+
+def test_outputs_and_parameters(template: dict[str, Any]) -> None:
+    """The operator-facing outputs and the PublicBaseUrl parameter."""
+    outputs = template["Outputs"]
+    assert outputs["TableName"]["Value"] == {"Ref": "CampaignsTable"}
+    assert outputs["SendQueueUrl"]["Value"] == {"Ref": "SendQueue"}
+    assert outputs["SendDeadLetterQueueUrl"]["Value"] == {"Ref": "SendDeadLetterQueue"}
+    assert "EndpointURL" in outputs  # Chalice's
+    parameter = template["Parameters"]["PublicBaseUrl"]
+    assert "Default" not in parameter
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.fullmatch("https://abc123.execute-api.us-east-1.amazonaws.com/api")
+    assert not pattern.fullmatch("https://abc123.execute-api.us-east-1.amazonaws.com/api/")
+    assert not pattern.fullmatch("http://example.com")

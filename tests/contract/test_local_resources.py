@@ -1,0 +1,159 @@
+"""The local stack's resources (chalicelib.local.resources) match infra/template.json, checked against moto's server."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from moto.server import ThreadedMotoServer
+
+from chalicelib.local.resources import LocalResources, create_resources
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = json.loads((ROOT / "infra" / "template.json").read_text())["Resources"]
+
+
+def _of_type(resource_type: str) -> dict[str, Any]:
+    """The template's resources of one type, by logical id."""
+    return {k: v for k, v in TEMPLATE.items() if v.get("Type") == resource_type}
+
+
+@pytest.fixture(scope="module")
+def own_moto_url() -> Iterator[str]:
+    """A moto server of this module's own on a free loopback port."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(own_moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point boto3 at a freshly reset moto server with dummy credentials."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", own_moto_url)
+    requests.post(f"{own_moto_url}/moto-api/reset", timeout=10).raise_for_status()
+    yield own_moto_url
+
+
+@pytest.fixture
+def local(aws: str) -> LocalResources:
+    """The resources created from the template in the reset moto server."""
+    return create_resources(None)
+
+
+def test_table_matches_template(local: LocalResources) -> None:
+    """Key schema, attribute definitions, GSI and TTL are the template's."""
+    (props,) = [r["Properties"] for r in _of_type("AWS::DynamoDB::Table").values()]
+    dynamodb = boto3.client("dynamodb")
+    table = dynamodb.describe_table(TableName=local.table_name)["Table"]
+    assert local.table_name == props.get("TableName", "msgcampaigns-local")
+    assert table["KeySchema"] == props["KeySchema"]
+    assert sorted(table["AttributeDefinitions"], key=str) == sorted(props["AttributeDefinitions"], key=str)
+    gsis = {g["IndexName"]: g for g in table["GlobalSecondaryIndexes"]}
+    assert set(gsis) == {g["IndexName"] for g in props["GlobalSecondaryIndexes"]} == {"gsi1"}
+    for expected in props["GlobalSecondaryIndexes"]:
+        assert gsis[expected["IndexName"]]["KeySchema"] == expected["KeySchema"]
+        assert gsis[expected["IndexName"]]["Projection"]["ProjectionType"] == expected["Projection"]["ProjectionType"]
+    ttl = dynamodb.describe_time_to_live(TableName=local.table_name)["TimeToLiveDescription"]
+    assert ttl["TimeToLiveStatus"] == "ENABLED"
+    assert ttl["AttributeName"] == props["TimeToLiveSpecification"]["AttributeName"] == "expires_at"
+
+
+def test_send_queue_is_fifo_with_redrive(local: LocalResources) -> None:
+    """The send queue is FIFO, with the template's visibility timeout and a redrive to the FIFO DLQ."""
+    queues = _of_type("AWS::SQS::Queue")
+    send = queues["SendQueue"]["Properties"]
+    dlq = queues["SendDeadLetterQueue"]["Properties"]
+    sqs = boto3.client("sqs")
+    assert local.send_queue_name == send["QueueName"] == "msgcampaigns-send.fifo"
+    attrs = sqs.get_queue_attributes(QueueUrl=local.send_queue_url, AttributeNames=["All"])["Attributes"]
+    dlq_attrs = sqs.get_queue_attributes(QueueUrl=local.dlq_url, AttributeNames=["All"])["Attributes"]
+    assert attrs["FifoQueue"] == "true"
+    assert attrs["ContentBasedDeduplication"] == "false"
+    assert int(attrs["VisibilityTimeout"]) == send["VisibilityTimeout"]
+    assert int(attrs["MessageRetentionPeriod"]) == send["MessageRetentionPeriod"]
+    assert attrs.get("DeduplicationScope") == send["DeduplicationScope"]
+    assert attrs.get("FifoThroughputLimit") == send["FifoThroughputLimit"]
+    redrive = json.loads(attrs["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == dlq_attrs["QueueArn"]
+    assert int(redrive["maxReceiveCount"]) == send["RedrivePolicy"]["maxReceiveCount"]
+    assert dlq_attrs["FifoQueue"] == "true"
+    assert dlq_attrs["QueueArn"].endswith(":" + dlq["QueueName"])
+    assert int(dlq_attrs["MessageRetentionPeriod"]) == dlq["MessageRetentionPeriod"]
+
+
+def test_schedule_group_and_env(local: LocalResources) -> None:
+    """The schedule group exists and env() names every resource the app reads."""
+    (group,) = [r["Properties"]["Name"] for r in _of_type("AWS::Scheduler::ScheduleGroup").values()]
+    assert local.scheduler_group == group
+    assert boto3.client("scheduler").get_schedule_group(Name=group)["Name"] == group
+    assert local.env() == {
+        "TABLE_NAME": local.table_name,
+        "SEND_QUEUE_URL": local.send_queue_url,
+        "SEND_QUEUE_NAME": local.send_queue_name,
+        "SCHEDULER_GROUP": group,
+        "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/msgcampaigns-scheduler",
+        "SCHEDULER_TARGET_ARN": "arn:aws:lambda:us-east-1:123456789012:function:msgcampaigns-dev-start_scheduled",
+    }
+
+
+def test_create_twice_is_harmless_and_fast(local: LocalResources, aws: str) -> None:
+    """A second call skips what exists and returns the same resources; reset + create stays quick."""
+    assert create_resources(None) == local
+    started = time.monotonic()
+    requests.post(f"{aws}/moto-api/reset", timeout=10).raise_for_status()
+    assert create_resources(boto3.session.Session(), endpoint_url=aws) == local
+    assert time.monotonic() - started < 2.0
+
+
+def test_fifo_message_round_trip(local: LocalResources) -> None:
+    """A message sent with group and deduplication ids is received with them."""
+    sqs = boto3.client("sqs")
+    sqs.send_message(
+        QueueUrl=local.send_queue_url, MessageBody='{"chunk": 1}', MessageGroupId="cmp_1", MessageDeduplicationId="d1"
+    )
+    got = sqs.receive_message(
+        QueueUrl=local.send_queue_url, MaxNumberOfMessages=1, MessageSystemAttributeNames=["MessageGroupId"]
+    )["Messages"]
+    assert [m["Body"] for m in got] == ['{"chunk": 1}']
+    assert got[0]["Attributes"]["MessageGroupId"] == "cmp_1"
+
+
+def test_fifo_group_blocked_while_message_in_flight(local: LocalResources) -> None:
+    """While a message of group G is in flight, receives skip G's later messages but serve other groups."""
+    sqs = boto3.client("sqs")
+    url = local.send_queue_url
+    for group, dedup in (("G", "g1"), ("G", "g2"), ("H", "h1")):
+        sqs.send_message(QueueUrl=url, MessageBody=dedup, MessageGroupId=group, MessageDeduplicationId=dedup)
+
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
+    assert [m["Body"] for m in first] == ["g1"]
+    second = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in second] == ["h1"]  # g2 held back: g1 of the same group is in flight
+    assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []
+
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
+    third = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in third] == ["g2"]
+
+
+def test_fifo_deduplication_id_drops_repeat(local: LocalResources) -> None:
+    """A repeated MessageDeduplicationId within the window is accepted but not enqueued twice."""
+    sqs = boto3.client("sqs")
+    url = local.send_queue_url
+    for _ in range(2):
+        sqs.send_message(QueueUrl=url, MessageBody="once", MessageGroupId="cmp_2", MessageDeduplicationId="same")
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in got] == ["once"]
