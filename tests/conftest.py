@@ -35,6 +35,9 @@ def moto_url() -> Iterator[str]:
     """A moto server for the whole session; boto3 finds it through AWS_ENDPOINT_URL."""
     from moto.server import ThreadedMotoServer
 
+    from chalicelib.local import moto_speed
+
+    moto_speed.apply()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -209,11 +209,14 @@ class Store:
         found: list[dict[str, Any]] = []
         while True:
             items, last = self._query(pk, prefix, forward=forward, after=after, limit=max(limit, 50))
-            for item in items:
+            for pos, item in enumerate(items):
                 if status is None or item.get("status") == status:
                     found.append(item)
                     if len(found) == limit:
-                        return Page(found, encode_cursor(item))
+                        # No cursor when this page certainly ends the list (else the PBX asks for an empty page).
+                        rest = items[pos + 1:]
+                        more = last is not None or any(status is None or i.get("status") == status for i in rest)
+                        return Page(found, encode_cursor(item) if more else None)
             if not last:
                 return Page(found, None)
             after = last["sk"]
@@ -470,7 +473,9 @@ class Store:
                 else:
                     update += " SET pending_queue = list_append(if_not_exists(pending_queue, :empty), :me)"
                     # Closes: the lock being released since we read the tenant (we would wait behind nobody).
-                    condition += " AND (attribute_exists(sending) OR size(pending_queue) > :zero)"
+                    # size() is guarded: on an item without the attribute it must read as false, never as an error.
+                    condition += (" AND (attribute_exists(sending)"
+                                  " OR (attribute_exists(pending_queue) AND size(pending_queue) > :zero))")
                     values.update({":empty": [], ":me": [cid], ":zero": 0})
                     item.update(status=CampaignStatus.PENDING.value, pending_since=campaign["created_at"],
                                 started_at=None)
@@ -529,7 +534,8 @@ class Store:
             else:
                 tenant_update = {
                     "UpdateExpression": "SET pending_queue = list_append(if_not_exists(pending_queue, :empty), :me)",
-                    "ConditionExpression": "(attribute_exists(sending) OR size(pending_queue) > :zero) AND NOT contains(pending_queue, :cid)",
+                    "ConditionExpression": ("(attribute_exists(sending) OR (attribute_exists(pending_queue)"
+                                            " AND size(pending_queue) > :zero)) AND NOT contains(pending_queue, :cid)"),
                     "ExpressionAttributeValues": _values({":empty": [], ":me": [campaign_id], ":zero": 0,
                                                           ":cid": campaign_id}),
                 }

@@ -84,12 +84,9 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", os.environ.get("LOG_LEVEL", "WARNING"))
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    from moto.server import ThreadedMotoServer
+    from chalicelib.local import moto_proc
 
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, mport = moto.get_host_and_port()
-    moto_url = f"http://{host}:{mport}"
+    moto, moto_url = moto_proc.spawn()
     os.environ["AWS_ENDPOINT_URL"] = moto_url
 
     from chalicelib.local.resources import create_resources
@@ -146,7 +143,8 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
         stop_pump.set()
         server.shutdown()
         sim.stop()
-        moto.stop()
+        moto.terminate()
+        moto.wait(timeout=10)
 
     threading.Thread(target=shutdown, name="shutdown", daemon=True).start()
     return Stack(port, sim.port, api_key, tenant_id, channel["id"], moto_url, stop_event)

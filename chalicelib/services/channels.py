@@ -9,6 +9,7 @@ from chalicelib.domain.errors import ConcurrencyError, ConflictError, NotFoundEr
 from chalicelib.domain.model import utc_iso
 from chalicelib.domain.phone import check_numbers
 from chalicelib.services.deps import Deps
+from chalicelib.services.webhooks import forget_channel
 
 # Messages per second per sender when the channel does not say: Twilio long codes send 1 per second.
 DEFAULT_MPS = {"twilio": 1.0, "whatsapp_cloud": 80.0}
@@ -111,6 +112,7 @@ def update_channel(deps: Deps, tenant_id: str, channel_id: str, body: ChannelPat
         changes["mps"] = float(body.mps)
     if body.credentials is not None:
         deps.secrets.put(tenant_id, channel_id, body.credentials.model_dump())
+    forget_channel(channel_id)
     if not deps.store.update_channel(tenant_id, channel_id, changes, utc_iso(deps.clock.utcnow()) or ""):
         raise NotFoundError("no such channel")
     return view(deps, get_channel(deps, tenant_id, channel_id))
@@ -133,5 +135,6 @@ def delete_channel(deps: Deps, tenant_id: str, channel_id: str) -> None:
             )
         if deps.store.delete_channel(tenant_id, channel_id, int(channel.get("use_seq", 0))):
             deps.secrets.delete(tenant_id, channel_id)
+            forget_channel(channel_id)
             return
     raise ConcurrencyError("the channel kept changing; try again")

@@ -35,13 +35,32 @@ TWILIO_DELIVERY_ERRORS = {
     "30034": "Message blocked: sender number not registered (US A2P 10DLC)",
 }
 MAX_ATTEMPTS = 10
+# Channels change rarely and every status callback needs one: keep them this long per Lambda container.
+CHANNEL_CACHE_SECONDS = 30.0
+_channels: dict[str, tuple[float, str, dict[str, Any]]] = {}
+
+
+def _channel(deps: Deps, channel_id: str) -> tuple[str | None, dict[str, Any] | None]:
+    hit = _channels.get(channel_id)
+    now = deps.clock.now()
+    if hit and now - hit[0] < CHANNEL_CACHE_SECONDS:
+        return hit[1], hit[2]
+    tenant_id = deps.store.channel_tenant(channel_id)
+    channel = deps.store.get_channel(tenant_id, channel_id, consistent=False) if tenant_id else None
+    if tenant_id and channel:
+        _channels[channel_id] = (now, tenant_id, channel)
+    return tenant_id, channel
+
+
+def forget_channel(channel_id: str) -> None:
+    """Drop a channel from this container's cache (it was changed or deleted here)."""
+    _channels.pop(channel_id, None)
 
 
 def _verified_channel(deps: Deps, channel_id: str, path: str, query: Mapping[str, str],
                       form: Sequence[tuple[str, str]], signature: str | None) -> tuple[str, dict[str, Any]]:
     """The tenant and channel of a Twilio webhook whose signature is good; 403 otherwise."""
-    tenant_id = deps.store.channel_tenant(channel_id)
-    channel = deps.store.get_channel(tenant_id, channel_id, consistent=False) if tenant_id else None
+    tenant_id, channel = _channel(deps, channel_id)
     creds = deps.secrets.get(tenant_id, channel_id) if tenant_id and channel else None
     if tenant_id is None or channel is None or creds is None:
         raise InvalidSignatureError("the request is not signed by this channel's provider")
