@@ -1,0 +1,100 @@
+"""End to end over HTTP against the local stack exactly as `make run` serves it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from tests.e2e.stackproc import StackProcess, start_stack, wait_for
+
+pytestmark = pytest.mark.e2e
+
+FAILING = {
+    "+15005550001": "21211",
+    "+15005550002": "21612",
+    "+15005550003": "21408",
+    "+15005550004": "21610",
+    "+15005550009": "21614",
+}
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[StackProcess]:
+    s = start_stack()
+    yield s
+    assert s.stop() == 0, "".join(s.output[-30:])
+
+
+def _campaign(stack: StackProcess, numbers: list[str], text: str = "Hello 👋") -> dict[str, Any]:
+    response = stack.call("POST", "/v1/campaigns", {
+        "name": "e2e", "channel_id": stack.channel_id, "sender": "+15005550006",
+        "recipients": {"numbers": numbers}, "content": {"type": "text", "text": text},
+        "send_time": {"type": "now"}, "send_mode": "direct",
+    })
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def _completed(stack: StackProcess, campaign_id: str) -> Any:
+    body = stack.call("GET", f"/v1/campaigns/{campaign_id}").json()
+    return body if body["status"] == "completed" else None
+
+
+def test_readme_curl_example_completes(stack: StackProcess) -> None:
+    # GIVEN the curl command the stack prints
+    printed = "".join(stack.output)
+    match = re.search(r"-d '(\{\"name\".*?\})'\n", printed)
+    assert match, printed
+    # WHEN it is sent as printed
+    response = requests.post(f"{stack.base}/v1/campaigns", data=match.group(1).encode("utf-8"), timeout=30,
+                             headers={"Authorization": f"Bearer {stack.api_key}", "Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+    # THEN the campaign completes: one delivered, one failed with Twilio's 21211
+    done = wait_for(lambda: _completed(stack, response.json()["id"]), timeout=60)
+    assert done, "campaign did not complete"
+    assert done["result"]["total"] == 2 and done["result"]["failed"] == 1
+    delivered = wait_for(lambda: stack.call("GET", f"/v1/campaigns/{done['id']}").json()["result"]["delivered"] == 1,
+                         timeout=30)
+    assert delivered, "the simulator's signed delivery callback was not recorded"
+
+
+def test_thousand_recipients_with_duplicates_and_failing_numbers(stack: StackProcess) -> None:
+    # GIVEN 995 distinct good numbers, 50 duplicates of them, and Twilio's five failing test numbers
+    good = [f"+1415555{i:04d}" for i in range(995)]
+    numbers = good + good[:50] + list(FAILING)
+    before = requests.get(f"{stack.sim}/sim/stats", timeout=10).json()["accepted"]
+    # WHEN the campaign is sent now
+    created = _campaign(stack, numbers)
+    assert created["result"]["total"] == 1000
+    # THEN it completes with total 1000 and exactly the five failures, each with its code
+    done = wait_for(lambda: _completed(stack, created["id"]), timeout=300, interval=1.0)
+    assert done, stack.call("GET", f"/v1/campaigns/{created['id']}").json()
+    assert done["result"]["total"] == 1000
+    assert done["result"]["failed"] == 5
+    assert done["result"]["sent"] == 995
+    failed = stack.call("GET", f"/v1/campaigns/{created['id']}/recipients?status=failed&limit=200").json()
+    assert {r["number"]: r["error"]["code"] for r in failed["items"]} == FAILING
+    # AND the provider accepted each good number exactly once
+    after = requests.get(f"{stack.sim}/sim/stats", timeout=10).json()["accepted"]
+    assert after - before == 995
+
+
+def test_bad_requests_get_the_contract_shape_over_http(stack: StackProcess) -> None:
+    # GIVEN malformed requests WHEN sent over HTTP THEN each gets its 4xx in the contract's error shape
+    cases = [
+        (stack.call("POST", "/v1/campaigns", data=b"{not json", headers={"Content-Type": "application/json"}), 400,
+         "invalid_request"),
+        (stack.call("POST", "/v1/campaigns", data=b"x", headers={"Content-Type": "text/plain"}), 415,
+         "unsupported_media_type"),
+        (requests.get(f"{stack.base}/v1/campaigns", timeout=10), 401, "unauthorized"),
+        (stack.call("GET", "/v1/campaigns/cmp_nope"), 404, "not_found"),
+        (requests.post(f"{stack.base}/webhooks/twilio/{stack.channel_id}/status", data={"MessageStatus": "read"},
+                       timeout=10), 403, "invalid_signature"),
+    ]
+    for response, status, code in cases:
+        assert response.status_code == status, response.text
+        assert response.json()["error"]["code"] == code
