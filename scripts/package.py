@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -50,7 +51,24 @@ def package(out_dir: Path = DEFAULT_OUT, stage: str = "dev") -> Path:
     template = out_dir / "sam.json"
     if not template.is_file():
         raise RuntimeError(f"chalice package did not write {template}")
+    fix_fifo_event_sources(template)
     return template
+
+
+def fix_fifo_event_sources(template: Path) -> None:
+    """Drop MaximumBatchingWindowInSeconds from SQS event sources on FIFO queues.
+
+    Chalice 1.34 always writes it (0 by default), but Lambda does not support a batching window on FIFO queues.
+    """
+    data = json.loads(template.read_text())
+    changed = False
+    for resource in data.get("Resources", {}).values():
+        for event in (resource.get("Properties", {}).get("Events") or {}).values():
+            props = event.get("Properties", {})
+            if event.get("Type") == "SQS" and ".fifo" in json.dumps(props.get("Queue")):
+                changed |= props.pop("MaximumBatchingWindowInSeconds", None) is not None
+    if changed:
+        template.write_text(json.dumps(data, indent=2))
 
 
 def main(argv: list[str] | None = None) -> int:
