@@ -22,9 +22,10 @@ http.install(app)
 @app.on_sqs_message(queue=config.SEND_QUEUE_NAME, batch_size=1, name="send_worker")
 def send_worker(event: SQSEvent) -> None:
     """Send the chunk of recipients each message names; an exception leaves the message for redelivery."""
+    context: Any = event.context
     for record in event:
         sending.handle_chunk(current(), Chunk.from_json(record.body),
-                             time_left=lambda: event.context.get_remaining_time_in_millis() / 1000.0)
+                             time_left=lambda: context.get_remaining_time_in_millis() / 1000.0)
 
 
 @app.schedule(Cron("*", "*", "*", "*", "?", "*"), name="tick")

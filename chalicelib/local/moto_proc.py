@@ -29,7 +29,11 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
     # The parent holds our stdin; when it dies, stdin closes and we stop too.
-    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+    def watch_parent() -> None:
+        sys.stdin.read()
+        done.set()
+
+    threading.Thread(target=watch_parent, daemon=True).start()
     done.wait()
     server.stop()
     return 0

@@ -34,7 +34,7 @@ def apply() -> None:
             return value  # items are backed up one by one below
         return _copy.deepcopy(value, memo)
 
-    models.copy = types.SimpleNamespace(deepcopy=deepcopy, copy=_copy.copy)  # type: ignore[attr-defined]
+    setattr(models, "copy", types.SimpleNamespace(deepcopy=deepcopy, copy=_copy.copy))  # noqa: B010
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         with _lock:
@@ -53,7 +53,7 @@ def apply() -> None:
                     else:
                         key = op["Key"]
                     current = self.get_item(table_name, key)
-                except Exception:  # noqa: BLE001 - moto's own code reports the malformed operation
+                except Exception:  # noqa: BLE001, S112 - moto's own code reports the malformed operation
                     continue
                 backups.append((table_name, key, _copy.deepcopy(current)))
             _local.active = True

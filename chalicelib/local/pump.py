@@ -65,7 +65,8 @@ class EventPump:
 
     # ----------------------------------------------------------------------------- handlers
     def _handler(self, name: str) -> Callable[[dict[str, Any], Any], Any]:
-        return getattr(self._module, name)  # type: ignore[no-any-return]
+        handler: Callable[[dict[str, Any], Any], Any] = getattr(self._module, name)
+        return handler
 
     def _context(self, name: str) -> LambdaContext:
         return LambdaContext(function_name=name, timeout_seconds=self._timeouts.get(name, 60.0),

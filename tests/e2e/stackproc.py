@@ -59,7 +59,9 @@ class StackProcess:
         return int(self.proc.returncode)
 
 
-def start_stack(api_key: str = "e2e-key", extra_env: dict[str, str] | None = None, timeout: float = 90.0) -> StackProcess:
+def start_stack(
+    api_key: str = "e2e-key", extra_env: dict[str, str] | None = None, timeout: float = 90.0
+) -> StackProcess:
     """Start the stack and wait for its READY line."""
     port, sim_port = free_port(), free_port()
     env = {**os.environ, "PORT": str(port), "SIM_PORT": str(sim_port), "API_KEY": api_key,

@@ -1,0 +1,140 @@
+"""The status machines, result figures, ids and the pacer: pure logic, no I/O."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.adapters.providers.base import Outcome
+from chalicelib.adapters.providers.twilio import classify
+from chalicelib.adapters.queue import Chunk
+from chalicelib.domain.model import (
+    COUNTER_SHARDS,
+    SEND_INTERRUPTED,
+    Clock,
+    IdFactory,
+    RecipientStatus,
+    Result,
+    counter_shard,
+    provider_may_move,
+)
+from chalicelib.services.sending import Pacer, parallelism
+
+R = RecipientStatus
+
+
+class FakeClock(Clock):
+    """Time that moves only when slept on."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self.slept: list[float] = []
+        super().__init__(now_fn=lambda: self.t, sleep_fn=self._sleep)
+
+    def _sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.t += seconds
+
+
+@pytest.mark.parametrize(
+    ("current", "target", "allowed"),
+    [
+        (R.SENDING, R.SENT, True),
+        (R.SENT, R.DELIVERED, True),
+        (R.DELIVERED, R.READ, True),
+        (R.READ, R.SENT, False),  # a late `sent` never undoes `read`
+        (R.READ, R.DELIVERED, False),
+        (R.DELIVERED, R.SENT, False),
+        (R.DELIVERED, R.DELIVERED, False),  # a replay moves nothing, so it counts nothing
+        (R.FAILED, R.DELIVERED, False),  # failed at send time is final
+        (R.QUEUED, R.DELIVERED, False),  # never sent by us: no report can apply
+        (R.SENT, R.UNDELIVERED, True),
+        (R.UNDELIVERED, R.DELIVERED, False),
+    ],
+)
+def test_provider_reports_only_move_forward(current: R, target: R, allowed: bool) -> None:
+    # GIVEN a recipient in `current` WHEN the provider reports `target` THEN it moves only forward
+    assert provider_may_move(current, target) is allowed
+
+
+def test_an_interrupted_send_can_be_settled_by_the_provider() -> None:
+    # GIVEN a recipient failed because its worker died mid-send
+    # THEN the provider's own report of delivery may still settle it, but another failure code may not
+    assert provider_may_move(R.FAILED, R.DELIVERED, SEND_INTERRUPTED)
+    assert not provider_may_move(R.FAILED, R.DELIVERED, "21211")
+
+
+def test_result_sums_shards_into_the_contracts_figures() -> None:
+    # GIVEN counters spread over shards
+    shards = [
+        {"n_pending": 2, "n_sent": 3, "n_delivered": 4, "n_read": 1},
+        {"n_failed": 5, "n_undelivered": 2, "n_skipped": 1},
+    ]
+    # WHEN summed THEN sent includes delivered and read, failed includes undelivered, total covers all
+    result = Result.from_buckets(shards)
+    assert result.total == 18
+    assert result.sent == 8
+    assert result.delivered == 5
+    assert result.failed == 7
+    assert result.pending == 2
+    assert result.skipped == 1
+    assert result.total == result.sent + result.failed + result.pending + result.skipped
+
+
+def test_ids_sort_by_creation_time() -> None:
+    # GIVEN ids made at increasing times (with random tails that would sort otherwise)
+    times = iter([1.0, 2.0, 3.0])
+    tails = iter([3 << 70, 2 << 70, 1 << 70])
+    ids = IdFactory(clock=lambda: next(times), rand=lambda bits: next(tails))
+    made = [ids.new("cmp") for _ in range(3)]
+    # THEN string order is creation order, which is what "newest first" listing relies on
+    assert made == sorted(made)
+    assert all(i.startswith("cmp_") and len(i) == 30 for i in made)
+
+
+def test_counter_shards_group_a_chunk_and_spread_chunks() -> None:
+    # GIVEN 100 recipients per chunk THEN a chunk shares one shard and consecutive chunks use different ones
+    assert {counter_shard(i, 100) for i in range(100)} == {0}
+    assert [counter_shard(c * 100, 100) for c in range(COUNTER_SHARDS + 1)] == [*range(COUNTER_SHARDS), 0]
+
+
+def test_pacer_spaces_sends_one_over_mps_and_drains() -> None:
+    # GIVEN a pacer for 4 messages per second on a fake clock
+    clock = FakeClock()
+    pacer = Pacer(4, clock)
+    starts = []
+    # WHEN five sends ask for a slot back to back
+    for _ in range(5):
+        pacer.wait()
+        starts.append(clock.t)
+    # THEN they start 0.25 s apart, so no one-second window holds more than 4
+    assert [round(b - a, 6) for a, b in zip(starts, starts[1:], strict=False)] == [0.25] * 4
+    assert sum(1 for s in starts if starts[0] <= s < starts[0] + 1.0) == 4
+    # AND draining waits out the last slot so the next invocation cannot burst
+    pacer.drain()
+    assert clock.t == pytest.approx(starts[-1] + 0.25)
+
+
+def test_parallelism_grows_with_mps_within_bounds() -> None:
+    assert parallelism(1) == 1
+    assert parallelism(50) == 8
+    assert parallelism(12) == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "outcome"),
+    [
+        (429, 20429, Outcome.THROTTLED),
+        (400, 21211, Outcome.PERMANENT),
+        (400, 21610, Outcome.PERMANENT),
+        (401, 20003, Outcome.ACCOUNT),
+        (500, 20500, Outcome.TRANSIENT),
+        (503, None, Outcome.TRANSIENT),
+    ],
+)
+def test_twilio_errors_are_classified(status: int, code: int | None, outcome: Outcome) -> None:
+    assert classify(status, code) == outcome
+
+
+def test_chunk_round_trips_through_its_message_body() -> None:
+    chunk = Chunk("tn_1", "cmp_1", 100, 200, 3)
+    assert Chunk.from_json(chunk.to_json()) == chunk
