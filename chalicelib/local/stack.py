@@ -23,6 +23,8 @@ SANDBOX_ACCOUNT_SID = "AC00000000000000000000000000sandbox"[:34]
 SANDBOX_AUTH_TOKEN = "sandbox-auth-token"
 SANDBOX_SENDER = "+15005550006"
 SANDBOX_MPS = 50
+# A fixed id, so the README's curl example works as written.
+SANDBOX_CHANNEL_ID = "ch_sandbox"
 
 
 @dataclass
@@ -115,7 +117,7 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
     channel = channels.create_channel(d, tenant_id, ChannelIn.model_validate({
         "name": "Sandbox SMS", "type": "sms", "provider": "twilio", "senders": [SANDBOX_SENDER],
         "credentials": {"account_sid": SANDBOX_ACCOUNT_SID, "auth_token": SANDBOX_AUTH_TOKEN}, "mps": SANDBOX_MPS,
-    }))
+    }), channel_id=SANDBOX_CHANNEL_ID)
     sim.add_number(SANDBOX_SENDER, SANDBOX_ACCOUNT_SID, mps=SANDBOX_MPS,
                    inbound_url=channel["webhooks"]["inbound_url"])
 

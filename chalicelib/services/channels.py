@@ -54,7 +54,7 @@ def view(deps: Deps, channel: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def create_channel(deps: Deps, tenant_id: str, body: ChannelIn) -> dict[str, Any]:
+def create_channel(deps: Deps, tenant_id: str, body: ChannelIn, *, channel_id: str | None = None) -> dict[str, Any]:
     """Create a channel; credentials are stored in the secret store before the channel exists."""
     if body.type != "sms" or body.provider != "twilio":
         raise UnprocessableError(
@@ -65,7 +65,7 @@ def create_channel(deps: Deps, tenant_id: str, body: ChannelIn) -> dict[str, Any
     senders = _check_senders(body.senders)
     _check_mps(body.mps)
     now = utc_iso(deps.clock.utcnow())
-    channel_id = deps.ids.new("ch")
+    channel_id = channel_id or deps.ids.new("ch")
     deps.secrets.put(tenant_id, channel_id, body.credentials.model_dump())
     channel = {
         "tenant_id": tenant_id,

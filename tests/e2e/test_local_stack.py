@@ -62,6 +62,7 @@ def test_readme_curl_example_completes(stack: StackProcess) -> None:
     assert delivered, "the simulator's signed delivery callback was not recorded"
 
 
+@pytest.mark.timeout(900)
 def test_thousand_recipients_with_duplicates_and_failing_numbers(stack: StackProcess) -> None:
     # GIVEN 995 distinct good numbers, 50 duplicates of them, and Twilio's five failing test numbers
     good = [f"+1415555{i:04d}" for i in range(995)]
@@ -98,3 +99,16 @@ def test_bad_requests_get_the_contract_shape_over_http(stack: StackProcess) -> N
     for response, status, code in cases:
         assert response.status_code == status, response.text
         assert response.json()["error"]["code"] == code
+
+
+def test_readme_example_is_the_one_the_stack_serves(stack: StackProcess) -> None:
+    # GIVEN the README's curl example WHEN its body is sent to the stack THEN it is accepted as written
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    body = re.search(r"-d '(\{.*?\})'\n", readme, re.S)
+    assert body, "README has no curl example"
+    response = requests.post(f"{stack.base}/v1/campaigns", data=body.group(1).encode("utf-8"), timeout=30,
+                             headers={"Authorization": "Bearer e2e-key", "Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+    assert wait_for(lambda: _completed(stack, response.json()["id"]), timeout=60)
