@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-
-import logging
 
 import pytest
 import requests

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +24,11 @@ JSON_TYPE = "application/json; charset=utf-8"
 MAX_JSON_BYTES = 5 * 1024 * 1024
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+# Our cursors are ~60 characters; a longer one is not ours, and would make DynamoDB refuse the start key (sort keys
+# are at most 1024 bytes) with a 500 instead of our 400.
+MAX_CURSOR_CHARS = 512
+# A \u escape of a UTF-16 surrogate: only then can a decoded string hold an unpaired surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def respond(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -60,13 +67,28 @@ def json_body(request: Request) -> Any:
     if not raw.strip():
         raise InvalidRequestError("the body is empty; a JSON object is expected")
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidRequestError(f"the body is not valid JSON: {exc}") from None
+    if _SURROGATE_ESCAPE.search(raw):
+        # "\ud800" alone is valid JSON syntax but no Unicode text (RFC 8259 8.2, I-JSON): it could be neither stored
+        # nor echoed back as UTF-8.
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except (UnicodeEncodeError, RecursionError):
+            raise InvalidRequestError("the body holds a \\u escape of an unpaired UTF-16 surrogate") from None
+    return data
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: no float holds it, and echoing `Infinity` back would not be JSON
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
 
 
 def query(request: Request) -> dict[str, str]:
@@ -80,11 +102,14 @@ def page_params(request: Request) -> tuple[int, str | None]:
     raw = params.get("limit")
     limit = DEFAULT_LIMIT
     if raw is not None:
-        if not raw.isascii() or not raw.isdigit() or not (1 <= int(raw) <= MAX_LIMIT):
+        # The length check first: int() of more than 4300 digits raises ValueError (a 500 before this check).
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or not (1 <= int(raw) <= MAX_LIMIT):
             raise InvalidRequestError(f"limit must be a whole number from 1 to {MAX_LIMIT}",
                                       details=[{"field": "limit", "value": raw}])
         limit = int(raw)
     cursor = params.get("cursor")
+    if cursor and len(cursor) > MAX_CURSOR_CHARS:
+        raise InvalidRequestError("cursor is not valid", details=[{"field": "cursor"}])
     return limit, (cursor if cursor else None)
 
 

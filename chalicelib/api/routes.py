@@ -11,8 +11,14 @@ from chalice import Blueprint, Response
 
 from chalicelib.api import http
 from chalicelib.api.openapi import document
-from chalicelib.api.schemas import CampaignIn, ChannelIn, ChannelPatch, parse
-from chalicelib.domain.errors import InvalidRequestError, InvalidSignatureError, ServiceError
+from chalicelib.api.schemas import MAX_ID_CHARS, CampaignIn, ChannelIn, ChannelPatch, parse
+from chalicelib.domain.errors import (
+    InvalidRequestError,
+    InvalidSignatureError,
+    NotFoundError,
+    ServiceError,
+    UnauthorizedError,
+)
 from chalicelib.domain.model import CampaignStatus, RecipientStatus
 from chalicelib.services import campaigns, channels, tenants, webhooks
 from chalicelib.services.deps import Deps, current
@@ -27,6 +33,29 @@ CAMPAIGN_STATUSES = frozenset(s.value for s in CampaignStatus)
 RECIPIENT_STATUSES = frozenset(s.value for s in RecipientStatus)
 
 
+def _impossible_id(value: Any) -> bool:
+    """A path id no resource can have: too long, or not Unicode text (an unpaired surrogate).
+
+    Looking such an id up would make DynamoDB refuse the key (partition keys at most 2048 bytes, sort keys 1024, UTF-8)
+    with a 500 instead of our 404.
+    """
+    if not isinstance(value, str) or len(value) > MAX_ID_CHARS:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _authorization() -> str | None:
+    """The Authorization header; an API key is ASCII, so anything else is refused here as a 401 (not a 500)."""
+    header = api.current_request.headers.get("authorization")
+    if header is not None and not header.isascii():
+        raise UnauthorizedError("the Authorization header must be 'Bearer <api key>'")
+    return header
+
+
 def endpoint(path: str, methods: list[str], *, auth: bool = True, content_types: list[str] | None = None,
              status: int = 200) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a route whose errors leave in the contract's shape; with `auth`, the tenant id comes first."""
@@ -37,9 +66,14 @@ def endpoint(path: str, methods: list[str], *, auth: bool = True, content_types:
             try:
                 deps = current()
                 if auth:
-                    tenant_id = tenants.authenticate(deps, api.current_request.headers.get("authorization"))
+                    tenant_id = tenants.authenticate(deps, _authorization())
+                    if any(_impossible_id(v) for v in params.values()):
+                        raise NotFoundError("no such resource")
                     result = view(deps, tenant_id, **params)
                 else:
+                    if any(_impossible_id(v) for v in params.values()):
+                        # Webhooks: an unknown channel cannot have signed the request.
+                        raise InvalidSignatureError("the request is not signed by this channel's provider")
                     result = view(deps, **params)
             except ServiceError as err:
                 return http.error_response(err)

@@ -8,6 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 
 from chalicelib.domain.errors import InvalidRequestError
 
+# Ids are opaque; ours are ~30 characters. The bound keeps a looked-up id within DynamoDB's key size (a sort key is at
+# most 1024 bytes): a longer one would be refused by DynamoDB as a 500 instead of by us as a 400.
+MAX_ID_CHARS = 128
+
 
 class Strict(BaseModel):
     """Unknown fields are refused; no type coercion."""
@@ -45,7 +49,7 @@ class ChannelPatch(Strict):
 class PhonebookRef(Strict):
     """A phonebook and the number type to take from it."""
 
-    id: StrictStr
+    id: StrictStr = Field(max_length=MAX_ID_CHARS)
     number_type: Literal["business", "business2", "mobile", "mobile2", "home", "home2", "other"]
 
 
@@ -53,7 +57,7 @@ class Recipients(Strict):
     """Who gets the campaign."""
 
     numbers: list[Any] | None = Field(default=None, max_length=100_000)
-    upload_id: StrictStr | None = None
+    upload_id: StrictStr | None = Field(default=None, max_length=MAX_ID_CHARS)
     phonebook: PhonebookRef | None = None
 
 
@@ -74,7 +78,7 @@ class FileContent(Strict):
     """An MMS."""
 
     type: Literal["file"]
-    upload_id: StrictStr
+    upload_id: StrictStr = Field(max_length=MAX_ID_CHARS)
     text: StrictStr | None = None
 
 
@@ -82,7 +86,7 @@ class TemplateContent(Strict):
     """A WhatsApp template."""
 
     type: Literal["template"]
-    template_id: StrictStr
+    template_id: StrictStr = Field(max_length=MAX_ID_CHARS)
     variables: dict[str, StrictStr | ColumnRef] = Field(default_factory=dict)
 
 
@@ -122,7 +126,7 @@ class CampaignIn(Strict):
     """POST /v1/campaigns."""
 
     name: StrictStr = Field(min_length=1, max_length=200)
-    channel_id: StrictStr
+    channel_id: StrictStr = Field(max_length=MAX_ID_CHARS)
     sender: StrictStr
     recipients: Recipients
     content: Content

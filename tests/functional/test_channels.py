@@ -1,0 +1,215 @@
+"""Channels through the API on moto: their life, write-only credentials kept in Secrets Manager, in-use protection."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from twilio.request_validator import RequestValidator
+
+from chalicelib.api.schemas import CampaignIn
+from chalicelib.services import campaigns
+from tests.conftest import PUBLIC_BASE, SENDER, SIM_ACCOUNT, SIM_TOKEN, Api, Env, campaign_body
+
+NEW_TOKEN = "rotated-auth-token-fedcba9876543210"
+
+
+def channel_body(**overrides: Any) -> dict[str, Any]:
+    body = {
+        "name": "Promotions", "type": "sms", "provider": "twilio", "senders": [SENDER, "+41445084545"],
+        "credentials": {"account_sid": SIM_ACCOUNT, "auth_token": SIM_TOKEN}, "mps": 5,
+    }
+    body.update(overrides)
+    return body
+
+
+def secret_of(env: Env, tenant_id: str, channel_id: str) -> dict[str, Any]:
+    name = env.deps.secrets.name(tenant_id, channel_id)
+    out = boto3.client("secretsmanager").get_secret_value(SecretId=name)
+    return json.loads(out["SecretString"])
+
+
+def table_text(env: Env) -> str:
+    """Everything in the table, as text."""
+    items = boto3.client("dynamodb").scan(TableName=env.resources.table_name)["Items"]
+    return json.dumps(items)
+
+
+def inbound(api: Api, channel_id: str, token: str) -> int:
+    """Status of a signed Twilio inbound-message webhook to the channel."""
+    params = {"MessageSid": "SM" + "1" * 32, "From": "+14155550100", "To": SENDER, "Body": "hi",
+              "AccountSid": SIM_ACCOUNT}
+    path = f"/webhooks/twilio/{channel_id}/inbound"
+    signature = RequestValidator(token).compute_signature(PUBLIC_BASE + path, params)
+    response = api.client.http.post(path, body=urlencode(params), headers={
+        "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+    return int(response.status_code)
+
+
+def test_channel_life_never_shows_credentials_and_keeps_them_in_secrets_manager(
+    env: Env, api: Api, tenant: tuple[str, str]
+) -> None:
+    tenant_id = tenant[0]
+    answers: list[Any] = []
+    # GIVEN a channel created with Twilio credentials
+    status, created = api.call("POST", "/v1/channels", channel_body())
+    answers.append(created)
+    assert status == 201, created
+    cid = created["id"]
+    assert created["name"] == "Promotions" and created["type"] == "sms" and created["provider"] == "twilio"
+    assert created["senders"] == [SENDER, "+41445084545"] and created["mps"] == 5
+    # THEN the answer carries the webhook URLs to give Twilio
+    assert created["webhooks"]["status_callback_url"] == f"{PUBLIC_BASE}/webhooks/twilio/{cid}/status"
+    assert created["webhooks"]["inbound_url"] == f"{PUBLIC_BASE}/webhooks/twilio/{cid}/inbound"
+    # AND the credentials are in Secrets Manager under the channel's name, not in the table
+    assert secret_of(env, tenant_id, cid) == {"account_sid": SIM_ACCOUNT, "auth_token": SIM_TOKEN}
+    assert env.deps.secrets.name(tenant_id, cid) == f"msgcampaigns/{tenant_id}/{cid}"
+    assert SIM_TOKEN not in table_text(env)
+    # WHEN it is listed, read, and patched with a new name, mps and credentials
+    status, listed = api.call("GET", "/v1/channels")
+    answers.append(listed)
+    assert status == 200 and [c["id"] for c in listed["items"]] == [cid] and listed["next_cursor"] is None
+    status, got = api.call("GET", f"/v1/channels/{cid}")
+    answers.append(got)
+    assert status == 200 and got == created
+    status, patched = api.call("PATCH", f"/v1/channels/{cid}", {
+        "name": "Renamed", "mps": 2, "credentials": {"account_sid": SIM_ACCOUNT, "auth_token": NEW_TOKEN}})
+    answers.append(patched)
+    assert status == 200, patched
+    assert patched["name"] == "Renamed" and patched["mps"] == 2 and patched["senders"] == created["senders"]
+    status, got = api.call("GET", f"/v1/channels/{cid}")
+    answers.append(got)
+    assert got["name"] == "Renamed" and got["mps"] == 2
+    # THEN the new credentials replaced the old ones in Secrets Manager, and still not in the table
+    assert secret_of(env, tenant_id, cid)["auth_token"] == NEW_TOKEN
+    assert NEW_TOKEN not in table_text(env)
+    # AND no answer ever contained a credential
+    text = json.dumps(answers)
+    for secret in (SIM_TOKEN, NEW_TOKEN, SIM_ACCOUNT, "auth_token", "credentials"):
+        assert secret not in text, secret
+    # AND its webhooks now answer to the new token only
+    assert inbound(api, cid, NEW_TOKEN) == 200
+    assert inbound(api, cid, SIM_TOKEN) == 403
+    # WHEN it is deleted
+    status, body = api.call("DELETE", f"/v1/channels/{cid}")
+    assert status == 204, body
+    # THEN it is gone, and so are its credentials
+    status, body = api.call("GET", f"/v1/channels/{cid}")
+    assert status == 404 and body["error"]["code"] == "not_found"
+    assert api.call("GET", "/v1/channels")[1]["items"] == []
+    with pytest.raises(ClientError):
+        secret_of(env, tenant_id, cid)
+    assert inbound(api, cid, NEW_TOKEN) == 403
+    assert api.call("DELETE", f"/v1/channels/{cid}")[0] == 404
+
+
+@pytest.mark.parametrize("kind", ["draft", "scheduled"])
+def test_channel_used_by_an_unfinished_campaign_cannot_be_deleted(
+    env: Env, api: Api, channel: dict[str, Any], kind: str
+) -> None:
+    # GIVEN a draft or scheduled campaign on the channel
+    send_time: dict[str, Any] = {"type": kind}
+    if kind == "scheduled":
+        send_time["at"] = (env.deps.clock.utcnow() + timedelta(hours=1)).isoformat()
+    status, campaign = api.call("POST", "/v1/campaigns",
+                                campaign_body(["+14155550100"], channel["id"], send_time=send_time))
+    assert status == 201, campaign
+    # WHEN the PBX deletes the channel
+    status, body = api.call("DELETE", f"/v1/channels/{channel['id']}")
+    # THEN it is refused with 409 channel_in_use naming the campaign, and the channel and its credentials stay
+    assert status == 409, body
+    assert body["error"]["code"] == "channel_in_use"
+    assert {"campaign_id": campaign["id"]} in body["error"]["details"]
+    assert api.call("GET", f"/v1/channels/{channel['id']}")[0] == 200
+    tenant_id = env.deps.store.channel_tenant(channel["id"])
+    assert secret_of(env, str(tenant_id), channel["id"])["auth_token"] == SIM_TOKEN
+
+
+def test_channel_whose_campaigns_all_completed_can_be_deleted(
+    api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN a campaign on the channel that has completed
+    status, campaign = api.call("POST", "/v1/campaigns", campaign_body(["+14155550100"], channel["id"]))
+    assert status == 201
+    pump.drain()
+    assert api.call("GET", f"/v1/campaigns/{campaign['id']}")[1]["status"] == "completed"
+    # WHEN the channel is deleted, THEN it goes
+    assert api.call("DELETE", f"/v1/channels/{channel['id']}")[0] == 204
+    assert api.call("GET", f"/v1/channels/{channel['id']}")[0] == 404
+    # AND the finished campaign is still readable
+    assert api.call("GET", f"/v1/campaigns/{campaign['id']}")[0] == 200
+
+
+def test_invalid_senders_and_mps_are_refused_and_create_nothing(api: Api, channel: dict[str, Any]) -> None:
+    # GIVEN senders that are not E.164: no plus, spaces, Arabic-Indic digits, an impossible number
+    bad = ["14155550100", "+1 415 555 0100", "+١٤١٥٥٥٥٠١٠٠", "+1999"]
+    # WHEN a channel is created with them alongside a good one
+    status, body = api.call("POST", "/v1/channels", channel_body(senders=[SENDER, *bad]))
+    # THEN 422 invalid_phone_number lists each offender by position
+    assert status == 422, body
+    assert body["error"]["code"] == "invalid_phone_number"
+    assert [d["field"] for d in body["error"]["details"]] == ["senders.1", "senders.2", "senders.3", "senders.4"]
+    assert [d["value"] for d in body["error"]["details"]] == bad
+    # AND mps outside (0, 1000] is refused too
+    for mps in (0, -1, 1001):
+        status, body = api.call("POST", "/v1/channels", channel_body(mps=mps))
+        assert status == 422 and body["error"]["code"] == "invalid_mps", (mps, body)
+    # AND nothing was created beyond the existing channel
+    assert [c["id"] for c in api.call("GET", "/v1/channels")[1]["items"]] == [channel["id"]]
+    # WHEN an existing channel is patched with a bad sender, THEN 422 and it is unchanged
+    status, body = api.call("PATCH", f"/v1/channels/{channel['id']}", {"senders": ["+1 415 555 0100"]})
+    assert status == 422 and body["error"]["code"] == "invalid_phone_number"
+    assert api.call("GET", f"/v1/channels/{channel['id']}")[1]["senders"] == [SENDER]
+
+
+def _once_before(monkeypatch: pytest.MonkeyPatch, obj: Any, name: str, action: Any) -> list[bool]:
+    """Run `action` once just before `obj.name` runs (after its caller has done its own checks)."""
+    original, ran = getattr(obj, name), [False]
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not ran[0]:
+            ran[0] = True
+            action()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(obj, name, wrapped)
+    return ran
+
+
+def test_campaign_created_while_its_channel_is_being_deleted_keeps_the_channel(
+    env: Env, api: Api, tenant: tuple[str, str], channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a channel delete that has checked no campaign uses the channel, and a campaign created right then
+    body = CampaignIn.model_validate(campaign_body(["+14155550100"], channel["id"], send_time={"type": "draft"}))
+    created: list[dict[str, Any]] = []
+    ran = _once_before(monkeypatch, env.deps.store, "delete_channel",
+                       lambda: created.append(campaigns.create_campaign(env.deps, tenant[0], body)))
+    # WHEN the delete goes on
+    status, answer = api.call("DELETE", f"/v1/channels/{channel['id']}")
+    # THEN it notices the new campaign and refuses; the channel and its credentials stay
+    assert ran == [True] and created[0]["status"] == "draft"
+    assert status == 409 and answer["error"]["code"] == "channel_in_use", answer
+    assert api.call("GET", f"/v1/channels/{channel['id']}")[0] == 200
+    assert secret_of(env, tenant[0], channel["id"])["auth_token"] == SIM_TOKEN
+
+
+def test_channel_deleted_while_a_campaign_is_being_created_on_it_leaves_no_campaign(
+    env: Env, api: Api, tenant: tuple[str, str], channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a campaign create that has found its channel, and the channel deleted right then
+    ran = _once_before(monkeypatch, env.deps.store, "create_campaign",
+                       lambda: api.call("DELETE", f"/v1/channels/{channel['id']}"))
+    # WHEN the create goes on
+    status, answer = api.call("POST", "/v1/campaigns", campaign_body(["+14155550100"], channel["id"]))
+    # THEN it is refused as a missing channel, and nothing of it is left
+    assert ran == [True]
+    assert status in (409, 422) and answer["error"]["code"] == "channel_not_found", answer
+    assert api.call("GET", "/v1/campaigns")[1]["items"] == []
+    assert (env.deps.store.get_tenant(tenant[0]) or {})["campaign_count"] == 0
+    assert "CAMPAIGN#" not in table_text(env)
+    assert api.call("GET", f"/v1/channels/{channel['id']}")[0] == 404

@@ -1,0 +1,216 @@
+"""Twilio status callbacks through the Chalice test client: signature first, then forward-only moves counted once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from chalicelib.services.tenants import create_tenant
+from tests.conftest import PUBLIC_BASE, SENDER, SIM_ACCOUNT, SIM_TOKEN, Api, Env, campaign_body
+
+NUMBERS = ["+14155550100", "+14155550101", "+14155550102"]
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.fixture
+def sent(api: Api, channel: dict[str, Any], pump: Any, env: Env) -> dict[str, Any]:
+    """A completed campaign of three, every message sent; each number's provider message as the simulator has it."""
+    status, created = api.call("POST", "/v1/campaigns", campaign_body(NUMBERS, channel["id"]))
+    assert status == 201, created
+    pump.drain()
+    by_number = {m["to"]: m for m in env.sim.messages()}
+    assert sorted(by_number) == NUMBERS
+    return {"campaign": created, "messages": by_number}
+
+
+def callback_params(message: dict[str, Any], status: str, error_code: str | None = None) -> dict[str, str]:
+    """The form Twilio posts to a status callback."""
+    params = {
+        "MessageSid": message["sid"], "SmsSid": message["sid"], "MessageStatus": status, "SmsStatus": status,
+        "AccountSid": message["account_sid"], "From": message["from"], "To": message["to"], "ApiVersion": "2010-04-01",
+    }
+    if error_code is not None:
+        params["ErrorCode"] = error_code
+    return params
+
+
+def post_callback(client: Any, url: str, params: dict[str, str], *, token: str = SIM_TOKEN,
+                  signature: str | None = None, signed: bool = True) -> tuple[int, Any]:
+    """POST a status callback to `url` (a full public URL) as Twilio would, signed with `token` unless told."""
+    assert url.startswith(PUBLIC_BASE)
+    headers = {"Content-Type": FORM}
+    if signed:
+        headers["X-Twilio-Signature"] = signature or RequestValidator(token).compute_signature(url, params)
+    response = client.http.post(url[len(PUBLIC_BASE):], headers=headers, body=urlencode(params))
+    body = response.body.decode("utf-8") if isinstance(response.body, bytes) else response.body
+    return response.status_code, (json.loads(body) if body and body.startswith("{") else body)
+
+
+def recipient(api: Api, campaign_id: str, number: str) -> dict[str, Any]:
+    status, page = api.call("GET", f"/v1/campaigns/{campaign_id}/recipients")
+    assert status == 200
+    return next(r for r in page["items"] if r["number"] == number)
+
+
+def result(api: Api, campaign_id: str) -> dict[str, int]:
+    status, campaign = api.call("GET", f"/v1/campaigns/{campaign_id}")
+    assert status == 200
+    return campaign["result"]
+
+
+def test_callback_with_forged_or_missing_signature_is_refused_and_changes_nothing(
+    client: Any, api: Api, sent: dict[str, Any]
+) -> None:
+    # GIVEN a sent message and the callback URL the provider was given for it
+    cid = sent["campaign"]["id"]
+    message = sent["messages"][NUMBERS[0]]
+    url = message["status_callback"]
+    params = callback_params(message, "delivered")
+    before = recipient(api, cid, NUMBERS[0])
+    assert before["status"] == "sent"
+    # WHEN the callback is signed with another token, carries no signature, or its signed fields were altered
+    forged = post_callback(client, url, params, token="not-the-auth-token")
+    missing = post_callback(client, url, params, signed=False)
+    tampered = post_callback(client, url, {**params, "MessageStatus": "read"},
+                             signature=RequestValidator(SIM_TOKEN).compute_signature(url, params))
+    other_recipient = post_callback(client, url.replace("r=0", "r=1"), params,
+                                    signature=RequestValidator(SIM_TOKEN).compute_signature(url, params))
+    # THEN each is a 403 in the contract's error shape
+    for status, body in (forged, missing, tampered, other_recipient):
+        assert status == 403, body
+        assert body["error"]["code"] == "invalid_signature"
+        assert body["error"]["message"]
+    # AND nothing moved or was counted
+    assert recipient(api, cid, NUMBERS[0]) == before
+    assert recipient(api, cid, NUMBERS[1])["status"] == "sent"
+    assert result(api, cid)["delivered"] == 0 and result(api, cid)["read"] == 0
+
+
+def test_delivered_callback_counts_once_even_when_replayed(client: Any, api: Api, sent: dict[str, Any]) -> None:
+    # GIVEN a sent message
+    cid = sent["campaign"]["id"]
+    message = sent["messages"][NUMBERS[0]]
+    params = callback_params(message, "delivered")
+    # WHEN Twilio reports it delivered
+    status, _ = post_callback(client, message["status_callback"], params)
+    # THEN the recipient is delivered and the campaign counts one delivery
+    assert status == 204
+    rec = recipient(api, cid, NUMBERS[0])
+    assert rec["status"] == "delivered" and rec["delivered_at"] and rec["provider_message_id"] == message["sid"]
+    assert result(api, cid) == {"total": 3, "sent": 3, "delivered": 1, "read": 0, "failed": 0, "pending": 0,
+                                "skipped": 0}
+    # WHEN the same callback is replayed twice
+    for _ in range(2):
+        status, _ = post_callback(client, message["status_callback"], params)
+        assert status == 204
+    # THEN it is still counted once
+    assert result(api, cid)["delivered"] == 1
+    assert recipient(api, cid, NUMBERS[0])["status"] == "delivered"
+
+
+def test_late_sent_after_read_never_moves_a_recipient_back(client: Any, api: Api, sent: dict[str, Any]) -> None:
+    # GIVEN a message Twilio reported delivered, then read
+    cid = sent["campaign"]["id"]
+    message = sent["messages"][NUMBERS[1]]
+    url = message["status_callback"]
+    for st in ("delivered", "read"):
+        assert post_callback(client, url, callback_params(message, st))[0] == 204
+    read = recipient(api, cid, NUMBERS[1])
+    assert read["status"] == "read" and read["read_at"]
+    # WHEN the earlier `sent` and `delivered` reports arrive late
+    for st in ("sent", "delivered"):
+        assert post_callback(client, url, callback_params(message, st))[0] == 204
+    # THEN it stays read, counted once as delivered and once as read
+    assert recipient(api, cid, NUMBERS[1]) == read
+    figures = result(api, cid)
+    assert (figures["sent"], figures["delivered"], figures["read"]) == (3, 1, 1)
+
+
+def test_undelivered_with_error_30003_counts_a_failure_with_the_code(
+    client: Any, api: Api, sent: dict[str, Any]
+) -> None:
+    # GIVEN a sent message
+    cid = sent["campaign"]["id"]
+    message = sent["messages"][NUMBERS[2]]
+    params = callback_params(message, "undelivered", error_code="30003")
+    # WHEN Twilio reports it undelivered with 30003 (unreachable handset), and replays that report
+    assert post_callback(client, message["status_callback"], params)[0] == 204
+    assert post_callback(client, message["status_callback"], params)[0] == 204
+    # THEN the campaign counts exactly one failure, the recipient shows Twilio's code
+    figures = result(api, cid)
+    assert (figures["failed"], figures["sent"], figures["pending"]) == (1, 2, 0)
+    rec = recipient(api, cid, NUMBERS[2])
+    assert rec["status"] == "undelivered"
+    assert rec["error"]["code"] == "30003"
+    assert "unreachable" in rec["error"]["message"].lower()
+    status, failed = api.call("GET", f"/v1/campaigns/{cid}/recipients?status=undelivered")
+    assert [r["number"] for r in failed["items"]] == [NUMBERS[2]]
+
+
+def test_callback_on_another_tenants_channel_changes_nothing(
+    client: Any, api: Api, sent: dict[str, Any], env: Env
+) -> None:
+    # GIVEN tenant B with its own Twilio channel (its own auth token), and tenant A's sent campaign
+    _, key_b = create_tenant(env.deps, "B")
+    api_b = Api(client, key_b)
+    token_b = "tenant-b-auth-token"
+    status, channel_b = api_b.call("POST", "/v1/channels", {
+        "name": "B SMS", "type": "sms", "provider": "twilio", "senders": [SENDER],
+        "credentials": {"account_sid": SIM_ACCOUNT, "auth_token": token_b},
+    })
+    assert status == 201, channel_b
+    cid = sent["campaign"]["id"]
+    message = sent["messages"][NUMBERS[0]]
+    channel_a = sent["campaign"]["channel_id"]
+    on_b = message["status_callback"].replace(f"/twilio/{channel_a}/", f"/twilio/{channel_b['id']}/")
+    params = callback_params(message, "delivered")
+    # WHEN B's channel (validly signed with B's token) reports A's campaign's recipient delivered
+    status, _ = post_callback(client, on_b, params, token=token_b)
+    assert status == 204
+    # AND A's callback URL is posted with B's signature
+    status_a, body_a = post_callback(client, message["status_callback"], params, token=token_b)
+    # AND an unknown channel reports it
+    unknown = message["status_callback"].replace(f"/twilio/{channel_a}/", "/twilio/ch_nosuchchannel/")
+    status_u, body_u = post_callback(client, unknown, params)
+    # THEN the mismatched signatures are refused, and A's recipient and figures are unchanged
+    assert status_a == 403 and body_a["error"]["code"] == "invalid_signature"
+    assert status_u == 403 and body_u["error"]["code"] == "invalid_signature"
+    assert recipient(api, cid, NUMBERS[0])["status"] == "sent"
+    assert result(api, cid)["delivered"] == 0
+
+
+def test_callback_that_overtakes_the_sender_is_kept_and_counted_once(
+    client: Any, api: Api, channel: dict[str, Any], pump: Any, env: Env
+) -> None:
+    # GIVEN a provider whose `delivered` callback reaches us before the sender has recorded the send
+    make_provider = env.deps.provider_for
+
+    class Overtaken:
+        def __init__(self, provider: Any) -> None:
+            self.provider = provider
+
+        def send(self, **kwargs: Any) -> Any:
+            outcome = self.provider.send(**kwargs)
+            message = next(m for m in env.sim.messages() if m["sid"] == outcome.message_id)
+            assert post_callback(client, kwargs["status_callback"], callback_params(message, "delivered"))[0] == 204
+            return outcome
+
+    env.deps.provider_for = lambda ch, creds: Overtaken(make_provider(ch, creds))
+    # WHEN a campaign of two is sent
+    status, created = api.call("POST", "/v1/campaigns", campaign_body(NUMBERS[:2], channel["id"]))
+    assert status == 201, created
+    pump.drain()
+    # THEN the later record of the send does not undo the delivery nor count it again; the campaign completes
+    status, done = api.call("GET", f"/v1/campaigns/{created['id']}")
+    assert done["status"] == "completed"
+    assert done["result"] == {"total": 2, "sent": 2, "delivered": 2, "read": 0, "failed": 0, "pending": 0,
+                              "skipped": 0}
+    by_sid = {m["to"]: m["sid"] for m in env.sim.messages()}
+    for number in NUMBERS[:2]:
+        rec = recipient(api, created["id"], number)
+        assert rec["status"] == "delivered" and rec["provider_message_id"] == by_sid[number]
+        assert rec["sent_at"] and rec["delivered_at"]
