@@ -14,6 +14,7 @@ from chalicelib.services.webhooks import forget_channel
 # Messages per second per sender when the channel does not say: Twilio long codes send 1 per second.
 DEFAULT_MPS = {"twilio": 1.0, "whatsapp_cloud": 80.0}
 MAX_MPS = 1000.0
+MIN_MPS = 0.01  # one message every 100 s
 FINISHED = ("completed", "stopped")
 
 
@@ -29,8 +30,8 @@ def _check_senders(senders: list[str]) -> list[str]:
 
 
 def _check_mps(mps: float | None) -> None:
-    if mps is not None and not (0 < mps <= MAX_MPS):
-        raise UnprocessableError(f"mps must be above 0 and at most {MAX_MPS:g}", code="invalid_mps",
+    if mps is not None and not (MIN_MPS <= mps <= MAX_MPS):
+        raise UnprocessableError(f"mps must be from {MIN_MPS:g} to {MAX_MPS:g}", code="invalid_mps",
                                  details=[{"field": "mps"}])
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets as pysecrets
 
 from chalicelib.domain.errors import UnauthorizedError
@@ -42,8 +41,10 @@ def authenticate(deps: Deps, authorization: str | None) -> str:
         raise UnauthorizedError("missing Authorization: Bearer <api key> header")
     scheme, _, token = authorization.strip().partition(" ")
     token = token.strip()
-    if not hmac.compare_digest(scheme.lower(), "bearer") or not token:
+    if scheme.lower() != "bearer" or not token:
         raise UnauthorizedError("the Authorization header must be 'Bearer <api key>'")
+    if not token.isascii() or len(token) > 512:
+        raise UnauthorizedError("the API key is not valid")
     tenant_id = deps.store.tenant_for_key(hash_key(token))
     if tenant_id is None:
         raise UnauthorizedError("the API key is not valid")

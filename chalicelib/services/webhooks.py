@@ -79,7 +79,8 @@ def twilio_status(deps: Deps, channel_id: str, query: Mapping[str, str], form: S
     fields = dict(form)
     target = TWILIO_STATUSES.get((fields.get("MessageStatus") or fields.get("SmsStatus") or "").lower())
     campaign_id, index_raw = query.get("c"), query.get("r", "")
-    if target is None or not campaign_id or not index_raw.isascii() or not index_raw.isdigit():
+    # Indexes we write have at most 8 digits; anything else is not ours.
+    if target is None or not campaign_id or not index_raw.isascii() or not index_raw.isdigit() or len(index_raw) > 9:
         return
     index = int(index_raw)
     sid = fields.get("MessageSid") or fields.get("SmsSid")
