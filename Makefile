@@ -20,7 +20,7 @@ venv: $(BIN)/.installed
 run: venv
 	PORT=$(PORT) SIM_PORT=$(SIM_PORT) API_KEY=$(API_KEY) $(BIN)/python -m chalicelib.local.stack
 
-test: venv
+test: venv lint typecheck
 	$(BIN)/python -m pytest
 
 test-unit: venv

@@ -24,8 +24,9 @@ def send_worker(event: SQSEvent) -> None:
     """Send the chunk of recipients each message names; an exception leaves the message for redelivery."""
     context: Any = event.context
     for record in event:
-        sending.handle_chunk(current(), Chunk.from_json(record.body),
-                             time_left=lambda: context.get_remaining_time_in_millis() / 1000.0)
+        sending.handle_chunk(
+            current(), Chunk.from_json(record.body), time_left=lambda: context.get_remaining_time_in_millis() / 1000.0
+        )
 
 
 @app.schedule(Cron("*", "*", "*", "*", "?", "*"), name="tick")

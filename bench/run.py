@@ -25,11 +25,19 @@ def bench_campaign() -> dict[str, float]:
     try:
         numbers = [f"+1415555{i:04d}" for i in range(RECIPIENTS)]
         t0 = time.time()
-        response = stack.call("POST", "/v1/campaigns", {
-            "name": "bench", "channel_id": stack.channel_id, "sender": "+15005550006",
-            "recipients": {"numbers": numbers}, "content": {"type": "text", "text": "Bench 🚀"},
-            "send_time": {"type": "now"}, "send_mode": "direct",
-        })
+        response = stack.call(
+            "POST",
+            "/v1/campaigns",
+            {
+                "name": "bench",
+                "channel_id": stack.channel_id,
+                "sender": "+15005550006",
+                "recipients": {"numbers": numbers},
+                "content": {"type": "text", "text": "Bench 🚀"},
+                "send_time": {"type": "now"},
+                "send_mode": "direct",
+            },
+        )
         t_created = time.time()
         response.raise_for_status()
         campaign_id = response.json()["id"]

@@ -28,8 +28,9 @@ def _deps() -> Deps:
         raise SystemExit("TABLE_NAME must name the service's DynamoDB table (see the stack's TableName output)")
     clock = Clock()
     # Tenant commands use only the table, ids and the clock.
-    light: Any = type("AdminDeps", (), {"store": Store(boto3.client("dynamodb"), table), "ids": IdFactory(clock.now),
-                                        "clock": clock})()
+    light: Any = type(
+        "AdminDeps", (), {"store": Store(boto3.client("dynamodb"), table), "ids": IdFactory(clock.now), "clock": clock}
+    )()
     return cast(Deps, light)
 
 

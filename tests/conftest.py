@@ -116,8 +116,16 @@ class Api:
         self.client = client
         self.key = key
 
-    def call(self, method: str, path: str, body: Any = None, *, key: str | None = None,
-             headers: dict[str, str] | None = None, raw: bytes | str | None = None) -> tuple[int, Any]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        key: str | None = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | str | None = None,
+    ) -> tuple[int, Any]:
         hdrs = {"Authorization": f"Bearer {key or self.key}", "Content-Type": "application/json"}
         hdrs.update(headers or {})
         payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
@@ -143,10 +151,18 @@ def api(client: Any, tenant: tuple[str, str]) -> Api:
 @pytest.fixture
 def channel(api: Api) -> dict[str, Any]:
     """A Twilio SMS channel wired to the simulator."""
-    status, body = api.call("POST", "/v1/channels", {
-        "name": "Sandbox SMS", "type": "sms", "provider": "twilio", "senders": [SENDER],
-        "credentials": {"account_sid": SIM_ACCOUNT, "auth_token": SIM_TOKEN}, "mps": 1000,
-    })
+    status, body = api.call(
+        "POST",
+        "/v1/channels",
+        {
+            "name": "Sandbox SMS",
+            "type": "sms",
+            "provider": "twilio",
+            "senders": [SENDER],
+            "credentials": {"account_sid": SIM_ACCOUNT, "auth_token": SIM_TOKEN},
+            "mps": 1000,
+        },
+    )
     assert status == 201, body
     return body  # type: ignore[no-any-return]
 
@@ -159,8 +175,13 @@ def pump(env: Env) -> Any:
     import app as app_module
     from chalicelib.local.pump import EventPump
 
-    return EventPump(app_module, boto3.client("sqs"), boto3.client("scheduler"),
-                     schedule_group=env.resources.scheduler_group, timeouts={"send_worker": 300.0})
+    return EventPump(
+        app_module,
+        boto3.client("sqs"),
+        boto3.client("scheduler"),
+        schedule_group=env.resources.scheduler_group,
+        timeouts={"send_worker": 300.0},
+    )
 
 
 def campaign_body(numbers: list[Any], channel_id: str, **overrides: Any) -> dict[str, Any]:

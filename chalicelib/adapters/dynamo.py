@@ -42,6 +42,14 @@ DUE = "DUE"
 ACTIVE = "ACTIVE"
 MAX_TX_ATTEMPTS = 20
 
+# Named parts of the send-lock conditions on the tenant item (`:zero` is bound to 0 wherever they are used).
+# size() is always guarded: on an item without the attribute it must read as false, never as an error.
+QUEUE_EMPTY = "(attribute_not_exists(pending_queue) OR size(pending_queue) = :zero)"
+QUEUE_NOT_EMPTY = "(attribute_exists(pending_queue) AND size(pending_queue) > :zero)"
+LOCK_FREE = f"attribute_not_exists(sending) AND {QUEUE_EMPTY}"
+LOCK_TAKEN = f"(attribute_exists(sending) OR {QUEUE_NOT_EMPTY})"
+START_SENDING = "SET #s = :executing, started_at = :now, gsi1pk = :active, gsi1sk = :gsk"
+
 
 def tenant_pk(tenant_id: str) -> str:
     """Partition of a tenant's own items."""
@@ -70,7 +78,8 @@ def _decimals(value: Any) -> Any:
 
 
 def _ser(value: Any) -> dict[str, Any]:
-    return _SER.serialize(_decimals(value))  # type: ignore[no-any-return]
+    out: dict[str, Any] = dict(_SER.serialize(_decimals(value)))
+    return out
 
 
 def _item(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -214,7 +223,7 @@ class Store:
                     found.append(item)
                     if len(found) == limit:
                         # No cursor when this page certainly ends the list (else the PBX asks for an empty page).
-                        rest = items[pos + 1:]
+                        rest = items[pos + 1 :]
                         more = last is not None or any(status is None or i.get("status") == status for i in rest)
                         return Page(found, encode_cursor(item) if more else None)
             if not last:
@@ -231,8 +240,14 @@ class Store:
             raise
         return True
 
-    def _update(self, key: Mapping[str, str], expression: str, condition: str | None, values: Mapping[str, Any],
-                names: Mapping[str, str] | None = None) -> bool:
+    def _update(
+        self,
+        key: Mapping[str, str],
+        expression: str,
+        condition: str | None,
+        values: Mapping[str, Any],
+        names: Mapping[str, str] | None = None,
+    ) -> bool:
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "Key": _item(key),
@@ -287,8 +302,20 @@ class Store:
         key = {"pk": f"APIKEY#{key_hash}", "sk": APIKEY_SK, "tenant_id": tenant_id, "created_at": now}
         ok = self._transact(
             [
-                {"Put": {"TableName": self._table, "Item": _item(tenant), "ConditionExpression": "attribute_not_exists(pk)"}},
-                {"Put": {"TableName": self._table, "Item": _item(key), "ConditionExpression": "attribute_not_exists(pk)"}},
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _item(tenant),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _item(key),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
             ]
         )
         if not ok:
@@ -315,14 +342,17 @@ class Store:
                 {
                     "Put": {
                         "TableName": self._table,
-                        "Item": _item({"pk": f"APIKEY#{new_hash}", "sk": APIKEY_SK, "tenant_id": tenant_id,
-                                       "created_at": now}),
+                        "Item": _item(
+                            {"pk": f"APIKEY#{new_hash}", "sk": APIKEY_SK, "tenant_id": tenant_id, "created_at": now}
+                        ),
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
                 },
             ]
             if old:
-                items.append({"Delete": {"TableName": self._table, "Key": _item({"pk": f"APIKEY#{old}", "sk": APIKEY_SK})}})
+                items.append(
+                    {"Delete": {"TableName": self._table, "Key": _item({"pk": f"APIKEY#{old}", "sk": APIKEY_SK})}}
+                )
             if self._transact(items):
                 return
         raise ConcurrencyError("could not rotate the key")
@@ -339,14 +369,30 @@ class Store:
     # ------------------------------------------------------------------ channels
     def create_channel(self, channel: dict[str, Any]) -> None:
         """Store a channel and its webhook pointer together."""
-        item = {"pk": tenant_pk(channel["tenant_id"]), "sk": f"CHANNEL#{channel['channel_id']}", "type": "channel",
-                "use_seq": 0, **channel}
+        item = {
+            "pk": tenant_pk(channel["tenant_id"]),
+            "sk": f"CHANNEL#{channel['channel_id']}",
+            "type": "channel",
+            "use_seq": 0,
+            **channel,
+        }
         pointer = {"pk": f"CHANNEL#{channel['channel_id']}", "sk": CHANNEL_PTR_SK, "tenant_id": channel["tenant_id"]}
         ok = self._transact(
             [
-                {"Put": {"TableName": self._table, "Item": _item(item), "ConditionExpression": "attribute_not_exists(pk)"}},
-                {"Put": {"TableName": self._table, "Item": _item(pointer),
-                         "ConditionExpression": "attribute_not_exists(pk)"}},
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _item(item),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _item(pointer),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
             ]
         )
         if not ok:
@@ -392,13 +438,19 @@ class Store:
                         "ExpressionAttributeValues": _values({":seq": use_seq}),
                     }
                 },
-                {"Delete": {"TableName": self._table, "Key": _item({"pk": f"CHANNEL#{channel_id}", "sk": CHANNEL_PTR_SK})}},
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": _item({"pk": f"CHANNEL#{channel_id}", "sk": CHANNEL_PTR_SK}),
+                    }
+                },
             ]
         )
 
     # ------------------------------------------------------------------ campaigns
-    def put_recipients(self, campaign_id: str, tenant_id: str, channel_id: str, numbers: Sequence[str],
-                       chunk_size: int) -> None:
+    def put_recipients(
+        self, campaign_id: str, tenant_id: str, channel_id: str, numbers: Sequence[str], chunk_size: int
+    ) -> None:
         """Write a campaign's recipients (all queued) and its counter shards."""
         from chalicelib.domain.model import counter_shard
 
@@ -409,8 +461,17 @@ class Store:
             for index, number in enumerate(numbers):
                 shard = counter_shard(index, chunk_size)
                 shard_counts[shard] += 1
-                yield {"pk": pk, "sk": recipient_sk(index), "index": index, "number": number, "status": "queued",
-                       "attempts": 0, "shard": shard, "tenant_id": tenant_id, "channel_id": channel_id}
+                yield {
+                    "pk": pk,
+                    "sk": recipient_sk(index),
+                    "index": index,
+                    "number": number,
+                    "status": "queued",
+                    "attempts": 0,
+                    "shard": shard,
+                    "tenant_id": tenant_id,
+                    "channel_id": channel_id,
+                }
 
         self._batch_write(rows())
         self._batch_write(
@@ -467,26 +528,37 @@ class Store:
                 if lock_free:
                     update += " SET sending = :cid"
                     # Closes: another campaign taking the lock, or queueing, since we read the tenant.
-                    condition += " AND attribute_not_exists(sending) AND (attribute_not_exists(pending_queue) OR size(pending_queue) = :zero)"
+                    condition += f" AND {LOCK_FREE}"
                     values.update({":cid": cid, ":zero": 0})
                     item.update(gsi1pk=ACTIVE, gsi1sk=f"{campaign['started_at']}#{tid}#{cid}")
                 else:
                     update += " SET pending_queue = list_append(if_not_exists(pending_queue, :empty), :me)"
                     # Closes: the lock being released since we read the tenant (we would wait behind nobody).
-                    # size() is guarded: on an item without the attribute it must read as false, never as an error.
-                    condition += (" AND (attribute_exists(sending)"
-                                  " OR (attribute_exists(pending_queue) AND size(pending_queue) > :zero))")
+                    condition += f" AND {LOCK_TAKEN}"
                     values.update({":empty": [], ":me": [cid], ":zero": 0})
-                    item.update(status=CampaignStatus.PENDING.value, pending_since=campaign["created_at"],
-                                started_at=None)
+                    item.update(
+                        status=CampaignStatus.PENDING.value, pending_since=campaign["created_at"], started_at=None
+                    )
             elif campaign["status"] == CampaignStatus.SCHEDULED:
                 item.update(gsi1pk=DUE, gsi1sk=f"{campaign['scheduled_at']}#{tid}#{cid}")
             ok = self._transact(
                 [
-                    {"Put": {"TableName": self._table, "Item": _item(item),
-                             "ConditionExpression": "attribute_not_exists(pk)"}},
-                    {"Update": {"TableName": self._table, "Key": self._tenant_key(tid), "UpdateExpression": update,
-                                "ConditionExpression": condition, "ExpressionAttributeValues": _values(values)}},
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _item(item),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": self._tenant_key(tid),
+                            "UpdateExpression": update,
+                            "ConditionExpression": condition,
+                            "ExpressionAttributeValues": _values(values),
+                        }
+                    },
                     self._channel_use(tid, campaign["channel_id"]),
                 ]
             )
@@ -522,22 +594,29 @@ class Store:
             if lock_free:
                 tenant_update = {
                     "UpdateExpression": "SET sending = :cid",
-                    "ConditionExpression": "attribute_not_exists(sending) AND (attribute_not_exists(pending_queue) OR size(pending_queue) = :zero)",
+                    "ConditionExpression": LOCK_FREE,
                     "ExpressionAttributeValues": _values({":cid": campaign_id, ":zero": 0}),
                 }
                 campaign_update = {
-                    "UpdateExpression": "SET #s = :executing, started_at = :now, gsi1pk = :active, gsi1sk = :gsk",
-                    "ExpressionAttributeValues": _values({":executing": "executing", ":now": now, ":active": ACTIVE,
-                                                          ":gsk": f"{now}#{tenant_id}#{campaign_id}", ":from": from_status}),
+                    "UpdateExpression": START_SENDING,
+                    "ExpressionAttributeValues": _values(
+                        {
+                            ":executing": "executing",
+                            ":now": now,
+                            ":active": ACTIVE,
+                            ":gsk": f"{now}#{tenant_id}#{campaign_id}",
+                            ":from": from_status,
+                        }
+                    ),
                 }
                 new_status = "executing"
             else:
                 tenant_update = {
                     "UpdateExpression": "SET pending_queue = list_append(if_not_exists(pending_queue, :empty), :me)",
-                    "ConditionExpression": ("(attribute_exists(sending) OR (attribute_exists(pending_queue)"
-                                            " AND size(pending_queue) > :zero)) AND NOT contains(pending_queue, :cid)"),
-                    "ExpressionAttributeValues": _values({":empty": [], ":me": [campaign_id], ":zero": 0,
-                                                          ":cid": campaign_id}),
+                    "ConditionExpression": f"{LOCK_TAKEN} AND NOT contains(pending_queue, :cid)",
+                    "ExpressionAttributeValues": _values(
+                        {":empty": [], ":me": [campaign_id], ":zero": 0, ":cid": campaign_id}
+                    ),
                 }
                 campaign_update = {
                     "UpdateExpression": "SET #s = :pending, pending_since = :now REMOVE gsi1pk, gsi1sk",
@@ -547,10 +626,16 @@ class Store:
             ok = self._transact(
                 [
                     {"Update": {"TableName": self._table, "Key": self._tenant_key(tenant_id), **tenant_update}},
-                    {"Update": {"TableName": self._table, "Key": campaign_key, **campaign_update,
-                                # Closes: the same campaign being started twice (tick and schedule at once).
-                                "ConditionExpression": "#s = :from",
-                                "ExpressionAttributeNames": {"#s": "status"}}},
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": campaign_key,
+                            **campaign_update,
+                            # Closes: the same campaign being started twice (tick and schedule at once).
+                            "ConditionExpression": "#s = :from",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                        }
+                    },
                 ]
             )
             if ok:
@@ -581,44 +666,67 @@ class Store:
                         # Closes: two workers finishing the same campaign at once; only one hands the lock over.
                         "ConditionExpression": "#s = :was",
                         "ExpressionAttributeNames": {"#s": "status"},
-                        "ExpressionAttributeValues": _values({":final": final_status, ":now": now,
-                                                              ":was": campaign["status"]}),
+                        "ExpressionAttributeValues": _values(
+                            {":final": final_status, ":now": now, ":was": campaign["status"]}
+                        ),
                     }
                 }
             ]
             next_id: str | None = None
             if holds_lock and queue:
                 next_id = queue[0]
-                items.append({"Update": {
-                    "TableName": self._table, "Key": self._tenant_key(tenant_id),
-                    "UpdateExpression": "SET sending = :next REMOVE pending_queue[0]",
-                    # Closes: the queue's head changing (a pending campaign deleted) since we read it.
-                    "ConditionExpression": "sending = :me AND pending_queue[0] = :next",
-                    "ExpressionAttributeValues": _values({":next": next_id, ":me": campaign_id}),
-                }})
-                items.append({"Update": {
-                    "TableName": self._table,
-                    "Key": _item({"pk": tenant_pk(tenant_id), "sk": f"CAMPAIGN#{next_id}"}),
-                    "UpdateExpression": "SET #s = :executing, started_at = :now, gsi1pk = :active, gsi1sk = :gsk",
-                    "ConditionExpression": "#s = :pending",
-                    "ExpressionAttributeNames": {"#s": "status"},
-                    "ExpressionAttributeValues": _values({":executing": "executing", ":now": now, ":active": ACTIVE,
-                                                          ":gsk": f"{now}#{tenant_id}#{next_id}", ":pending": "pending"}),
-                }})
+                items.append(
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": self._tenant_key(tenant_id),
+                            "UpdateExpression": "SET sending = :next REMOVE pending_queue[0]",
+                            # Closes: the queue's head changing (a pending campaign deleted) since we read it.
+                            "ConditionExpression": "sending = :me AND pending_queue[0] = :next",
+                            "ExpressionAttributeValues": _values({":next": next_id, ":me": campaign_id}),
+                        }
+                    }
+                )
+                items.append(
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": _item({"pk": tenant_pk(tenant_id), "sk": f"CAMPAIGN#{next_id}"}),
+                            "UpdateExpression": START_SENDING,
+                            "ConditionExpression": "#s = :pending",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeValues": _values(
+                                {
+                                    ":executing": "executing",
+                                    ":now": now,
+                                    ":active": ACTIVE,
+                                    ":gsk": f"{now}#{tenant_id}#{next_id}",
+                                    ":pending": "pending",
+                                }
+                            ),
+                        }
+                    }
+                )
             elif holds_lock:
-                items.append({"Update": {
-                    "TableName": self._table, "Key": self._tenant_key(tenant_id),
-                    "UpdateExpression": "REMOVE sending",
-                    # Closes: a campaign queueing behind us after we read the tenant (it would wait forever).
-                    "ConditionExpression": "sending = :me AND (attribute_not_exists(pending_queue) OR size(pending_queue) = :zero)",
-                    "ExpressionAttributeValues": _values({":me": campaign_id, ":zero": 0}),
-                }})
+                items.append(
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": self._tenant_key(tenant_id),
+                            "UpdateExpression": "REMOVE sending",
+                            # Closes: a campaign queueing behind us after we read the tenant (it would wait forever).
+                            "ConditionExpression": f"sending = :me AND {QUEUE_EMPTY}",
+                            "ExpressionAttributeValues": _values({":me": campaign_id, ":zero": 0}),
+                        }
+                    }
+                )
             if self._transact(items):
                 return next_id
         raise ConcurrencyError("could not finish the campaign; try again")
 
-    def set_campaign_fields(self, tenant_id: str, campaign_id: str, fields: Mapping[str, Any],
-                            condition_status: Sequence[str] | None = None) -> bool:
+    def set_campaign_fields(
+        self, tenant_id: str, campaign_id: str, fields: Mapping[str, Any], condition_status: Sequence[str] | None = None
+    ) -> bool:
         """Set plain fields on a campaign, optionally only while it is in one of `condition_status`."""
         names = {"#s": "status"} if condition_status else {}
         names.update({f"#f{i}": k for i, k in enumerate(fields)})
@@ -667,8 +775,9 @@ class Store:
         """Recipients with index in [start, end), read consistently."""
         if end <= start:
             return []
-        return list(self._query_all(campaign_pk(campaign_id), "R#",
-                                    between=(recipient_sk(start), recipient_sk(end - 1))))
+        return list(
+            self._query_all(campaign_pk(campaign_id), "R#", between=(recipient_sk(start), recipient_sk(end - 1)))
+        )
 
     def get_recipient(self, campaign_id: str, index: int) -> dict[str, Any] | None:
         """One recipient, read consistently."""
@@ -731,22 +840,34 @@ class Store:
             condition += " AND claim_token = :token"
             values[":token"] = claim_token
         items: list[dict[str, Any]] = [
-            {"Update": {"TableName": self._table,
-                        "Key": _item({"pk": campaign_pk(campaign_id), "sk": recipient_sk(int(recipient["index"]))}),
-                        "UpdateExpression": expression, "ConditionExpression": condition,
-                        "ExpressionAttributeNames": names, "ExpressionAttributeValues": _values(values)}}
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": _item({"pk": campaign_pk(campaign_id), "sk": recipient_sk(int(recipient["index"]))}),
+                    "UpdateExpression": expression,
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": _values(values),
+                }
+            }
         ]
         old_bucket, new_bucket = BUCKET_OF[from_status], BUCKET_OF[to_status]
         if old_bucket != new_bucket:
-            items.append({"Update": {
-                "TableName": self._table,
-                "Key": _item({"pk": campaign_pk(campaign_id), "sk": f"C#{int(recipient['shard']):02d}"}),
-                "UpdateExpression": f"ADD {old_bucket} :minus, {new_bucket} :one",
-                "ExpressionAttributeValues": _values({":minus": -1, ":one": 1}),
-            }})
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": _item({"pk": campaign_pk(campaign_id), "sk": f"C#{int(recipient['shard']):02d}"}),
+                        "UpdateExpression": f"ADD {old_bucket} :minus, {new_bucket} :one",
+                        "ExpressionAttributeValues": _values({":minus": -1, ":one": 1}),
+                    }
+                }
+            )
         return self._transact(items)
 
-    def set_recipient_fields(self, campaign_id: str, index: int, fields: Mapping[str, Any], only_if_missing: str) -> bool:
+    def set_recipient_fields(
+        self, campaign_id: str, index: int, fields: Mapping[str, Any], only_if_missing: str
+    ) -> bool:
         """Set fields on a recipient if attribute `only_if_missing` is not there yet."""
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         names["#m"] = only_if_missing
@@ -761,8 +882,14 @@ class Store:
     # ------------------------------------------------------------------ inbound messages
     def put_inbound(self, tenant_id: str, channel_id: str, message: Mapping[str, Any]) -> bool:
         """Keep an inbound message once (a provider's retry of the same message id is a no-op)."""
-        item = {"pk": f"INBOUND#{tenant_id}", "sk": f"{channel_id}#{message['message_sid']}", "type": "inbound",
-                "tenant_id": tenant_id, "channel_id": channel_id, **message}
+        item = {
+            "pk": f"INBOUND#{tenant_id}",
+            "sk": f"{channel_id}#{message['message_sid']}",
+            "type": "inbound",
+            "tenant_id": tenant_id,
+            "channel_id": channel_id,
+            **message,
+        }
         try:
             self._db.put_item(TableName=self._table, Item=_item(item), ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:

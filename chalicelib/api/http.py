@@ -56,8 +56,10 @@ def raw_bytes(request: Request) -> bytes:
     if isinstance(raw, str):
         raw = raw.encode("utf-8")
     if len(raw) > MAX_JSON_BYTES:
-        raise PayloadTooLargeError(f"the body is {len(raw)} bytes; at most {MAX_JSON_BYTES} are accepted",
-                                   details=[{"size": len(raw), "max": MAX_JSON_BYTES}])
+        raise PayloadTooLargeError(
+            f"the body is {len(raw)} bytes; at most {MAX_JSON_BYTES} are accepted",
+            details=[{"size": len(raw), "max": MAX_JSON_BYTES}],
+        )
     return raw
 
 
@@ -104,8 +106,9 @@ def page_params(request: Request) -> tuple[int, str | None]:
     if raw is not None:
         # The length check first: int() of more than 4300 digits raises ValueError (a 500 before this check).
         if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or not (1 <= int(raw) <= MAX_LIMIT):
-            raise InvalidRequestError(f"limit must be a whole number from 1 to {MAX_LIMIT}",
-                                      details=[{"field": "limit", "value": raw}])
+            raise InvalidRequestError(
+                f"limit must be a whole number from 1 to {MAX_LIMIT}", details=[{"field": "limit", "value": raw}]
+            )
         limit = int(raw)
     cursor = params.get("cursor")
     if cursor and len(cursor) > MAX_CURSOR_CHARS:
@@ -119,8 +122,9 @@ def choice(request: Request, name: str, allowed: frozenset[str] | set[str]) -> s
     if value is None:
         return None
     if value not in allowed:
-        raise InvalidRequestError(f"{name} must be one of {', '.join(sorted(allowed))}",
-                                  details=[{"field": name, "value": value}])
+        raise InvalidRequestError(
+            f"{name} must be one of {', '.join(sorted(allowed))}", details=[{"field": name, "value": value}]
+        )
     return value
 
 

@@ -27,8 +27,14 @@ from chalicelib.services.logs import log
 api = Blueprint(__name__)
 FORM = ["application/x-www-form-urlencoded"]
 JSON_TYPES = ["application/json"]
-ANY_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain", "multipart/form-data",
-             "application/octet-stream", "text/csv"]
+ANY_TYPES = [
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "text/plain",
+    "multipart/form-data",
+    "application/octet-stream",
+    "text/csv",
+]
 CAMPAIGN_STATUSES = frozenset(s.value for s in CampaignStatus)
 RECIPIENT_STATUSES = frozenset(s.value for s in RecipientStatus)
 
@@ -56,8 +62,9 @@ def _authorization() -> str | None:
     return header
 
 
-def endpoint(path: str, methods: list[str], *, auth: bool = True, content_types: list[str] | None = None,
-             status: int = 200) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def endpoint(
+    path: str, methods: list[str], *, auth: bool = True, content_types: list[str] | None = None, status: int = 200
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a route whose errors leave in the contract's shape; with `auth`, the tenant id comes first."""
 
     def wrap(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -182,5 +189,8 @@ def twilio_status(deps: Deps, channel_id: str) -> Response:
 def twilio_inbound(deps: Deps, channel_id: str) -> Response:
     webhooks.twilio_inbound(deps, channel_id, *_form())
     # An empty TwiML answer: no automatic reply.
-    return Response(body='<?xml version="1.0" encoding="UTF-8"?><Response></Response>', status_code=200,
-                    headers={"Content-Type": "text/xml"})
+    return Response(
+        body='<?xml version="1.0" encoding="UTF-8"?><Response></Response>',
+        status_code=200,
+        headers={"Content-Type": "text/xml"},
+    )

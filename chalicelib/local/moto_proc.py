@@ -20,14 +20,16 @@ def main() -> int:
     from chalicelib.local import moto_speed
 
     moto_speed.apply()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]) if len(sys.argv) > 1 else 0,
-                                verbose=False)
+    server = ThreadedMotoServer(
+        ip_address="127.0.0.1", port=int(sys.argv[1]) if len(sys.argv) > 1 else 0, verbose=False
+    )
     server.start()
     _, port = server.get_host_and_port()
     print(f"PORT {port}", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
+
     # The parent holds our stdin; when it dies, stdin closes and we stop too.
     def watch_parent() -> None:
         sys.stdin.read()
@@ -41,8 +43,12 @@ def main() -> int:
 
 def spawn() -> tuple[subprocess.Popen[Any], str]:
     """Start the moto process; returns it and its URL."""
-    proc = subprocess.Popen([sys.executable, "-m", "chalicelib.local.moto_proc", "0"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chalicelib.local.moto_proc", "0"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     if not line.startswith("PORT "):

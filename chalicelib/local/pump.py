@@ -48,9 +48,16 @@ class LambdaContext:
 class EventPump:
     """Invokes an app module's event handlers from moto's queues and schedules."""
 
-    def __init__(self, app_module: ModuleType, sqs: Any, scheduler: Any | None = None, *,
-                 schedule_group: str = "default", timeouts: dict[str, float] | None = None,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        app_module: ModuleType,
+        sqs: Any,
+        scheduler: Any | None = None,
+        *,
+        schedule_group: str = "default",
+        timeouts: dict[str, float] | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._module = app_module
         self._app = app_module.app
         self._sqs = sqs
@@ -69,9 +76,13 @@ class EventPump:
         return handler
 
     def _context(self, name: str) -> LambdaContext:
-        return LambdaContext(function_name=name, timeout_seconds=self._timeouts.get(name, 60.0),
-                             started=time.monotonic(), aws_request_id=str(uuid.uuid4()),
-                             invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}")
+        return LambdaContext(
+            function_name=name,
+            timeout_seconds=self._timeouts.get(name, 60.0),
+            started=time.monotonic(),
+            aws_request_id=str(uuid.uuid4()),
+            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}",
+        )
 
     def invoke(self, name: str, event: dict[str, Any]) -> Any:
         """Invoke a Lambda function of the app by name, as Lambda would."""
@@ -93,8 +104,12 @@ class EventPump:
         handled = 0
         for source in self._sqs_sources():
             url = self._queue_url(str(source.queue))
-            out = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(source.batch_size, 10),
-                                            WaitTimeSeconds=wait_seconds, AttributeNames=["All"])
+            out = self._sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(source.batch_size, 10),
+                WaitTimeSeconds=wait_seconds,
+                AttributeNames=["All"],
+            )
             messages = out.get("Messages", [])
             if not messages:
                 continue
@@ -105,8 +120,9 @@ class EventPump:
                 log.exception("handler %s failed; messages will be redelivered", source.name)
                 self.errors.append(f"{source.name}: {type(exc).__name__}: {exc}")
                 for m in messages:
-                    self._sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"],
-                                                        VisibilityTimeout=FAILED_VISIBILITY_SECONDS)
+                    self._sqs.change_message_visibility(
+                        QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=FAILED_VISIBILITY_SECONDS
+                    )
                 continue
             self._sqs.delete_message_batch(
                 QueueUrl=url,
@@ -185,9 +201,17 @@ class EventPump:
         for source in self._app.event_sources:
             if isinstance(source, CloudWatchEventConfig) or hasattr(source, "schedule_expression"):
                 now = self._now().strftime("%Y-%m-%dT%H:%M:%SZ")
-                event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
-                         "source": "aws.events", "account": ACCOUNT, "time": now, "region": REGION,
-                         "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{source.name}"], "detail": {}}
+                event = {
+                    "version": "0",
+                    "id": str(uuid.uuid4()),
+                    "detail-type": "Scheduled Event",
+                    "source": "aws.events",
+                    "account": ACCOUNT,
+                    "time": now,
+                    "region": REGION,
+                    "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{source.name}"],
+                    "detail": {},
+                }
                 try:
                     self.invoke(source.name, event)
                     ran += 1

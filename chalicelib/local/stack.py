@@ -42,16 +42,20 @@ class Stack:
     def banner(self) -> tuple[str, str]:
         """How to call it, and the line that says it is ready."""
         base = f"http://127.0.0.1:{self.port}"
-        body = json.dumps({
-            "name": "Hello from the sandbox",
-            "channel_id": self.channel_id,
-            "sender": SANDBOX_SENDER,
-            "recipients": {"numbers": ["+41415084545", "+15005550001"]},
-            "content": {"type": "text", "text": "Hello 👋"},
-            "send_time": {"type": "now"},
-            "send_mode": "direct",
-        }, ensure_ascii=False)
-        return f"""
+        body = json.dumps(
+            {
+                "name": "Hello from the sandbox",
+                "channel_id": self.channel_id,
+                "sender": SANDBOX_SENDER,
+                "recipients": {"numbers": ["+41415084545", "+15005550001"]},
+                "content": {"type": "text", "text": "Hello 👋"},
+                "send_time": {"type": "now"},
+                "send_mode": "direct",
+            },
+            ensure_ascii=False,
+        )
+        return (
+            f"""
 Message Campaigns is running.
   API        {base}   (API key: {self.api_key}; tenant {self.tenant_id})
   Simulator  http://127.0.0.1:{self.sim_port}   (Twilio Messages API; GET /sim/messages)
@@ -69,7 +73,9 @@ A reply from a contact, as Twilio would post it:
   curl -s -X POST http://127.0.0.1:{self.sim_port}/sim/inbound -H 'Content-Type: application/json' \\
     -d '{{"from": "+41415084545", "to": "{SANDBOX_SENDER}", "body": "Yes please"}}'
 Ctrl-C stops everything.
-""", flush_marker()
+""",
+            flush_marker(),
+        )
 
 
 def flush_marker() -> str:
@@ -114,12 +120,22 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
     config.settings.cache_clear()
     d = deps.current()
     tenant_id, _ = tenants.create_tenant(d, "Local PBX", api_key=api_key)
-    channel = channels.create_channel(d, tenant_id, ChannelIn.model_validate({
-        "name": "Sandbox SMS", "type": "sms", "provider": "twilio", "senders": [SANDBOX_SENDER],
-        "credentials": {"account_sid": SANDBOX_ACCOUNT_SID, "auth_token": SANDBOX_AUTH_TOKEN}, "mps": SANDBOX_MPS,
-    }), channel_id=SANDBOX_CHANNEL_ID)
-    sim.add_number(SANDBOX_SENDER, SANDBOX_ACCOUNT_SID, mps=SANDBOX_MPS,
-                   inbound_url=channel["webhooks"]["inbound_url"])
+    channel = channels.create_channel(
+        d,
+        tenant_id,
+        ChannelIn.model_validate(
+            {
+                "name": "Sandbox SMS",
+                "type": "sms",
+                "provider": "twilio",
+                "senders": [SANDBOX_SENDER],
+                "credentials": {"account_sid": SANDBOX_ACCOUNT_SID, "auth_token": SANDBOX_AUTH_TOKEN},
+                "mps": SANDBOX_MPS,
+            }
+        ),
+        channel_id=SANDBOX_CHANNEL_ID,
+    )
+    sim.add_number(SANDBOX_SENDER, SANDBOX_ACCOUNT_SID, mps=SANDBOX_MPS, inbound_url=channel["webhooks"]["inbound_url"])
 
     import boto3
     from chalice.config import Config
@@ -128,13 +144,18 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
     import app as app_module
     from chalicelib.local.pump import EventPump
 
-    pump = EventPump(app_module, boto3.client("sqs"), boto3.client("scheduler"),
-                     schedule_group=resources.scheduler_group,
-                     timeouts={"send_worker": 300.0, "tick": 120.0, "start_scheduled": 30.0})
+    pump = EventPump(
+        app_module,
+        boto3.client("sqs"),
+        boto3.client("scheduler"),
+        schedule_group=resources.scheduler_group,
+        timeouts={"send_worker": 300.0, "tick": 120.0, "start_scheduled": 30.0},
+    )
     stop_pump = pump.start(workers=2, tick_seconds=tick_seconds)
 
-    server = create_local_server(app_module.app, Config.create(chalice_stage="dev", lambda_timeout=30),
-                                 "127.0.0.1", port)
+    server = create_local_server(
+        app_module.app, Config.create(chalice_stage="dev", lambda_timeout=30), "127.0.0.1", port
+    )
     server_thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
     server_thread.start()
 

@@ -43,22 +43,34 @@ def parse_schedule(deps: Deps, spec: SendScheduled) -> datetime:
         )
     now = deps.clock.utcnow()
     if at <= now:
-        raise UnprocessableError("send_time.at must be in the future", code="invalid_schedule",
-                                 details=[{"field": "send_time.at", "value": spec.at, "now": utc_iso(now)}])
+        raise UnprocessableError(
+            "send_time.at must be in the future",
+            code="invalid_schedule",
+            details=[{"field": "send_time.at", "value": spec.at, "now": utc_iso(now)}],
+        )
     if at - now > MAX_SCHEDULE_AHEAD:
-        raise UnprocessableError("send_time.at must be within a year", code="invalid_schedule",
-                                 details=[{"field": "send_time.at", "value": spec.at}])
+        raise UnprocessableError(
+            "send_time.at must be within a year",
+            code="invalid_schedule",
+            details=[{"field": "send_time.at", "value": spec.at}],
+        )
     return at.astimezone(now.tzinfo)
 
 
 def _audience(deps: Deps, body: CampaignIn) -> list[str]:
     rec = body.recipients
     if rec.upload_id is not None:
-        raise UnprocessableError(f"no upload {rec.upload_id!r} for this tenant", code="upload_not_found",
-                                 details=[{"field": "recipients.upload_id"}])
+        raise UnprocessableError(
+            f"no upload {rec.upload_id!r} for this tenant",
+            code="upload_not_found",
+            details=[{"field": "recipients.upload_id"}],
+        )
     if rec.phonebook is not None:
-        raise UnprocessableError(f"no phonebook {rec.phonebook.id!r} for this tenant", code="phonebook_not_found",
-                                 details=[{"field": "recipients.phonebook.id"}])
+        raise UnprocessableError(
+            f"no phonebook {rec.phonebook.id!r} for this tenant",
+            code="phonebook_not_found",
+            details=[{"field": "recipients.phonebook.id"}],
+        )
     check = check_numbers(rec.numbers or [])
     if check.invalid:
         shown = check.invalid[:100]
@@ -68,8 +80,9 @@ def _audience(deps: Deps, body: CampaignIn) -> list[str]:
             details=[{"field": f"recipients.numbers.{i['index']}", **i} for i in shown],
         )
     if not check.valid:
-        raise UnprocessableError("the campaign has no recipients", code="no_recipients",
-                                 details=[{"field": "recipients"}])
+        raise UnprocessableError(
+            "the campaign has no recipients", code="no_recipients", details=[{"field": "recipients"}]
+        )
     limit = deps.settings.max_recipients_per_campaign
     if len(check.valid) > limit:
         raise UnprocessableError(
@@ -84,10 +97,14 @@ def _content(body: CampaignIn, channel: dict[str, Any]) -> tuple[dict[str, Any],
     content = body.content
     if not isinstance(content, TextContent):
         if content.type == "template":
-            raise UnprocessableError("templates need a WhatsApp channel", code="template_not_supported",
-                                     details=[{"field": "content.type"}])
-        raise UnprocessableError(f"no upload {content.upload_id!r} for this tenant", code="upload_not_found",
-                                 details=[{"field": "content.upload_id"}])
+            raise UnprocessableError(
+                "templates need a WhatsApp channel", code="template_not_supported", details=[{"field": "content.type"}]
+            )
+        raise UnprocessableError(
+            f"no upload {content.upload_id!r} for this tenant",
+            code="upload_not_found",
+            details=[{"field": "content.upload_id"}],
+        )
     if not content.text.strip():
         raise UnprocessableError("content.text is empty", code="content_empty", details=[{"field": "content.text"}])
     characters = len(content.text)
@@ -105,17 +122,29 @@ def create_campaign(deps: Deps, tenant_id: str, body: CampaignIn) -> dict[str, A
     """Validate, store recipients and the campaign, and start, schedule or keep it as a draft."""
     channel = deps.store.get_channel(tenant_id, body.channel_id)
     if channel is None:
-        raise UnprocessableError(f"no channel {body.channel_id!r} for this tenant", code="channel_not_found",
-                                 details=[{"field": "channel_id"}])
+        raise UnprocessableError(
+            f"no channel {body.channel_id!r} for this tenant",
+            code="channel_not_found",
+            details=[{"field": "channel_id"}],
+        )
     if body.sender not in channel["senders"]:
-        raise UnprocessableError("sender is not one of the channel's senders", code="invalid_sender",
-                                 details=[{"field": "sender", "allowed": channel["senders"]}])
+        raise UnprocessableError(
+            "sender is not one of the channel's senders",
+            code="invalid_sender",
+            details=[{"field": "sender", "allowed": channel["senders"]}],
+        )
     if body.send_mode != "direct":
-        raise UnprocessableError("send_mode 'session' is not available in this deployment yet",
-                                 code="unsupported_send_mode", details=[{"field": "send_mode"}])
+        raise UnprocessableError(
+            "send_mode 'session' is not available in this deployment yet",
+            code="unsupported_send_mode",
+            details=[{"field": "send_mode"}],
+        )
     if body.routing_target is not None:
-        raise UnprocessableError("routing_target goes with send_mode 'session'", code="invalid_routing_target",
-                                 details=[{"field": "routing_target"}])
+        raise UnprocessableError(
+            "routing_target goes with send_mode 'session'",
+            code="invalid_routing_target",
+            details=[{"field": "routing_target"}],
+        )
     content, segments, encoding = _content(body, channel)
     numbers = _audience(deps, body)
     now = deps.clock.utcnow()
@@ -126,8 +155,9 @@ def create_campaign(deps: Deps, tenant_id: str, body: CampaignIn) -> dict[str, A
         at = parse_schedule(deps, body.send_time)
         scheduled_at = utc_iso(at)
         send_time["at"] = scheduled_at
-    status = {"now": CampaignStatus.EXECUTING, "scheduled": CampaignStatus.SCHEDULED,
-              "draft": CampaignStatus.DRAFT}[body.send_time.type]
+    status = {"now": CampaignStatus.EXECUTING, "scheduled": CampaignStatus.SCHEDULED, "draft": CampaignStatus.DRAFT}[
+        body.send_time.type
+    ]
     campaign_id = deps.ids.new("cmp")
     campaign: dict[str, Any] = {
         "type": "campaign",
@@ -155,16 +185,20 @@ def create_campaign(deps: Deps, tenant_id: str, body: CampaignIn) -> dict[str, A
     except Exception:
         deps.store.delete_campaign_data(campaign_id)
         raise
-    log.info("campaign created", extra={"tenant_id": tenant_id, "campaign_id": campaign_id, "status": stored,
-                                        "recipients": len(numbers)})
+    log.info(
+        "campaign created",
+        extra={"tenant_id": tenant_id, "campaign_id": campaign_id, "status": stored, "recipients": len(numbers)},
+    )
     if stored == CampaignStatus.EXECUTING:
         dispatch(deps, tenant_id, campaign_id)
     elif stored == CampaignStatus.SCHEDULED and scheduled_at:
         try:
             deps.scheduler.schedule_start(tenant_id, campaign_id, datetime.fromisoformat(scheduled_at))
         except Exception:  # noqa: BLE001 - the minute tick starts it all the same
-            log.exception("could not create the start schedule; the minute tick will start the campaign",
-                          extra={"campaign_id": campaign_id})
+            log.exception(
+                "could not create the start schedule; the minute tick will start the campaign",
+                extra={"campaign_id": campaign_id},
+            )
     return get_campaign(deps, tenant_id, campaign_id)
 
 
@@ -216,14 +250,19 @@ def recipient_view(item: dict[str, Any]) -> dict[str, Any]:
     error = None
     if item.get("error_code"):
         error = {"code": item["error_code"], "message": item.get("error_message", "")}
-    out: dict[str, Any] = {"number": item["number"], "status": item["status"], "error": error,
-                           "attempts": int(item.get("attempts", 0))}
+    out: dict[str, Any] = {
+        "number": item["number"],
+        "status": item["status"],
+        "error": error,
+        "attempts": int(item.get("attempts", 0)),
+    }
     out.update({f: item.get(f) for f in RECIPIENT_FIELDS})
     return out
 
 
-def list_recipients(deps: Deps, tenant_id: str, campaign_id: str, status: str | None, limit: int,
-                    cursor: str | None) -> dict[str, Any]:
+def list_recipients(
+    deps: Deps, tenant_id: str, campaign_id: str, status: str | None, limit: int, cursor: str | None
+) -> dict[str, Any]:
     """A page of a campaign's per-recipient details."""
     if deps.store.get_campaign(tenant_id, campaign_id, consistent=False) is None:
         raise NotFoundError("no such campaign")
@@ -240,13 +279,16 @@ def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
     total = int(campaign["total"])
     size = int(campaign.get("chunk_size") or deps.settings.chunk_size)
     generation = int(campaign.get("dispatch_gen", 0))
-    chunks = [Chunk(tenant_id, campaign_id, start, min(start + size, total), generation)
-              for start in range(0, total, size)]
-    deps.queue.publish(chunks, group=f"{campaign['channel_id']}:{campaign['sender']}",
-                       dedup_prefix=f"{campaign_id}:{generation}")
+    chunks = [
+        Chunk(tenant_id, campaign_id, start, min(start + size, total), generation) for start in range(0, total, size)
+    ]
+    deps.queue.publish(
+        chunks, group=f"{campaign['channel_id']}:{campaign['sender']}", dedup_prefix=f"{campaign_id}:{generation}"
+    )
     now = utc_iso(deps.clock.utcnow())
-    deps.store.set_campaign_fields(tenant_id, campaign_id,
-                                   {"dispatched_gen": generation, "dispatched_at": now, "progress_at": now})
+    deps.store.set_campaign_fields(
+        tenant_id, campaign_id, {"dispatched_gen": generation, "dispatched_at": now, "progress_at": now}
+    )
     log.info("campaign dispatched", extra={"campaign_id": campaign_id, "chunks": len(chunks), "generation": generation})
     if total == 0:
         finish_if_done(deps, tenant_id, campaign_id)
@@ -261,10 +303,14 @@ def finish_if_done(deps: Deps, tenant_id: str, campaign_id: str) -> bool:
     return True
 
 
-def finish(deps: Deps, tenant_id: str, campaign_id: str, final: CampaignStatus, reason: dict[str, Any] | None = None) -> None:
+def finish(
+    deps: Deps, tenant_id: str, campaign_id: str, final: CampaignStatus, reason: dict[str, Any] | None = None
+) -> None:
     """End a sending campaign (completed or stopped) and hand the tenant's send lock on."""
     if reason:
-        deps.store.set_campaign_fields(tenant_id, campaign_id, {"stop_reason": reason}, condition_status=["executing", "retrying"])
+        deps.store.set_campaign_fields(
+            tenant_id, campaign_id, {"stop_reason": reason}, condition_status=["executing", "retrying"]
+        )
     next_id = deps.store.finish_campaign(tenant_id, campaign_id, final.value, utc_iso(deps.clock.utcnow()) or "")
     log.info("campaign finished", extra={"campaign_id": campaign_id, "status": final.value, "next": next_id})
     if next_id:
@@ -303,8 +349,9 @@ def tick(deps: Deps) -> dict[str, int]:
             continue
         if _needs_dispatch(campaign, now):
             if campaign.get("dispatched_gen") is not None:
-                deps.store.set_campaign_fields(tenant_id, campaign_id,
-                                               {"dispatch_gen": int(campaign.get("dispatch_gen", 0)) + 1})
+                deps.store.set_campaign_fields(
+                    tenant_id, campaign_id, {"dispatch_gen": int(campaign.get("dispatch_gen", 0)) + 1}
+                )
             dispatch(deps, tenant_id, campaign_id)
             revived += 1
     return {"started": started, "finished": finished, "revived": revived}

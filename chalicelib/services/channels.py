@@ -31,8 +31,9 @@ def _check_senders(senders: list[str]) -> list[str]:
 
 def _check_mps(mps: float | None) -> None:
     if mps is not None and not (MIN_MPS <= mps <= MAX_MPS):
-        raise UnprocessableError(f"mps must be from {MIN_MPS:g} to {MAX_MPS:g}", code="invalid_mps",
-                                 details=[{"field": "mps"}])
+        raise UnprocessableError(
+            f"mps must be from {MIN_MPS:g} to {MAX_MPS:g}", code="invalid_mps", details=[{"field": "mps"}]
+        )
 
 
 def view(deps: Deps, channel: dict[str, Any]) -> dict[str, Any]:

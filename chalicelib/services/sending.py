@@ -67,8 +67,13 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
     channel = store.get_channel(chunk.tenant_id, campaign["channel_id"])
     creds = deps.secrets.get(chunk.tenant_id, campaign["channel_id"]) if channel else None
     if channel is None or creds is None:
-        campaigns.finish(deps, chunk.tenant_id, chunk.campaign_id, CampaignStatus.STOPPED,
-                         {"code": "channel_missing", "message": "the campaign's channel or its credentials are gone"})
+        campaigns.finish(
+            deps,
+            chunk.tenant_id,
+            chunk.campaign_id,
+            CampaignStatus.STOPPED,
+            {"code": "channel_missing", "message": "the campaign's channel or its credentials are gone"},
+        )
         return
     pacer = Pacer(float(channel.get("mps", 1.0)), deps.clock)
     text = campaign["content"].get("text")
@@ -118,8 +123,16 @@ def parallelism(mps: float) -> int:
     return max(1, min(MAX_PARALLEL, math.ceil(mps / 5)))
 
 
-def _send_one(deps: Deps, chunk: Chunk, campaign: dict[str, Any], recipient: dict[str, Any], provider: Provider,
-              pacer: Pacer, text: str | None, time_left: Callable[[], float]) -> str:
+def _send_one(
+    deps: Deps,
+    chunk: Chunk,
+    campaign: dict[str, Any],
+    recipient: dict[str, Any],
+    provider: Provider,
+    pacer: Pacer,
+    text: str | None,
+    time_left: Callable[[], float],
+) -> str:
     """Claim, send and record one recipient. Returns "done", "requeue" (give the rest back) or "stop"."""
     store = deps.store
     index = int(recipient["index"])
@@ -132,8 +145,9 @@ def _send_one(deps: Deps, chunk: Chunk, campaign: dict[str, Any], recipient: dic
     backoff = 0.5
     while True:
         pacer.wait()
-        result = provider.send(to=recipient["number"], sender=campaign["sender"], text=text, media_urls=(),
-                               status_callback=callback)
+        result = provider.send(
+            to=recipient["number"], sender=campaign["sender"], text=text, media_urls=(), status_callback=callback
+        )
         if result.outcome == Outcome.ACCEPTED:
             _record(deps, chunk, claimed, token, RecipientStatus.SENT, result)
             return "done"
@@ -141,15 +155,29 @@ def _send_one(deps: Deps, chunk: Chunk, campaign: dict[str, Any], recipient: dic
             result.outcome == Outcome.TRANSIENT and transient_tries + 1 >= MAX_TRANSIENT_TRIES
         ):
             _record(deps, chunk, claimed, token, RecipientStatus.FAILED, result)
-            log.info("recipient failed", extra={"campaign_id": chunk.campaign_id, "index": index,
-                                                "to": mask(recipient["number"]), "code": result.error_code})
+            log.info(
+                "recipient failed",
+                extra={
+                    "campaign_id": chunk.campaign_id,
+                    "index": index,
+                    "to": mask(recipient["number"]),
+                    "code": result.error_code,
+                },
+            )
             return "done"
         if result.outcome == Outcome.ACCOUNT:
             store.release_recipient(chunk.campaign_id, index, token)
-            log.error("provider refused the account; stopping the campaign",
-                      extra={"campaign_id": chunk.campaign_id, "code": result.error_code})
-            campaigns.finish(deps, chunk.tenant_id, chunk.campaign_id, CampaignStatus.STOPPED,
-                             {"code": f"provider_{result.error_code}", "message": result.error_message or ""})
+            log.error(
+                "provider refused the account; stopping the campaign",
+                extra={"campaign_id": chunk.campaign_id, "code": result.error_code},
+            )
+            campaigns.finish(
+                deps,
+                chunk.tenant_id,
+                chunk.campaign_id,
+                CampaignStatus.STOPPED,
+                {"code": f"provider_{result.error_code}", "message": result.error_message or ""},
+            )
             return "stop"
         # Throttled (never the recipient's failure) or a transient fault: wait, then try the same recipient again.
         if result.outcome == Outcome.TRANSIENT:
@@ -159,13 +187,16 @@ def _send_one(deps: Deps, chunk: Chunk, campaign: dict[str, Any], recipient: dic
         if time_left() - wait < SAFETY_SECONDS:
             store.release_recipient(chunk.campaign_id, index, token)
             return "requeue"
-        log.info("provider asked us to slow down" if result.outcome == Outcome.THROTTLED else "provider fault; retrying",
-                 extra={"campaign_id": chunk.campaign_id, "index": index, "code": result.error_code, "wait": wait})
+        log.info(
+            "provider asked us to slow down" if result.outcome == Outcome.THROTTLED else "provider fault; retrying",
+            extra={"campaign_id": chunk.campaign_id, "index": index, "code": result.error_code, "wait": wait},
+        )
         deps.clock.sleep(wait)
 
 
-def _record(deps: Deps, chunk: Chunk, claimed: dict[str, Any], token: str, to: RecipientStatus,
-            result: SendResult) -> None:
+def _record(
+    deps: Deps, chunk: Chunk, claimed: dict[str, Any], token: str, to: RecipientStatus, result: SendResult
+) -> None:
     now = utc_iso(deps.clock.utcnow())
     fields: dict[str, Any] = {"claim_token": None}
     if to == RecipientStatus.SENT:
@@ -176,8 +207,12 @@ def _record(deps: Deps, chunk: Chunk, claimed: dict[str, Any], token: str, to: R
         return
     # The provider's status callback got here first and moved the recipient on; keep its status, add the id.
     if result.message_id:
-        deps.store.set_recipient_fields(chunk.campaign_id, int(claimed["index"]),
-                                        {"provider_message_id": result.message_id}, only_if_missing="provider_message_id")
+        deps.store.set_recipient_fields(
+            chunk.campaign_id,
+            int(claimed["index"]),
+            {"provider_message_id": result.message_id},
+            only_if_missing="provider_message_id",
+        )
 
 
 def _interrupted(deps: Deps, chunk: Chunk, recipient: dict[str, Any]) -> None:
@@ -188,12 +223,16 @@ def _interrupted(deps: Deps, chunk: Chunk, recipient: dict[str, Any]) -> None:
         "error_message": "the sender stopped while handing this message to the provider; it may have been sent",
         "failed_at": utc_iso(deps.clock.utcnow()),
     }
-    deps.store.move_recipient(chunk.campaign_id, recipient, RecipientStatus.FAILED, fields,
-                              claim_token=recipient.get("claim_token"))
+    deps.store.move_recipient(
+        chunk.campaign_id, recipient, RecipientStatus.FAILED, fields, claim_token=recipient.get("claim_token")
+    )
 
 
 def _requeue(deps: Deps, chunk: Chunk, campaign: dict[str, Any], from_index: int) -> None:
     rest = Chunk(chunk.tenant_id, chunk.campaign_id, from_index, chunk.end, chunk.generation)
-    deps.queue.publish([rest], group=f"{campaign['channel_id']}:{campaign['sender']}",
-                       dedup_prefix=f"{chunk.campaign_id}:requeue:{uuid.uuid4().hex}")
+    deps.queue.publish(
+        [rest],
+        group=f"{campaign['channel_id']}:{campaign['sender']}",
+        dedup_prefix=f"{chunk.campaign_id}:requeue:{uuid.uuid4().hex}",
+    )
     log.info("chunk requeued", extra={"campaign_id": chunk.campaign_id, "from": from_index, "end": chunk.end})

@@ -57,8 +57,14 @@ def forget_channel(channel_id: str) -> None:
     _channels.pop(channel_id, None)
 
 
-def _verified_channel(deps: Deps, channel_id: str, path: str, query: Mapping[str, str],
-                      form: Sequence[tuple[str, str]], signature: str | None) -> tuple[str, dict[str, Any]]:
+def _verified_channel(
+    deps: Deps,
+    channel_id: str,
+    path: str,
+    query: Mapping[str, str],
+    form: Sequence[tuple[str, str]],
+    signature: str | None,
+) -> tuple[str, dict[str, Any]]:
     """The tenant and channel of a Twilio webhook whose signature is good; 403 otherwise."""
     tenant_id, channel = _channel(deps, channel_id)
     creds = deps.secrets.get(tenant_id, channel_id) if tenant_id and channel else None
@@ -72,8 +78,9 @@ def _verified_channel(deps: Deps, channel_id: str, path: str, query: Mapping[str
     return tenant_id, channel
 
 
-def twilio_status(deps: Deps, channel_id: str, query: Mapping[str, str], form: Sequence[tuple[str, str]],
-                  signature: str | None) -> None:
+def twilio_status(
+    deps: Deps, channel_id: str, query: Mapping[str, str], form: Sequence[tuple[str, str]], signature: str | None
+) -> None:
     """Record a Twilio status callback for the recipient its URL names."""
     tenant_id, _ = _verified_channel(deps, channel_id, f"/webhooks/twilio/{channel_id}/status", query, form, signature)
     fields = dict(form)
@@ -105,8 +112,9 @@ def twilio_status(deps: Deps, channel_id: str, query: Mapping[str, str], form: S
             changes["read_at"] = now
         if target in (R.UNDELIVERED, R.FAILED):
             code = fields.get("ErrorCode") or target.value
-            changes.update(error_code=code, error_message=TWILIO_DELIVERY_ERRORS.get(code, f"Twilio error {code}"),
-                           failed_at=now)
+            changes.update(
+                error_code=code, error_message=TWILIO_DELIVERY_ERRORS.get(code, f"Twilio error {code}"), failed_at=now
+            )
         elif recipient.get("error_code"):
             changes.update(error_code=None, error_message=None)  # the provider settled an interrupted send
         if deps.store.move_recipient(campaign_id, recipient, target, changes):
@@ -115,11 +123,11 @@ def twilio_status(deps: Deps, channel_id: str, query: Mapping[str, str], form: S
     log.warning("status callback kept losing races", extra={"campaign_id": campaign_id, "index": index})
 
 
-def twilio_inbound(deps: Deps, channel_id: str, query: Mapping[str, str], form: Sequence[tuple[str, str]],
-                   signature: str | None) -> None:
+def twilio_inbound(
+    deps: Deps, channel_id: str, query: Mapping[str, str], form: Sequence[tuple[str, str]], signature: str | None
+) -> None:
     """Accept a signed inbound message and keep it (replies, sessions and opt-outs build on what is kept)."""
-    tenant_id, _ = _verified_channel(deps, channel_id, f"/webhooks/twilio/{channel_id}/inbound", query, form,
-                                     signature)
+    tenant_id, _ = _verified_channel(deps, channel_id, f"/webhooks/twilio/{channel_id}/inbound", query, form, signature)
     fields = dict(form)
     deps.store.put_inbound(
         tenant_id,

@@ -64,11 +64,23 @@ def start_stack(
 ) -> StackProcess:
     """Start the stack and wait for its READY line."""
     port, sim_port = free_port(), free_port()
-    env = {**os.environ, "PORT": str(port), "SIM_PORT": str(sim_port), "API_KEY": api_key,
-           "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "SIM_PORT": str(sim_port),
+        "API_KEY": api_key,
+        "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
+    }
     env.pop("AWS_ENDPOINT_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "chalicelib.local.stack"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chalicelib.local.stack"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     stack = StackProcess(port, sim_port, api_key, proc)
     ready = threading.Event()
 

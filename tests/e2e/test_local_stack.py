@@ -30,11 +30,19 @@ def stack() -> Iterator[StackProcess]:
 
 
 def _campaign(stack: StackProcess, numbers: list[str], text: str = "Hello 👋") -> dict[str, Any]:
-    response = stack.call("POST", "/v1/campaigns", {
-        "name": "e2e", "channel_id": stack.channel_id, "sender": "+15005550006",
-        "recipients": {"numbers": numbers}, "content": {"type": "text", "text": text},
-        "send_time": {"type": "now"}, "send_mode": "direct",
-    })
+    response = stack.call(
+        "POST",
+        "/v1/campaigns",
+        {
+            "name": "e2e",
+            "channel_id": stack.channel_id,
+            "sender": "+15005550006",
+            "recipients": {"numbers": numbers},
+            "content": {"type": "text", "text": text},
+            "send_time": {"type": "now"},
+            "send_mode": "direct",
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
 
@@ -50,15 +58,20 @@ def test_readme_curl_example_completes(stack: StackProcess) -> None:
     match = re.search(r"-d '(\{\"name\".*?\})'\n", printed)
     assert match, printed
     # WHEN it is sent as printed
-    response = requests.post(f"{stack.base}/v1/campaigns", data=match.group(1).encode("utf-8"), timeout=30,
-                             headers={"Authorization": f"Bearer {stack.api_key}", "Content-Type": "application/json"})
+    response = requests.post(
+        f"{stack.base}/v1/campaigns",
+        data=match.group(1).encode("utf-8"),
+        timeout=30,
+        headers={"Authorization": f"Bearer {stack.api_key}", "Content-Type": "application/json"},
+    )
     assert response.status_code == 201, response.text
     # THEN the campaign completes: one delivered, one failed with Twilio's 21211
     done = wait_for(lambda: _completed(stack, response.json()["id"]), timeout=60)
     assert done, "campaign did not complete"
     assert done["result"]["total"] == 2 and done["result"]["failed"] == 1
-    delivered = wait_for(lambda: stack.call("GET", f"/v1/campaigns/{done['id']}").json()["result"]["delivered"] == 1,
-                         timeout=30)
+    delivered = wait_for(
+        lambda: stack.call("GET", f"/v1/campaigns/{done['id']}").json()["result"]["delivered"] == 1, timeout=30
+    )
     assert delivered, "the simulator's signed delivery callback was not recorded"
 
 
@@ -87,14 +100,25 @@ def test_thousand_recipients_with_duplicates_and_failing_numbers(stack: StackPro
 def test_bad_requests_get_the_contract_shape_over_http(stack: StackProcess) -> None:
     # GIVEN malformed requests WHEN sent over HTTP THEN each gets its 4xx in the contract's error shape
     cases = [
-        (stack.call("POST", "/v1/campaigns", data=b"{not json", headers={"Content-Type": "application/json"}), 400,
-         "invalid_request"),
-        (stack.call("POST", "/v1/campaigns", data=b"x", headers={"Content-Type": "text/plain"}), 415,
-         "unsupported_media_type"),
+        (
+            stack.call("POST", "/v1/campaigns", data=b"{not json", headers={"Content-Type": "application/json"}),
+            400,
+            "invalid_request",
+        ),
+        (
+            stack.call("POST", "/v1/campaigns", data=b"x", headers={"Content-Type": "text/plain"}),
+            415,
+            "unsupported_media_type",
+        ),
         (requests.get(f"{stack.base}/v1/campaigns", timeout=10), 401, "unauthorized"),
         (stack.call("GET", "/v1/campaigns/cmp_nope"), 404, "not_found"),
-        (requests.post(f"{stack.base}/webhooks/twilio/{stack.channel_id}/status", data={"MessageStatus": "read"},
-                       timeout=10), 403, "invalid_signature"),
+        (
+            requests.post(
+                f"{stack.base}/webhooks/twilio/{stack.channel_id}/status", data={"MessageStatus": "read"}, timeout=10
+            ),
+            403,
+            "invalid_signature",
+        ),
     ]
     for response, status, code in cases:
         assert response.status_code == status, response.text
@@ -108,7 +132,11 @@ def test_readme_example_is_the_one_the_stack_serves(stack: StackProcess) -> None
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     body = re.search(r"-d '(\{.*?\})'\n", readme, re.S)
     assert body, "README has no curl example"
-    response = requests.post(f"{stack.base}/v1/campaigns", data=body.group(1).encode("utf-8"), timeout=30,
-                             headers={"Authorization": "Bearer e2e-key", "Content-Type": "application/json"})
+    response = requests.post(
+        f"{stack.base}/v1/campaigns",
+        data=body.group(1).encode("utf-8"),
+        timeout=30,
+        headers={"Authorization": "Bearer e2e-key", "Content-Type": "application/json"},
+    )
     assert response.status_code == 201, response.text
     assert wait_for(lambda: _completed(stack, response.json()["id"]), timeout=60)

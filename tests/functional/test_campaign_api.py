@@ -28,14 +28,20 @@ def shifted_pump(env: Env) -> Any:
     import app as app_module
     from chalicelib.local.pump import EventPump
 
-    return EventPump(app_module, boto3.client("sqs"), boto3.client("scheduler"),
-                     schedule_group=env.resources.scheduler_group, timeouts={"send_worker": 300.0},
-                     now=env.deps.clock.utcnow)
+    return EventPump(
+        app_module,
+        boto3.client("sqs"),
+        boto3.client("scheduler"),
+        schedule_group=env.resources.scheduler_group,
+        timeouts={"send_worker": 300.0},
+        now=env.deps.clock.utcnow,
+    )
 
 
 def scheduler_get(env: Env, campaign_id: str) -> dict[str, Any]:
-    return dict(boto3.client("scheduler").get_schedule(Name=f"start-{campaign_id}",
-                                                       GroupName=env.resources.scheduler_group))
+    return dict(
+        boto3.client("scheduler").get_schedule(Name=f"start-{campaign_id}", GroupName=env.resources.scheduler_group)
+    )
 
 
 def campaign_items(env: Env) -> set[str]:
@@ -103,8 +109,11 @@ def test_scheduled_campaign_whose_schedule_was_lost_is_started_by_the_tick(
 ) -> None:
     # GIVEN a scheduled campaign whose EventBridge schedule never fires (deleted here)
     at_local, _ = scheduled_in(env, 1)
-    status, created = api.call("POST", "/v1/campaigns", campaign_body(
-        numbers(3), channel["id"], send_time={"type": "scheduled", "at": at_local}))
+    status, created = api.call(
+        "POST",
+        "/v1/campaigns",
+        campaign_body(numbers(3), channel["id"], send_time={"type": "scheduled", "at": at_local}),
+    )
     assert status == 201, created
     boto3.client("scheduler").delete_schedule(Name=f"start-{created['id']}", GroupName=env.resources.scheduler_group)
     pump = shifted_pump(env)
@@ -137,8 +146,9 @@ def test_schedule_in_the_past_or_unreadable_is_refused(env: Env, api: Api, chann
     ]
     for at in refused:
         # WHEN a campaign is created with it
-        status, body = api.call("POST", "/v1/campaigns", campaign_body(
-            numbers(2), channel["id"], send_time={"type": "scheduled", "at": at}))
+        status, body = api.call(
+            "POST", "/v1/campaigns", campaign_body(numbers(2), channel["id"], send_time={"type": "scheduled", "at": at})
+        )
         # THEN 422 invalid_schedule
         assert status == 422, (at, body)
         assert body["error"]["code"] == "invalid_schedule", at
@@ -150,8 +160,9 @@ def test_schedule_in_the_past_or_unreadable_is_refused(env: Env, api: Api, chann
 
 def test_draft_is_kept_and_nothing_is_sent(env: Env, api: Api, channel: dict[str, Any], pump: Any) -> None:
     # GIVEN a campaign saved as a draft
-    status, created = api.call("POST", "/v1/campaigns", campaign_body(numbers(3), channel["id"],
-                                                                      send_time={"type": "draft"}))
+    status, created = api.call(
+        "POST", "/v1/campaigns", campaign_body(numbers(3), channel["id"], send_time={"type": "draft"})
+    )
     assert status == 201, created
     # WHEN the queue is worked and the tick runs
     pump.drain()
@@ -175,8 +186,9 @@ def _create_five(env: Env, api: Api, channel: dict[str, Any]) -> list[str]:
     ids = []
     for i, kind in enumerate(["draft", "scheduled", "draft", "scheduled", "draft"]):
         send_time = {"type": kind, "at": at_local} if kind == "scheduled" else {"type": kind}
-        status, created = api.call("POST", "/v1/campaigns", campaign_body(numbers(1, i), channel["id"],
-                                                                          name=f"c{i}", send_time=send_time))
+        status, created = api.call(
+            "POST", "/v1/campaigns", campaign_body(numbers(1, i), channel["id"], name=f"c{i}", send_time=send_time)
+        )
         assert status == 201, created
         ids.append(created["id"])
         env.deps.clock.offset += 1
@@ -226,8 +238,20 @@ def test_bad_list_parameters_are_a_400(api: Api, channel: dict[str, Any]) -> Non
     api.call("POST", "/v1/campaigns", campaign_body(numbers(1), channel["id"], send_time={"type": "draft"}))
     foreign = base64.urlsafe_b64encode(b'{"sk":"CHANNEL#x"}').decode().rstrip("=")
     not_an_object = base64.urlsafe_b64encode(b'["sk"]').decode().rstrip("=")
-    for query in ["limit=0", "limit=abc", "limit=201", "limit=-1", "limit=1.5", "limit=%D9%A2", "limit=",
-                  "cursor=garbage!!", "cursor=%FF", f"cursor={foreign}", f"cursor={not_an_object}", "status=bogus"]:
+    for query in [
+        "limit=0",
+        "limit=abc",
+        "limit=201",
+        "limit=-1",
+        "limit=1.5",
+        "limit=%D9%A2",
+        "limit=",
+        "cursor=garbage!!",
+        "cursor=%FF",
+        f"cursor={foreign}",
+        f"cursor={not_an_object}",
+        "status=bogus",
+    ]:
         # WHEN the list is asked with a bad limit, a cursor that is not ours, or an unknown status
         status, body = api.call("GET", f"/v1/campaigns?{query}")
         # THEN 400 invalid_request in the contract's shape
@@ -240,8 +264,9 @@ def test_bad_list_parameters_are_a_400(api: Api, channel: dict[str, Any]) -> Non
 
 def test_recipients_cursor_is_not_a_campaigns_cursor(api: Api, channel: dict[str, Any]) -> None:
     # GIVEN a page of a campaign's recipients with a cursor
-    status, created = api.call("POST", "/v1/campaigns", campaign_body(numbers(3), channel["id"],
-                                                                      send_time={"type": "draft"}))
+    status, created = api.call(
+        "POST", "/v1/campaigns", campaign_body(numbers(3), channel["id"], send_time={"type": "draft"})
+    )
     status, page = api.call("GET", f"/v1/campaigns/{created['id']}/recipients?limit=2")
     assert status == 200 and len(page["items"]) == 2 and page["next_cursor"]
     # WHEN that cursor is used on the campaign list, THEN 400
@@ -259,8 +284,9 @@ def test_campaign_limit_refuses_the_next_campaign_and_leaves_nothing_behind(
     set_settings(env, max_campaigns_per_tenant=3)
     ids = []
     for i in range(3):
-        status, created = api.call("POST", "/v1/campaigns", campaign_body(numbers(2, i), channel["id"],
-                                                                          send_time={"type": "draft"}))
+        status, created = api.call(
+            "POST", "/v1/campaigns", campaign_body(numbers(2, i), channel["id"], send_time={"type": "draft"})
+        )
         assert status == 201, created
         ids.append(created["id"])
     # WHEN a fourth is created
@@ -287,8 +313,9 @@ def test_too_many_recipients_after_deduplication_is_a_422_with_the_count(
     assert body["error"]["details"][0]["count"] == 6 and body["error"]["details"][0]["max"] == 5
     assert campaign_items(env) == set()
     # WHEN five distinct numbers come with duplicates, THEN they count once each and it is accepted
-    status, created = api.call("POST", "/v1/campaigns",
-                               campaign_body(numbers(5) + numbers(3), channel["id"], send_time={"type": "draft"}))
+    status, created = api.call(
+        "POST", "/v1/campaigns", campaign_body(numbers(5) + numbers(3), channel["id"], send_time={"type": "draft"})
+    )
     assert status == 201, created
     assert created["result"]["total"] == 5
 
@@ -316,24 +343,36 @@ def test_invalid_numbers_fail_the_whole_request_listing_each_offender(
 def test_text_length_and_encoding(api: Api, channel: dict[str, Any]) -> None:
     draft = {"type": "draft"}
     # WHEN the text has 1,601 characters, THEN 422 content_too_long with the length
-    status, body = api.call("POST", "/v1/campaigns", campaign_body(
-        numbers(1), channel["id"], content={"type": "text", "text": "a" * 1601}, send_time=draft))
+    status, body = api.call(
+        "POST",
+        "/v1/campaigns",
+        campaign_body(numbers(1), channel["id"], content={"type": "text", "text": "a" * 1601}, send_time=draft),
+    )
     assert status == 422, body
     assert body["error"]["code"] == "content_too_long"
     assert body["error"]["details"][0]["length"] == 1601
     # WHEN it has exactly 1,600, THEN it is accepted
-    status, body = api.call("POST", "/v1/campaigns", campaign_body(
-        numbers(1), channel["id"], content={"type": "text", "text": "a" * 1600}, send_time=draft))
+    status, body = api.call(
+        "POST",
+        "/v1/campaigns",
+        campaign_body(numbers(1), channel["id"], content={"type": "text", "text": "a" * 1600}, send_time=draft),
+    )
     assert status == 201, body
     # WHEN a GSM-7 text has 160 then 161 characters, THEN one then two segments, GSM-7
     for length, segments in ((160, 1), (161, 2)):
-        status, body = api.call("POST", "/v1/campaigns", campaign_body(
-            numbers(1), channel["id"], content={"type": "text", "text": "b" * length}, send_time=draft))
+        status, body = api.call(
+            "POST",
+            "/v1/campaigns",
+            campaign_body(numbers(1), channel["id"], content={"type": "text", "text": "b" * length}, send_time=draft),
+        )
         assert status == 201, body
         assert (body["segments"], body["encoding"]) == (segments, "GSM-7"), length
     # WHEN the text has an emoji, THEN UCS-2
-    status, body = api.call("POST", "/v1/campaigns", campaign_body(
-        numbers(1), channel["id"], content={"type": "text", "text": "Hi 👋"}, send_time=draft))
+    status, body = api.call(
+        "POST",
+        "/v1/campaigns",
+        campaign_body(numbers(1), channel["id"], content={"type": "text", "text": "Hi 👋"}, send_time=draft),
+    )
     assert (body["segments"], body["encoding"]) == (1, "UCS-2")
 
 
@@ -342,8 +381,9 @@ def test_another_tenant_gets_404_for_everything_of_this_tenant(
     env: Env, api: Api, client: Any, channel: dict[str, Any]
 ) -> None:
     # GIVEN tenant A's channel and campaign, and tenant B's key
-    status, campaign = api.call("POST", "/v1/campaigns", campaign_body(numbers(2), channel["id"],
-                                                                       send_time={"type": "draft"}))
+    status, campaign = api.call(
+        "POST", "/v1/campaigns", campaign_body(numbers(2), channel["id"], send_time={"type": "draft"})
+    )
     assert status == 201
     _, key_b = create_tenant(env.deps, "B")
     as_b: Callable[..., tuple[int, Any]] = lambda method, path, body=None: api.call(method, path, body, key=key_b)  # noqa: E731
@@ -371,15 +411,21 @@ def test_another_tenant_gets_404_for_everything_of_this_tenant(
 
 
 def test_missing_or_wrong_key_is_a_401_and_health_needs_none(client: Any, channel: dict[str, Any]) -> None:
-    calls = (("GET", "/v1/campaigns"), ("GET", "/v1/channels"), ("GET", f"/v1/channels/{channel['id']}"),
-             ("POST", "/v1/campaigns"))
+    calls = (
+        ("GET", "/v1/campaigns"),
+        ("GET", "/v1/channels"),
+        ("GET", f"/v1/channels/{channel['id']}"),
+        ("POST", "/v1/campaigns"),
+    )
     for authorization in (None, "", "Bearer", "Bearer ", "Bearer wrong-key", "Basic dXNlcjpwYXNz", "wrong-key"):
         headers = {} if authorization is None else {"Authorization": authorization}
         # WHEN the API is called with no key or a wrong one
         for method, path in calls:
             response = getattr(client.http, method.lower())(
-                path, headers={**headers, "Content-Type": "application/json"},
-                body=json.dumps(campaign_body(numbers(1), channel["id"])) if method == "POST" else None)
+                path,
+                headers={**headers, "Content-Type": "application/json"},
+                body=json.dumps(campaign_body(numbers(1), channel["id"])) if method == "POST" else None,
+            )
             # THEN 401 unauthorized in the contract's shape
             assert response.status_code == 401, (authorization, method, path, response.body)
             assert json.loads(response.body)["error"]["code"] == "unauthorized"

@@ -15,8 +15,9 @@ FAILING = {
 }
 
 
-def test_campaign_sent_now_completes_with_exact_failures(api: Api, channel: dict[str, Any], pump: Any,
-                                                          env: Env) -> None:
+def test_campaign_sent_now_completes_with_exact_failures(
+    api: Api, channel: dict[str, Any], pump: Any, env: Env
+) -> None:
     # GIVEN 20 good numbers, a duplicate, and Twilio's five failing test numbers
     good = [f"+1415555{i:04d}" for i in range(20)]
     numbers = good + [good[0]] + list(FAILING)

@@ -21,8 +21,12 @@ NEW_TOKEN = "rotated-auth-token-fedcba9876543210"
 
 def channel_body(**overrides: Any) -> dict[str, Any]:
     body = {
-        "name": "Promotions", "type": "sms", "provider": "twilio", "senders": [SENDER, "+41445084545"],
-        "credentials": {"account_sid": SIM_ACCOUNT, "auth_token": SIM_TOKEN}, "mps": 5,
+        "name": "Promotions",
+        "type": "sms",
+        "provider": "twilio",
+        "senders": [SENDER, "+41445084545"],
+        "credentials": {"account_sid": SIM_ACCOUNT, "auth_token": SIM_TOKEN},
+        "mps": 5,
     }
     body.update(overrides)
     return body
@@ -42,12 +46,20 @@ def table_text(env: Env) -> str:
 
 def inbound(api: Api, channel_id: str, token: str) -> int:
     """Status of a signed Twilio inbound-message webhook to the channel."""
-    params = {"MessageSid": "SM" + "1" * 32, "From": "+14155550100", "To": SENDER, "Body": "hi",
-              "AccountSid": SIM_ACCOUNT}
+    params = {
+        "MessageSid": "SM" + "1" * 32,
+        "From": "+14155550100",
+        "To": SENDER,
+        "Body": "hi",
+        "AccountSid": SIM_ACCOUNT,
+    }
     path = f"/webhooks/twilio/{channel_id}/inbound"
     signature = RequestValidator(token).compute_signature(PUBLIC_BASE + path, params)
-    response = api.client.http.post(path, body=urlencode(params), headers={
-        "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+    response = api.client.http.post(
+        path,
+        body=urlencode(params),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
+    )
     return int(response.status_code)
 
 
@@ -77,8 +89,11 @@ def test_channel_life_never_shows_credentials_and_keeps_them_in_secrets_manager(
     status, got = api.call("GET", f"/v1/channels/{cid}")
     answers.append(got)
     assert status == 200 and got == created
-    status, patched = api.call("PATCH", f"/v1/channels/{cid}", {
-        "name": "Renamed", "mps": 2, "credentials": {"account_sid": SIM_ACCOUNT, "auth_token": NEW_TOKEN}})
+    status, patched = api.call(
+        "PATCH",
+        f"/v1/channels/{cid}",
+        {"name": "Renamed", "mps": 2, "credentials": {"account_sid": SIM_ACCOUNT, "auth_token": NEW_TOKEN}},
+    )
     answers.append(patched)
     assert status == 200, patched
     assert patched["name"] == "Renamed" and patched["mps"] == 2 and patched["senders"] == created["senders"]
@@ -116,8 +131,9 @@ def test_channel_used_by_an_unfinished_campaign_cannot_be_deleted(
     send_time: dict[str, Any] = {"type": kind}
     if kind == "scheduled":
         send_time["at"] = (env.deps.clock.utcnow() + timedelta(hours=1)).isoformat()
-    status, campaign = api.call("POST", "/v1/campaigns",
-                                campaign_body(["+14155550100"], channel["id"], send_time=send_time))
+    status, campaign = api.call(
+        "POST", "/v1/campaigns", campaign_body(["+14155550100"], channel["id"], send_time=send_time)
+    )
     assert status == 201, campaign
     # WHEN the PBX deletes the channel
     status, body = api.call("DELETE", f"/v1/channels/{channel['id']}")
@@ -130,9 +146,7 @@ def test_channel_used_by_an_unfinished_campaign_cannot_be_deleted(
     assert secret_of(env, str(tenant_id), channel["id"])["auth_token"] == SIM_TOKEN
 
 
-def test_channel_whose_campaigns_all_completed_can_be_deleted(
-    api: Api, channel: dict[str, Any], pump: Any
-) -> None:
+def test_channel_whose_campaigns_all_completed_can_be_deleted(api: Api, channel: dict[str, Any], pump: Any) -> None:
     # GIVEN a campaign on the channel that has completed
     status, campaign = api.call("POST", "/v1/campaigns", campaign_body(["+14155550100"], channel["id"]))
     assert status == 201
@@ -187,8 +201,12 @@ def test_campaign_created_while_its_channel_is_being_deleted_keeps_the_channel(
     # GIVEN a channel delete that has checked no campaign uses the channel, and a campaign created right then
     body = CampaignIn.model_validate(campaign_body(["+14155550100"], channel["id"], send_time={"type": "draft"}))
     created: list[dict[str, Any]] = []
-    ran = _once_before(monkeypatch, env.deps.store, "delete_channel",
-                       lambda: created.append(campaigns.create_campaign(env.deps, tenant[0], body)))
+    ran = _once_before(
+        monkeypatch,
+        env.deps.store,
+        "delete_channel",
+        lambda: created.append(campaigns.create_campaign(env.deps, tenant[0], body)),
+    )
     # WHEN the delete goes on
     status, answer = api.call("DELETE", f"/v1/channels/{channel['id']}")
     # THEN it notices the new campaign and refuses; the channel and its credentials stay
@@ -202,8 +220,9 @@ def test_channel_deleted_while_a_campaign_is_being_created_on_it_leaves_no_campa
     env: Env, api: Api, tenant: tuple[str, str], channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a campaign create that has found its channel, and the channel deleted right then
-    ran = _once_before(monkeypatch, env.deps.store, "create_campaign",
-                       lambda: api.call("DELETE", f"/v1/channels/{channel['id']}"))
+    ran = _once_before(
+        monkeypatch, env.deps.store, "create_campaign", lambda: api.call("DELETE", f"/v1/channels/{channel['id']}")
+    )
     # WHEN the create goes on
     status, answer = api.call("POST", "/v1/campaigns", campaign_body(["+14155550100"], channel["id"]))
     # THEN it is refused as a missing channel, and nothing of it is left

@@ -120,7 +120,9 @@ def assert_ran_back_to_back(env: Env, tenant_id: str, order: list[str]) -> None:
     assert all(listed[cid]["status"] == "completed" for cid in order), {c: listed[c]["status"] for c in order}
     for before, after in zip(order, order[1:], strict=False):
         assert listed[before]["started_at"] < listed[before]["completed_at"] <= listed[after]["started_at"], (
-            before, after)
+            before,
+            after,
+        )
     tenant = env.deps.store.get_tenant(tenant_id) or {}
     assert not tenant.get("sending")
     assert not tenant.get("pending_queue")
@@ -132,8 +134,9 @@ def test_campaigns_created_at_once_send_one_at_a_time_in_fifo_order(
 ) -> None:
     # GIVEN eight PBX requests, each creating a campaign to send now for the same tenant, released at one instant
     tenant_id = tenant[0]
-    bodies = [CampaignIn.model_validate(campaign_body(numbers(i, 2), channel["id"], name=f"race {i}"))
-              for i in range(8)]
+    bodies = [
+        CampaignIn.model_validate(campaign_body(numbers(i, 2), channel["id"], name=f"race {i}")) for i in range(8)
+    ]
     # WHEN they all run at once
     created = race([partial(campaigns.create_campaign, env.deps, tenant_id, b) for b in bodies])
     # THEN exactly one is executing and the seven others are pending, each queued once behind it
@@ -190,8 +193,11 @@ def test_scheduled_campaigns_started_by_schedule_and_tick_at_once_never_send_two
 def lock_violations(env: Env, tenant_id: str, dynamodb: Any) -> list[str]:
     """What is wrong with the send lock in one consistent read of the tenant's partition (tenant item and campaigns)."""
     out = dynamodb.query(
-        TableName=env.resources.table_name, ConsistentRead=True, KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"TENANT#{tenant_id}"}})
+        TableName=env.resources.table_name,
+        ConsistentRead=True,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"TENANT#{tenant_id}"}},
+    )
     assert "LastEvaluatedKey" not in out
     items = [{k: _DESER.deserialize(v) for k, v in raw.items()} for raw in out["Items"]]
     tenant = next(i for i in items if i["sk"] == "#TENANT")
@@ -299,16 +305,25 @@ def interleave(monkeypatch: pytest.MonkeyPatch, env: Env, during: str, action: C
 
 
 def test_campaign_created_while_the_sender_finishes_is_not_left_waiting(
-    env: Env, api: Api, tenant: tuple[str, str], channel: dict[str, Any], pump: Any, fake_sleep: Any,
-    monkeypatch: pytest.MonkeyPatch
+    env: Env,
+    api: Api,
+    tenant: tuple[str, str],
+    channel: dict[str, Any],
+    pump: Any,
+    fake_sleep: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN campaign A sending, and campaign B to be created just after A's finisher has seen an empty queue
     status, a = api.call("POST", "/v1/campaigns", campaign_body(numbers(1, 2), channel["id"], name="A"))
     assert a["status"] == "executing"
     body_b = CampaignIn.model_validate(campaign_body(numbers(2, 2), channel["id"], name="B"))
     created: list[dict[str, Any]] = []
-    ran = interleave(monkeypatch, env, "finish_campaign",
-                     lambda: created.append(campaigns.create_campaign(env.deps, tenant[0], body_b)))
+    ran = interleave(
+        monkeypatch,
+        env,
+        "finish_campaign",
+        lambda: created.append(campaigns.create_campaign(env.deps, tenant[0], body_b)),
+    )
     # WHEN A's chunk is sent and A finishes, with B created in between its read and its write
     pump.drain()
     assert ran == [True]
@@ -322,8 +337,13 @@ def test_campaign_created_while_the_sender_finishes_is_not_left_waiting(
 
 
 def test_campaign_whose_creator_saw_a_sender_that_then_finished_starts_at_once(
-    env: Env, api: Api, tenant: tuple[str, str], channel: dict[str, Any], pump: Any, fake_sleep: Any,
-    monkeypatch: pytest.MonkeyPatch
+    env: Env,
+    api: Api,
+    tenant: tuple[str, str],
+    channel: dict[str, Any],
+    pump: Any,
+    fake_sleep: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN campaign A sending, and campaign B being created: B's creator reads the tenant while A holds the lock
     status, a = api.call("POST", "/v1/campaigns", campaign_body(numbers(1, 2), channel["id"], name="A"))
@@ -342,13 +362,21 @@ def test_campaign_whose_creator_saw_a_sender_that_then_finished_starts_at_once(
 
 
 def test_scheduled_campaign_whose_starter_saw_a_sender_that_then_finished_starts_at_once(
-    env: Env, api: Api, tenant: tuple[str, str], channel: dict[str, Any], pump: Any, fake_sleep: Any,
-    monkeypatch: pytest.MonkeyPatch
+    env: Env,
+    api: Api,
+    tenant: tuple[str, str],
+    channel: dict[str, Any],
+    pump: Any,
+    fake_sleep: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN campaign A sending, and campaign B scheduled and due, whose starter reads the tenant while A holds the lock
     at = (env.deps.clock.utcnow() + timedelta(hours=1)).isoformat()
-    status, b = api.call("POST", "/v1/campaigns", campaign_body(numbers(2, 2), channel["id"], name="B",
-                                                                send_time={"type": "scheduled", "at": at}))
+    status, b = api.call(
+        "POST",
+        "/v1/campaigns",
+        campaign_body(numbers(2, 2), channel["id"], name="B", send_time={"type": "scheduled", "at": at}),
+    )
     assert b["status"] == "scheduled"
     status, a = api.call("POST", "/v1/campaigns", campaign_body(numbers(1, 2), channel["id"], name="A"))
     assert a["status"] == "executing"
@@ -368,8 +396,9 @@ def test_scheduled_campaign_whose_starter_saw_a_sender_that_then_finished_starts
 # ---------------------------------------------------------------------------------------------- sender idempotency
 def _first_chunk_event(env: Env) -> tuple[dict[str, Any], dict[str, Any]]:
     """Receive the first chunk message off the send queue as the Lambda SQS trigger would; (event, message)."""
-    out = env.sqs().receive_message(QueueUrl=env.resources.send_queue_url, MaxNumberOfMessages=1,
-                                    AttributeNames=["All"])
+    out = env.sqs().receive_message(
+        QueueUrl=env.resources.send_queue_url, MaxNumberOfMessages=1, AttributeNames=["All"]
+    )
     messages = out.get("Messages", [])
     assert len(messages) == 1, out
     return {"Records": [EventPump._record(messages[0], env.resources.send_queue_name)]}, messages[0]
@@ -389,8 +418,15 @@ def _assert_each_once(env: Env, api: Api, campaign_id: str, count: int) -> None:
     status, done = api.call("GET", f"/v1/campaigns/{campaign_id}")
     assert status == 200
     assert done["status"] == "completed"
-    assert done["result"] == {"total": count, "sent": count, "delivered": 0, "read": 0, "failed": 0, "pending": 0,
-                              "skipped": 0}
+    assert done["result"] == {
+        "total": count,
+        "sent": count,
+        "delivered": 0,
+        "read": 0,
+        "failed": 0,
+        "pending": 0,
+        "skipped": 0,
+    }
     status, recipients = api.call("GET", f"/v1/campaigns/{campaign_id}/recipients")
     assert {r["status"] for r in recipients["items"]} == {"sent"}
     assert {r["attempts"] for r in recipients["items"]} == {1}

@@ -30,22 +30,35 @@ def sent(api: Api, channel: dict[str, Any], pump: Any, env: Env) -> dict[str, An
 def callback_params(message: dict[str, Any], status: str, error_code: str | None = None) -> dict[str, str]:
     """The form Twilio posts to a status callback."""
     params = {
-        "MessageSid": message["sid"], "SmsSid": message["sid"], "MessageStatus": status, "SmsStatus": status,
-        "AccountSid": message["account_sid"], "From": message["from"], "To": message["to"], "ApiVersion": "2010-04-01",
+        "MessageSid": message["sid"],
+        "SmsSid": message["sid"],
+        "MessageStatus": status,
+        "SmsStatus": status,
+        "AccountSid": message["account_sid"],
+        "From": message["from"],
+        "To": message["to"],
+        "ApiVersion": "2010-04-01",
     }
     if error_code is not None:
         params["ErrorCode"] = error_code
     return params
 
 
-def post_callback(client: Any, url: str, params: dict[str, str], *, token: str = SIM_TOKEN,
-                  signature: str | None = None, signed: bool = True) -> tuple[int, Any]:
+def post_callback(
+    client: Any,
+    url: str,
+    params: dict[str, str],
+    *,
+    token: str = SIM_TOKEN,
+    signature: str | None = None,
+    signed: bool = True,
+) -> tuple[int, Any]:
     """POST a status callback to `url` (a full public URL) as Twilio would, signed with `token` unless told."""
     assert url.startswith(PUBLIC_BASE)
     headers = {"Content-Type": FORM}
     if signed:
         headers["X-Twilio-Signature"] = signature or RequestValidator(token).compute_signature(url, params)
-    response = client.http.post(url[len(PUBLIC_BASE):], headers=headers, body=urlencode(params))
+    response = client.http.post(url[len(PUBLIC_BASE) :], headers=headers, body=urlencode(params))
     body = response.body.decode("utf-8") if isinstance(response.body, bytes) else response.body
     return response.status_code, (json.loads(body) if body and body.startswith("{") else body)
 
@@ -75,10 +88,15 @@ def test_callback_with_forged_or_missing_signature_is_refused_and_changes_nothin
     # WHEN the callback is signed with another token, carries no signature, or its signed fields were altered
     forged = post_callback(client, url, params, token="not-the-auth-token")
     missing = post_callback(client, url, params, signed=False)
-    tampered = post_callback(client, url, {**params, "MessageStatus": "read"},
-                             signature=RequestValidator(SIM_TOKEN).compute_signature(url, params))
-    other_recipient = post_callback(client, url.replace("r=0", "r=1"), params,
-                                    signature=RequestValidator(SIM_TOKEN).compute_signature(url, params))
+    tampered = post_callback(
+        client,
+        url,
+        {**params, "MessageStatus": "read"},
+        signature=RequestValidator(SIM_TOKEN).compute_signature(url, params),
+    )
+    other_recipient = post_callback(
+        client, url.replace("r=0", "r=1"), params, signature=RequestValidator(SIM_TOKEN).compute_signature(url, params)
+    )
     # THEN each is a 403 in the contract's error shape
     for status, body in (forged, missing, tampered, other_recipient):
         assert status == 403, body
@@ -101,8 +119,15 @@ def test_delivered_callback_counts_once_even_when_replayed(client: Any, api: Api
     assert status == 204
     rec = recipient(api, cid, NUMBERS[0])
     assert rec["status"] == "delivered" and rec["delivered_at"] and rec["provider_message_id"] == message["sid"]
-    assert result(api, cid) == {"total": 3, "sent": 3, "delivered": 1, "read": 0, "failed": 0, "pending": 0,
-                                "skipped": 0}
+    assert result(api, cid) == {
+        "total": 3,
+        "sent": 3,
+        "delivered": 1,
+        "read": 0,
+        "failed": 0,
+        "pending": 0,
+        "skipped": 0,
+    }
     # WHEN the same callback is replayed twice
     for _ in range(2):
         status, _ = post_callback(client, message["status_callback"], params)
@@ -158,10 +183,17 @@ def test_callback_on_another_tenants_channel_changes_nothing(
     _, key_b = create_tenant(env.deps, "B")
     api_b = Api(client, key_b)
     token_b = "tenant-b-auth-token"
-    status, channel_b = api_b.call("POST", "/v1/channels", {
-        "name": "B SMS", "type": "sms", "provider": "twilio", "senders": [SENDER],
-        "credentials": {"account_sid": SIM_ACCOUNT, "auth_token": token_b},
-    })
+    status, channel_b = api_b.call(
+        "POST",
+        "/v1/channels",
+        {
+            "name": "B SMS",
+            "type": "sms",
+            "provider": "twilio",
+            "senders": [SENDER],
+            "credentials": {"account_sid": SIM_ACCOUNT, "auth_token": token_b},
+        },
+    )
     assert status == 201, channel_b
     cid = sent["campaign"]["id"]
     message = sent["messages"][NUMBERS[0]]
@@ -207,8 +239,7 @@ def test_callback_that_overtakes_the_sender_is_kept_and_counted_once(
     # THEN the later record of the send does not undo the delivery nor count it again; the campaign completes
     status, done = api.call("GET", f"/v1/campaigns/{created['id']}")
     assert done["status"] == "completed"
-    assert done["result"] == {"total": 2, "sent": 2, "delivered": 2, "read": 0, "failed": 0, "pending": 0,
-                              "skipped": 0}
+    assert done["result"] == {"total": 2, "sent": 2, "delivered": 2, "read": 0, "failed": 0, "pending": 0, "skipped": 0}
     by_sid = {m["to"]: m["sid"] for m in env.sim.messages()}
     for number in NUMBERS[:2]:
         rec = recipient(api, created["id"], number)

@@ -32,7 +32,9 @@ class SendResult:
 class Provider(Protocol):
     """A messaging provider as the sender sees it."""
 
-    def send(self, *, to: str, sender: str, text: str | None, media_urls: Sequence[str], status_callback: str) -> SendResult:
+    def send(
+        self, *, to: str, sender: str, text: str | None, media_urls: Sequence[str], status_callback: str
+    ) -> SendResult:
         """Hand one message to the provider."""
         ...
 

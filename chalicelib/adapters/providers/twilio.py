@@ -62,7 +62,9 @@ class TwilioProvider:
             http_client = TwilioHttpClient(timeout=timeout)
         self._client = Client(account_sid, auth_token, http_client=http_client)
 
-    def send(self, *, to: str, sender: str, text: str | None, media_urls: Sequence[str], status_callback: str) -> SendResult:
+    def send(
+        self, *, to: str, sender: str, text: str | None, media_urls: Sequence[str], status_callback: str
+    ) -> SendResult:
         """Create one message; every failure becomes a classified result, never an exception."""
         kwargs: dict[str, Any] = {"to": to, "from_": sender, "status_callback": status_callback}
         if text:
