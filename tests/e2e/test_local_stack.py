@@ -9,17 +9,10 @@ from typing import Any
 import pytest
 import requests
 
+from tests.conftest import FAILING
 from tests.e2e.stackproc import StackProcess, start_stack, wait_for
 
 pytestmark = pytest.mark.e2e
-
-FAILING = {
-    "+15005550001": "21211",
-    "+15005550002": "21612",
-    "+15005550003": "21408",
-    "+15005550004": "21610",
-    "+15005550009": "21614",
-}
 
 
 @pytest.fixture(scope="module")

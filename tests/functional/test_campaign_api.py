@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib.services.tenants import create_tenant
-from tests.conftest import SENDER, Api, Env, campaign_body
+from tests.conftest import SENDER, Api, Env, campaign_body, make_pump
 
 PLUS_ONE_HOUR = timezone(timedelta(hours=1))
 
@@ -25,17 +25,7 @@ def numbers(count: int, block: int = 0) -> list[str]:
 
 def shifted_pump(env: Env) -> Any:
     """An event pump whose idea of now is the app's (fake) clock."""
-    import app as app_module
-    from chalicelib.local.pump import EventPump
-
-    return EventPump(
-        app_module,
-        boto3.client("sqs"),
-        boto3.client("scheduler"),
-        schedule_group=env.resources.scheduler_group,
-        timeouts={"send_worker": 300.0},
-        now=env.deps.clock.utcnow,
-    )
+    return make_pump(env)
 
 
 def scheduler_get(env: Env, campaign_id: str) -> dict[str, Any]:

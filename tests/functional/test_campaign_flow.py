@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import SENDER, Api, Env, campaign_body
-
-FAILING = {
-    "+15005550001": "21211",
-    "+15005550002": "21612",
-    "+15005550003": "21408",
-    "+15005550004": "21610",
-    "+15005550009": "21614",
-}
+from tests.conftest import FAILING, SENDER, Api, Env, campaign_body
 
 
 def test_campaign_sent_now_completes_with_exact_failures(
