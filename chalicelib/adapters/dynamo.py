@@ -897,3 +897,36 @@ class Store:
                 return False
             raise
         return True
+
+    # ------------------------------------------------------------------ idempotency keys
+    def claim_idempotency_key(
+        self, tenant_id: str, key: str, record: Mapping[str, Any], *, now: float, ttl_seconds: int
+    ) -> dict[str, Any] | None:
+        """Remember `record` under a tenant's Idempotency-Key; if the key is taken (and not expired), its record."""
+        item = {"pk": f"IDEMPOTENCY#{tenant_id}", "sk": key, **record, "expires_at": int(now) + ttl_seconds}
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=_item(item),
+                # Closes: two retries of one request racing; only one creates, the other replays.
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                ExpressionAttributeValues=_values({":now": int(now)}),
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
+            return self._get(f"IDEMPOTENCY#{tenant_id}", key) or {}
+        return None
+
+    def release_idempotency_key(self, tenant_id: str, key: str, campaign_id: str) -> None:
+        """Forget a key whose request created nothing, so the same request may be tried again."""
+        try:
+            self._db.delete_item(
+                TableName=self._table,
+                Key=_item({"pk": f"IDEMPOTENCY#{tenant_id}", "sk": key}),
+                ConditionExpression="campaign_id = :cid",
+                ExpressionAttributeValues=_values({":cid": campaign_id}),
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise

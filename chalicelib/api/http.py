@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -158,3 +159,22 @@ def install(app: Chalice) -> None:
                 return out
             return error_response(ServiceError("an internal error occurred; it has been logged"))
         return response
+
+
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def idempotency(request: Request, body: Any) -> Any:
+    """The request's Idempotency-Key (printable ASCII, 1 to 255 characters) and a digest of its body, or None."""
+    from chalicelib.services.campaigns import Idempotency
+
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not (1 <= len(key) <= MAX_IDEMPOTENCY_KEY) or not all(" " < c <= "~" for c in key):
+        raise InvalidRequestError(
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters without spaces",
+            details=[{"header": "Idempotency-Key"}],
+        )
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return Idempotency(key, hashlib.sha256(canonical.encode("ascii")).hexdigest())

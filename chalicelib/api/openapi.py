@@ -124,6 +124,7 @@ _DOCUMENT: dict[str, Any] = {
                                                             "enum": [
                                                                 "unsupported_channel",
                                                                 "invalid_phone_number",
+                                                                "idempotency_key_reused",
                                                                 "invalid_mps",
                                                             ]
                                                         }
@@ -250,13 +251,24 @@ _DOCUMENT: dict[str, Any] = {
                 "operationId": "createCampaign",
                 "tags": ["campaigns"],
                 "summary": "Create a campaign: it sends now (or waits, `pending`), is scheduled, or is a draft.",
+                "parameters": [{"$ref": "#/components/parameters/idempotency_key"}],
                 "requestBody": {
                     "required": True,
                     "content": {_JSON: {"schema": {"$ref": "#/components/schemas/CampaignIn"}}},
                 },
                 "responses": {
                     "201": {
-                        "description": "The campaign: `executing` or `pending`, `scheduled`, or `draft`.",
+                        "description": (
+                            "The campaign: `executing` or `pending`, `scheduled`, or `draft`. A request repeated "
+                            "with the same `Idempotency-Key` answers the campaign the first one created, with the "
+                            "header `Idempotent-Replayed: true` (x-extension)."
+                        ),
+                        "headers": {
+                            "Idempotent-Replayed": {
+                                "description": "`true` when this answer replays an earlier request (x-extension).",
+                                "schema": {"type": "string", "enum": ["true"]},
+                            }
+                        },
                         "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Campaign"}}},
                     },
                     "400": {"$ref": "#/components/responses/BadRequest"},
@@ -265,7 +277,8 @@ _DOCUMENT: dict[str, Any] = {
                         "description": (
                             "`campaign_limit_reached`: the tenant has the most campaigns allowed (1,000 by default; "
                             "deleting one frees a place); `channel_not_found`: the channel was deleted while the "
-                            "campaign was being created."
+                            "campaign was being created; `request_in_progress`: the first request with this "
+                            "`Idempotency-Key` is still being processed (x-extension)."
                         ),
                         "content": {
                             _JSON: {
@@ -277,7 +290,11 @@ _DOCUMENT: dict[str, Any] = {
                                                 "error": {
                                                     "properties": {
                                                         "code": {
-                                                            "enum": ["campaign_limit_reached", "channel_not_found"]
+                                                            "enum": [
+                                                                "campaign_limit_reached",
+                                                                "channel_not_found",
+                                                                "request_in_progress",
+                                                            ]
                                                         }
                                                     }
                                                 }
@@ -305,7 +322,8 @@ _DOCUMENT: dict[str, Any] = {
                             "(details list the first 100, `field` `recipients.numbers.<index>`); `no_recipients`: "
                             "no number; `too_many_recipients`: more than 1,000 after removing duplicates (a setting); "
                             "`invalid_schedule`: `send_time.at` is not an RFC 3339 time with an offset, not in the "
-                            "future, or more than a year ahead."
+                            "future, or more than a year ahead; `idempotency_key_reused`: the `Idempotency-Key` came "
+                            "with a different request before (x-extension)."
                         ),
                         "content": {
                             _JSON: {
@@ -512,6 +530,20 @@ _DOCUMENT: dict[str, Any] = {
             },
         },
         "parameters": {
+            "idempotency_key": {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "x-extension": True,
+                "description": (
+                    "Any unique string per intended campaign (1 to 255 printable ASCII characters, no spaces). A "
+                    "retry with the same key and the same body answers the campaign the first request created "
+                    "instead of creating (and sending) another; the same key with another body is "
+                    "`422 idempotency_key_reused`. Keys are remembered for 24 hours, per tenant; a request refused "
+                    "with 4xx does not use up its key."
+                ),
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+            },
             "limit": {
                 "name": "limit",
                 "in": "query",

@@ -143,8 +143,12 @@ def delete_channel(deps: Deps, tenant_id: str, channel_id: str) -> Response:
 
 # ---------------------------------------------------------------------------------------------------- campaigns
 @endpoint("/v1/campaigns", ["POST"], status=201)
-def create_campaign(deps: Deps, tenant_id: str) -> dict[str, Any]:
-    return campaigns.create_campaign(deps, tenant_id, parse(CampaignIn, http.json_body(_request())))
+def create_campaign(deps: Deps, tenant_id: str) -> Response:
+    body = http.json_body(_request())
+    campaign, replayed = campaigns.create_campaign(
+        deps, tenant_id, parse(CampaignIn, body), http.idempotency(_request(), body)
+    )
+    return http.respond(campaign, 201, {"Idempotent-Replayed": "true"} if replayed else None)
 
 
 @endpoint("/v1/campaigns", ["GET"])

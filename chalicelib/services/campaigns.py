@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.dynamo import ACTIVE, DUE
 from chalicelib.adapters.queue import Chunk
 from chalicelib.api.schemas import CampaignIn, SendScheduled, TextContent
-from chalicelib.domain.errors import NotFoundError, UnprocessableError
+from chalicelib.domain.errors import ConflictError, NotFoundError, UnprocessableError
 from chalicelib.domain.model import SENDING_STATUSES, CampaignStatus, Result, utc_iso
 from chalicelib.domain.phone import check_numbers
 from chalicelib.domain.segments import analyze
@@ -16,6 +17,8 @@ from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
 
 MAX_TEXT_CHARACTERS = 1600
+# How long an Idempotency-Key is remembered.
+IDEMPOTENCY_SECONDS = 24 * 3600
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
 # A sending campaign with no progress for this long is dispatched again (claims make that safe). Longer than the
 # queue's visibility timeout, so a chunk still in flight is not doubled for nothing.
@@ -118,8 +121,22 @@ def _content(body: CampaignIn, channel: dict[str, Any]) -> tuple[dict[str, Any],
     return {"type": "text", "text": content.text}, info.segments, info.encoding
 
 
-def create_campaign(deps: Deps, tenant_id: str, body: CampaignIn) -> dict[str, Any]:
-    """Validate, store recipients and the campaign, and start, schedule or keep it as a draft."""
+@dataclass(frozen=True)
+class Idempotency:
+    """An Idempotency-Key and a digest of the request it came with."""
+
+    key: str
+    request_hash: str
+
+
+def create_campaign(
+    deps: Deps, tenant_id: str, body: CampaignIn, idempotency: Idempotency | None = None
+) -> tuple[dict[str, Any], bool]:
+    """Validate, store recipients and the campaign, and start, schedule or keep it as a draft.
+
+    Returns the campaign and whether it is a replay: a request repeated with the same Idempotency-Key answers the
+    campaign the first one created, so a PBX retrying after a timeout never sends a campaign twice.
+    """
     channel = deps.store.get_channel(tenant_id, body.channel_id)
     if channel is None:
         raise UnprocessableError(
@@ -159,6 +176,16 @@ def create_campaign(deps: Deps, tenant_id: str, body: CampaignIn) -> dict[str, A
         body.send_time.type
     ]
     campaign_id = deps.ids.new("cmp")
+    if idempotency is not None:
+        earlier = deps.store.claim_idempotency_key(
+            tenant_id,
+            idempotency.key,
+            {"campaign_id": campaign_id, "request_hash": idempotency.request_hash},
+            now=deps.clock.now(),
+            ttl_seconds=IDEMPOTENCY_SECONDS,
+        )
+        if earlier is not None:
+            return _replay(deps, tenant_id, earlier, idempotency), True
     campaign: dict[str, Any] = {
         "type": "campaign",
         "campaign_id": campaign_id,
@@ -179,18 +206,25 @@ def create_campaign(deps: Deps, tenant_id: str, body: CampaignIn) -> dict[str, A
         "scheduled_at": scheduled_at,
         "started_at": now_iso if status == CampaignStatus.EXECUTING else None,
     }
-    deps.store.put_recipients(campaign_id, tenant_id, body.channel_id, numbers, deps.settings.chunk_size)
     try:
+        deps.store.put_recipients(campaign_id, tenant_id, body.channel_id, numbers, deps.settings.chunk_size)
         stored = deps.store.create_campaign(campaign, deps.settings.max_campaigns_per_tenant)
     except Exception:
         deps.store.delete_campaign_data(campaign_id)
+        if idempotency is not None:
+            deps.store.release_idempotency_key(tenant_id, idempotency.key, campaign_id)
         raise
     log.info(
         "campaign created",
         extra={"tenant_id": tenant_id, "campaign_id": campaign_id, "status": stored, "recipients": len(numbers)},
     )
     if stored == CampaignStatus.EXECUTING:
-        dispatch(deps, tenant_id, campaign_id)
+        try:
+            dispatch(deps, tenant_id, campaign_id)
+        except Exception:  # noqa: BLE001 - the campaign is stored and sending; the tick dispatches it
+            log.exception(
+                "could not dispatch; the minute tick will dispatch the campaign", extra={"campaign_id": campaign_id}
+            )
     elif stored == CampaignStatus.SCHEDULED and scheduled_at:
         try:
             deps.scheduler.schedule_start(tenant_id, campaign_id, datetime.fromisoformat(scheduled_at))
@@ -199,7 +233,23 @@ def create_campaign(deps: Deps, tenant_id: str, body: CampaignIn) -> dict[str, A
                 "could not create the start schedule; the minute tick will start the campaign",
                 extra={"campaign_id": campaign_id},
             )
-    return get_campaign(deps, tenant_id, campaign_id)
+    return get_campaign(deps, tenant_id, campaign_id), False
+
+
+def _replay(deps: Deps, tenant_id: str, earlier: dict[str, Any], idempotency: Idempotency) -> dict[str, Any]:
+    if earlier.get("request_hash") != idempotency.request_hash:
+        raise UnprocessableError(
+            "this Idempotency-Key was used with a different request; use a new key for a new campaign",
+            code="idempotency_key_reused",
+            details=[{"header": "Idempotency-Key"}],
+        )
+    if deps.store.get_campaign(tenant_id, str(earlier["campaign_id"])) is None:
+        raise ConflictError(
+            "the first request with this Idempotency-Key is still being processed; retry shortly",
+            code="request_in_progress",
+            details=[{"header": "Idempotency-Key"}],
+        )
+    return get_campaign(deps, tenant_id, str(earlier["campaign_id"]))
 
 
 def view(campaign: dict[str, Any], result: Result) -> dict[str, Any]:

@@ -205,7 +205,7 @@ def test_campaign_created_while_its_channel_is_being_deleted_keeps_the_channel(
         monkeypatch,
         env.deps.store,
         "delete_channel",
-        lambda: created.append(campaigns.create_campaign(env.deps, tenant[0], body)),
+        lambda: created.append(campaigns.create_campaign(env.deps, tenant[0], body)[0]),
     )
     # WHEN the delete goes on
     status, answer = api.call("DELETE", f"/v1/channels/{channel['id']}")

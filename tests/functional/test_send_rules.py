@@ -138,7 +138,7 @@ def test_campaigns_created_at_once_send_one_at_a_time_in_fifo_order(
         CampaignIn.model_validate(campaign_body(numbers(i, 2), channel["id"], name=f"race {i}")) for i in range(8)
     ]
     # WHEN they all run at once
-    created = race([partial(campaigns.create_campaign, env.deps, tenant_id, b) for b in bodies])
+    created = [c for c, _ in race([partial(campaigns.create_campaign, env.deps, tenant_id, b) for b in bodies])]
     # THEN exactly one is executing and the seven others are pending, each queued once behind it
     statuses = Counter(c["status"] for c in created)
     assert statuses == {"executing": 1, "pending": 7}, statuses
@@ -166,7 +166,7 @@ def test_scheduled_campaigns_started_by_schedule_and_tick_at_once_never_send_two
     ids = []
     for i in range(4):
         body = campaign_body(numbers(i, 1), channel["id"], name=f"sched {i}", send_time={"type": "scheduled", "at": at})
-        created = campaigns.create_campaign(env.deps, tenant_id, CampaignIn.model_validate(body))
+        created, _ = campaigns.create_campaign(env.deps, tenant_id, CampaignIn.model_validate(body))
         assert created["status"] == "scheduled"
         ids.append(created["id"])
     # WHEN their time has passed and each is started twice at once (its schedule and a retry), while two ticks run
@@ -322,7 +322,7 @@ def test_campaign_created_while_the_sender_finishes_is_not_left_waiting(
         monkeypatch,
         env,
         "finish_campaign",
-        lambda: created.append(campaigns.create_campaign(env.deps, tenant[0], body_b)),
+        lambda: created.append(campaigns.create_campaign(env.deps, tenant[0], body_b)[0]),
     )
     # WHEN A's chunk is sent and A finishes, with B created in between its read and its write
     pump.drain()
