@@ -23,10 +23,16 @@ http.install(app)
 def send_worker(event: SQSEvent) -> None:
     """Send the chunk of recipients each message names; an exception leaves the message for redelivery."""
     context: Any = event.context
+    deps = current()
     for record in event:
-        sending.handle_chunk(
-            current(), Chunk.from_json(record.body), time_left=lambda: context.get_remaining_time_in_millis() / 1000.0
-        )
+        try:
+            sending.handle_chunk(
+                deps, Chunk.from_json(record.body), time_left=lambda: context.get_remaining_time_in_millis() / 1000.0
+            )
+        except Exception:
+            # Try again in a minute rather than after the queue's 30-minute visibility timeout; claims make it safe.
+            deps.queue.retry_soon(record.receipt_handle)
+            raise
 
 
 @app.schedule(Cron("*", "*", "*", "*", "?", "*"), name="tick")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -43,6 +44,14 @@ class SendQueue:
     def __init__(self, client: Any, queue_url: str) -> None:
         self._sqs = client
         self._url = queue_url
+
+    def retry_soon(self, receipt_handle: str, seconds: int = 60) -> None:
+        """Make a message that failed visible again after `seconds` (best effort: it reappears anyway)."""
+        # Best effort: if this fails too, the message still comes back after the queue's timeout.
+        with contextlib.suppress(Exception):
+            self._sqs.change_message_visibility(
+                QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+            )
 
     def publish(self, chunks: Sequence[Chunk], group: str, dedup_prefix: str) -> None:
         """Put chunks on the queue, ten per request; FIFO de-duplication drops a repeat within five minutes."""

@@ -527,3 +527,33 @@ def test_provider_server_errors_beyond_the_retry_budget_fail_the_recipient_not_t
     status, nxt = api.call("POST", "/v1/campaigns", campaign_body(numbers(5, 2), channel["id"]))
     pump.drain()
     assert api.call("GET", f"/v1/campaigns/{nxt['id']}")[1]["result"]["sent"] == 2
+
+
+def test_a_failed_chunk_comes_back_in_a_minute_not_after_the_visibility_timeout(
+    env: Env, api: Api, channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a chunk on the queue whose sending fails with an unexpected error
+    import app as app_module
+    from chalicelib.local.pump import EventPump
+
+    api.call("POST", "/v1/campaigns", campaign_body(["+14155550100"], channel["id"]))
+    sqs = boto3.client("sqs")
+    message = sqs.receive_message(QueueUrl=env.resources.send_queue_url, MaxNumberOfMessages=1)["Messages"][0]
+    seen: list[int] = []
+    real = env.deps.queue._sqs.change_message_visibility
+
+    def spy(**kwargs: Any) -> Any:
+        seen.append(kwargs["VisibilityTimeout"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(env.deps.queue._sqs, "change_message_visibility", spy)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("DynamoDB had a bad minute")
+
+    monkeypatch.setattr("chalicelib.services.sending.handle_chunk", broken)
+    # WHEN the worker runs it THEN the error propagates (the message is not deleted) and it is due again in 60 s
+    pump = EventPump(app_module, sqs)
+    with pytest.raises(RuntimeError):
+        pump.invoke("send_worker", {"Records": [EventPump._record(message, "msgcampaigns-send.fifo")]})
+    assert seen == [60]
