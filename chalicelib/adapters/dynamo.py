@@ -30,7 +30,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.errors import ConcurrencyError, ConflictError, InvalidRequestError, NotFoundError
-from chalicelib.domain.model import BUCKET_OF, BUCKETS, COUNTER_SHARDS, CampaignStatus, RecipientStatus
+from chalicelib.domain.model import BUCKET_OF, BUCKETS, COUNTER_SHARDS, CampaignStatus, RecipientStatus, counter_shard
 
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
@@ -58,6 +58,11 @@ def tenant_pk(tenant_id: str) -> str:
 
 def campaign_pk(campaign_id: str) -> str:
     """Partition of a campaign's recipients and counters."""
+    return f"CAMPAIGN#{campaign_id}"
+
+
+def campaign_sk(campaign_id: str) -> str:
+    """Sort key of a campaign in its tenant's partition."""
     return f"CAMPAIGN#{campaign_id}"
 
 
@@ -452,8 +457,6 @@ class Store:
         self, campaign_id: str, tenant_id: str, channel_id: str, numbers: Sequence[str], chunk_size: int
     ) -> None:
         """Write a campaign's recipients (all queued) and its counter shards."""
-        from chalicelib.domain.model import counter_shard
-
         shard_counts = [0] * COUNTER_SHARDS
         pk = campaign_pk(campaign_id)
 
@@ -518,7 +521,7 @@ class Store:
                     f"this tenant has {max_campaigns} campaigns, the most allowed; delete one to make room",
                     code="campaign_limit_reached",
                 )
-            item = {"pk": tenant_pk(tid), "sk": f"CAMPAIGN#{cid}", **campaign}
+            item = {"pk": tenant_pk(tid), "sk": campaign_sk(cid), **campaign}
             values: dict[str, Any] = {":one": 1, ":max": max_campaigns}
             # Closes: two creates at once both passing the limit check above.
             condition = "campaign_count < :max"
@@ -570,7 +573,7 @@ class Store:
 
     def get_campaign(self, tenant_id: str, campaign_id: str, consistent: bool = True) -> dict[str, Any] | None:
         """A tenant's campaign."""
-        return self._get(tenant_pk(tenant_id), f"CAMPAIGN#{campaign_id}", consistent)
+        return self._get(tenant_pk(tenant_id), campaign_sk(campaign_id), consistent)
 
     def list_campaigns(self, tenant_id: str, status: str | None, limit: int, cursor: str | None) -> Page:
         """A page of the tenant's campaigns, newest first."""
@@ -589,7 +592,7 @@ class Store:
             tenant = self.get_tenant(tenant_id)
             if tenant is None:
                 return None
-            campaign_key = _item({"pk": tenant_pk(tenant_id), "sk": f"CAMPAIGN#{campaign_id}"})
+            campaign_key = _item({"pk": tenant_pk(tenant_id), "sk": campaign_sk(campaign_id)})
             lock_free = not tenant.get("sending") and not tenant.get("pending_queue")
             if lock_free:
                 tenant_update = {
@@ -661,7 +664,7 @@ class Store:
                 {
                     "Update": {
                         "TableName": self._table,
-                        "Key": _item({"pk": tenant_pk(tenant_id), "sk": f"CAMPAIGN#{campaign_id}"}),
+                        "Key": _item({"pk": tenant_pk(tenant_id), "sk": campaign_sk(campaign_id)}),
                         "UpdateExpression": "SET #s = :final, completed_at = :now REMOVE gsi1pk, gsi1sk",
                         # Closes: two workers finishing the same campaign at once; only one hands the lock over.
                         "ConditionExpression": "#s = :was",
@@ -691,7 +694,7 @@ class Store:
                     {
                         "Update": {
                             "TableName": self._table,
-                            "Key": _item({"pk": tenant_pk(tenant_id), "sk": f"CAMPAIGN#{next_id}"}),
+                            "Key": _item({"pk": tenant_pk(tenant_id), "sk": campaign_sk(next_id)}),
                             "UpdateExpression": START_SENDING,
                             "ConditionExpression": "#s = :pending",
                             "ExpressionAttributeNames": {"#s": "status"},
@@ -739,7 +742,7 @@ class Store:
                 options.append(f":st{i}")
             condition += f" AND #s IN ({', '.join(options)})"
         return self._update(
-            {"pk": tenant_pk(tenant_id), "sk": f"CAMPAIGN#{campaign_id}"},
+            {"pk": tenant_pk(tenant_id), "sk": campaign_sk(campaign_id)},
             "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
             condition,
             values,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -36,6 +36,11 @@ class Chunk:
             end=int(data["end"]),
             generation=int(data.get("generation", 0)),
         )
+
+
+def sender_group(campaign: Mapping[str, Any]) -> str:
+    """The FIFO message group of a campaign's chunks: one per sender number, so one worker paces each sender."""
+    return f"{campaign['channel_id']}:{campaign['sender']}"
 
 
 class SendQueue:

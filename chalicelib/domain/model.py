@@ -168,6 +168,11 @@ def utc_iso(ts: datetime | None) -> str | None:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_utc(stamp: str) -> datetime:
+    """A time written by `utc_iso` (RFC 3339 with a Z) back as an aware datetime."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
 def utc_from_epoch(seconds: float) -> datetime:
     """A UTC datetime from epoch seconds."""
     return datetime.fromtimestamp(seconds, tz=UTC)

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.dynamo import ACTIVE, DUE
-from chalicelib.adapters.queue import Chunk
+from chalicelib.adapters.queue import Chunk, sender_group
 from chalicelib.api.schemas import CampaignIn, SendScheduled, TextContent
 from chalicelib.domain.errors import ConflictError, NotFoundError, UnprocessableError
-from chalicelib.domain.model import SENDING_STATUSES, CampaignStatus, Result, utc_iso
+from chalicelib.domain.model import SENDING_STATUSES, CampaignStatus, Result, parse_utc, utc_iso
 from chalicelib.domain.phone import check_numbers
 from chalicelib.domain.segments import analyze
 from chalicelib.services.deps import Deps
@@ -332,9 +332,7 @@ def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
     chunks = [
         Chunk(tenant_id, campaign_id, start, min(start + size, total), generation) for start in range(0, total, size)
     ]
-    deps.queue.publish(
-        chunks, group=f"{campaign['channel_id']}:{campaign['sender']}", dedup_prefix=f"{campaign_id}:{generation}"
-    )
+    deps.queue.publish(chunks, group=sender_group(campaign), dedup_prefix=f"{campaign_id}:{generation}")
     now = utc_iso(deps.clock.utcnow())
     deps.store.set_campaign_fields(
         tenant_id, campaign_id, {"dispatched_gen": generation, "dispatched_at": now, "progress_at": now}
@@ -373,7 +371,7 @@ def start_scheduled(deps: Deps, tenant_id: str, campaign_id: str) -> str | None:
     if campaign is None or campaign["status"] != CampaignStatus.SCHEDULED:
         return None
     now = deps.clock.utcnow()
-    if campaign.get("scheduled_at") and datetime.fromisoformat(campaign["scheduled_at"].replace("Z", "+00:00")) > now:
+    if campaign.get("scheduled_at") and parse_utc(campaign["scheduled_at"]) > now:
         return None
     status = deps.store.start_campaign(tenant_id, campaign_id, "scheduled", utc_iso(now) or "")
     log.info("scheduled campaign started", extra={"campaign_id": campaign_id, "status": status})
@@ -410,7 +408,7 @@ def tick(deps: Deps) -> dict[str, int]:
 def _age(stamp: str | None, now: datetime) -> float:
     if not stamp:
         return float("inf")
-    return (now - datetime.fromisoformat(stamp.replace("Z", "+00:00"))).total_seconds()
+    return (now - parse_utc(stamp)).total_seconds()
 
 
 def _needs_dispatch(campaign: dict[str, Any], now: datetime) -> bool:

@@ -9,7 +9,7 @@ from chalicelib.domain.errors import ConcurrencyError, ConflictError, NotFoundEr
 from chalicelib.domain.model import utc_iso
 from chalicelib.domain.phone import check_numbers
 from chalicelib.services.deps import Deps
-from chalicelib.services.webhooks import forget_channel
+from chalicelib.services.webhooks import forget_channel, twilio_path
 
 # Messages per second per sender when the channel does not say: Twilio long codes send 1 per second.
 DEFAULT_MPS = {"twilio": 1.0, "whatsapp_cloud": 80.0}
@@ -48,8 +48,8 @@ def view(deps: Deps, channel: dict[str, Any]) -> dict[str, Any]:
         "senders": channel["senders"],
         "mps": channel["mps"],
         "webhooks": {
-            "status_callback_url": f"{base}/webhooks/twilio/{cid}/status",
-            "inbound_url": f"{base}/webhooks/twilio/{cid}/inbound",
+            "status_callback_url": base + twilio_path(cid, "status"),
+            "inbound_url": base + twilio_path(cid, "inbound"),
         },
         "created_at": channel["created_at"],
         "updated_at": channel.get("updated_at", channel["created_at"]),

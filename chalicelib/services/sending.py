@@ -11,12 +11,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from chalicelib.adapters.providers.base import Outcome, Provider, SendResult
-from chalicelib.adapters.queue import Chunk
+from chalicelib.adapters.queue import Chunk, sender_group
 from chalicelib.domain.model import SEND_INTERRUPTED, SENDING_STATUSES, CampaignStatus, Clock, RecipientStatus, utc_iso
 from chalicelib.domain.phone import mask
 from chalicelib.services import campaigns
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
+from chalicelib.services.webhooks import twilio_path
 
 # Stop taking new recipients when less than this is left of the invocation; the rest goes back on the queue.
 SAFETY_SECONDS = 20.0
@@ -55,7 +56,7 @@ class Pacer:
 def status_callback_url(deps: Deps, channel_id: str, campaign_id: str, index: int) -> str:
     """The status callback the provider calls for one recipient (query keys sorted: the signature covers them)."""
     query = urlencode(sorted({"c": campaign_id, "r": str(index)}.items()))
-    return f"{deps.settings.public_base_url}/webhooks/twilio/{channel_id}/status?{query}"
+    return f"{deps.settings.public_base_url}{twilio_path(channel_id, 'status')}?{query}"
 
 
 def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> None:
@@ -232,7 +233,7 @@ def _requeue(deps: Deps, chunk: Chunk, campaign: dict[str, Any], from_index: int
     rest = Chunk(chunk.tenant_id, chunk.campaign_id, from_index, chunk.end, chunk.generation)
     deps.queue.publish(
         [rest],
-        group=f"{campaign['channel_id']}:{campaign['sender']}",
+        group=sender_group(campaign),
         dedup_prefix=f"{chunk.campaign_id}:requeue:{uuid.uuid4().hex}",
     )
     log.info("chunk requeued", extra={"campaign_id": chunk.campaign_id, "from": from_index, "end": chunk.end})

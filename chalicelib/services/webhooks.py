@@ -52,6 +52,11 @@ def _channel(deps: Deps, channel_id: str) -> tuple[str | None, dict[str, Any] | 
     return tenant_id, channel
 
 
+def twilio_path(channel_id: str, kind: str) -> str:
+    """The path of a channel's Twilio webhook (`status` or `inbound`): what we hand out is what we verify."""
+    return f"/webhooks/twilio/{channel_id}/{kind}"
+
+
 def forget_channel(channel_id: str) -> None:
     """Drop a channel from this container's cache (it was changed or deleted here)."""
     _channels.pop(channel_id, None)
@@ -82,7 +87,7 @@ def twilio_status(
     deps: Deps, channel_id: str, query: Mapping[str, str], form: Sequence[tuple[str, str]], signature: str | None
 ) -> None:
     """Record a Twilio status callback for the recipient its URL names."""
-    tenant_id, _ = _verified_channel(deps, channel_id, f"/webhooks/twilio/{channel_id}/status", query, form, signature)
+    tenant_id, _ = _verified_channel(deps, channel_id, twilio_path(channel_id, "status"), query, form, signature)
     fields = dict(form)
     target = TWILIO_STATUSES.get((fields.get("MessageStatus") or fields.get("SmsStatus") or "").lower())
     campaign_id, index_raw = query.get("c"), query.get("r", "")
@@ -127,7 +132,7 @@ def twilio_inbound(
     deps: Deps, channel_id: str, query: Mapping[str, str], form: Sequence[tuple[str, str]], signature: str | None
 ) -> None:
     """Accept a signed inbound message and keep it (replies, sessions and opt-outs build on what is kept)."""
-    tenant_id, _ = _verified_channel(deps, channel_id, f"/webhooks/twilio/{channel_id}/inbound", query, form, signature)
+    tenant_id, _ = _verified_channel(deps, channel_id, twilio_path(channel_id, "inbound"), query, form, signature)
     fields = dict(form)
     deps.store.put_inbound(
         tenant_id,
