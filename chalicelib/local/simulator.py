@@ -3,6 +3,7 @@
 It speaks ``/2010-04-01/Accounts/{AccountSid}/Messages.json`` (create, fetch, list) with HTTP Basic auth, answers
 Twilio's error JSON, honours Twilio's magic test numbers, enforces each sender's messages-per-second limit, and
 posts signed status callbacks (``sent`` then ``delivered``/``undelivered``) from a small pool of worker threads.
+An MMS (``MediaUrl``) is fetched before its first callback, as Twilio does; media Twilio could not send fails it.
 Control endpoints under ``/sim/`` configure it and inject latency and failures; ``POST /sim/inbound`` makes it post
 a signed incoming-message webhook, as Twilio would.
 
@@ -43,6 +44,72 @@ SIGNATURE_HEADER = "X-Twilio-Signature"
 MAX_BODY_BYTES = 1_000_000
 MAX_BODY_CHARS = 1600
 DEFAULT_UNDELIVERED_CODE = 30003
+
+# Outbound media (https://www.twilio.com/docs/messaging/guides/accepted-mime-types): Twilio GETs each MediaUrl after
+# accepting the message and checks its Content-Type and the total size; a message whose media fails is `failed`.
+MAX_MEDIA_URLS = 10
+MAX_MEDIA_BYTES = 5 * 1024 * 1024  # "For an MMS message, the size limit is 5MB" (the whole message's media)
+MEDIA_FETCH_TIMEOUT = 10.0
+# 11200 "HTTP retrieval failure": the docs' causes include "Web server returned a 4xx or 5xx HTTP response" and
+# network failures; it is the code Twilio logs for a MediaUrl it cannot fetch.
+MEDIA_RETRIEVAL_FAILED = 11200
+# 12300 "Invalid Content-Type": "Twilio is unable to process the Content-Type of the provided URL", with "make sure
+# messages to or from your Twilio phone number are using a supported content-type" among its fixes; also for a
+# missing Content-Type ("You must return a Content-Type for all requests").
+MEDIA_INVALID_CONTENT_TYPE = 12300
+# 11751 "Media Message - Media exceeds messaging provider size limit": "the total size of the media message request
+# exceeds the maximum size limit for the channel" (5 MB for MMS). Not 30019 "Content size exceeds carrier limit":
+# that is a delivery error, for a destination carrier's own (smaller, per-carrier) limit, after Twilio sent it.
+MEDIA_TOO_LARGE = 11751
+# The MIME types Twilio accepts for MMS media (supported, i.e. transcoded, and accepted as-is), compared lowercased.
+MMS_CONTENT_TYPES = frozenset(
+    t.lower()
+    for t in [
+        "image/jpeg",
+        "image/jpg",
+        "image/gif",
+        "image/png",
+        "image/bmp",
+        "image/tiff",
+        "audio/basic",
+        "audio/L24",
+        "audio/mp4",
+        "audio/mpeg",
+        "audio/ogg",
+        "audio/vorbis",
+        "audio/vnd.rn-realaudio",
+        "audio/vnd.wave",
+        "audio/3gpp",
+        "audio/3gpp2",
+        "audio/ac3",
+        "audio/webm",
+        "audio/amr-nb",
+        "audio/amr",
+        "audio/aac",
+        "video/mpeg",
+        "video/mp4",
+        "video/quicktime",
+        "video/webm",
+        "video/3gpp",
+        "video/3gpp2",
+        "video/3gpp-tt",
+        "video/H261",
+        "video/H263",
+        "video/H263-1998",
+        "video/H263-2000",
+        "video/H264",
+        "text/vcard",
+        "text/x-vcard",
+        "text/csv",
+        "text/rtf",
+        "text/richtext",
+        "text/calendar",
+        "text/directory",
+        "application/pdf",
+        "application/vcard",
+        "application/vnd.apple.pkpass",
+    ]
+)
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _CREATE_PATH = re.compile(r"^/2010-04-01/Accounts/([^/]+)/Messages\.json$")
@@ -180,6 +247,10 @@ class _Message:
     error_code: int | None = None
     date_updated: float = 0.0
     date_sent: float | None = None
+    # One entry per MediaUrl: {"url", "status", "bytes", "content_type", "http_status"}; status is "pending" until
+    # fetched, then "fetched", "failed" (11200), "invalid_content_type" (12300), "too_large" (11751) or "skipped"
+    # (not fetched: an earlier one already failed the message).
+    media: list[dict[str, Any]] = field(default_factory=list)
 
     def item(self) -> dict[str, Any]:
         """The entry listed by ``GET /sim/messages``."""
@@ -190,6 +261,7 @@ class _Message:
             "to": self.to,
             "body": self.body,
             "media_urls": list(self.media_urls),
+            "media": [dict(m) for m in self.media],
             "status": self.status,
             "error_code": self.error_code,
             "status_callback": self.status_callback,
@@ -514,6 +586,10 @@ class TwilioSimulator:
                 created_at=wall,
                 date_updated=wall,
                 plan=plan,
+                media=[
+                    {"url": url, "status": "pending", "bytes": None, "content_type": None, "http_status": None}
+                    for url in media
+                ],
             )
             self._messages.append(message)
             self._by_sid[message.sid] = message
@@ -662,6 +738,10 @@ class TwilioSimulator:
         body = _first(form, "Body") or ""
         media = [u for u in form.get("MediaUrl", []) if u]
         callback = _first(form, "StatusCallback")
+        if len(media) > MAX_MEDIA_URLS:
+            raise TwilioApiError(400, 21623, "Number of media files exceeds allowed limit")
+        if not all(_is_http_url(u) for u in media):
+            raise TwilioApiError(400, 21620, "Invalid media URL(s)")
         if not to:
             raise TwilioApiError(400, 21604, "A 'To' phone number is required.")
         if not from_ and not service_sid:
@@ -730,7 +810,26 @@ class TwilioSimulator:
         finally:
             session.close()
 
+    def _check_media(self, job: _Job, session: requests.Session) -> None:
+        """Before the first callback, fetch an MMS's media as Twilio would; media it can't send fails the message."""
+        with self._lock:
+            message = self._by_sid.get(job.sid)
+            if message is None or job.generation != self._generation:
+                return
+            urls = [m["url"] for m in message.media if m["status"] == "pending"]
+        if not urls:
+            return
+        results, error_code = _fetch_media(session, urls)
+        with self._lock:
+            if job.generation != self._generation:
+                return
+            message.media = results
+            if error_code is not None:
+                message.plan = [("failed", error_code)]
+
     def _run_job(self, job: _Job, session: requests.Session) -> None:
+        if job.stage == 0 and job.attempt == 0:
+            self._check_media(job, session)
         with self._lock:
             message = self._by_sid.get(job.sid)
             if message is None or job.generation != self._generation:
@@ -798,6 +897,50 @@ class TwilioSimulator:
         )
         _ = response.content  # drain, so the keep-alive connection goes back to the pool
         return response.status_code
+
+
+def _fetch_media(session: requests.Session, urls: Sequence[str]) -> tuple[list[dict[str, Any]], int | None]:
+    """GET each media URL in order: what was fetched, and the Twilio error code that fails the message (or None)."""
+    results: list[dict[str, Any]] = []
+    error_code: int | None = None
+    total = 0
+    for url in urls:
+        item: dict[str, Any] = {
+            "url": url,
+            "status": "skipped",
+            "bytes": None,
+            "content_type": None,
+            "http_status": None,
+        }
+        results.append(item)
+        if error_code is not None:
+            continue
+        try:
+            with session.get(url, timeout=MEDIA_FETCH_TIMEOUT, stream=True) as response:
+                item["http_status"] = response.status_code
+                item["content_type"] = response.headers.get("Content-Type")
+                if not 200 <= response.status_code < 300:
+                    item["status"], error_code = "failed", MEDIA_RETRIEVAL_FAILED
+                    continue
+                media_type = (item["content_type"] or "").split(";", 1)[0].strip().lower()
+                if media_type not in MMS_CONTENT_TYPES:
+                    item["status"], error_code = "invalid_content_type", MEDIA_INVALID_CONTENT_TYPE
+                    continue
+                size = 0
+                for chunk in response.iter_content(chunk_size=64 * 1024):
+                    size += len(chunk)
+                    if total + size > MAX_MEDIA_BYTES:
+                        break  # never read more than the limit allows
+                item["bytes"] = size
+                total += size
+                if total > MAX_MEDIA_BYTES:
+                    item["status"], error_code = "too_large", MEDIA_TOO_LARGE
+                else:
+                    item["status"] = "fetched"
+        except requests.RequestException as exc:
+            logger.info("media fetch %s failed: %s", url, exc)
+            item["status"], error_code = "failed", MEDIA_RETRIEVAL_FAILED
+    return results, error_code
 
 
 def _first(form: Mapping[str, list[str]], name: str) -> str | None:

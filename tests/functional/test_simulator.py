@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -110,6 +111,47 @@ class Receiver:
         self._server.server_close()
 
 
+class MediaServer:
+    """A tiny HTTP server on 127.0.0.1 serving media files by path (404 for others), recording each GET."""
+
+    def __init__(self, files: dict[str, tuple[str, bytes]]) -> None:
+        self.files = files  # path -> (Content-Type, body)
+        self.gets: list[str] = []
+        self.on_get: Any = None  # called at each GET, before answering (to see what has happened by then)
+        self.seen: list[Any] = []
+        media = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                media.gets.append(self.path)
+                if media.on_get is not None:
+                    media.seen.append(media.on_get())
+                content_type, body = media.files.get(self.path, ("text/plain", b"not found"))
+                self.send_response(200 if self.path in media.files else 404)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+MB = 1024 * 1024
+
+
 def signature_valid(post: Received, token: str = AUTH_TOKEN) -> bool:
     return post.signature is not None and RequestValidator(token).validate(post.url, post.params, post.signature)
 
@@ -139,6 +181,28 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.stop()
+
+
+@pytest.fixture
+def media() -> Iterator[MediaServer]:
+    server = MediaServer(
+        {
+            "/a.png": ("image/png", PNG),
+            "/b.jpg": ("image/jpeg", b"\xff\xd8\xff" + b"j" * 997),
+            "/page.html": ("text/html; charset=utf-8", b"<html></html>"),
+            "/big1.jpg": ("image/jpeg", b"\xff" * (3 * MB)),
+            "/big2.jpg": ("image/jpeg", b"\xff" * (3 * MB)),
+        }
+    )
+    yield server
+    server.stop()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 # ---------------------------------------------------------------- the rewriting HTTP client
@@ -182,14 +246,13 @@ def test_send_to_a_normal_number_is_accepted_and_listed(sim: TwilioSimulator, cl
     assert stats["accepted"] == 1 and stats["first_accepted_at"] == items[0]["created_at"]
 
 
-def test_media_urls_are_recorded(sim: TwilioSimulator, client: Client) -> None:
+def test_media_urls_are_recorded(sim: TwilioSimulator, client: Client, media: MediaServer) -> None:
     # WHEN an MMS with two media URLs and no body is sent
-    message = client.messages.create(
-        to=RECIPIENT, from_=SENDER, media_url=["https://example.com/a.png", "https://example.com/b.jpg"]
-    )
+    urls = [f"{media.url}/a.png", f"{media.url}/b.jpg"]
+    message = client.messages.create(to=RECIPIENT, from_=SENDER, media_url=urls)
     # THEN the resource counts them and the simulator keeps them
     assert message.num_media == "2"
-    assert sim.messages()[0]["media_urls"] == ["https://example.com/a.png", "https://example.com/b.jpg"]
+    assert sim.messages()[0]["media_urls"] == urls
 
 
 @pytest.mark.parametrize(
@@ -343,6 +406,133 @@ def test_latency_is_injected_before_answering(sim: TwilioSimulator, client: Clie
     client.messages.create(to=RECIPIENT, from_=SENDER, body="slow")
     # THEN the answer took at least that long
     assert time.monotonic() - started >= 0.14
+
+
+# ---------------------------------------------------------------- MMS media
+
+
+def test_mms_media_is_fetched_before_the_first_callback_and_listed(
+    sim: TwilioSimulator, client: Client, receiver: Receiver, media: MediaServer
+) -> None:
+    # GIVEN two media files the simulator can fetch, and a record of the callbacks posted by each fetch
+    urls = [f"{media.url}/a.png", f"{media.url}/b.jpg"]
+    media.on_get = lambda: len(receiver.posts)
+    done = receiver.expect(2)
+    # WHEN an MMS is sent with them
+    message = client.messages.create(
+        to=RECIPIENT, from_=SENDER, body="see", media_url=urls, status_callback=f"{receiver.url}/s"
+    )
+    # THEN each URL was fetched once, before any status callback, and the message was delivered
+    assert done.wait(WAIT)
+    assert media.gets == ["/a.png", "/b.jpg"]
+    assert media.seen == [0, 0]
+    assert [p.params["MessageStatus"] for p in receiver.ok_posts()] == ["sent", "delivered"]
+    # AND GET /sim/messages shows what was fetched
+    assert sim.wait_for_callbacks(WAIT)
+    (item,) = requests.get(f"{sim.url}/sim/messages", timeout=WAIT).json()["items"]
+    assert item["media"] == [
+        {"url": urls[0], "status": "fetched", "bytes": len(PNG), "content_type": "image/png", "http_status": 200},
+        {"url": urls[1], "status": "fetched", "bytes": 1000, "content_type": "image/jpeg", "http_status": 200},
+    ]
+    fetched = client.messages(message.sid).fetch()
+    assert (fetched.status, fetched.num_media, fetched.error_code) == ("delivered", "2", None)
+
+
+def test_a_media_url_answering_404_fails_the_message_with_11200(
+    sim: TwilioSimulator, client: Client, receiver: Receiver, media: MediaServer
+) -> None:
+    # GIVEN a media URL that answers 404 followed by one that works
+    urls = [f"{media.url}/gone.png", f"{media.url}/a.png"]
+    done = receiver.expect(1)
+    # WHEN an MMS is sent with them
+    message = client.messages.create(to=RECIPIENT, from_=SENDER, media_url=urls, status_callback=f"{receiver.url}/s")
+    # THEN it was accepted, then failed with 11200 (HTTP retrieval failure) without ever being sent
+    assert message.status == "queued"
+    assert done.wait(WAIT)
+    assert sim.wait_for_callbacks(WAIT)
+    posts = receiver.ok_posts()
+    assert [(p.params["MessageStatus"], p.params.get("ErrorCode")) for p in posts] == [("failed", "11200")]
+    assert signature_valid(posts[0])
+    fetched = client.messages(message.sid).fetch()
+    assert (fetched.status, fetched.error_code, fetched.date_sent) == ("failed", 11200, None)
+    # AND the listing says which URL failed; the rest were not fetched
+    assert media.gets == ["/gone.png"]
+    assert [(m["url"], m["status"], m["http_status"]) for m in sim.messages()[0]["media"]] == [
+        (urls[0], "failed", 404),
+        (urls[1], "skipped", None),
+    ]
+
+
+def test_an_unreachable_media_url_fails_the_message_with_11200(
+    sim: TwilioSimulator, client: Client, receiver: Receiver
+) -> None:
+    # GIVEN a media URL on a port nothing listens on
+    url = f"http://127.0.0.1:{closed_port()}/a.png"
+    # WHEN an MMS is sent with it
+    client.messages.create(to=RECIPIENT, from_=SENDER, media_url=[url], status_callback=f"{receiver.url}/s")
+    # THEN the connection error fails it with 11200
+    assert receiver.expect(1).wait(WAIT)
+    assert sim.wait_for_callbacks(WAIT)
+    (item,) = sim.messages()
+    assert (item["status"], item["error_code"]) == ("failed", 11200)
+    assert item["media"] == [{"url": url, "status": "failed", "bytes": None, "content_type": None, "http_status": None}]
+
+
+def test_media_of_a_content_type_twilio_does_not_take_fails_with_12300(
+    sim: TwilioSimulator, client: Client, media: MediaServer
+) -> None:
+    # WHEN an MMS points at an HTML page
+    client.messages.create(to=RECIPIENT, from_=SENDER, media_url=[f"{media.url}/page.html"])
+    # THEN it fails with 12300 (Invalid Content-Type), the type it got on record
+    assert sim.wait_for_callbacks(WAIT)
+    (item,) = sim.messages()
+    assert (item["status"], item["error_code"]) == ("failed", 12300)
+    assert item["media"][0]["status"] == "invalid_content_type"
+    assert item["media"][0]["content_type"] == "text/html; charset=utf-8"
+
+
+def test_media_over_5_mb_in_total_fails_with_11751(sim: TwilioSimulator, client: Client, media: MediaServer) -> None:
+    # WHEN an MMS carries two 3 MB images (each under the limit, together over 5 MB)
+    urls = [f"{media.url}/big1.jpg", f"{media.url}/big2.jpg"]
+    client.messages.create(to=RECIPIENT, from_=SENDER, media_url=urls)
+    # THEN it fails with 11751 (media exceeds the messaging provider's size limit) on the second one
+    assert sim.wait_for_callbacks(WAIT)
+    (item,) = sim.messages()
+    assert (item["status"], item["error_code"]) == ("failed", 11751)
+    assert [m["status"] for m in item["media"]] == ["fetched", "too_large"]
+    assert item["media"][0]["bytes"] == 3 * MB
+    # AND the simulator stopped reading at the limit
+    assert item["media"][0]["bytes"] + item["media"][1]["bytes"] <= 5 * MB + 64 * 1024
+
+
+def test_an_sms_fetches_nothing_and_an_mms_under_5_mb_is_delivered(
+    sim: TwilioSimulator, client: Client, media: MediaServer
+) -> None:
+    # WHEN a text and an MMS with exactly one 3 MB image are sent
+    client.messages.create(to=RECIPIENT, from_=SENDER, body="text only")
+    client.messages.create(to=RECIPIENT, from_=SENDER, media_url=[f"{media.url}/big1.jpg"])
+    # THEN both are delivered; only the image was fetched
+    assert sim.wait_for_callbacks(WAIT)
+    assert [(m["status"], len(m["media"])) for m in sim.messages()] == [("delivered", 0), ("delivered", 1)]
+    assert media.gets == ["/big1.jpg"]
+
+
+@pytest.mark.parametrize(
+    ("media_urls", "code"),
+    [
+        (["ftp://example.com/a.png"], 21620),
+        ([f"http://127.0.0.1:9/{i}.png" for i in range(11)], 21623),
+    ],
+)
+def test_invalid_media_urls_are_rejected_at_create(
+    sim: TwilioSimulator, client: Client, media_urls: list[str], code: int
+) -> None:
+    # WHEN an MMS names a non-HTTP media URL, or more than 10 of them
+    with pytest.raises(TwilioRestException) as raised:
+        client.messages.create(to=RECIPIENT, from_=SENDER, media_url=media_urls)
+    # THEN Twilio's 400 with its code is answered and nothing is queued
+    assert (raised.value.status, raised.value.code) == (400, code)
+    assert sim.messages() == []
 
 
 # ---------------------------------------------------------------- status callbacks
