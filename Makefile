@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade "pip<26.3"
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 

@@ -8,10 +8,10 @@ from chalice import Chalice, Cron
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import config
-from chalicelib.adapters.queue import Chunk
+from chalicelib.adapters.queue import Job, parse_message
 from chalicelib.api import http
 from chalicelib.api.routes import api
-from chalicelib.services import campaigns, sending
+from chalicelib.services import campaigns, sending, uploads
 from chalicelib.services.deps import current
 
 app = Chalice(app_name="msgcampaigns")
@@ -21,18 +21,30 @@ http.install(app)
 
 @app.on_sqs_message(queue=config.SEND_QUEUE_NAME, batch_size=1, name="send_worker")
 def send_worker(event: SQSEvent) -> None:
-    """Send the chunk of recipients each message names; an exception leaves the message for redelivery."""
+    """Send the chunk of recipients each message names (or run a campaign job); an exception leaves the message."""
     context: Any = event.context
     deps = current()
     for record in event:
         try:
+            message = parse_message(record.body)
+            if isinstance(message, Job):
+                campaigns.run_job(deps, message)
+                continue
             sending.handle_chunk(
-                deps, Chunk.from_json(record.body), time_left=lambda: context.get_remaining_time_in_millis() / 1000.0
+                deps, message, time_left=lambda: context.get_remaining_time_in_millis() / 1000.0
             )
         except Exception:
             # Try again in a minute rather than after the queue's 30-minute visibility timeout; claims make it safe.
             deps.queue.retry_soon(record.receipt_handle)
             raise
+
+
+@app.on_sqs_message(queue=config.UPLOAD_QUEUE_NAME, batch_size=1, name="upload_worker")
+def upload_worker(event: SQSEvent) -> None:
+    """Process the uploads S3 reports (contact CSV import, media checks); an exception leaves the message."""
+    deps = current()
+    for record in event:
+        uploads.handle_s3_notification(deps, record.body)
 
 
 @app.schedule(Cron("*", "*", "*", "*", "?", "*"), name="tick")

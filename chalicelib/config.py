@@ -8,6 +8,8 @@ from functools import lru_cache
 
 # The send queue's name is needed at import time (the SQS decorator in app.py), before any settings load.
 SEND_QUEUE_NAME = os.environ.get("SEND_QUEUE_NAME", "msgcampaigns-send.fifo")
+# Likewise the queue S3 reports new uploads to (the upload worker's event source).
+UPLOAD_QUEUE_NAME = os.environ.get("UPLOAD_QUEUE_NAME", "msgcampaigns-uploads")
 
 
 class ConfigError(RuntimeError):
@@ -48,6 +50,9 @@ class Settings:
     twilio_api_base: str | None
     stale_claim_seconds: int
     attribution_window_days: int
+    upload_bucket: str
+    # Audiences up to this size are written while the create request waits; larger ones by the send worker.
+    inline_dispatch_max: int
 
 
 @lru_cache(maxsize=1)
@@ -67,4 +72,6 @@ def settings() -> Settings:
         twilio_api_base=os.environ.get("TWILIO_API_BASE") or None,
         stale_claim_seconds=_int("STALE_CLAIM_SECONDS", 960),
         attribution_window_days=_int("ATTRIBUTION_WINDOW_DAYS", 7),
+        upload_bucket=_required("UPLOAD_BUCKET"),
+        inline_dispatch_max=_int("INLINE_DISPATCH_MAX", 2000),
     )

@@ -179,7 +179,7 @@ def make_pump(env: Env) -> Any:
         boto3.client("sqs"),
         boto3.client("scheduler"),
         schedule_group=env.resources.scheduler_group,
-        timeouts={"send_worker": 300.0},
+        timeouts={"send_worker": 300.0, "upload_worker": 900.0},
         now=env.deps.clock.utcnow,
     )
 

@@ -7,6 +7,7 @@ Layout (one table, `pk`/`sk`, sparse GSI `gsi1`):
     TENANT#{tid}   CHANNEL#{chid}     channel (no credentials: those live in Secrets Manager)
     CHANNEL#{chid} #CHANNEL           pointer channel -> tenant, for webhooks that only know the channel
     TENANT#{tid}   CAMPAIGN#{cid}     campaign; gsi1pk DUE (scheduled) or ACTIVE (sending), gsi1sk time#tid#cid
+    TENANT#{tid}   PHONEBOOK#{pid}    phonebook metadata (name, counts, version); its contacts are an S3 object
     CAMPAIGN#{cid} C#{shard}          result counter shard: one number per recipient-status bucket
     CAMPAIGN#{cid} R#{index}          recipient: number, status, claim, provider id, error, timestamps
 
@@ -30,7 +31,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.errors import ConcurrencyError, ConflictError, InvalidRequestError, NotFoundError
-from chalicelib.domain.model import BUCKET_OF, BUCKETS, COUNTER_SHARDS, CampaignStatus, RecipientStatus, counter_shard
+from chalicelib.domain.model import BUCKET_OF, BUCKETS, CampaignStatus, RecipientStatus
 
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
@@ -48,7 +49,8 @@ QUEUE_EMPTY = "(attribute_not_exists(pending_queue) OR size(pending_queue) = :ze
 QUEUE_NOT_EMPTY = "(attribute_exists(pending_queue) AND size(pending_queue) > :zero)"
 LOCK_FREE = f"attribute_not_exists(sending) AND {QUEUE_EMPTY}"
 LOCK_TAKEN = f"(attribute_exists(sending) OR {QUEUE_NOT_EMPTY})"
-START_SENDING = "SET #s = :executing, started_at = :now, gsi1pk = :active, gsi1sk = :gsk"
+# A campaign started from the queue sends as it was queued to: `start_as` is "retrying" for a retry, else absent.
+START_SENDING = "SET #s = if_not_exists(start_as, :executing), started_at = :now, gsi1pk = :active, gsi1sk = :gsk"
 
 
 def tenant_pk(tenant_id: str) -> str:
@@ -69,6 +71,11 @@ def campaign_sk(campaign_id: str) -> str:
 def recipient_sk(index: int) -> str:
     """Sort key of the recipient at `index` (zero-padded so ranges sort)."""
     return f"R#{index:08d}"
+
+
+def phonebook_sk(phonebook_id: str) -> str:
+    """Sort key of a phonebook in its tenant's partition."""
+    return f"PHONEBOOK#{phonebook_id}"
 
 
 def _decimals(value: Any) -> Any:
@@ -453,34 +460,145 @@ class Store:
         )
 
     # ------------------------------------------------------------------ campaigns
-    def put_recipients(
-        self, campaign_id: str, tenant_id: str, channel_id: str, numbers: Sequence[str], chunk_size: int
-    ) -> None:
-        """Write a campaign's recipients (all queued) and its counter shards."""
-        shard_counts = [0] * COUNTER_SHARDS
+    def create_recipients(self, campaign_id: str, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Create queued recipients, 100 per transaction, each only if it does not exist yet.
+
+        The condition makes writing an audience safe to repeat: a second dispatcher (the tick reviving a campaign whose
+        first dispatcher seemed dead) can never reset a recipient that a sender has already claimed.
+        """
+        batch: list[Mapping[str, Any]] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) == 100:
+                self._create_batch(batch)
+                batch = []
+        if batch:
+            self._create_batch(batch)
+
+    def _create_batch(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        puts = [
+            {"Put": {"TableName": self._table, "Item": _item(r), "ConditionExpression": "attribute_not_exists(pk)"}}
+            for r in rows
+        ]
+        if self._transact(puts):
+            return
+        # Some exist already (an earlier, interrupted write of this audience): create only the missing ones.
+        for row in rows:
+            try:
+                self._db.put_item(
+                    TableName=self._table, Item=_item(row), ConditionExpression="attribute_not_exists(pk)"
+                )
+            except ClientError as exc:
+                if not _is_condition_failure(exc):
+                    raise
+
+    def mark_materialized(
+        self, tenant_id: str, campaign_id: str, shard_counts: Sequence[int], report: Mapping[str, Any]
+    ) -> bool:
+        """Record that a sending campaign's recipients are written, with its counters; False if already done."""
         pk = campaign_pk(campaign_id)
-
-        def rows() -> Iterator[dict[str, Any]]:
-            for index, number in enumerate(numbers):
-                shard = counter_shard(index, chunk_size)
-                shard_counts[shard] += 1
-                yield {
-                    "pk": pk,
-                    "sk": recipient_sk(index),
-                    "index": index,
-                    "number": number,
-                    "status": "queued",
-                    "attempts": 0,
-                    "shard": shard,
-                    "tenant_id": tenant_id,
-                    "channel_id": channel_id,
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": _item({"pk": tenant_pk(tenant_id), "sk": campaign_sk(campaign_id)}),
+                    "UpdateExpression": "SET audience_written = :yes, #t = :total, audience_report = :report",
+                    # Closes: two dispatchers both writing the counters (the result would count everyone twice).
+                    "ConditionExpression": "attribute_not_exists(audience_written) AND #s IN (:executing, :retrying)",
+                    "ExpressionAttributeNames": {"#s": "status", "#t": "total"},
+                    "ExpressionAttributeValues": _values(
+                        {
+                            ":yes": True,
+                            ":total": sum(shard_counts),
+                            ":report": dict(report),
+                            ":executing": "executing",
+                            ":retrying": "retrying",
+                        }
+                    ),
                 }
+            }
+        ]
+        for shard, count in enumerate(shard_counts):
+            counter = {"pk": pk, "sk": f"C#{shard:02d}", **{b: (count if b == "n_pending" else 0) for b in BUCKETS}}
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _item(counter),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
+        return self._transact(items)
 
-        self._batch_write(rows())
-        self._batch_write(
-            {"pk": pk, "sk": f"C#{s:02d}", **{b: (shard_counts[s] if b == "n_pending" else 0) for b in BUCKETS}}
-            for s in range(COUNTER_SHARDS)
-        )
+    def recipients_with_status(self, campaign_id: str, statuses: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """A campaign's recipients in one of `statuses`, in index order (reads the whole campaign)."""
+        wanted = set(statuses)
+        for item in self._query_all(campaign_pk(campaign_id), "R#"):
+            if item.get("status") in wanted:
+                yield item
+
+    def requeue_recipients(self, campaign_id: str, recipients: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Move failed recipients back to queued for a retry, counting them; returns the indexes moved.
+
+        Up to 80 recipients and their counter shards go in one transaction; if any changed since it was read (a late
+        status report), that batch is done one by one so the others still go.
+        """
+        moved: list[int] = []
+        for start in range(0, len(recipients), 80):
+            batch = recipients[start : start + 80]
+            if self._transact(self._requeue_items(campaign_id, batch)):
+                moved.extend(int(r["index"]) for r in batch)
+                continue
+            for recipient in batch:
+                if self._transact(self._requeue_items(campaign_id, [recipient])):
+                    moved.append(int(recipient["index"]))
+        return moved
+
+    def _requeue_items(self, campaign_id: str, recipients: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        pk = campaign_pk(campaign_id)
+        items: list[dict[str, Any]] = []
+        deltas: dict[int, dict[str, int]] = {}
+        for r in recipients:
+            status = RecipientStatus(r["status"])
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": _item({"pk": pk, "sk": recipient_sk(int(r["index"]))}),
+                        "UpdateExpression": "SET #s = :queued, last_error = :last "
+                        "REMOVE error_code, error_message, failed_at, provider_message_id, claim_token",
+                        # Closes: a late provider report settling this recipient while we requeue it.
+                        "ConditionExpression": "#s = :from",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": _values(
+                            {
+                                ":queued": "queued",
+                                ":from": status.value,
+                                ":last": {"code": r.get("error_code"), "message": r.get("error_message", "")},
+                            }
+                        ),
+                    }
+                }
+            )
+            shard = deltas.setdefault(int(r["shard"]), {})
+            bucket = BUCKET_OF[status]
+            shard[bucket] = shard.get(bucket, 0) - 1
+            shard["n_pending"] = shard.get("n_pending", 0) + 1
+        for shard_no, delta in deltas.items():
+            names = {f"#b{i}": b for i, b in enumerate(delta)}
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": _item({"pk": pk, "sk": f"C#{shard_no:02d}"}),
+                        "UpdateExpression": "ADD " + ", ".join(f"#b{i} :d{i}" for i in range(len(delta))),
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": _values({f":d{i}": d for i, d in enumerate(delta.values())}),
+                    }
+                }
+            )
+        return items
 
     def delete_campaign_data(self, campaign_id: str) -> None:
         """Remove a campaign's recipients and counters (cleanup of a refused create, or a deleted campaign)."""
@@ -571,6 +689,100 @@ class Store:
                 raise ConflictError("the channel was deleted", code="channel_not_found")
         raise ConcurrencyError("could not store the campaign; try again")
 
+    def update_draft(self, tenant_id: str, campaign_id: str, version: int, fields: Mapping[str, Any]) -> bool:
+        """Replace a draft's settings if it is still the draft (and version) that was read."""
+        names = {"#s": "status"}
+        names.update({f"#f{i}": k for i, k in enumerate(fields)})
+        values: dict[str, Any] = {f":v{i}": v for i, v in enumerate(fields.values())}
+        values.update({":draft": "draft", ":version": version, ":next": version + 1})
+        sets = [f"#f{i} = :v{i}" for i in range(len(fields))] + ["version = :next"]
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": _item({"pk": tenant_pk(tenant_id), "sk": campaign_sk(campaign_id)}),
+                    "UpdateExpression": "SET " + ", ".join(sets),
+                    # Closes: an edit racing a send (the send would go out with half of the edit) or another edit.
+                    "ConditionExpression": "#s = :draft AND (attribute_not_exists(version) OR version = :version)",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": _values(values),
+                }
+            }
+        ]
+        if "channel_id" in fields:
+            items.append(self._channel_use(tenant_id, str(fields["channel_id"])))
+        return self._transact(items)
+
+    def schedule_draft(
+        self, tenant_id: str, campaign_id: str, version: int, scheduled_at: str, audience_total: int
+    ) -> bool:
+        """Turn a draft into a scheduled campaign (on the DUE index) if it is still the draft that was read."""
+        return self._update(
+            {"pk": tenant_pk(tenant_id), "sk": campaign_sk(campaign_id)},
+            "SET #s = :scheduled, scheduled_at = :at, send_time = :st, gsi1pk = :due, gsi1sk = :gsk, "
+            "version = :next, audience_total = :total",
+            "#s = :draft AND (attribute_not_exists(version) OR version = :version)",
+            {
+                ":scheduled": "scheduled",
+                ":at": scheduled_at,
+                ":st": {"type": "scheduled", "at": scheduled_at},
+                ":due": DUE,
+                ":gsk": f"{scheduled_at}#{tenant_id}#{campaign_id}",
+                ":draft": "draft",
+                ":version": version,
+                ":next": version + 1,
+                ":total": audience_total,
+            },
+            {"#s": "status"},
+        )
+
+    def delete_campaign(self, tenant_id: str, campaign_id: str) -> dict[str, Any]:
+        """Delete a campaign that is not sending, freeing its place in the tenant's count; returns what it was.
+
+        A pending campaign also leaves the tenant's queue in the same transaction.
+        """
+        for _ in range(MAX_TX_ATTEMPTS):
+            campaign = self.get_campaign(tenant_id, campaign_id)
+            if campaign is None:
+                raise NotFoundError("no such campaign")
+            status = campaign["status"]
+            if status in ("executing", "retrying"):
+                raise ConflictError(
+                    f"the campaign is {status}; it can be deleted once it has finished", code="campaign_busy"
+                )
+            tenant_update: dict[str, Any] = {
+                "UpdateExpression": "ADD campaign_count :minus",
+                "ExpressionAttributeValues": _values({":minus": -1}),
+            }
+            if status == "pending":
+                queue = list((self.get_tenant(tenant_id) or {}).get("pending_queue") or [])
+                if campaign_id in queue:
+                    at = queue.index(campaign_id)
+                    tenant_update = {
+                        "UpdateExpression": f"ADD campaign_count :minus REMOVE pending_queue[{at}]",
+                        # Closes: the queue moving (a campaign started or left) since we read where we are in it.
+                        "ConditionExpression": f"pending_queue[{at}] = :cid",
+                        "ExpressionAttributeValues": _values({":minus": -1, ":cid": campaign_id}),
+                    }
+            ok = self._transact(
+                [
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": _item({"pk": tenant_pk(tenant_id), "sk": campaign_sk(campaign_id)}),
+                            # Closes: the campaign starting to send (a schedule, a lock hand-over) since we read it.
+                            "ConditionExpression": "#s = :status",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeValues": _values({":status": status}),
+                        }
+                    },
+                    {"Update": {"TableName": self._table, "Key": self._tenant_key(tenant_id), **tenant_update}},
+                ]
+            )
+            if ok:
+                return campaign
+        raise ConcurrencyError("could not delete the campaign; try again")
+
     def get_campaign(self, tenant_id: str, campaign_id: str, consistent: bool = True) -> dict[str, Any] | None:
         """A tenant's campaign."""
         return self._get(tenant_pk(tenant_id), campaign_sk(campaign_id), consistent)
@@ -583,11 +795,25 @@ class Store:
         """Every campaign of a tenant (at most the per-tenant limit)."""
         return self._query_all(tenant_pk(tenant_id), "CAMPAIGN#")
 
-    def start_campaign(self, tenant_id: str, campaign_id: str, from_status: str, now: str) -> str | None:
-        """Move a campaign from `from_status` to executing, or to pending behind the tenant's sending one.
+    def start_campaign(
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        from_status: str,
+        now: str,
+        *,
+        to_status: str = "executing",
+        extra: Mapping[str, Any] | None = None,
+    ) -> str | None:
+        """Move a campaign from `from_status` to `to_status` (executing or retrying), or to pending behind the tenant's
+        sending one; `extra` fields are set in the same write.
 
         Returns the new status, or None when the campaign was no longer in `from_status` (someone else moved it).
         """
+        extra = dict(extra or {})
+        extra_set = "".join(f", #x{i} = :x{i}" for i in range(len(extra)))
+        extra_names = {f"#x{i}": k for i, k in enumerate(extra)}
+        extra_values = {f":x{i}": v for i, v in enumerate(extra.values())}
         for _ in range(MAX_TX_ATTEMPTS):
             tenant = self.get_tenant(tenant_id)
             if tenant is None:
@@ -601,18 +827,19 @@ class Store:
                     "ExpressionAttributeValues": _values({":cid": campaign_id, ":zero": 0}),
                 }
                 campaign_update = {
-                    "UpdateExpression": START_SENDING,
+                    "UpdateExpression": START_SENDING + extra_set,
                     "ExpressionAttributeValues": _values(
                         {
-                            ":executing": "executing",
+                            ":executing": to_status,
                             ":now": now,
                             ":active": ACTIVE,
                             ":gsk": f"{now}#{tenant_id}#{campaign_id}",
                             ":from": from_status,
+                            **extra_values,
                         }
                     ),
                 }
-                new_status = "executing"
+                new_status = to_status
             else:
                 tenant_update = {
                     "UpdateExpression": "SET pending_queue = list_append(if_not_exists(pending_queue, :empty), :me)",
@@ -622,8 +849,12 @@ class Store:
                     ),
                 }
                 campaign_update = {
-                    "UpdateExpression": "SET #s = :pending, pending_since = :now REMOVE gsi1pk, gsi1sk",
-                    "ExpressionAttributeValues": _values({":pending": "pending", ":now": now, ":from": from_status}),
+                    "UpdateExpression": "SET #s = :pending, pending_since = :now, start_as = :to"
+                    + extra_set
+                    + " REMOVE gsi1pk, gsi1sk",
+                    "ExpressionAttributeValues": _values(
+                        {":pending": "pending", ":now": now, ":from": from_status, ":to": to_status, **extra_values}
+                    ),
                 }
                 new_status = "pending"
             ok = self._transact(
@@ -636,7 +867,7 @@ class Store:
                             **campaign_update,
                             # Closes: the same campaign being started twice (tick and schedule at once).
                             "ConditionExpression": "#s = :from",
-                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeNames": {"#s": "status", **extra_names},
                         }
                     },
                 ]
@@ -665,7 +896,7 @@ class Store:
                     "Update": {
                         "TableName": self._table,
                         "Key": _item({"pk": tenant_pk(tenant_id), "sk": campaign_sk(campaign_id)}),
-                        "UpdateExpression": "SET #s = :final, completed_at = :now REMOVE gsi1pk, gsi1sk",
+                        "UpdateExpression": "SET #s = :final, completed_at = :now REMOVE gsi1pk, gsi1sk, start_as",
                         # Closes: two workers finishing the same campaign at once; only one hands the lock over.
                         "ConditionExpression": "#s = :was",
                         "ExpressionAttributeNames": {"#s": "status"},
@@ -882,6 +1113,45 @@ class Store:
             names,
         )
 
+    # ------------------------------------------------------------------ uploads
+    def put_upload(self, upload: Mapping[str, Any]) -> None:
+        """Store a new upload record."""
+        item = {"pk": tenant_pk(upload["tenant_id"]), "sk": f"UPLOAD#{upload['upload_id']}", "type": "upload", **upload}
+        self._db.put_item(TableName=self._table, Item=_item(item), ConditionExpression="attribute_not_exists(pk)")
+
+    def get_upload(self, tenant_id: str, upload_id: str) -> dict[str, Any] | None:
+        """A tenant's upload."""
+        return self._get(tenant_pk(tenant_id), f"UPLOAD#{upload_id}")
+
+    def begin_import(self, tenant_id: str, upload_id: str, now: float, lease_seconds: int) -> bool:
+        """Take an upload for processing: it must be waiting for its file, or its last import must have died.
+
+        upload stage:  awaiting_file ──S3 event──> importing ──> done (status ready | rejected)
+                                                      │ lease expired (worker died)
+                                                      └──> importing again (the next delivery of the event)
+        """
+        return self._update(
+            {"pk": tenant_pk(tenant_id), "sk": f"UPLOAD#{upload_id}"},
+            "SET stage = :importing, lease_until = :until",
+            # Closes: S3's at-least-once events (and SQS redelivery) importing one file twice at once.
+            "stage = :awaiting OR (stage = :importing AND lease_until < :now)",
+            {":importing": "importing", ":awaiting": "awaiting_file", ":until": now + lease_seconds, ":now": now},
+        )
+
+    def finish_upload(self, tenant_id: str, upload_id: str, fields: Mapping[str, Any]) -> bool:
+        """Record the outcome of processing an upload (only while it is being imported or awaited)."""
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values: dict[str, Any] = {f":v{i}": v for i, v in enumerate(fields.values())}
+        values.update({":done": "done", ":importing": "importing", ":awaiting": "awaiting_file"})
+        sets = [f"#f{i} = :v{i}" for i in range(len(fields))] + ["stage = :done"]
+        return self._update(
+            {"pk": tenant_pk(tenant_id), "sk": f"UPLOAD#{upload_id}"},
+            "SET " + ", ".join(sets) + " REMOVE lease_until",
+            "stage IN (:importing, :awaiting)",
+            values,
+            names,
+        )
+
     # ------------------------------------------------------------------ inbound messages
     def put_inbound(self, tenant_id: str, channel_id: str, message: Mapping[str, Any]) -> bool:
         """Keep an inbound message once (a provider's retry of the same message id is a no-op)."""
@@ -900,6 +1170,48 @@ class Store:
                 return False
             raise
         return True
+
+    # ------------------------------------------------------------------ phonebooks
+    def put_phonebook(
+        self, tenant_id: str, phonebook_id: str, fields: Mapping[str, Any], now: str
+    ) -> dict[str, Any] | None:
+        """Create or replace a phonebook's item with `fields`; the item it replaced, or None when it created it.
+
+        One UpdateItem rather than a PutItem so that `created_at` is kept from the replaced item atomically; ALL_OLD
+        tells each of two racing PUTs which version it replaced, so each deletes exactly that version's object.
+        """
+        values = {**fields, "type": "phonebook", "tenant_id": tenant_id, "phonebook_id": phonebook_id}
+        names = {f"#f{i}": k for i, k in enumerate(values)}
+        sets = [f"#f{i} = :v{i}" for i in range(len(values))]
+        sets += ["created_at = if_not_exists(created_at, :now)", "updated_at = :now"]
+        out = self._db.update_item(
+            TableName=self._table,
+            Key=_item({"pk": tenant_pk(tenant_id), "sk": phonebook_sk(phonebook_id)}),
+            UpdateExpression="SET " + ", ".join(sets),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=_values({**{f":v{i}": v for i, v in enumerate(values.values())}, ":now": now}),
+            ReturnValues="ALL_OLD",
+        )
+        old = out.get("Attributes")
+        return _unitem(old) if old else None
+
+    def get_phonebook(self, tenant_id: str, phonebook_id: str) -> dict[str, Any] | None:
+        """A tenant's phonebook item (its metadata), read consistently."""
+        return self._get(tenant_pk(tenant_id), phonebook_sk(phonebook_id))
+
+    def list_phonebooks(self, tenant_id: str, limit: int, cursor: str | None) -> Page:
+        """A page of the tenant's phonebook items, by id."""
+        return self._page(tenant_pk(tenant_id), "PHONEBOOK#", limit=limit, cursor=cursor, forward=True)
+
+    def delete_phonebook(self, tenant_id: str, phonebook_id: str) -> dict[str, Any] | None:
+        """Delete a phonebook's item; the item deleted, or None when there was none."""
+        out = self._db.delete_item(
+            TableName=self._table,
+            Key=_item({"pk": tenant_pk(tenant_id), "sk": phonebook_sk(phonebook_id)}),
+            ReturnValues="ALL_OLD",
+        )
+        old = out.get("Attributes")
+        return _unitem(old) if old else None
 
     # ------------------------------------------------------------------ idempotency keys
     def claim_idempotency_key(

@@ -20,10 +20,17 @@ class Chunk:
     start: int
     end: int
     generation: int = 0
+    # A retry sends only the recipients it requeued: their indexes (all within [start, end)).
+    indexes: tuple[int, ...] | None = None
 
     def to_json(self) -> str:
         """The message body."""
-        return json.dumps({"v": 1, **asdict(self)}, separators=(",", ":"))
+        data = asdict(self)
+        if self.indexes is None:
+            del data["indexes"]
+        else:
+            data["indexes"] = list(self.indexes)
+        return json.dumps({"v": 1, **data}, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, body: str) -> Chunk:
@@ -35,7 +42,29 @@ class Chunk:
             start=int(data["start"]),
             end=int(data["end"]),
             generation=int(data.get("generation", 0)),
+            indexes=tuple(int(i) for i in data["indexes"]) if data.get("indexes") is not None else None,
         )
+
+
+@dataclass(frozen=True)
+class Job:
+    """Campaign work too long for an API request: `dispatch` (write the audience, queue its chunks) or `purge`."""
+
+    kind: str
+    tenant_id: str
+    campaign_id: str
+
+    def to_json(self) -> str:
+        """The message body."""
+        return json.dumps({"v": 1, **asdict(self)}, separators=(",", ":"))
+
+
+def parse_message(body: str) -> Chunk | Job:
+    """A send-queue message: a chunk of recipients, or a job."""
+    data = json.loads(body)
+    if "kind" in data:
+        return Job(kind=str(data["kind"]), tenant_id=str(data["tenant_id"]), campaign_id=str(data["campaign_id"]))
+    return Chunk.from_json(body)
 
 
 def sender_group(campaign: Mapping[str, Any]) -> str:
@@ -57,6 +86,15 @@ class SendQueue:
             self._sqs.change_message_visibility(
                 QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
             )
+
+    def publish_job(self, job: Job, dedup_id: str) -> None:
+        """Queue a job in a message group of its own (it must not wait behind a sender's chunks)."""
+        self._sqs.send_message(
+            QueueUrl=self._url,
+            MessageBody=job.to_json(),
+            MessageGroupId=f"{job.kind}:{job.campaign_id}"[:128],
+            MessageDeduplicationId=dedup_id[:128],
+        )
 
     def publish(self, chunks: Sequence[Chunk], group: str, dedup_prefix: str) -> None:
         """Put chunks on the queue, ten per request; FIFO de-duplication drops a repeat within five minutes."""

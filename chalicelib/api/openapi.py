@@ -13,12 +13,197 @@ from typing import Any
 _JSON = "application/json"
 
 
+def _error(description: str, *codes: str) -> dict[str, Any]:
+    """An error answer whose `code` is one of `codes` (the shape every other error answer here spells out)."""
+    return {
+        "description": description,
+        "content": {
+            _JSON: {
+                "schema": {
+                    "allOf": [
+                        {"$ref": "#/components/schemas/Error"},
+                        {"properties": {"error": {"properties": {"code": {"enum": list(codes)}}}}},
+                    ]
+                }
+            }
+        },
+    }
+
+
+# What a campaign's settings must satisfy on create, edit (PATCH) and send alike, in the order they are checked
+# (chalicelib/services/campaigns.py `_check_settings`).
+_SETTINGS_CHECKS = (
+    "`channel_not_found`: no such channel for this tenant; `invalid_sender`: `sender` is not one of the channel's "
+    "senders (details list them); `unsupported_send_mode`: `send_mode` `session` is not available yet (x-extension); "
+    "`invalid_routing_target`: a `routing_target` without `send_mode` `session`; `template_not_supported`: content "
+    "of type `template` needs a WhatsApp channel (x-extension); for content of type `file`, `upload_not_found`: no "
+    "such upload for this tenant, `upload_wrong_kind`: not a `media` upload, `upload_not_ready`: still `processing`, "
+    "`upload_rejected`: the upload was rejected, `content_too_long`: its text has more than 1,600 characters, "
+    "`media_too_large`: media and text together over Twilio's 5 MB (5,242,880 bytes) for an MMS, "
+    "`media_type_not_supported`: a content type Twilio does not accept in an MMS; for content of type `text`, "
+    "`content_empty`: `content.text` is blank, `content_too_long`: more than 1,600 characters; then the recipients: "
+    "`too_many_recipients`: more than 10,000 typed `numbers` (x-extension); `invalid_phone_number`: numbers that are "
+    "not valid E.164 (details list the first 100, `field` `recipients.numbers.<index>`); `invalid_recipients`: a "
+    "`phonebook` together with `numbers` or `upload_id`; `phonebook_not_found`: no such phonebook for this tenant; "
+    "`no_recipients`: no contact of the phonebook has a number of that `number_type`; for `upload_id`, "
+    "`upload_not_found`, `upload_wrong_kind` (not a `contacts_csv` upload), `upload_not_ready` and "
+    "`upload_rejected` as above; `no_recipients`: no number at all; `too_many_recipients`: more than 1,000 after "
+    "removing duplicates (a setting)."
+)
+_SETTINGS_CODES = (
+    "channel_not_found",
+    "invalid_sender",
+    "unsupported_send_mode",
+    "invalid_routing_target",
+    "template_not_supported",
+    "upload_not_found",
+    "upload_wrong_kind",
+    "upload_not_ready",
+    "upload_rejected",
+    "content_empty",
+    "content_too_long",
+    "media_too_large",
+    "media_type_not_supported",
+    "phonebook_not_found",
+    "invalid_phone_number",
+    "invalid_recipients",
+    "no_recipients",
+    "too_many_recipients",
+)
+# An upload as answered (chalicelib/services/uploads.py `view`); the announcement's answer adds where to PUT the file.
+_UPLOAD_REQUIRED = [
+    "id",
+    "kind",
+    "filename",
+    "content_type",
+    "size",
+    "status",
+    "stage",
+    "created_at",
+    "expires_at",
+    "processed_at",
+    "error",
+]
+_CSV_REPORT = ["rows", "valid", "invalid", "duplicates", "columns", "errors"]
+_UPLOAD_PROPERTIES: dict[str, Any] = {
+    "id": {"type": "string"},
+    "kind": {"type": "string", "enum": ["contacts_csv", "media"]},
+    "filename": {"type": "string"},
+    "content_type": {
+        "type": "string",
+        "description": "As announced; once media is processed, as stored (what the PUT sent).",
+    },
+    "size": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "Bytes: as announced; once media is processed, as stored; an inline CSV's body.",
+    },
+    "status": {
+        "type": "string",
+        "enum": ["processing", "ready", "rejected"],
+        "description": "`ready`: a campaign may use it; `rejected`: see `error`.",
+    },
+    "stage": {
+        "type": "string",
+        "enum": ["awaiting_file", "importing", "done"],
+        "description": (
+            "What `processing` waits for: `awaiting_file` (the PUT), `importing` (the file arrived and is being "
+            "processed); `done` once `ready` or `rejected`."
+        ),
+        "x-extension": True,
+    },
+    "created_at": {"type": "string", "format": "date-time"},
+    "expires_at": {
+        "anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}],
+        "description": "When the upload URL expires (an hour after the announcement); null for an inline CSV.",
+    },
+    "processed_at": {
+        "anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}],
+        "description": "When processing finished; null before, and for an upload whose file never came.",
+        "x-extension": True,
+    },
+    "error": {
+        "anyOf": [
+            {
+                "type": "object",
+                "required": ["code", "message", "details"],
+                "additionalProperties": False,
+                "properties": {
+                    "code": {
+                        "type": "string",
+                        "enum": [
+                            "invalid_encoding",
+                            "empty_file",
+                            "no_rows",
+                            "missing_number_column",
+                            "invalid_csv",
+                            "payload_too_large",
+                            "invalid_phone_number",
+                            "upload_expired",
+                            "file_missing",
+                        ],
+                        "description": (
+                            "`invalid_encoding`: not UTF-8 (details give the byte offset and row); `empty_file`: no "
+                            "header row; `no_rows`: a header but no contact rows; `missing_number_column`: no "
+                            "`Number` column (details list the columns); `invalid_csv`: not CSV text (a NUL byte, an "
+                            "unclosed quote, a row over 1 MB); `payload_too_large`: over 50 MB (a contact CSV) or "
+                            "100 MB (media); `invalid_phone_number`: rows whose number is not E.164 (every number "
+                            "must be; details are the first 100 `errors`); `upload_expired`: no file was put before "
+                            "the URL expired; `file_missing`: the file is not in storage."
+                        ),
+                    },
+                    "message": {"type": "string"},
+                    "details": {"type": "array", "items": {}},
+                },
+            },
+            {"type": "null"},
+        ],
+        "description": "Why the upload was rejected (not an HTTP error); null otherwise.",
+        "x-extension": True,
+    },
+    "rows": {"type": "integer", "minimum": 0, "description": "Contact CSV: non-blank rows after the header."},
+    "valid": {"type": "integer", "minimum": 0, "description": "Contact CSV: rows with an E.164 number."},
+    "invalid": {"type": "integer", "minimum": 0, "description": "Contact CSV: rows with another number."},
+    "duplicates": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "Contact CSV: valid rows repeating an earlier row's number (counted in `valid`, used once).",
+    },
+    "columns": {"type": "array", "items": {"type": "string"}, "description": "Contact CSV: the header's names."},
+    "errors": {
+        "type": "array",
+        "maxItems": 100,
+        "description": "Contact CSV: the first 100 rows whose number is not valid.",
+        "items": {
+            "type": "object",
+            "required": ["row", "value", "reason"],
+            "additionalProperties": False,
+            "properties": {
+                "row": {"type": "integer", "minimum": 1, "description": "The spreadsheet row (the header is row 1)."},
+                "value": {"type": "string", "description": "The cell, cut to 64 characters."},
+                "reason": {"type": "string"},
+            },
+        },
+    },
+}
+# A contact CSV's import report is answered for every contact CSV (zeros until imported), never for media.
+_CSV_REPORT_RULE: dict[str, Any] = {
+    "if": {"properties": {"kind": {"const": "contacts_csv"}}},
+    "then": {"required": _CSV_REPORT},
+    "else": {"not": {"anyOf": [{"required": [field]} for field in _CSV_REPORT]}},
+}
+_INVALID_SCHEDULE = (
+    "`invalid_schedule`: `send_time.at` is not an RFC 3339 time with an offset, not in the future, or more than a "
+    "year ahead"
+)
+
+
 _DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
         "title": "Message Campaigns",
         "version": "1.0.0",
-        "summary": "Bulk SMS campaigns for a PBX, sent through Twilio.",
+        "summary": "Bulk SMS and MMS campaigns for a PBX, sent through Twilio.",
         "description": (
             "The REST API a PBX calls under `/v1` with `Authorization: Bearer <api key>` (each key is one tenant; "
             "another tenant's id answers `404`), and the provider webhooks under `/webhooks` (authenticated by the "
@@ -26,9 +211,9 @@ _DOCUMENT: dict[str, Any] = {
             "ids opaque strings, lists paged with `limit` (default 50, max 200) and `cursor`.\n\n"
             'Every error answers `{"error": {"code", "message", "details"}}` with a stable `code`. A 5xx is a '
             "bug (`500 internal_error`, logged).\n\n"
-            "This document covers what this deployment implements: health, this document, channels, campaigns "
-            "(create, list, read, recipients) and the Twilio webhooks. WhatsApp templates, phonebooks, uploads, "
-            "sessions, opt-outs, and the campaign operations PATCH, send, duplicate, retry and DELETE are not "
+            "This document covers what this deployment implements: health, this document, channels, phonebooks, "
+            "uploads (contact CSV files and MMS media), campaigns (create, list, read, edit, send, duplicate, retry, "
+            "delete, recipients) and the Twilio webhooks. WhatsApp templates, sessions and opt-outs are not "
             "available yet.\n\n"
             "## Extensions to the contract (marked `x-extension: true`)\n"
             "- `result.read` and `result.skipped` in a campaign.\n"
@@ -39,21 +224,54 @@ _DOCUMENT: dict[str, Any] = {
             "taken as `application/json`.\n"
             "- A known path with a method it does not have: `405 method_not_allowed` with an `Allow` header.\n"
             "- `503 try_again`: a write kept losing a race (never expected); the request may be repeated.\n"
+            "- `Idempotency-Key` on `POST /v1/campaigns`: a repeated create answers the first campaign "
+            "(`Idempotent-Replayed: true`) instead of sending twice.\n"
             "- Campaign `status` values and the `status` filters (`400 invalid_request` for an unknown value).\n"
+            "- A campaign answers `stop_reason` (why it is `stopped`), `audience_report` (what resolving its "
+            "audience found) and, in single-campaign answers, `recipients` (its audience as given). Recipients "
+            "are written when sending starts: until then `GET .../recipients` lists none and `result.total` "
+            "(and `pending`) is the audience's size counted when the campaign was saved. A phonebook is read "
+            "again when sending starts; if it is gone, or now has more recipients than allowed, or an upload's "
+            "contacts are gone, the campaign ends `stopped` with `stop_reason.code` `phonebook_not_found`, "
+            "`too_many_recipients` or `upload_not_found`.\n"
+            "- A recipient's `variables`: its CSV columns (other than `Number`), or its phonebook contact's "
+            "`name`.\n"
+            "- `POST /v1/campaigns/{campaign_id}/retry` of a campaign that is not `completed` or `stopped`: "
+            "`409 campaign_not_retryable`. A retry never resends to a number that opted out (Twilio error "
+            "`21610`) nor a message that may have gone out (`send_interrupted`); a recipient's `attempts` counts "
+            "its sends.\n"
+            "- At most 10,000 typed `recipients.numbers` (`422 too_many_recipients`; larger lists go in a CSV "
+            "upload); a `phonebook` cannot be combined with `numbers` or `upload_id` (`422 invalid_recipients`). "
+            "An MMS on a Twilio channel must be at most 5 MB of media and text (`422 media_too_large`) of a "
+            "content type Twilio accepts (`422 media_type_not_supported`); an upload a campaign names must be "
+            "this tenant's, of the right kind and `ready` (`422 upload_not_found`, `upload_wrong_kind`, "
+            "`upload_not_ready`, `upload_rejected`).\n"
+            "- An upload answers `kind`, `filename`, `content_type`, `size`, `created_at`, `processed_at`, "
+            "`error` (why it was rejected) and `stage` (`awaiting_file`, `importing`, `done`: what `processing` "
+            "waits for). Any upload's filename is under 127 characters (`422 filename_too_long`), without "
+            "slashes or control characters (`422 invalid_filename`); its `content_type` must be a media type, "
+            "and one of a CSV's for a contact CSV (`422 invalid_content_type`). An inline CSV answers the "
+            "import's outcome at once.\n"
+            "- Twilio's status callback URL carries the recipient's attempt (`a`): a report about another "
+            "attempt is ignored.\n"
             "- Features not available yet are refused with a clear `422`: `send_mode: session` "
             "(`unsupported_send_mode`; `routing_target` without it: `invalid_routing_target`); content of type "
-            "`file` (`upload_not_found`) or `template` (`template_not_supported`); recipients by `upload_id` "
-            "(`upload_not_found`) or `phonebook` (`phonebook_not_found`); a channel of type `whatsapp` or provider "
-            "`whatsapp_cloud` (`unsupported_channel`).\n"
+            "`template` (`template_not_supported`); a channel of type `whatsapp` or provider `whatsapp_cloud` "
+            "(`unsupported_channel`).\n"
             "- Ids in a body or path are at most 128 characters: a longer body id is `400 invalid_request`, a "
-            "longer path id `404 not_found` (`403` on a webhook); a `cursor` is at most 512 characters."
+            "longer path id `404 not_found` (`403` on a webhook); a `cursor` is at most 512 characters.\n"
+            "- Phonebook ids are the PBX's own, 1 to 128 characters of `A-Z a-z 0-9 . _ : ~ -`: `PUT` of another "
+            "id is `400 invalid_request`, `GET` or `DELETE` of one `404 not_found`. A phonebook has at most 100,000 "
+            "contacts; `PUT` answers `201` when it created the phonebook and `200` when it replaced it."
         ),
-        "x-extension-codes": ["method_not_allowed", "try_again"],
+        "x-extension-codes": ["method_not_allowed", "try_again", "campaign_not_retryable"],
     },
     "servers": [{"url": "/"}],
     "tags": [
         {"name": "meta", "description": "Health and this document."},
         {"name": "channels", "description": "Provider accounts and their sender numbers."},
+        {"name": "phonebooks", "description": "The PBX's phonebooks, pushed whole; a campaign may use one."},
+        {"name": "uploads", "description": "Contact CSV files and MMS media, put straight into storage."},
         {"name": "campaigns", "description": "Bulk messages and their per-recipient outcome."},
         {"name": "webhooks", "description": "Called by the provider, authenticated by its signature."},
     ],
@@ -124,7 +342,6 @@ _DOCUMENT: dict[str, Any] = {
                                                             "enum": [
                                                                 "unsupported_channel",
                                                                 "invalid_phone_number",
-                                                                "idempotency_key_reused",
                                                                 "invalid_mps",
                                                             ]
                                                         }
@@ -246,6 +463,100 @@ _DOCUMENT: dict[str, Any] = {
                 },
             },
         },
+        "/v1/phonebooks": {
+            "get": {
+                "operationId": "listPhonebooks",
+                "tags": ["phonebooks"],
+                "summary": "The tenant's phonebooks, by id, without their contacts.",
+                "parameters": [{"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/cursor"}],
+                "responses": {
+                    "200": {
+                        "description": "A page of phonebooks.",
+                        "content": {_JSON: {"schema": {"$ref": "#/components/schemas/PhonebookList"}}},
+                    },
+                    "400": {"$ref": "#/components/responses/BadRequest"},
+                    "401": {"$ref": "#/components/responses/Unauthorized"},
+                },
+            },
+        },
+        "/v1/phonebooks/{phonebook_id}": {
+            "parameters": [{"$ref": "#/components/parameters/phonebook_id"}],
+            "put": {
+                "operationId": "putPhonebook",
+                "tags": ["phonebooks"],
+                "summary": "Create or replace a whole phonebook under the PBX's own id.",
+                "description": (
+                    "The contacts given replace all the stored ones at once: a reader sees the old phonebook or the "
+                    "new one, never a mix. Nothing is stored when the request is refused."
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/PhonebookIn"}}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "Replaced: the phonebook as stored, with its contacts.",
+                        "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Phonebook"}}},
+                    },
+                    "201": {
+                        "description": "Created: the phonebook as stored, with its contacts.",
+                        "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Phonebook"}}},
+                    },
+                    "400": {"$ref": "#/components/responses/BadRequest"},
+                    "401": {"$ref": "#/components/responses/Unauthorized"},
+                    "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+                    "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
+                    "422": {
+                        "description": (
+                            "`invalid_phone_number`: numbers that are not valid E.164 (details list the first 100 as "
+                            "`{field: contacts.<index>.numbers.<type>, value, reason}`); nothing is stored."
+                        ),
+                        "content": {
+                            _JSON: {
+                                "schema": {
+                                    "allOf": [
+                                        {"$ref": "#/components/schemas/Error"},
+                                        {
+                                            "properties": {
+                                                "error": {"properties": {"code": {"enum": ["invalid_phone_number"]}}}
+                                            }
+                                        },
+                                    ]
+                                }
+                            }
+                        },
+                    },
+                },
+            },
+            "get": {
+                "operationId": "getPhonebook",
+                "tags": ["phonebooks"],
+                "summary": "One phonebook with its contacts.",
+                "responses": {
+                    "200": {
+                        "description": "The phonebook.",
+                        "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Phonebook"}}},
+                    },
+                    "401": {"$ref": "#/components/responses/Unauthorized"},
+                    "404": {"$ref": "#/components/responses/NotFound"},
+                    "503": {"$ref": "#/components/responses/TryAgain"},
+                },
+            },
+            "delete": {
+                "operationId": "deletePhonebook",
+                "tags": ["phonebooks"],
+                "summary": "Delete a phonebook and its contacts.",
+                "description": (
+                    "Allowed even while a draft or scheduled campaign names it (that campaign finds the phonebook "
+                    "missing when it starts)."
+                ),
+                "responses": {
+                    "204": {"description": "Deleted."},
+                    "401": {"$ref": "#/components/responses/Unauthorized"},
+                    "404": {"$ref": "#/components/responses/NotFound"},
+                },
+            },
+        },
         "/v1/campaigns": {
             "post": {
                 "operationId": "createCampaign",
@@ -307,59 +618,17 @@ _DOCUMENT: dict[str, Any] = {
                     },
                     "413": {"$ref": "#/components/responses/PayloadTooLarge"},
                     "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
-                    "422": {
-                        "description": (
-                            "Checked in this order. `channel_not_found`: no such channel for this tenant; "
-                            "`invalid_sender`: `sender` is not one of the channel's senders (details list them); "
-                            "`unsupported_send_mode`: `send_mode` `session` is not available yet (x-extension); "
-                            "`invalid_routing_target`: a `routing_target` without `send_mode` `session`; "
-                            "`template_not_supported`: content of type `template` needs a WhatsApp channel "
-                            "(x-extension); `upload_not_found`: content of type `file`, or `recipients.upload_id`, "
-                            "names no upload (uploads are not available yet, x-extension); `content_empty`: "
-                            "`content.text` is blank; `content_too_long`: more than 1,600 characters; "
-                            "`phonebook_not_found`: `recipients.phonebook` names no phonebook (phonebooks are not "
-                            "available yet, x-extension); `invalid_phone_number`: numbers that are not valid E.164 "
-                            "(details list the first 100, `field` `recipients.numbers.<index>`); `no_recipients`: "
-                            "no number; `too_many_recipients`: more than 1,000 after removing duplicates (a setting); "
-                            "`invalid_schedule`: `send_time.at` is not an RFC 3339 time with an offset, not in the "
-                            "future, or more than a year ahead; `idempotency_key_reused`: the `Idempotency-Key` came "
-                            "with a different request before (x-extension)."
-                        ),
-                        "content": {
-                            _JSON: {
-                                "schema": {
-                                    "allOf": [
-                                        {"$ref": "#/components/schemas/Error"},
-                                        {
-                                            "properties": {
-                                                "error": {
-                                                    "properties": {
-                                                        "code": {
-                                                            "enum": [
-                                                                "channel_not_found",
-                                                                "invalid_sender",
-                                                                "unsupported_send_mode",
-                                                                "invalid_routing_target",
-                                                                "template_not_supported",
-                                                                "upload_not_found",
-                                                                "content_empty",
-                                                                "content_too_long",
-                                                                "phonebook_not_found",
-                                                                "invalid_phone_number",
-                                                                "no_recipients",
-                                                                "too_many_recipients",
-                                                                "invalid_schedule",
-                                                            ]
-                                                        }
-                                                    }
-                                                }
-                                            }
-                                        },
-                                    ]
-                                }
-                            }
-                        },
-                    },
+                    "422": _error(
+                        "Checked in this order. "
+                        + _SETTINGS_CHECKS
+                        + " Then "
+                        + _INVALID_SCHEDULE
+                        + "; `idempotency_key_reused`: the `Idempotency-Key` came with a different request before "
+                        "(x-extension).",
+                        *_SETTINGS_CODES,
+                        "invalid_schedule",
+                        "idempotency_key_reused",
+                    ),
                     "503": {"$ref": "#/components/responses/TryAgain"},
                 },
             },
@@ -404,13 +673,173 @@ _DOCUMENT: dict[str, Any] = {
                     "404": {"$ref": "#/components/responses/NotFound"},
                 },
             },
+            "patch": {
+                "operationId": "updateCampaign",
+                "tags": ["campaigns"],
+                "summary": "Edit a draft: the fields given replace the stored ones; every setting is checked again.",
+                "description": (
+                    "Drafts only. An absent field is left as it is; `recipients` and `content` are replaced whole. "
+                    "The campaign's settings as changed pass the same checks as a create (a draft whose channel, "
+                    "upload or phonebook has gone since is refused until it is fixed). `send_time` is not a field "
+                    "here (`400 invalid_request`): a draft goes out with `POST .../send`."
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/CampaignPatch"}}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "The draft as changed.",
+                        "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Campaign"}}},
+                    },
+                    "400": {"$ref": "#/components/responses/BadRequest"},
+                    "401": {"$ref": "#/components/responses/Unauthorized"},
+                    "404": {"$ref": "#/components/responses/NotFound"},
+                    "409": _error(
+                        "`campaign_not_editable`: the campaign is not a `draft` (details give its `status`).",
+                        "campaign_not_editable",
+                    ),
+                    "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+                    "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
+                    "422": _error("As on create, checked in this order. " + _SETTINGS_CHECKS, *_SETTINGS_CODES),
+                    "503": {"$ref": "#/components/responses/TryAgain"},
+                },
+            },
+            "delete": {
+                "operationId": "deleteCampaign",
+                "tags": ["campaigns"],
+                "summary": "Delete a campaign that is not sending, with its recipients; frees its place in the limit.",
+                "description": (
+                    "A `scheduled` campaign's start schedule is removed; a `pending` one leaves the tenant's queue "
+                    "(the campaigns behind it move up). The tenant may then create another campaign in its place."
+                ),
+                "responses": {
+                    "204": {"description": "Deleted."},
+                    "401": {"$ref": "#/components/responses/Unauthorized"},
+                    "404": {"$ref": "#/components/responses/NotFound"},
+                    "409": _error(
+                        "`campaign_busy`: the campaign is `executing` or `retrying`; it can be deleted once it has "
+                        "finished.",
+                        "campaign_busy",
+                    ),
+                    "503": {"$ref": "#/components/responses/TryAgain"},
+                },
+            },
+        },
+        "/v1/campaigns/{campaign_id}/send": {
+            "parameters": [{"$ref": "#/components/parameters/campaign_id"}],
+            "post": {
+                "operationId": "sendCampaign",
+                "tags": ["campaigns"],
+                "summary": "Send a draft now, or schedule it.",
+                "description": (
+                    "Drafts only. Every setting is checked again, as on create. `now`: the campaign is `executing`, "
+                    "or `pending` while another campaign of the tenant is sending; `scheduled`: it starts at "
+                    "`scheduled_at`."
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/SendIn"}}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "The campaign: `executing`, `pending` or `scheduled`.",
+                        "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Campaign"}}},
+                    },
+                    "400": {"$ref": "#/components/responses/BadRequest"},
+                    "401": {"$ref": "#/components/responses/Unauthorized"},
+                    "404": {"$ref": "#/components/responses/NotFound"},
+                    "409": _error(
+                        "`campaign_not_editable`: the campaign is not a `draft` (details give its `status`).",
+                        "campaign_not_editable",
+                    ),
+                    "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+                    "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
+                    "422": _error(
+                        "As on create, checked in this order. " + _SETTINGS_CHECKS + " Then " + _INVALID_SCHEDULE + ".",
+                        *_SETTINGS_CODES,
+                        "invalid_schedule",
+                    ),
+                    "503": {"$ref": "#/components/responses/TryAgain"},
+                },
+            },
+        },
+        "/v1/campaigns/{campaign_id}/duplicate": {
+            "parameters": [{"$ref": "#/components/parameters/campaign_id"}],
+            "post": {
+                "operationId": "duplicateCampaign",
+                "tags": ["campaigns"],
+                "summary": "A new draft with the same settings and recipients.",
+                "description": (
+                    "Any campaign can be duplicated, whatever its status. The copy is a `draft` named like the "
+                    "original with ` (copy)` appended (the same name when that would be over 200 characters), with "
+                    "the same channel, sender, content, send mode and recipients as given (a phonebook or upload is "
+                    "resolved again when the copy is sent). The settings are not checked again until it is edited "
+                    "or sent. A body is not needed and is ignored."
+                ),
+                "responses": {
+                    "201": {
+                        "description": "The new draft.",
+                        "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Campaign"}}},
+                    },
+                    "401": {"$ref": "#/components/responses/Unauthorized"},
+                    "404": {"$ref": "#/components/responses/NotFound"},
+                    "409": _error(
+                        "`campaign_limit_reached`: the tenant has the most campaigns allowed (1,000 by default; "
+                        "deleting one frees a place); `channel_not_found`: the campaign's channel has been deleted.",
+                        "campaign_limit_reached",
+                        "channel_not_found",
+                    ),
+                    "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
+                    "503": {"$ref": "#/components/responses/TryAgain"},
+                },
+            },
+        },
+        "/v1/campaigns/{campaign_id}/retry": {
+            "parameters": [{"$ref": "#/components/parameters/campaign_id"}],
+            "post": {
+                "operationId": "retryCampaign",
+                "tags": ["campaigns"],
+                "summary": "Resend the failed messages of a `completed` or `stopped` campaign.",
+                "description": (
+                    "Resends to the recipients whose status is `failed` or `undelivered`, except those whose error is "
+                    "`21610` (the number opted out) or `send_interrupted` (the message may have gone out), and "
+                    "finishes the sending of recipients still `queued` (a `stopped` campaign). A campaign stopped "
+                    "before its recipients were written starts again. The status becomes `retrying`, or `pending` "
+                    "while another campaign of the tenant is sending; `stop_reason` and `completed_at` are cleared "
+                    "and `started_at` becomes the retry's start when it starts. Each resend counts in the "
+                    "recipient's `attempts`. A body is not needed and is ignored."
+                ),
+                "responses": {
+                    "200": {
+                        "description": "The campaign: `retrying` or `pending`.",
+                        "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Campaign"}}},
+                    },
+                    "401": {"$ref": "#/components/responses/Unauthorized"},
+                    "404": {"$ref": "#/components/responses/NotFound"},
+                    "409": _error(
+                        "`campaign_not_retryable`: the campaign is not `completed` or `stopped` (details give its "
+                        "`status`; x-extension); `nothing_to_retry`: no message failed in a way worth resending; "
+                        "`campaign_busy`: the campaign changed status while the retry started (read it again).",
+                        "campaign_not_retryable",
+                        "nothing_to_retry",
+                        "campaign_busy",
+                    ),
+                    "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
+                    "503": {"$ref": "#/components/responses/TryAgain"},
+                },
+            },
         },
         "/v1/campaigns/{campaign_id}/recipients": {
             "parameters": [{"$ref": "#/components/parameters/campaign_id"}],
             "get": {
                 "operationId": "listRecipients",
                 "tags": ["campaigns"],
-                "summary": "Per-recipient details of a campaign, in the order the numbers were given.",
+                "summary": "A campaign's recipients: typed numbers first, then the upload's or phonebook's.",
+                "description": (
+                    "Recipients are written when sending starts (the phonebook or upload resolved then, duplicates "
+                    "removed): a `draft` or `scheduled` campaign, or a `pending` one not started yet, lists none."
+                ),
                 "parameters": [
                     {
                         "name": "status",
@@ -428,6 +857,108 @@ _DOCUMENT: dict[str, Any] = {
                         "content": {_JSON: {"schema": {"$ref": "#/components/schemas/RecipientList"}}},
                     },
                     "400": {"$ref": "#/components/responses/BadRequest"},
+                    "401": {"$ref": "#/components/responses/Unauthorized"},
+                    "404": {"$ref": "#/components/responses/NotFound"},
+                },
+            },
+        },
+        "/v1/uploads": {
+            "post": {
+                "operationId": "createUpload",
+                "tags": ["uploads"],
+                "summary": "Announce a file and get a URL to PUT it to; or send a small contact CSV inline.",
+                "description": (
+                    "JSON (`UploadIn`): the answer's `upload_url` takes the file with one HTTP `PUT` of exactly "
+                    "`size` bytes and the `upload_headers`, before `expires_at` (an hour); the file never passes "
+                    "through the API. The upload is then processed (a contact CSV imported, media checked): "
+                    "`GET /v1/uploads/{upload_id}` shows how that went.\n\n"
+                    "Inline: a contact CSV of at most 5 MB as the body with `Content-Type: text/csv` and the query "
+                    "parameters `kind=contacts_csv` and `filename`; it is imported before the answer, which shows "
+                    "the outcome (`ready` or `rejected`; a rejected file is not an HTTP error).\n\n"
+                    "A contact CSV: UTF-8 (a BOM is allowed), comma, semicolon or tab separated, a header row with a "
+                    "`Number` column (any case); the other columns are kept as each contact's `variables`. Every "
+                    "number must be E.164: a file with any other number is rejected, listing the rows to fix."
+                ),
+                "parameters": [
+                    {
+                        "name": "kind",
+                        "in": "query",
+                        "required": False,
+                        "description": "Inline only: `contacts_csv` (the default); another value is `400`.",
+                        "schema": {"type": "string", "const": "contacts_csv"},
+                    },
+                    {
+                        "name": "filename",
+                        "in": "query",
+                        "required": False,
+                        "description": "Inline only, and required there (else `400 invalid_request`).",
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        _JSON: {"schema": {"$ref": "#/components/schemas/UploadIn"}},
+                        "text/csv": {
+                            "schema": {"type": "string", "maxLength": 5242880},
+                            "example": "Number,first_name\n+41415084545,Anna\n",
+                        },
+                    },
+                },
+                "responses": {
+                    "201": {
+                        "description": (
+                            "JSON: the upload, `processing` at stage `awaiting_file`, with where to PUT the file. "
+                            "Inline: the upload as imported, `ready` or `rejected` (stage `done`)."
+                        ),
+                        "content": {
+                            _JSON: {
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": "#/components/schemas/UploadTicket"},
+                                        {"$ref": "#/components/schemas/Upload"},
+                                    ]
+                                }
+                            }
+                        },
+                    },
+                    "400": {"$ref": "#/components/responses/BadRequest"},
+                    "401": {"$ref": "#/components/responses/Unauthorized"},
+                    "413": _error(
+                        "`payload_too_large`: the announced `size` is over 50 MB (52,428,800 bytes) for a contact CSV "
+                        "or 100 MB (104,857,600 bytes) for media, or an inline CSV is over 5 MB (5,242,880 bytes); "
+                        "details give `size` and `max`.",
+                        "payload_too_large",
+                    ),
+                    "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
+                    "422": _error(
+                        "`invalid_filename`: blank, or with a slash, a backslash or a control character; "
+                        "`filename_too_long`: 127 characters or more; `invalid_content_type`: not a media type "
+                        "(`type/subtype`), or for a contact CSV not one of `text/csv`, `text/plain`, "
+                        "`application/csv`, `application/vnd.ms-excel`, `text/x-csv`. Checked in this order, the "
+                        "size (`413`) between the filename and the content type.",
+                        "invalid_filename",
+                        "filename_too_long",
+                        "invalid_content_type",
+                    ),
+                },
+            },
+        },
+        "/v1/uploads/{upload_id}": {
+            "parameters": [{"$ref": "#/components/parameters/upload_id"}],
+            "get": {
+                "operationId": "getUpload",
+                "tags": ["uploads"],
+                "summary": "An upload and how its processing went.",
+                "description": (
+                    "An upload whose URL expired (with a minute's grace) with no file put to it is `rejected` with "
+                    "`error.code` `upload_expired`."
+                ),
+                "responses": {
+                    "200": {
+                        "description": "The upload.",
+                        "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Upload"}}},
+                    },
                     "401": {"$ref": "#/components/responses/Unauthorized"},
                     "404": {"$ref": "#/components/responses/NotFound"},
                 },
@@ -459,6 +990,18 @@ _DOCUMENT: dict[str, Any] = {
                         "required": False,
                         "description": "The recipient's index, set by the service in the callback URL.",
                         "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                    },
+                    {
+                        "name": "a",
+                        "in": "query",
+                        "required": False,
+                        "description": (
+                            "The recipient's attempt (1 for the first send, one more for each resend), set by the "
+                            "service in the callback URL; a report about another attempt than the recipient's "
+                            "latest is accepted and ignored (a late report about a message a retry replaced)."
+                        ),
+                        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                        "x-extension": True,
                     },
                 ],
                 "requestBody": {
@@ -575,6 +1118,24 @@ _DOCUMENT: dict[str, Any] = {
                 "description": "A campaign id; another tenant's, or an unknown one, is `404 not_found`.",
                 "schema": {"type": "string", "maxLength": 128},
             },
+            "phonebook_id": {
+                "name": "phonebook_id",
+                "in": "path",
+                "required": True,
+                "description": (
+                    "The PBX's own phonebook id, 1 to 128 characters of `A-Z a-z 0-9 . _ : ~ -`: another id is "
+                    "`400 invalid_request` on `PUT`, `404 not_found` otherwise. Another tenant's, or an unknown one, "
+                    "is `404 not_found`."
+                ),
+                "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[A-Za-z0-9._:~-]+$"},
+            },
+            "upload_id": {
+                "name": "upload_id",
+                "in": "path",
+                "required": True,
+                "description": "An upload id; another tenant's, or an unknown one, is `404 not_found`.",
+                "schema": {"type": "string", "maxLength": 128},
+            },
             "webhook_channel_id": {
                 "name": "channel_id",
                 "in": "path",
@@ -677,8 +1238,11 @@ _DOCUMENT: dict[str, Any] = {
             },
             "UnsupportedMediaType": {
                 "description": (
-                    "`unsupported_media_type`: the Content-Type is not the one this operation takes "
-                    "(`application/json`, or `application/x-www-form-urlencoded` on a webhook)."
+                    "`unsupported_media_type`: the Content-Type is not one this operation takes "
+                    "(`application/json`; also `text/csv` on `POST /v1/uploads`; "
+                    "`application/x-www-form-urlencoded` on a webhook; on `duplicate` and `retry`, which need no "
+                    "body, any of `application/json`, `application/x-www-form-urlencoded`, `text/plain`, "
+                    "`text/csv`, `multipart/form-data` or `application/octet-stream`)."
                 ),
                 "content": {
                     _JSON: {
@@ -825,6 +1389,50 @@ _DOCUMENT: dict[str, Any] = {
                     },
                 },
             },
+            # ---------------------------------------------------------------------------- request: phonebooks
+            "PhonebookNumbers": {
+                "type": "object",
+                "description": (
+                    "A contact's numbers by type, each a valid E.164 number (else `422 invalid_phone_number`); an "
+                    "absent or null type is no number of that type. Another type is `400 invalid_request`."
+                ),
+                "additionalProperties": False,
+                "properties": {
+                    "business": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+                    "business2": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+                    "mobile": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+                    "mobile2": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+                    "home": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+                    "home2": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+                    "other": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+                },
+            },
+            "PhonebookContact": {
+                "type": "object",
+                "description": (
+                    "One contact. As answered: `name` only when it has one, `numbers` only the types it has."
+                ),
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"anyOf": [{"type": "string", "maxLength": 200}, {"type": "null"}], "default": None},
+                    "numbers": {"$ref": "#/components/schemas/PhonebookNumbers"},
+                },
+            },
+            "PhonebookIn": {
+                "type": "object",
+                "description": "PUT /v1/phonebooks/{phonebook_id}: the whole phonebook, replacing the stored one.",
+                "required": ["name", "contacts"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                    "contacts": {
+                        "type": "array",
+                        "maxItems": 100000,
+                        "items": {"$ref": "#/components/schemas/PhonebookContact"},
+                        "description": "In the PBX's order, which campaigns keep; may be empty.",
+                    },
+                },
+            },
             # ----------------------------------------------------------------------------- request: campaigns
             "PhonebookRef": {
                 "type": "object",
@@ -849,20 +1457,30 @@ _DOCUMENT: dict[str, Any] = {
                         "default": None,
                         "description": (
                             "E.164 numbers, deduplicated. Any entry that is not a valid E.164 string fails the "
-                            "whole request with `422 invalid_phone_number` listing the offenders."
+                            "whole request with `422 invalid_phone_number` listing the offenders. At most 10,000 "
+                            "(`422 too_many_recipients`; x-extension): larger lists go in a CSV upload."
                         ),
                     },
                     "upload_id": {
                         "anyOf": [{"type": "string", "maxLength": 128}, {"type": "null"}],
                         "default": None,
-                        "description": "Uploads are not available yet: `422 upload_not_found`.",
-                        "x-extension": True,
+                        "description": (
+                            "A `contacts_csv` upload that is `ready` (else `422 upload_not_found`, "
+                            "`upload_wrong_kind`, `upload_not_ready` or `upload_rejected`); its contacts come after "
+                            "the typed numbers, those repeating one left out. Its columns become each recipient's "
+                            "`variables`."
+                        ),
                     },
                     "phonebook": {
                         "anyOf": [{"$ref": "#/components/schemas/PhonebookRef"}, {"type": "null"}],
                         "default": None,
-                        "description": "Phonebooks are not available yet: `422 phonebook_not_found`.",
-                        "x-extension": True,
+                        "description": (
+                            "The phonebook's contacts that have a number of `number_type`, in the phonebook's order "
+                            "(duplicates removed), each with its `name` as a variable. Not with `numbers` or "
+                            "`upload_id` (`422 invalid_recipients`); no such phonebook: `422 phonebook_not_found`; "
+                            "no contact with such a number: `422 no_recipients`. It is read again when sending "
+                            "starts."
+                        ),
                     },
                 },
             },
@@ -882,7 +1500,14 @@ _DOCUMENT: dict[str, Any] = {
             },
             "FileContent": {
                 "type": "object",
-                "description": "An MMS. Uploads are not available yet: `422 upload_not_found`.",
+                "description": (
+                    "An MMS: a `media` upload that is `ready` (else `422 upload_not_found`, `upload_wrong_kind`, "
+                    "`upload_not_ready` or `upload_rejected`) and an optional text of up to 1,600 characters "
+                    "(`422 content_too_long`). On a Twilio channel, media and text together at most 5 MB "
+                    "(5,242,880 bytes; `422 media_too_large`) and a content type Twilio accepts in an MMS "
+                    "(images, audio, video, vCard, PDF and a few others; `422 media_type_not_supported`). Sent as one "
+                    "message (`segments` 1)."
+                ),
                 "required": ["type", "upload_id"],
                 "additionalProperties": False,
                 "properties": {
@@ -890,7 +1515,6 @@ _DOCUMENT: dict[str, Any] = {
                     "upload_id": {"type": "string", "maxLength": 128},
                     "text": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
                 },
-                "x-extension": True,
             },
             "TemplateContent": {
                 "type": "object",
@@ -1006,6 +1630,106 @@ _DOCUMENT: dict[str, Any] = {
                     },
                 },
             },
+            "CampaignPatch": {
+                "type": "object",
+                "description": (
+                    "PATCH /v1/campaigns/{campaign_id} (drafts only): any of a campaign's settings; an absent field "
+                    "is left as it is. A null `routing_target` is none; null for another field is "
+                    "`400 invalid_request` (it cannot be left out of a campaign). `send_time` is not one of them: a "
+                    "draft goes out with `POST .../send`."
+                ),
+                "additionalProperties": False,
+                "properties": {
+                    "name": {
+                        "anyOf": [{"type": "string", "minLength": 1, "maxLength": 200}, {"type": "null"}],
+                        "default": None,
+                    },
+                    "channel_id": {"anyOf": [{"type": "string", "maxLength": 128}, {"type": "null"}], "default": None},
+                    "sender": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+                    "recipients": {
+                        "anyOf": [{"$ref": "#/components/schemas/Recipients"}, {"type": "null"}],
+                        "default": None,
+                        "description": "Replaces the recipients whole.",
+                    },
+                    "content": {
+                        "anyOf": [{"$ref": "#/components/schemas/Content"}, {"type": "null"}],
+                        "default": None,
+                        "description": "Replaces the content whole.",
+                    },
+                    "send_mode": {
+                        "anyOf": [{"type": "string", "enum": ["direct", "session"]}, {"type": "null"}],
+                        "default": None,
+                        "description": "`session` is not available yet: `422 unsupported_send_mode`.",
+                    },
+                    "routing_target": {
+                        "anyOf": [{"$ref": "#/components/schemas/RoutingTarget"}, {"type": "null"}],
+                        "default": None,
+                        "description": "Only with `send_mode` `session` (else `422 invalid_routing_target`).",
+                    },
+                },
+            },
+            "SendIn": {
+                "type": "object",
+                "description": "POST /v1/campaigns/{campaign_id}/send.",
+                "required": ["send_time"],
+                "additionalProperties": False,
+                "properties": {
+                    "send_time": {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/SendNow"},
+                            {"$ref": "#/components/schemas/SendScheduled"},
+                        ],
+                        "discriminator": {
+                            "propertyName": "type",
+                            "mapping": {
+                                "now": "#/components/schemas/SendNow",
+                                "scheduled": "#/components/schemas/SendScheduled",
+                            },
+                        },
+                    },
+                },
+            },
+            # ------------------------------------------------------------------------------- request: uploads
+            "UploadIn": {
+                "type": "object",
+                "description": "POST /v1/uploads (JSON): announce a file, to be PUT to the answered URL.",
+                "required": ["kind", "filename", "content_type", "size"],
+                "additionalProperties": False,
+                "properties": {
+                    "kind": {
+                        "type": "string",
+                        "enum": ["contacts_csv", "media"],
+                        "description": "`contacts_csv`: recipients for a campaign; `media`: an MMS's file.",
+                    },
+                    "filename": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 1000,
+                        "description": (
+                            "Under 127 characters (`422 filename_too_long`), not blank and without slashes or "
+                            "control characters (`422 invalid_filename`); surrounding spaces are dropped."
+                        ),
+                    },
+                    "content_type": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 255,
+                        "description": (
+                            "The file's media type, which the PUT must send (`422 invalid_content_type`); for a "
+                            "contact CSV one of `text/csv`, `text/plain`, `application/csv`, "
+                            "`application/vnd.ms-excel`, `text/x-csv`."
+                        ),
+                    },
+                    "size": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": (
+                            "The file's exact size in bytes: at most 50 MB for a contact CSV, 100 MB for media "
+                            "(`413 payload_too_large`)."
+                        ),
+                    },
+                },
+            },
             # --------------------------------------------------------------------------------------- answers
             "Channel": {
                 "type": "object",
@@ -1053,6 +1777,59 @@ _DOCUMENT: dict[str, Any] = {
                     "next_cursor": {"anyOf": [{"type": "string"}, {"type": "null"}]},
                 },
             },
+            "PhonebookNumberTypes": {
+                "type": "object",
+                "description": "For each number type, how many contacts have a number of that type.",
+                "required": ["business", "business2", "mobile", "mobile2", "home", "home2", "other"],
+                "additionalProperties": False,
+                "properties": {
+                    "business": {"type": "integer", "minimum": 0},
+                    "business2": {"type": "integer", "minimum": 0},
+                    "mobile": {"type": "integer", "minimum": 0},
+                    "mobile2": {"type": "integer", "minimum": 0},
+                    "home": {"type": "integer", "minimum": 0},
+                    "home2": {"type": "integer", "minimum": 0},
+                    "other": {"type": "integer", "minimum": 0},
+                },
+            },
+            "PhonebookSummary": {
+                "type": "object",
+                "description": "A phonebook without its contacts, as listed.",
+                "required": ["id", "name", "contact_count", "number_types", "created_at", "updated_at"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "string"},
+                    "name": {"type": "string"},
+                    "contact_count": {"type": "integer", "minimum": 0},
+                    "number_types": {"$ref": "#/components/schemas/PhonebookNumberTypes"},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "updated_at": {"type": "string", "format": "date-time", "description": "The last PUT."},
+                },
+            },
+            "Phonebook": {
+                "type": "object",
+                "description": "A phonebook with its contacts, as stored.",
+                "required": ["id", "name", "contact_count", "number_types", "created_at", "updated_at", "contacts"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "string"},
+                    "name": {"type": "string"},
+                    "contact_count": {"type": "integer", "minimum": 0},
+                    "number_types": {"$ref": "#/components/schemas/PhonebookNumberTypes"},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "updated_at": {"type": "string", "format": "date-time", "description": "The last PUT."},
+                    "contacts": {"type": "array", "items": {"$ref": "#/components/schemas/PhonebookContact"}},
+                },
+            },
+            "PhonebookList": {
+                "type": "object",
+                "required": ["items", "next_cursor"],
+                "additionalProperties": False,
+                "properties": {
+                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/PhonebookSummary"}},
+                    "next_cursor": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                },
+            },
             "CampaignStatus": {
                 "type": "string",
                 "enum": ["draft", "scheduled", "pending", "executing", "completed", "stopped", "retrying"],
@@ -1062,7 +1839,7 @@ _DOCUMENT: dict[str, Any] = {
                     "pending). `executing`: sending (at most one campaign per tenant is `executing` or `retrying`). "
                     "`completed`: every recipient has a final outcome. `stopped`: stopped by a system problem "
                     "(provider credentials rejected, out of credit, worker lost); nothing already sent is sent again. "
-                    "`retrying`: resending failed messages (the retry operation is not available yet)."
+                    "`retrying`: resending failed messages (`POST .../retry`)."
                 ),
                 "x-extension": True,
             },
@@ -1087,7 +1864,11 @@ _DOCUMENT: dict[str, Any] = {
             },
             "Campaign": {
                 "type": "object",
-                "description": "A campaign as answered.",
+                "description": (
+                    "A campaign as answered. Until sending starts (a `draft`, `scheduled` or not yet started "
+                    "`pending` campaign), `result.total` and `result.pending` are the audience's size counted when "
+                    "it was saved; from then on, its written recipients' outcomes."
+                ),
                 "required": [
                     "id",
                     "name",
@@ -1107,6 +1888,8 @@ _DOCUMENT: dict[str, Any] = {
                     "scheduled_at",
                     "started_at",
                     "completed_at",
+                    "stop_reason",
+                    "audience_report",
                 ],
                 "additionalProperties": False,
                 "properties": {
@@ -1116,10 +1899,25 @@ _DOCUMENT: dict[str, Any] = {
                     "channel_id": {"type": "string"},
                     "sender": {"type": "string"},
                     "content": {
-                        "type": "object",
-                        "required": ["type", "text"],
-                        "additionalProperties": False,
-                        "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
+                        "oneOf": [
+                            {
+                                "type": "object",
+                                "required": ["type", "text"],
+                                "additionalProperties": False,
+                                "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
+                            },
+                            {
+                                "type": "object",
+                                "description": "An MMS; `text` only when one was given.",
+                                "required": ["type", "upload_id"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "type": {"const": "file"},
+                                    "upload_id": {"type": "string"},
+                                    "text": {"type": "string"},
+                                },
+                            },
+                        ],
                     },
                     "send_time": {
                         "type": "object",
@@ -1141,6 +1939,81 @@ _DOCUMENT: dict[str, Any] = {
                     "scheduled_at": {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
                     "started_at": {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
                     "completed_at": {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
+                    "stop_reason": {
+                        "anyOf": [
+                            {
+                                "type": "object",
+                                "required": ["code", "message"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "code": {
+                                        "type": "string",
+                                        "description": (
+                                            "`phonebook_not_found`, `upload_not_found` or `too_many_recipients`: "
+                                            "the audience could not be resolved when sending started; "
+                                            "`channel_missing`: the channel or its credentials are gone; "
+                                            "`provider_<code>`: the provider refused the account (e.g. "
+                                            "`provider_20003`, credentials rejected)."
+                                        ),
+                                    },
+                                    "message": {"type": "string"},
+                                },
+                            },
+                            {"type": "null"},
+                        ],
+                        "description": "Why the campaign is `stopped`; null otherwise (a retry clears it).",
+                        "x-extension": True,
+                    },
+                    "audience_report": {
+                        "anyOf": [
+                            {
+                                "type": "object",
+                                "required": ["duplicates"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "duplicates": {
+                                        "type": "integer",
+                                        "minimum": 0,
+                                        "description": (
+                                            "Numbers left out because an earlier recipient has them: an upload's "
+                                            "contacts repeating a typed number, or phonebook contacts sharing a "
+                                            "number."
+                                        ),
+                                    },
+                                    "phonebook_contacts": {
+                                        "type": "integer",
+                                        "minimum": 0,
+                                        "description": "A phonebook audience: the phonebook's contacts.",
+                                    },
+                                    "without_number_type": {
+                                        "type": "integer",
+                                        "minimum": 0,
+                                        "description": (
+                                            "A phonebook audience: contacts with no number of `number_type`, left out."
+                                        ),
+                                    },
+                                },
+                            },
+                            {"type": "null"},
+                        ],
+                        "description": ("What resolving the audience found when sending started; null until then."),
+                        "x-extension": True,
+                    },
+                    "recipients": {
+                        "type": "object",
+                        "description": (
+                            "The audience as given (typed numbers deduplicated); in single-campaign answers only, "
+                            "not in lists."
+                        ),
+                        "required": ["numbers", "upload_id", "phonebook"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "numbers": {"type": "array", "items": {"type": "string"}},
+                            "upload_id": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                            "phonebook": {"anyOf": [{"$ref": "#/components/schemas/PhonebookRef"}, {"type": "null"}]},
+                        },
+                        "x-extension": True,
+                    },
                 },
             },
             "CampaignList": {
@@ -1170,6 +2043,7 @@ _DOCUMENT: dict[str, Any] = {
                     "read_at",
                     "responded_at",
                     "session_id",
+                    "variables",
                 ],
                 "additionalProperties": False,
                 "properties": {
@@ -1189,13 +2063,26 @@ _DOCUMENT: dict[str, Any] = {
                             {"type": "null"},
                         ],
                     },
-                    "attempts": {"type": "integer", "minimum": 0},
+                    "attempts": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "How many times the message was handed to the provider (a retry adds one).",
+                    },
                     "provider_message_id": {"anyOf": [{"type": "string"}, {"type": "null"}]},
                     "sent_at": {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
                     "delivered_at": {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
                     "read_at": {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
                     "responded_at": {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
                     "session_id": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                    "variables": {
+                        "type": "object",
+                        "additionalProperties": {"type": "string"},
+                        "description": (
+                            'Per-contact values: a CSV upload\'s columns other than `Number` (an empty cell is ""), '
+                            "or a phonebook contact's `name` (when it has one); empty for typed numbers."
+                        ),
+                        "x-extension": True,
+                    },
                 },
             },
             "RecipientList": {
@@ -1206,6 +2093,38 @@ _DOCUMENT: dict[str, Any] = {
                     "items": {"type": "array", "items": {"$ref": "#/components/schemas/Recipient"}},
                     "next_cursor": {"anyOf": [{"type": "string"}, {"type": "null"}]},
                 },
+            },
+            "Upload": {
+                "type": "object",
+                "description": (
+                    "An upload. A contact CSV also answers its import report (`rows`, `valid`, `invalid`, "
+                    "`duplicates`, `columns`, `errors`; zeros and empty lists until it is imported)."
+                ),
+                "required": _UPLOAD_REQUIRED,
+                "additionalProperties": False,
+                "properties": _UPLOAD_PROPERTIES,
+                **_CSV_REPORT_RULE,
+            },
+            "UploadTicket": {
+                "type": "object",
+                "description": "The answer to an announced upload: the upload, and how to PUT its file.",
+                "required": [*_UPLOAD_REQUIRED, "upload_url", "upload_method", "upload_headers"],
+                "additionalProperties": False,
+                "properties": {
+                    **_UPLOAD_PROPERTIES,
+                    "upload_url": {
+                        "type": "string",
+                        "format": "uri",
+                        "description": "A presigned object-storage URL, valid until `expires_at`.",
+                    },
+                    "upload_method": {"type": "string", "const": "PUT"},
+                    "upload_headers": {
+                        "type": "object",
+                        "description": "Headers the PUT must send (the URL is signed for them): `Content-Type`.",
+                        "additionalProperties": {"type": "string"},
+                    },
+                },
+                **_CSV_REPORT_RULE,
             },
             # -------------------------------------------------------------------------------------- webhooks
             "TwilioStatusForm": {

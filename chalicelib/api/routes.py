@@ -11,7 +11,17 @@ from chalice import Blueprint, Response
 
 from chalicelib.api import http
 from chalicelib.api.openapi import document
-from chalicelib.api.schemas import MAX_ID_CHARS, CampaignIn, ChannelIn, ChannelPatch, parse
+from chalicelib.api.schemas import (
+    MAX_ID_CHARS,
+    CampaignIn,
+    CampaignPatch,
+    ChannelIn,
+    ChannelPatch,
+    PhonebookIn,
+    SendIn,
+    UploadIn,
+    parse,
+)
 from chalicelib.domain.errors import (
     InvalidRequestError,
     InvalidSignatureError,
@@ -20,7 +30,7 @@ from chalicelib.domain.errors import (
     UnauthorizedError,
 )
 from chalicelib.domain.model import CampaignStatus, RecipientStatus
-from chalicelib.services import campaigns, channels, tenants, webhooks
+from chalicelib.services import campaigns, channels, phonebooks, tenants, uploads, webhooks
 from chalicelib.services.deps import Deps, current
 from chalicelib.services.logs import log
 
@@ -63,7 +73,13 @@ def _authorization() -> str | None:
 
 
 def endpoint(
-    path: str, methods: list[str], *, auth: bool = True, content_types: list[str] | None = None, status: int = 200
+    path: str,
+    methods: list[str],
+    *,
+    auth: bool = True,
+    content_types: list[str] | None = None,
+    status: int = 200,
+    own_ids: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a route whose errors leave in the contract's shape; with `auth`, the tenant id comes first."""
 
@@ -74,7 +90,8 @@ def endpoint(
                 deps = current()
                 if auth:
                     tenant_id = tenants.authenticate(deps, _authorization())
-                    if any(_impossible_id(v) for v in params.values()):
+                    # `own_ids`: the view checks its path ids itself (a PUT naming what it creates answers 400).
+                    if not own_ids and any(_impossible_id(v) for v in params.values()):
                         raise NotFoundError("no such resource")
                     result = view(deps, tenant_id, **params)
                 else:
@@ -141,6 +158,32 @@ def delete_channel(deps: Deps, tenant_id: str, channel_id: str) -> Response:
     return http.no_content()
 
 
+# ---------------------------------------------------------------------------------------------------- phonebooks
+@endpoint("/v1/phonebooks", ["GET"])
+def list_phonebooks(deps: Deps, tenant_id: str) -> dict[str, Any]:
+    limit, cursor = http.page_params(_request())
+    return phonebooks.list_phonebooks(deps, tenant_id, limit, cursor)
+
+
+@endpoint("/v1/phonebooks/{phonebook_id}", ["PUT"], own_ids=True)
+def put_phonebook(deps: Deps, tenant_id: str, phonebook_id: str) -> Response:
+    phonebooks.check_id(phonebook_id)  # before reading a body of up to 5 MB
+    body = parse(PhonebookIn, http.json_body(_request()))
+    phonebook, created = phonebooks.put_phonebook(deps, tenant_id, phonebook_id, body)
+    return http.respond(phonebook, 201 if created else 200)
+
+
+@endpoint("/v1/phonebooks/{phonebook_id}", ["GET"])
+def get_phonebook(deps: Deps, tenant_id: str, phonebook_id: str) -> dict[str, Any]:
+    return phonebooks.get_phonebook(deps, tenant_id, phonebook_id)
+
+
+@endpoint("/v1/phonebooks/{phonebook_id}", ["DELETE"])
+def delete_phonebook(deps: Deps, tenant_id: str, phonebook_id: str) -> Response:
+    phonebooks.delete_phonebook(deps, tenant_id, phonebook_id)
+    return http.no_content()
+
+
 # ---------------------------------------------------------------------------------------------------- campaigns
 @endpoint("/v1/campaigns", ["POST"], status=201)
 def create_campaign(deps: Deps, tenant_id: str) -> Response:
@@ -168,6 +211,47 @@ def list_recipients(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, A
     limit, cursor = http.page_params(_request())
     status = http.choice(_request(), "status", RECIPIENT_STATUSES)
     return campaigns.list_recipients(deps, tenant_id, campaign_id, status, limit, cursor)
+
+
+@endpoint("/v1/campaigns/{campaign_id}", ["PATCH"])
+def update_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
+    return campaigns.update_campaign(deps, tenant_id, campaign_id, parse(CampaignPatch, http.json_body(_request())))
+
+
+@endpoint("/v1/campaigns/{campaign_id}", ["DELETE"])
+def delete_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> Response:
+    campaigns.delete_campaign(deps, tenant_id, campaign_id)
+    return http.no_content()
+
+
+@endpoint("/v1/campaigns/{campaign_id}/send", ["POST"])
+def send_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
+    return campaigns.send_campaign(deps, tenant_id, campaign_id, parse(SendIn, http.json_body(_request())))
+
+
+@endpoint("/v1/campaigns/{campaign_id}/duplicate", ["POST"], status=201, content_types=ANY_TYPES)
+def duplicate_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
+    return campaigns.duplicate_campaign(deps, tenant_id, campaign_id)
+
+
+@endpoint("/v1/campaigns/{campaign_id}/retry", ["POST"], content_types=ANY_TYPES)
+def retry_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
+    return campaigns.retry_campaign(deps, tenant_id, campaign_id)
+
+
+# ---------------------------------------------------------------------------------------------------- uploads
+@endpoint("/v1/uploads", ["POST"], status=201, content_types=[*JSON_TYPES, "text/csv"])
+def create_upload(deps: Deps, tenant_id: str) -> dict[str, Any]:
+    request = _request()
+    content_type = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    if content_type == "text/csv":
+        return uploads.create_inline_csv(deps, tenant_id, http.query(request), http.raw_bytes(request))
+    return uploads.create_upload(deps, tenant_id, parse(UploadIn, http.json_body(request)))
+
+
+@endpoint("/v1/uploads/{upload_id}", ["GET"])
+def get_upload(deps: Deps, tenant_id: str, upload_id: str) -> dict[str, Any]:
+    return uploads.get_upload(deps, tenant_id, upload_id)
 
 
 # ---------------------------------------------------------------------------------------------------- webhooks

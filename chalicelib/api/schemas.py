@@ -46,6 +46,32 @@ class ChannelPatch(Strict):
     mps: StrictInt | StrictFloat | None = None
 
 
+class PhonebookNumbers(Strict):
+    """A contact's numbers by type (the fields are the number types, in order); absent or null: none of that type."""
+
+    business: StrictStr | None = None
+    business2: StrictStr | None = None
+    mobile: StrictStr | None = None
+    mobile2: StrictStr | None = None
+    home: StrictStr | None = None
+    home2: StrictStr | None = None
+    other: StrictStr | None = None
+
+
+class PhonebookContact(Strict):
+    """One contact of a phonebook."""
+
+    name: StrictStr | None = Field(default=None, max_length=200)
+    numbers: PhonebookNumbers = Field(default_factory=PhonebookNumbers)
+
+
+class PhonebookIn(Strict):
+    """PUT /v1/phonebooks/{id}: the whole phonebook, replacing the stored one."""
+
+    name: StrictStr = Field(min_length=1, max_length=200)
+    contacts: list[PhonebookContact] = Field(max_length=100_000)
+
+
 class PhonebookRef(Strict):
     """A phonebook and the number type to take from it."""
 
@@ -133,6 +159,27 @@ class CampaignIn(Strict):
     send_time: SendTime
     send_mode: Literal["direct", "session"] = "direct"
     routing_target: RoutingTarget | None = None
+
+
+class CampaignPatch(Strict):
+    """PATCH /v1/campaigns/{id} (drafts only): any of a campaign's settings; `send_time` goes through /send."""
+
+    name: StrictStr | None = Field(default=None, min_length=1, max_length=200)
+    channel_id: StrictStr | None = Field(default=None, max_length=MAX_ID_CHARS)
+    sender: StrictStr | None = None
+    recipients: Recipients | None = None
+    content: Content | None = None
+    send_mode: Literal["direct", "session"] | None = None
+    routing_target: RoutingTarget | None = None
+
+
+class UploadIn(Strict):
+    """POST /v1/uploads (JSON): announce a file to be PUT to the answered URL."""
+
+    kind: Literal["contacts_csv", "media"]
+    filename: StrictStr = Field(min_length=1, max_length=1000)
+    content_type: StrictStr = Field(min_length=1, max_length=255)
+    size: StrictInt = Field(ge=1)
 
 
 class SendIn(Strict):

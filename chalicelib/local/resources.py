@@ -1,4 +1,4 @@
-"""Create the resources of infra/template.json (table, queues, schedule group) in moto or any AWS endpoint."""
+"""Create the resources of infra/template.json (table, queues, bucket, schedule group) in moto or any AWS endpoint."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ class LocalResources:
     send_queue_name: str
     dlq_url: str
     scheduler_group: str
+    upload_bucket: str
+    upload_queue_url: str  # where the bucket reports new uploads (the upload worker's event source)
 
     def env(self) -> dict[str, str]:
         """The environment variables pointing the app at these resources."""
@@ -51,6 +53,7 @@ class LocalResources:
             "SCHEDULER_GROUP": self.scheduler_group,
             "SCHEDULER_ROLE_ARN": DUMMY_SCHEDULER_ROLE_ARN,
             "SCHEDULER_TARGET_ARN": DUMMY_SCHEDULER_TARGET_ARN,
+            "UPLOAD_BUCKET": self.upload_bucket,
         }
 
 
@@ -61,9 +64,12 @@ class _Plan:
     tables: tuple[tuple[str, dict[str, Any], str | None], ...]  # (logical id, create_table kwargs, TTL attribute)
     queues: tuple[tuple[str, str, dict[str, Any]], ...]  # (logical id, queue name, CFN properties), DLQs first
     schedule_groups: tuple[str, ...]
+    buckets: tuple[tuple[str, str, dict[str, Any]], ...]  # (logical id, bucket name, CFN properties)
     table_id: str
     send_queue_id: str
     dlq_id: str
+    upload_bucket_id: str
+    upload_queue_id: str
 
 
 def _resolve_template_path(template_path: str | Path) -> Path:
@@ -124,6 +130,22 @@ def _queue_name(logical_id: str, properties: dict[str, Any]) -> str:
     return f"msgcampaigns-{logical_id.lower()}{suffix}"
 
 
+def _bucket_name(logical_id: str, properties: dict[str, Any]) -> str:
+    """The template's BucketName, or a name derived from the logical id (CloudFormation would generate one)."""
+    name = properties.get("BucketName")
+    return name if isinstance(name, str) else f"msgcampaigns-{logical_id.lower()}"
+
+
+def _notified_queues(properties: dict[str, Any]) -> set[str]:
+    """Logical ids of the queues a bucket's NotificationConfiguration sends to."""
+    found = set()
+    for notification in properties.get("NotificationConfiguration", {}).get("QueueConfigurations", []):
+        target = _getatt_target(notification.get("Queue"))
+        if target:
+            found.add(target[0])
+    return found
+
+
 def _table_kwargs(properties: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     """create_table kwargs and the TTL attribute name for an AWS::DynamoDB::Table."""
     name = properties.get("TableName")
@@ -174,6 +196,15 @@ def _plan(path: Path, mtime_ns: int) -> _Plan:
         for logical_id in by_type.get("AWS::Scheduler::ScheduleGroup", [])
     )
 
+    buckets = tuple(
+        (
+            logical_id,
+            _bucket_name(logical_id, resources[logical_id].get("Properties", {})),
+            resources[logical_id].get("Properties", {}),
+        )
+        for logical_id in by_type.get("AWS::S3::Bucket", [])
+    )
+
     table_id = _only(_env_refs(resources, "TABLE_NAME") or [t[0] for t in tables], "table (TABLE_NAME)")
     dlq_ids = {dep for props in queue_props.values() for dep in _queue_dependencies(props)}
     send_queue_id = _only(
@@ -181,7 +212,13 @@ def _plan(path: Path, mtime_ns: int) -> _Plan:
         "send queue (SEND_QUEUE_URL)",
     )
     dlq_id = _only(_queue_dependencies(queue_props[send_queue_id]), "dead-letter queue of the send queue")
-    return _Plan(tables, queues, groups, table_id, send_queue_id, dlq_id)
+    upload_bucket_id = _only(
+        _env_refs(resources, "UPLOAD_BUCKET") or [b[0] for b in buckets], "upload bucket (UPLOAD_BUCKET)"
+    )
+    upload_queue_id = _only(
+        _notified_queues(resources[upload_bucket_id].get("Properties", {})), "queue the upload bucket notifies"
+    )
+    return _Plan(tables, queues, groups, buckets, table_id, send_queue_id, dlq_id, upload_bucket_id, upload_queue_id)
 
 
 def _queue_attributes(properties: dict[str, Any], arns: dict[str, str]) -> dict[str, str]:
@@ -199,6 +236,54 @@ def _queue_attributes(properties: dict[str, Any], arns: dict[str, str]) -> dict[
             {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": int(redrive["maxReceiveCount"])}
         )
     return attributes
+
+
+def _notification_configuration(properties: dict[str, Any], arns: dict[str, str]) -> dict[str, Any]:
+    """PutBucketNotificationConfiguration's argument for a bucket's CloudFormation NotificationConfiguration."""
+    configurations = []
+    for notification in properties.get("NotificationConfiguration", {}).get("QueueConfigurations", []):
+        target = _getatt_target(notification["Queue"])
+        entry: dict[str, Any] = {
+            "QueueArn": arns[target[0]] if target else str(notification["Queue"]),
+            "Events": [notification["Event"]],
+        }
+        rules = notification.get("Filter", {}).get("S3Key", {}).get("Rules")
+        if rules:
+            entry["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}}
+        configurations.append(entry)
+    return {"QueueConfigurations": configurations} if configurations else {}
+
+
+def _notification_signature(configuration: dict[str, Any]) -> list[tuple[str, tuple[str, ...], tuple[Any, ...]]]:
+    """The parts of a notification configuration that matter (S3 adds ids and may capitalise filter names)."""
+    return sorted(
+        (
+            str(q["QueueArn"]),
+            tuple(sorted(q.get("Events", []))),
+            tuple(
+                sorted(
+                    (r["Name"].lower(), r["Value"]) for r in q.get("Filter", {}).get("Key", {}).get("FilterRules", [])
+                )
+            ),
+        )
+        for q in configuration.get("QueueConfigurations", [])
+    )
+
+
+def _cors_rules(properties: dict[str, Any]) -> list[dict[str, Any]]:
+    """PutBucketCors rules for a bucket's CloudFormation CorsConfiguration."""
+    names = {
+        "AllowedHeaders": "AllowedHeaders",
+        "AllowedMethods": "AllowedMethods",
+        "AllowedOrigins": "AllowedOrigins",
+        "ExposedHeaders": "ExposeHeaders",  # the one property CloudFormation and the S3 API spell differently
+        "MaxAge": "MaxAgeSeconds",
+        "Id": "ID",
+    }
+    return [
+        {names[key]: value for key, value in rule.items() if key in names}
+        for rule in properties.get("CorsConfiguration", {}).get("CorsRules", [])
+    ]
 
 
 def _error_code(exc: ClientError) -> str:
@@ -274,6 +359,28 @@ def create_resources(
         names[logical_id] = name
         arns[logical_id] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
+    bucket_names: dict[str, str] = {}
+    for logical_id, name, properties in plan.buckets:
+        bucket_names[logical_id] = name
+        s3 = client("s3")
+        create: dict[str, Any] = {"Bucket": name}
+        if region != "us-east-1":
+            create["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        try:
+            s3.create_bucket(**create)
+        except ClientError as exc:
+            if _error_code(exc) != "BucketAlreadyOwnedByYou":
+                raise
+        cors = _cors_rules(properties)
+        if cors:
+            s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": cors})
+        notifications = _notification_configuration(properties, arns)
+        # Putting a configuration makes S3 (and moto) send an s3:TestEvent to each queue: only put a changed one, so
+        # creating the resources again does not add another test event.
+        current = s3.get_bucket_notification_configuration(Bucket=name)
+        if _notification_signature(current) != _notification_signature(notifications):
+            s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration=notifications)
+
     if plan.schedule_groups:
         scheduler = client("scheduler")
         for group in plan.schedule_groups:
@@ -289,4 +396,6 @@ def create_resources(
         send_queue_name=names[plan.send_queue_id],
         dlq_url=urls[plan.dlq_id],
         scheduler_group=plan.schedule_groups[0] if plan.schedule_groups else "default",
+        upload_bucket=bucket_names[plan.upload_bucket_id],
+        upload_queue_url=urls[plan.upload_queue_id],
     )

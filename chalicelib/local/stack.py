@@ -149,7 +149,7 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
         boto3.client("sqs"),
         boto3.client("scheduler"),
         schedule_group=resources.scheduler_group,
-        timeouts={"send_worker": 300.0, "tick": 120.0, "start_scheduled": 30.0},
+        timeouts={"send_worker": 300.0, "upload_worker": 900.0, "tick": 120.0, "start_scheduled": 30.0},
     )
     stop_pump = pump.start(workers=2, tick_seconds=tick_seconds)
 

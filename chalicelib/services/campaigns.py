@@ -1,18 +1,40 @@
-"""Campaign use cases: create, read, list, and the moves of its life (start, dispatch, finish, the tick)."""
+"""Campaign use cases: create, read, list, edit, send, duplicate, retry, delete, and the moves of its life."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from chalicelib.adapters.dynamo import ACTIVE, DUE
-from chalicelib.adapters.queue import Chunk, sender_group
-from chalicelib.api.schemas import CampaignIn, SendScheduled, TextContent
-from chalicelib.domain.errors import ConflictError, NotFoundError, UnprocessableError
-from chalicelib.domain.model import SENDING_STATUSES, CampaignStatus, Result, parse_utc, utc_iso
+from chalicelib.adapters.blobs import BlobMissingError
+from chalicelib.adapters.dynamo import ACTIVE, DUE, campaign_pk, recipient_sk
+from chalicelib.adapters.queue import Chunk, Job, sender_group
+from chalicelib.api.schemas import (
+    CampaignIn,
+    CampaignPatch,
+    Content,
+    FileContent,
+    Recipients,
+    SendIn,
+    SendScheduled,
+    TemplateContent,
+    parse,
+)
+from chalicelib.domain.errors import ConcurrencyError, ConflictError, NotFoundError, UnprocessableError
+from chalicelib.domain.model import (
+    COUNTER_SHARDS,
+    SEND_INTERRUPTED,
+    SENDING_STATUSES,
+    CampaignStatus,
+    Result,
+    counter_shard,
+    parse_utc,
+    utc_iso,
+)
 from chalicelib.domain.phone import check_numbers
 from chalicelib.domain.segments import analyze
+from chalicelib.services import phonebooks, uploads
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
 
@@ -60,21 +82,65 @@ def parse_schedule(deps: Deps, spec: SendScheduled) -> datetime:
     return at.astimezone(now.tzinfo)
 
 
-def _audience(deps: Deps, body: CampaignIn) -> list[str]:
-    rec = body.recipients
-    if rec.upload_id is not None:
+# Twilio's MMS limit: the message and its media together at most 5 MB
+# (https://www.twilio.com/docs/messaging/guides/accepted-mime-types).
+TWILIO_MMS_MAX_BYTES = 5 * 1024 * 1024
+# The content types Twilio accepts for MMS (same page); anything else Twilio refuses at send time.
+TWILIO_MMS_TYPES = frozenset(
+    {
+        "image/jpeg", "image/jpg", "image/gif", "image/png", "image/bmp", "image/tiff", "image/webp",
+        "audio/basic", "audio/l24", "audio/mp4", "audio/mpeg", "audio/ogg", "audio/vnd.rn-realaudio",
+        "audio/vnd.wave", "audio/3gpp", "audio/3gpp2", "audio/ac3", "audio/webm", "audio/amr-nb", "audio/amr",
+        "video/mpeg", "video/mp4", "video/quicktime", "video/webm", "video/3gpp", "video/3gpp2", "video/3gpp-tt",
+        "video/h261", "video/h263", "video/h263-1998", "video/h263-2000", "video/h264",
+        "text/vcard", "text/x-vcard", "text/csv", "text/rtf", "text/richtext", "text/calendar", "text/directory",
+        "application/pdf", "application/vcard", "application/vnd.apple.pkpass",
+    }
+)  # fmt: skip
+# Numbers typed into a campaign are kept on its item; larger lists belong in a CSV upload.
+MAX_TYPED_NUMBERS = 10_000
+# Errors a retry does not resend: the recipient opted out (Twilio 21610), or the message may have gone out already.
+NOT_RETRIED = frozenset({"21610", SEND_INTERRUPTED})
+RETRYABLE_STATUSES = ("failed", "undelivered")
+
+
+class AudienceGoneError(Exception):
+    """What a campaign's audience refers to is gone or no longer fits (found when sending starts)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a campaign goes to: the stored spec (resolved when sending starts) and its size now."""
+
+    spec: dict[str, Any]
+    total: int
+
+
+def _too_many(deps: Deps, count: int) -> None:
+    limit = deps.settings.max_recipients_per_campaign
+    if count > limit:
         raise UnprocessableError(
-            f"no upload {rec.upload_id!r} for this tenant",
-            code="upload_not_found",
-            details=[{"field": "recipients.upload_id"}],
+            f"the campaign has {count} recipients after removing duplicates; at most {limit} are allowed",
+            code="too_many_recipients",
+            details=[{"field": "recipients", "count": count, "max": limit}],
         )
-    if rec.phonebook is not None:
+
+
+def _audience(deps: Deps, tenant_id: str, rec: Recipients) -> Audience:
+    """Check who a campaign goes to and count them (duplicates removed); the numbers are resolved at start."""
+    typed = rec.numbers or []
+    if len(typed) > MAX_TYPED_NUMBERS:
         raise UnprocessableError(
-            f"no phonebook {rec.phonebook.id!r} for this tenant",
-            code="phonebook_not_found",
-            details=[{"field": "recipients.phonebook.id"}],
+            f"{len(typed)} numbers were typed in; at most {MAX_TYPED_NUMBERS} are allowed (upload larger lists as CSV)",
+            code="too_many_recipients",
+            details=[{"field": "recipients.numbers", "count": len(typed), "max": MAX_TYPED_NUMBERS}],
         )
-    check = check_numbers(rec.numbers or [])
+    check = check_numbers(typed)
     if check.invalid:
         shown = check.invalid[:100]
         raise UnprocessableError(
@@ -82,61 +148,162 @@ def _audience(deps: Deps, body: CampaignIn) -> list[str]:
             code="invalid_phone_number",
             details=[{"field": f"recipients.numbers.{i['index']}", **i} for i in shown],
         )
-    if not check.valid:
+    if rec.phonebook is not None:
+        if typed or rec.upload_id is not None:
+            raise UnprocessableError(
+                "a phonebook audience cannot be combined with numbers or an upload",
+                code="invalid_recipients",
+                details=[{"field": "recipients"}],
+            )
+        book = {"id": rec.phonebook.id, "number_type": rec.phonebook.number_type}
+        try:
+            entries, _ = _phonebook_entries(deps, tenant_id, book)
+        except AudienceGoneError as exc:
+            raise UnprocessableError(
+                exc.message, code=exc.code, details=[{"field": "recipients.phonebook.id"}]
+            ) from exc
+        if not entries:
+            raise UnprocessableError(
+                f"no contact of phonebook {rec.phonebook.id!r} has a {rec.phonebook.number_type} number",
+                code="no_recipients",
+                details=[{"field": "recipients.phonebook.number_type"}],
+            )
+        _too_many(deps, len(entries))
+        return Audience({"numbers": [], "upload_id": None, "phonebook": book}, len(entries))
+    total = len(check.valid)
+    if rec.upload_id is not None:
+        upload = uploads.ready_upload(deps, tenant_id, rec.upload_id, uploads.CSV, "recipients.upload_id")
+        distinct = int(upload["valid"]) - int(upload["duplicates"])
+        typed_only = set(check.valid)
+        if typed_only:
+            for number, _ in uploads.contacts(deps, tenant_id, rec.upload_id):
+                typed_only.discard(number)
+        total = distinct + len(typed_only)
+    if total == 0:
         raise UnprocessableError(
             "the campaign has no recipients", code="no_recipients", details=[{"field": "recipients"}]
         )
-    limit = deps.settings.max_recipients_per_campaign
-    if len(check.valid) > limit:
-        raise UnprocessableError(
-            f"the campaign has {len(check.valid)} recipients after removing duplicates; at most {limit} are allowed",
-            code="too_many_recipients",
-            details=[{"field": "recipients", "count": len(check.valid), "max": limit}],
-        )
-    return check.valid
+    _too_many(deps, total)
+    return Audience({"numbers": check.valid, "upload_id": rec.upload_id, "phonebook": None}, total)
 
 
-def _content(body: CampaignIn, channel: dict[str, Any]) -> tuple[dict[str, Any], int, str]:
-    content = body.content
-    if not isinstance(content, TextContent):
-        if content.type == "template":
-            raise UnprocessableError(
-                "templates need a WhatsApp channel", code="template_not_supported", details=[{"field": "content.type"}]
-            )
+def _phonebook_entries(
+    deps: Deps, tenant_id: str, book: dict[str, Any]
+) -> tuple[list[tuple[str, dict[str, str]]], dict[str, Any]]:
+    try:
+        found = phonebooks.audience(deps, tenant_id, str(book["id"]), str(book["number_type"]))
+    except phonebooks.PhonebookMissingError as exc:
+        raise AudienceGoneError("phonebook_not_found", f"no phonebook {book['id']!r} for this tenant") from exc
+    seen: set[str] = set()
+    entries = []
+    for number, variables in found.entries:
+        if number not in seen:
+            seen.add(number)
+            entries.append((number, variables))
+    report = {
+        "phonebook_contacts": found.contacts,
+        "without_number_type": found.without_number_type,
+        "duplicates": len(found.entries) - len(entries),
+    }
+    return entries, report
+
+
+def _resolve(deps: Deps, tenant_id: str, spec: dict[str, Any]) -> tuple[list[tuple[str, dict[str, str]]], dict]:
+    """The campaign's recipients as of now: typed numbers first, then the upload's contacts (or the phonebook's)."""
+    if spec.get("phonebook"):
+        return _phonebook_entries(deps, tenant_id, spec["phonebook"])
+    seen: set[str] = set()
+    entries: list[tuple[str, dict[str, str]]] = []
+    typed_at: dict[str, int] = {}
+    for number in spec.get("numbers") or []:
+        if number not in seen:
+            seen.add(number)
+            typed_at[number] = len(entries)
+            entries.append((number, {}))
+    duplicates = 0
+    if spec.get("upload_id"):
+        try:
+            for number, variables in uploads.contacts(deps, tenant_id, spec["upload_id"]):
+                if number in seen:
+                    duplicates += 1
+                    at = typed_at.pop(number, None)
+                    if at is not None and variables:
+                        entries[at] = (number, variables)  # typed and in the CSV: it keeps its CSV columns
+                    continue
+                seen.add(number)
+                entries.append((number, variables))
+        except BlobMissingError as exc:
+            raise AudienceGoneError("upload_not_found", f"the upload {spec['upload_id']!r} is gone") from exc
+    return entries, {"duplicates": duplicates}
+
+
+def _content(deps: Deps, tenant_id: str, content: Content, channel: dict[str, Any]) -> tuple[dict[str, Any], int, str]:
+    if isinstance(content, TemplateContent):
         raise UnprocessableError(
-            f"no upload {content.upload_id!r} for this tenant",
-            code="upload_not_found",
-            details=[{"field": "content.upload_id"}],
+            "templates need a WhatsApp channel", code="template_not_supported", details=[{"field": "content.type"}]
         )
+    if isinstance(content, FileContent):
+        return _media_content(deps, tenant_id, content, channel)
     if not content.text.strip():
         raise UnprocessableError("content.text is empty", code="content_empty", details=[{"field": "content.text"}])
-    characters = len(content.text)
+    _text_length(content.text)
+    info = analyze(content.text)
+    return {"type": "text", "text": content.text}, info.segments, info.encoding
+
+
+def _text_length(text: str) -> None:
+    characters = len(text)
     if characters > MAX_TEXT_CHARACTERS:
         raise UnprocessableError(
             f"the text has {characters} characters; at most {MAX_TEXT_CHARACTERS} are allowed",
             code="content_too_long",
             details=[{"field": "content.text", "length": characters, "max": MAX_TEXT_CHARACTERS}],
         )
-    info = analyze(content.text)
-    return {"type": "text", "text": content.text}, info.segments, info.encoding
 
 
-@dataclass(frozen=True)
-class Idempotency:
-    """An Idempotency-Key and a digest of the request it came with."""
+def _media_content(
+    deps: Deps, tenant_id: str, content: FileContent, channel: dict[str, Any]
+) -> tuple[dict[str, Any], int, str]:
+    """An MMS: the media must be ready and within what the channel's provider accepts, checked now, not at send."""
+    upload = uploads.ready_upload(deps, tenant_id, content.upload_id, uploads.MEDIA, "content.upload_id")
+    size, content_type = int(upload.get("size", 0)), str(upload.get("content_type", "")).lower()
+    text = content.text or ""
+    if content.text is not None and not text.strip():
+        raise UnprocessableError(
+            "content.text is blank; leave it out for a picture alone",
+            code="content_empty",
+            details=[{"field": "content.text"}],
+        )
+    if text:
+        _text_length(text)
+    if channel.get("provider") == "twilio":
+        total = size + len(text.encode("utf-8"))
+        if total > TWILIO_MMS_MAX_BYTES:
+            raise UnprocessableError(
+                f"Twilio accepts at most 5 MB (5,242,880 bytes) of media and text in an MMS; this one has {total:,}",
+                code="media_too_large",
+                details=[
+                    {"field": "content.upload_id", "size": total, "max": TWILIO_MMS_MAX_BYTES, "provider": "twilio"}
+                ],
+            )
+        if content_type.split(";")[0].strip() not in TWILIO_MMS_TYPES:
+            raise UnprocessableError(
+                f"Twilio does not accept {content_type or 'this content type'} in an MMS",
+                code="media_type_not_supported",
+                details=[{"field": "content.upload_id", "content_type": content_type, "provider": "twilio"}],
+            )
+    out: dict[str, Any] = {"type": "file", "upload_id": content.upload_id}
+    if content.text is not None:
+        out["text"] = content.text
+    encoding = analyze(text).encoding if text else "GSM-7"
+    # An MMS is one message whatever its text's length.
+    return out, 1, encoding
 
-    key: str
-    request_hash: str
 
-
-def create_campaign(
-    deps: Deps, tenant_id: str, body: CampaignIn, idempotency: Idempotency | None = None
-) -> tuple[dict[str, Any], bool]:
-    """Validate, store recipients and the campaign, and start, schedule or keep it as a draft.
-
-    Returns the campaign and whether it is a replay: a request repeated with the same Idempotency-Key answers the
-    campaign the first one created, so a PBX retrying after a timeout never sends a campaign twice.
-    """
+def _check_settings(
+    deps: Deps, tenant_id: str, body: CampaignIn
+) -> tuple[dict[str, Any], dict[str, Any], int, str, Audience]:
+    """Everything a campaign's settings must satisfy, for a create, an edit and a send alike."""
     channel = deps.store.get_channel(tenant_id, body.channel_id)
     if channel is None:
         raise UnprocessableError(
@@ -162,8 +329,43 @@ def create_campaign(
             code="invalid_routing_target",
             details=[{"field": "routing_target"}],
         )
-    content, segments, encoding = _content(body, channel)
-    numbers = _audience(deps, body)
+    content, segments, encoding = _content(deps, tenant_id, body.content, channel)
+    return channel, content, segments, encoding, _audience(deps, tenant_id, body.recipients)
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """An Idempotency-Key and a digest of the request it came with."""
+
+    key: str
+    request_hash: str
+
+
+def _settings_fields(
+    body: CampaignIn, content: dict[str, Any], segments: int, encoding: str, audience: Audience
+) -> dict:
+    return {
+        "name": body.name,
+        "channel_id": body.channel_id,
+        "sender": body.sender,
+        "content": content,
+        "send_mode": body.send_mode,
+        "segments": segments,
+        "encoding": encoding,
+        "audience": audience.spec,
+        "audience_total": audience.total,
+    }
+
+
+def create_campaign(
+    deps: Deps, tenant_id: str, body: CampaignIn, idempotency: Idempotency | None = None
+) -> tuple[dict[str, Any], bool]:
+    """Validate and store a campaign, and start, schedule or keep it as a draft.
+
+    Returns the campaign and whether it is a replay: a request repeated with the same Idempotency-Key answers the
+    campaign the first one created, so a PBX retrying after a timeout never sends a campaign twice.
+    """
+    _, content, segments, encoding, audience = _check_settings(deps, tenant_id, body)
     now = deps.clock.utcnow()
     now_iso = utc_iso(now)
     scheduled_at = None
@@ -190,50 +392,56 @@ def create_campaign(
         "type": "campaign",
         "campaign_id": campaign_id,
         "tenant_id": tenant_id,
-        "name": body.name,
         "status": status.value,
-        "channel_id": body.channel_id,
-        "sender": body.sender,
-        "content": content,
+        **_settings_fields(body, content, segments, encoding, audience),
         "send_time": send_time,
-        "send_mode": body.send_mode,
-        "total": len(numbers),
-        "segments": segments,
-        "encoding": encoding,
         "chunk_size": deps.settings.chunk_size,
         "dispatch_gen": 0,
+        "version": 0,
         "created_at": now_iso,
         "scheduled_at": scheduled_at,
         "started_at": now_iso if status == CampaignStatus.EXECUTING else None,
     }
     try:
-        deps.store.put_recipients(campaign_id, tenant_id, body.channel_id, numbers, deps.settings.chunk_size)
         stored = deps.store.create_campaign(campaign, deps.settings.max_campaigns_per_tenant)
     except Exception:
-        deps.store.delete_campaign_data(campaign_id)
         if idempotency is not None:
             deps.store.release_idempotency_key(tenant_id, idempotency.key, campaign_id)
         raise
     log.info(
         "campaign created",
-        extra={"tenant_id": tenant_id, "campaign_id": campaign_id, "status": stored, "recipients": len(numbers)},
+        extra={"tenant_id": tenant_id, "campaign_id": campaign_id, "status": stored, "recipients": audience.total},
     )
     if stored == CampaignStatus.EXECUTING:
-        try:
-            dispatch(deps, tenant_id, campaign_id)
-        except Exception:  # noqa: BLE001 - the campaign is stored and sending; the tick dispatches it
-            log.exception(
-                "could not dispatch; the minute tick will dispatch the campaign", extra={"campaign_id": campaign_id}
-            )
+        _begin_dispatch(deps, tenant_id, campaign_id, audience.total, 0)
     elif stored == CampaignStatus.SCHEDULED and scheduled_at:
-        try:
-            deps.scheduler.schedule_start(tenant_id, campaign_id, datetime.fromisoformat(scheduled_at))
-        except Exception:  # noqa: BLE001 - the minute tick starts it all the same
-            log.exception(
-                "could not create the start schedule; the minute tick will start the campaign",
-                extra={"campaign_id": campaign_id},
-            )
+        _schedule(deps, tenant_id, campaign_id, scheduled_at)
     return get_campaign(deps, tenant_id, campaign_id), False
+
+
+def _schedule(deps: Deps, tenant_id: str, campaign_id: str, scheduled_at: str) -> None:
+    try:
+        deps.scheduler.schedule_start(
+            tenant_id, campaign_id, datetime.fromisoformat(scheduled_at.replace("Z", "+00:00"))
+        )
+    except Exception:  # noqa: BLE001 - the minute tick starts it all the same
+        log.exception(
+            "could not create the start schedule; the minute tick will start the campaign",
+            extra={"campaign_id": campaign_id},
+        )
+
+
+def _begin_dispatch(deps: Deps, tenant_id: str, campaign_id: str, size: int, generation: int) -> None:
+    """Dispatch a campaign that just started: here when small, else through a job on the queue (no API timeout)."""
+    try:
+        if size <= deps.settings.inline_dispatch_max:
+            dispatch(deps, tenant_id, campaign_id)
+        else:
+            deps.queue.publish_job(Job("dispatch", tenant_id, campaign_id), f"dispatch:{campaign_id}:{generation}")
+    except Exception:  # noqa: BLE001 - the campaign is stored and sending; the tick dispatches it
+        log.exception(
+            "could not dispatch; the minute tick will dispatch the campaign", extra={"campaign_id": campaign_id}
+        )
 
 
 def _replay(deps: Deps, tenant_id: str, earlier: dict[str, Any], idempotency: Idempotency) -> dict[str, Any]:
@@ -245,17 +453,25 @@ def _replay(deps: Deps, tenant_id: str, earlier: dict[str, Any], idempotency: Id
         )
     if deps.store.get_campaign(tenant_id, str(earlier["campaign_id"])) is None:
         raise ConflictError(
-            "the first request with this Idempotency-Key is still being processed; retry shortly",
+            "the first request with this Idempotency-Key is still being processed, or its campaign was deleted",
             code="request_in_progress",
             details=[{"header": "Idempotency-Key"}],
         )
     return get_campaign(deps, tenant_id, str(earlier["campaign_id"]))
 
 
-def view(campaign: dict[str, Any], result: Result) -> dict[str, Any]:
-    """A campaign as the API answers it."""
+def result_of(deps: Deps, campaign: dict[str, Any]) -> Result:
+    """The campaign's figures: its counters once its recipients are written, before that its audience's size."""
+    if campaign.get("audience_written"):
+        return Result.from_buckets(deps.store.counters(campaign["campaign_id"]))
+    total = int(campaign.get("audience_total", campaign.get("total", 0)))
+    return Result(total=total, pending=total)
+
+
+def view(campaign: dict[str, Any], result: Result, *, full: bool = True) -> dict[str, Any]:
+    """A campaign as the API answers it (`full`: with its recipients' spec, for single-campaign answers)."""
     total = result.total
-    return {
+    out = {
         "id": campaign["campaign_id"],
         "name": campaign["name"],
         "status": campaign["status"],
@@ -274,7 +490,17 @@ def view(campaign: dict[str, Any], result: Result) -> dict[str, Any]:
         "scheduled_at": campaign.get("scheduled_at"),
         "started_at": campaign.get("started_at"),
         "completed_at": campaign.get("completed_at"),
+        "stop_reason": campaign.get("stop_reason"),
+        "audience_report": campaign.get("audience_report"),
     }
+    if full:
+        spec = campaign.get("audience") or {}
+        out["recipients"] = {
+            "numbers": list(spec.get("numbers") or []),
+            "upload_id": spec.get("upload_id"),
+            "phonebook": spec.get("phonebook"),
+        }
+    return out
 
 
 def get_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
@@ -282,13 +508,13 @@ def get_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]
     campaign = deps.store.get_campaign(tenant_id, campaign_id)
     if campaign is None:
         raise NotFoundError("no such campaign")
-    return view(campaign, Result.from_buckets(deps.store.counters(campaign_id)))
+    return view(campaign, result_of(deps, campaign))
 
 
 def list_campaigns(deps: Deps, tenant_id: str, status: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
     """A page of the tenant's campaigns, newest first."""
     page = deps.store.list_campaigns(tenant_id, status, limit, cursor)
-    items = [view(c, Result.from_buckets(deps.store.counters(c["campaign_id"]))) for c in page.items]
+    items = [view(c, result_of(deps, c), full=False) for c in page.items]
     return {"items": items, "next_cursor": page.next_cursor}
 
 
@@ -307,43 +533,306 @@ def recipient_view(item: dict[str, Any]) -> dict[str, Any]:
         "attempts": int(item.get("attempts", 0)),
     }
     out.update({f: item.get(f) for f in RECIPIENT_FIELDS})
+    out["variables"] = item.get("variables") or {}
     return out
 
 
 def list_recipients(
     deps: Deps, tenant_id: str, campaign_id: str, status: str | None, limit: int, cursor: str | None
 ) -> dict[str, Any]:
-    """A page of a campaign's per-recipient details."""
+    """A page of a campaign's per-recipient details (written when sending starts)."""
     if deps.store.get_campaign(tenant_id, campaign_id, consistent=False) is None:
         raise NotFoundError("no such campaign")
     page = deps.store.list_recipients(campaign_id, status, limit, cursor)
     return {"items": [recipient_view(i) for i in page.items], "next_cursor": page.next_cursor}
 
 
+# ---------------------------------------------------------------------------------------------- operations
+def _draft(deps: Deps, tenant_id: str, campaign_id: str, action: str) -> dict[str, Any]:
+    campaign = deps.store.get_campaign(tenant_id, campaign_id)
+    if campaign is None:
+        raise NotFoundError("no such campaign")
+    if campaign["status"] != CampaignStatus.DRAFT:
+        raise ConflictError(
+            f"only a draft can be {action}; this campaign is {campaign['status']}",
+            code="campaign_not_editable",
+            details=[{"status": campaign["status"]}],
+        )
+    return campaign
+
+
+def _as_input(campaign: dict[str, Any], changes: dict[str, Any] | None = None) -> CampaignIn:
+    """A stored campaign's settings as a create body (with `changes` applied), to check them all again."""
+    spec = campaign.get("audience") or {}
+    data: dict[str, Any] = {
+        "name": campaign["name"],
+        "channel_id": campaign["channel_id"],
+        "sender": campaign["sender"],
+        "recipients": {
+            "numbers": list(spec.get("numbers") or []) or None,
+            "upload_id": spec.get("upload_id"),
+            "phonebook": spec.get("phonebook"),
+        },
+        "content": campaign["content"],
+        "send_time": {"type": "draft"},
+        "send_mode": campaign["send_mode"],
+        "routing_target": campaign.get("routing_target"),
+    }
+    data.update(changes or {})
+    return cast(CampaignIn, parse(CampaignIn, data))
+
+
+def update_campaign(deps: Deps, tenant_id: str, campaign_id: str, patch: CampaignPatch) -> dict[str, Any]:
+    """Edit a draft: the given fields replace the stored ones and everything is checked again."""
+    # A null, like a missing field, leaves the setting as it is (as PATCH /v1/channels does).
+    changes = {k: v for k, v in patch.model_dump(exclude_unset=True, mode="json").items() if v is not None}
+    for _ in range(5):
+        campaign = _draft(deps, tenant_id, campaign_id, "edited")
+        body = _as_input(campaign, changes)
+        _, content, segments, encoding, audience = _check_settings(deps, tenant_id, body)
+        fields = _settings_fields(body, content, segments, encoding, audience)
+        fields["routing_target"] = None
+        if deps.store.update_draft(tenant_id, campaign_id, int(campaign.get("version", 0)), fields):
+            return get_campaign(deps, tenant_id, campaign_id)
+    raise ConcurrencyError("the campaign kept changing while being edited; try again")
+
+
+def send_campaign(deps: Deps, tenant_id: str, campaign_id: str, body: SendIn) -> dict[str, Any]:
+    """Send a draft now, or schedule it."""
+    campaign = _draft(deps, tenant_id, campaign_id, "sent")
+    _, _, _, _, audience = _check_settings(deps, tenant_id, _as_input(campaign))
+    version = int(campaign.get("version", 0))
+    if isinstance(body.send_time, SendScheduled):
+        scheduled_at = utc_iso(parse_schedule(deps, body.send_time)) or ""
+        if not deps.store.schedule_draft(tenant_id, campaign_id, version, scheduled_at, audience.total):
+            _draft(deps, tenant_id, campaign_id, "sent")
+            raise ConcurrencyError("the draft changed while being sent; try again")
+        _schedule(deps, tenant_id, campaign_id, scheduled_at)
+        return get_campaign(deps, tenant_id, campaign_id)
+    status = deps.store.start_campaign(
+        tenant_id,
+        campaign_id,
+        "draft",
+        utc_iso(deps.clock.utcnow()) or "",
+        extra={"send_time": {"type": "now"}, "audience_total": audience.total},
+    )
+    if status is None:
+        _draft(deps, tenant_id, campaign_id, "sent")
+        raise ConcurrencyError("the draft changed while being sent; try again")
+    if status == CampaignStatus.EXECUTING:
+        _begin_dispatch(deps, tenant_id, campaign_id, audience.total, int(campaign.get("dispatch_gen", 0)))
+    return get_campaign(deps, tenant_id, campaign_id)
+
+
+def duplicate_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
+    """A new draft with the same settings and recipients (a phonebook is resolved again when it is sent)."""
+    source = deps.store.get_campaign(tenant_id, campaign_id)
+    if source is None:
+        raise NotFoundError("no such campaign")
+    new_id = deps.ids.new("cmp")
+    now_iso = utc_iso(deps.clock.utcnow())
+    name = source["name"] if len(source["name"]) > 193 else f"{source['name']} (copy)"
+    campaign: dict[str, Any] = {
+        "type": "campaign",
+        "campaign_id": new_id,
+        "tenant_id": tenant_id,
+        "status": CampaignStatus.DRAFT.value,
+        "name": name,
+        **{k: source.get(k) for k in ("channel_id", "sender", "content", "send_mode", "segments", "encoding")},
+        "audience": source.get("audience") or {"numbers": [], "upload_id": None, "phonebook": None},
+        "audience_total": int(source.get("audience_total", source.get("total", 0))),
+        "send_time": {"type": "draft"},
+        "chunk_size": deps.settings.chunk_size,
+        "dispatch_gen": 0,
+        "version": 0,
+        "created_at": now_iso,
+        "duplicated_from": campaign_id,
+    }
+    deps.store.create_campaign(campaign, deps.settings.max_campaigns_per_tenant)
+    log.info("campaign duplicated", extra={"campaign_id": new_id, "from": campaign_id})
+    return get_campaign(deps, tenant_id, new_id)
+
+
+def _retryable(recipient: dict[str, Any]) -> bool:
+    return recipient.get("status") in RETRYABLE_STATUSES and str(recipient.get("error_code")) not in NOT_RETRIED
+
+
+def retry_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
+    """Resend a finished campaign's failed messages (never to opted-out numbers, never what may have gone out)."""
+    campaign = deps.store.get_campaign(tenant_id, campaign_id)
+    if campaign is None:
+        raise NotFoundError("no such campaign")
+    status = campaign["status"]
+    if status not in (CampaignStatus.COMPLETED, CampaignStatus.STOPPED):
+        raise ConflictError(
+            f"only a completed or stopped campaign can be retried; this one is {status}",
+            code="campaign_not_retryable",
+            details=[{"status": status}],
+        )
+    if campaign.get("audience_written"):
+        work = sum(
+            1
+            for r in deps.store.recipients_with_status(campaign_id, [*RETRYABLE_STATUSES, "queued", "sending"])
+            if _retryable(r) or r["status"] in ("queued", "sending")
+        )
+    else:
+        work = int(campaign.get("audience_total", 0))  # stopped before its audience was written: start it again
+    if work == 0:
+        raise ConflictError("no message of this campaign failed in a way worth retrying", code="nothing_to_retry")
+    retry_gen = int(campaign.get("retry_gen", 0)) + 1
+    started = deps.store.start_campaign(
+        tenant_id,
+        campaign_id,
+        status,
+        utc_iso(deps.clock.utcnow()) or "",
+        to_status=CampaignStatus.RETRYING.value,
+        extra={
+            "retry_gen": retry_gen,
+            "dispatch_gen": int(campaign.get("dispatch_gen", 0)) + 1,
+            "dispatched_gen": None,
+            "stop_reason": None,
+        },
+    )
+    if started is None:
+        raise ConflictError("the campaign changed; read it again", code="campaign_busy")
+    deps.store.set_campaign_fields(tenant_id, campaign_id, {"completed_at": None})
+    log.info("campaign retry", extra={"campaign_id": campaign_id, "status": started, "recipients": work})
+    if started == CampaignStatus.RETRYING:
+        _begin_dispatch(deps, tenant_id, campaign_id, work, int(campaign.get("dispatch_gen", 0)) + 1)
+    return get_campaign(deps, tenant_id, campaign_id)
+
+
+def delete_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> None:
+    """Delete a campaign that is not sending, with its schedule, recipients and counters; its place is freed."""
+    campaign = deps.store.delete_campaign(tenant_id, campaign_id)
+    if campaign["status"] == CampaignStatus.SCHEDULED:
+        try:
+            deps.scheduler.cancel(campaign_id)
+        except Exception:  # noqa: BLE001 - a left-over schedule finds no campaign and does nothing
+            log.exception("could not remove the start schedule", extra={"campaign_id": campaign_id})
+    if not campaign.get("audience_written"):
+        return
+    if int(campaign.get("total", 0)) <= deps.settings.inline_dispatch_max:
+        deps.store.delete_campaign_data(campaign_id)
+    else:
+        deps.queue.publish_job(Job("purge", tenant_id, campaign_id), f"purge:{campaign_id}")
+    log.info("campaign deleted", extra={"campaign_id": campaign_id})
+
+
+def run_job(deps: Deps, job: Job) -> None:
+    """A job from the send queue."""
+    if job.kind == "dispatch":
+        dispatch(deps, job.tenant_id, job.campaign_id)
+    elif job.kind == "purge":
+        deps.store.delete_campaign_data(job.campaign_id)
+    else:
+        log.warning("unknown job dropped", extra={"kind": job.kind, "campaign_id": job.campaign_id})
+
+
 # ---------------------------------------------------------------------------------------------- life of a campaign
+def _materialize(deps: Deps, campaign: dict[str, Any]) -> bool:
+    """Write a sending campaign's recipients (resolving its phonebook or upload now); False when it had to stop."""
+    tenant_id, campaign_id = campaign["tenant_id"], campaign["campaign_id"]
+    try:
+        entries, report = _resolve(deps, tenant_id, campaign.get("audience") or {})
+        limit = deps.settings.max_recipients_per_campaign
+        if len(entries) > limit:
+            raise AudienceGoneError(
+                "too_many_recipients", f"the audience has {len(entries)} recipients now; at most {limit} are allowed"
+            )
+    except AudienceGoneError as exc:
+        log.warning("audience unavailable; stopping", extra={"campaign_id": campaign_id, "code": exc.code})
+        finish(deps, tenant_id, campaign_id, CampaignStatus.STOPPED, {"code": exc.code, "message": exc.message})
+        return False
+    chunk = int(campaign.get("chunk_size") or deps.settings.chunk_size)
+    shard_counts = [0] * COUNTER_SHARDS
+    pk = campaign_pk(campaign_id)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for index, (number, variables) in enumerate(entries):
+            shard = counter_shard(index, chunk)
+            shard_counts[shard] += 1
+            row = {
+                "pk": pk,
+                "sk": recipient_sk(index),
+                "index": index,
+                "number": number,
+                "status": "queued",
+                "attempts": 0,
+                "shard": shard,
+                "tenant_id": tenant_id,
+                "channel_id": campaign["channel_id"],
+            }
+            if variables:
+                row["variables"] = variables
+            yield row
+
+    deps.store.create_recipients(campaign_id, rows())
+    deps.store.mark_materialized(tenant_id, campaign_id, shard_counts, report)
+    log.info("audience written", extra={"campaign_id": campaign_id, "recipients": len(entries)})
+    return True
+
+
 def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
-    """Put a sending campaign's recipients on the queue in chunks (ranges of indexes, not numbers)."""
+    """Write a sending campaign's audience if not yet done, and put its recipients on the queue in chunks."""
     campaign = deps.store.get_campaign(tenant_id, campaign_id)
     if campaign is None or campaign["status"] not in SENDING_STATUSES:
         return
+    if not campaign.get("audience_written"):
+        if not _materialize(deps, campaign):
+            return
+        campaign = deps.store.get_campaign(tenant_id, campaign_id)
+        if campaign is None or campaign["status"] not in SENDING_STATUSES:
+            return
     total = int(campaign["total"])
     size = int(campaign.get("chunk_size") or deps.settings.chunk_size)
     generation = int(campaign.get("dispatch_gen", 0))
-    chunks = [
-        Chunk(tenant_id, campaign_id, start, min(start + size, total), generation) for start in range(0, total, size)
-    ]
+    retry_gen = int(campaign.get("retry_gen", 0))
+    if campaign["status"] == CampaignStatus.RETRYING and int(campaign.get("retry_dispatched", 0)) < retry_gen:
+        todo = _requeue_failures(deps, campaign_id)
+        chunks = [
+            Chunk(tenant_id, campaign_id, part[0], part[-1] + 1, generation, tuple(part))
+            for part in (todo[i : i + size] for i in range(0, len(todo), size))
+        ]
+    else:
+        chunks = [
+            Chunk(tenant_id, campaign_id, start, min(start + size, total), generation)
+            for start in range(0, total, size)
+        ]
     deps.queue.publish(chunks, group=sender_group(campaign), dedup_prefix=f"{campaign_id}:{generation}")
     now = utc_iso(deps.clock.utcnow())
     deps.store.set_campaign_fields(
-        tenant_id, campaign_id, {"dispatched_gen": generation, "dispatched_at": now, "progress_at": now}
+        tenant_id,
+        campaign_id,
+        {"dispatched_gen": generation, "dispatched_at": now, "progress_at": now, "retry_dispatched": retry_gen},
     )
     log.info("campaign dispatched", extra={"campaign_id": campaign_id, "chunks": len(chunks), "generation": generation})
-    if total == 0:
+    if not chunks:
         finish_if_done(deps, tenant_id, campaign_id)
+
+
+def _requeue_failures(deps: Deps, campaign_id: str) -> list[int]:
+    """Queue a retry's recipients again; returns every index it must send (also those a crashed run requeued)."""
+    failed: list[dict[str, Any]] = []
+    todo: list[int] = []
+    for r in deps.store.recipients_with_status(campaign_id, [*RETRYABLE_STATUSES, "queued", "sending"]):
+        if r["status"] in ("queued", "sending"):
+            todo.append(int(r["index"]))
+        elif _retryable(r):
+            failed.append(r)
+    todo.extend(deps.store.requeue_recipients(campaign_id, failed))
+    return sorted(todo)
 
 
 def finish_if_done(deps: Deps, tenant_id: str, campaign_id: str) -> bool:
     """Complete a sending campaign once no recipient is pending, and start the next pending one."""
+    campaign = deps.store.get_campaign(tenant_id, campaign_id)
+    if campaign is None or campaign["status"] not in SENDING_STATUSES:
+        return False
+    if not campaign.get("audience_written") or int(campaign.get("retry_dispatched", 0)) < int(
+        campaign.get("retry_gen", 0)
+    ):
+        return False  # its recipients (or a retry's) are not queued yet: nothing pending only means nothing written
     result = Result.from_buckets(deps.store.counters(campaign_id))
     if result.pending > 0:
         return False
@@ -362,7 +851,8 @@ def finish(
     next_id = deps.store.finish_campaign(tenant_id, campaign_id, final.value, utc_iso(deps.clock.utcnow()) or "")
     log.info("campaign finished", extra={"campaign_id": campaign_id, "status": final.value, "next": next_id})
     if next_id:
-        dispatch(deps, tenant_id, next_id)
+        nxt = deps.store.get_campaign(tenant_id, next_id) or {}
+        _begin_dispatch(deps, tenant_id, next_id, int(nxt.get("audience_total", 0)), int(nxt.get("dispatch_gen", 0)))
 
 
 def start_scheduled(deps: Deps, tenant_id: str, campaign_id: str) -> str | None:
@@ -376,7 +866,7 @@ def start_scheduled(deps: Deps, tenant_id: str, campaign_id: str) -> str | None:
     status = deps.store.start_campaign(tenant_id, campaign_id, "scheduled", utc_iso(now) or "")
     log.info("scheduled campaign started", extra={"campaign_id": campaign_id, "status": status})
     if status == CampaignStatus.EXECUTING:
-        dispatch(deps, tenant_id, campaign_id)
+        _begin_dispatch(deps, tenant_id, campaign_id, int(campaign.get("audience_total", 0)), 0)
     return status
 
 
@@ -396,11 +886,13 @@ def tick(deps: Deps) -> dict[str, int]:
             finished += 1
             continue
         if _needs_dispatch(campaign, now):
+            generation = int(campaign.get("dispatch_gen", 0))
             if campaign.get("dispatched_gen") is not None:
-                deps.store.set_campaign_fields(
-                    tenant_id, campaign_id, {"dispatch_gen": int(campaign.get("dispatch_gen", 0)) + 1}
-                )
-            dispatch(deps, tenant_id, campaign_id)
+                generation += 1
+                deps.store.set_campaign_fields(tenant_id, campaign_id, {"dispatch_gen": generation})
+            # Through the queue: a job's message group runs one dispatch of a campaign at a time, and FIFO
+            # de-duplication drops a repeat while the first (writing a large audience) is still running.
+            deps.queue.publish_job(Job("dispatch", tenant_id, campaign_id), f"dispatch:{campaign_id}:{generation}")
             revived += 1
     return {"started": started, "finished": finished, "revived": revived}
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.adapters.blobs import Blobs
 from chalicelib.adapters.dynamo import Store
 from chalicelib.adapters.providers.base import Provider, WebhookVerifier
 from chalicelib.adapters.queue import SendQueue
@@ -24,6 +25,7 @@ class Deps:
     queue: SendQueue
     secrets: SecretStore
     scheduler: CampaignScheduler
+    blobs: Blobs
     clock: Clock
     ids: IdFactory
     provider_for: Callable[[Mapping[str, Any], Mapping[str, str]], Provider]
@@ -38,7 +40,12 @@ def build(settings: Settings, clock: Clock | None = None) -> Deps:
     from chalicelib.adapters.providers.twilio import TwilioProvider, TwilioSignature
 
     clock = clock or Clock()
-    cfg = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
+    _limits: dict[str, Any] = {
+        "retries": {"mode": "standard", "max_attempts": 5},
+        "connect_timeout": 5,
+        "read_timeout": 20,
+    }
+    cfg = Config(**_limits)
     session = boto3.session.Session()
 
     def provider_for(channel: Mapping[str, Any], creds: Mapping[str, str]) -> Provider:
@@ -57,6 +64,10 @@ def build(settings: Settings, clock: Clock | None = None) -> Deps:
             settings.scheduler_group,
             settings.scheduler_target_arn,
             settings.scheduler_role_arn,
+        ),
+        blobs=Blobs(
+            session.client("s3", config=Config(signature_version="s3v4", **_limits)),
+            settings.upload_bucket,
         ),
         clock=clock,
         ids=IdFactory(clock=clock.now),

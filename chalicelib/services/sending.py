@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlencode
 
+from chalicelib.adapters.blobs import upload_key
 from chalicelib.adapters.providers.base import Outcome, Provider, SendResult
 from chalicelib.adapters.queue import Chunk, sender_group
 from chalicelib.domain.model import SEND_INTERRUPTED, SENDING_STATUSES, CampaignStatus, Clock, RecipientStatus, utc_iso
@@ -24,6 +25,8 @@ SAFETY_SECONDS = 20.0
 MAX_TRANSIENT_TRIES = 3
 MAX_BACKOFF_SECONDS = 8.0
 MAX_PARALLEL = 8
+# How long the media URL handed to the provider works (capped in AWS by the Lambda role's session, about an hour+).
+MEDIA_URL_SECONDS = 6 * 3600
 
 
 class Pacer:
@@ -53,9 +56,10 @@ class Pacer:
             self._clock.sleep(wait)
 
 
-def status_callback_url(deps: Deps, channel_id: str, campaign_id: str, index: int) -> str:
-    """The status callback the provider calls for one recipient (query keys sorted: the signature covers them)."""
-    query = urlencode(sorted({"c": campaign_id, "r": str(index)}.items()))
+def status_callback_url(deps: Deps, channel_id: str, campaign_id: str, index: int, attempt: int = 1) -> str:
+    """The status callback the provider calls for one recipient's attempt (query keys sorted: the signature covers
+    them); the attempt lets a late report about an earlier attempt's message be told apart after a retry."""
+    query = urlencode(sorted({"a": str(attempt), "c": campaign_id, "r": str(index)}.items()))
     return f"{deps.settings.public_base_url}{twilio_path(channel_id, 'status')}?{query}"
 
 
@@ -78,9 +82,17 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
         return
     pacer = Pacer(float(channel.get("mps", 1.0)), deps.clock)
     text = campaign["content"].get("text")
+    media_urls: tuple[str, ...] = ()
+    if campaign["content"].get("type") == "file":
+        # Presigned at send time: the provider fetches the media within minutes of accepting the message.
+        key = upload_key(chunk.tenant_id, campaign["content"]["upload_id"])
+        media_urls = (deps.blobs.presigned_get(key, MEDIA_URL_SECONDS),)
+    wanted = set(chunk.indexes) if chunk.indexes is not None else None
     stale_before = deps.clock.now() - deps.settings.stale_claim_seconds
     todo = []
     for recipient in store.recipients_range(chunk.campaign_id, chunk.start, chunk.end):
+        if wanted is not None and int(recipient["index"]) not in wanted:
+            continue
         if recipient["status"] == RecipientStatus.SENDING and float(recipient.get("claimed_at", 0)) < stale_before:
             _interrupted(deps, chunk, recipient)
         elif recipient["status"] == RecipientStatus.QUEUED:
@@ -97,7 +109,7 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
             return "requeue", index
         if not hasattr(providers, "provider"):
             providers.provider = deps.provider_for(channel, creds)
-        verdict = _send_one(deps, chunk, campaign, recipient, providers.provider, pacer, text, time_left)
+        verdict = _send_one(deps, chunk, campaign, recipient, providers.provider, pacer, text, media_urls, time_left)
         if verdict != "done":
             halt.set()
         return verdict, index
@@ -132,6 +144,7 @@ def _send_one(
     provider: Provider,
     pacer: Pacer,
     text: str | None,
+    media_urls: tuple[str, ...],
     time_left: Callable[[], float],
 ) -> str:
     """Claim, send and record one recipient. Returns "done", "requeue" (give the rest back) or "stop"."""
@@ -140,14 +153,19 @@ def _send_one(
     token = uuid.uuid4().hex
     if not store.claim_recipient(chunk.campaign_id, index, token, deps.clock.now()):
         return "done"  # another worker has it, or it is done
-    claimed = {**recipient, "status": RecipientStatus.SENDING.value}
-    callback = status_callback_url(deps, campaign["channel_id"], chunk.campaign_id, index)
+    attempt = int(recipient.get("attempts", 0)) + 1  # the claim just counted this attempt
+    claimed = {**recipient, "status": RecipientStatus.SENDING.value, "attempts": attempt}
+    callback = status_callback_url(deps, campaign["channel_id"], chunk.campaign_id, index, attempt)
     transient_tries = 0
     backoff = 0.5
     while True:
         pacer.wait()
         result = provider.send(
-            to=recipient["number"], sender=campaign["sender"], text=text, media_urls=(), status_callback=callback
+            to=recipient["number"],
+            sender=campaign["sender"],
+            text=text,
+            media_urls=media_urls,
+            status_callback=callback,
         )
         if result.outcome == Outcome.ACCEPTED:
             _record(deps, chunk, claimed, token, RecipientStatus.SENT, result)
@@ -230,7 +248,8 @@ def _interrupted(deps: Deps, chunk: Chunk, recipient: dict[str, Any]) -> None:
 
 
 def _requeue(deps: Deps, chunk: Chunk, campaign: dict[str, Any], from_index: int) -> None:
-    rest = Chunk(chunk.tenant_id, chunk.campaign_id, from_index, chunk.end, chunk.generation)
+    indexes = None if chunk.indexes is None else tuple(i for i in chunk.indexes if i >= from_index)
+    rest = Chunk(chunk.tenant_id, chunk.campaign_id, from_index, chunk.end, chunk.generation, indexes)
     deps.queue.publish(
         [rest],
         group=sender_group(campaign),

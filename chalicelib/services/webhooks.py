@@ -103,6 +103,9 @@ def twilio_status(
             return
         if recipient.get("provider_message_id") and sid and recipient["provider_message_id"] != sid:
             return  # a report for an earlier attempt's message
+        attempt = query.get("a", "")
+        if attempt.isascii() and attempt.isdigit() and len(attempt) < 6 and int(attempt) != recipient.get("attempts"):
+            return  # a report about an earlier attempt, arriving while a retry sends
         current = R(recipient["status"])
         if not provider_may_move(current, target, recipient.get("error_code")):
             return  # a replay or a late report: never backwards, never twice

@@ -24,6 +24,7 @@ APP_ENV = (
     "SCHEDULER_ROLE_ARN",
     "SCHEDULER_TARGET_ARN",
     "PUBLIC_BASE_URL",
+    "UPLOAD_BUCKET",
 )
 
 
@@ -180,6 +181,125 @@ def test_send_queue_redrives_to_fifo_dlq(resources: dict[str, Any]) -> None:
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every logical id start depends on, directly or through others."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for dep in graph.get(todo.pop(), ()):
+            if dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+    return seen
+
+
+def test_upload_bucket_reports_new_uploads_to_the_upload_queue(resources: dict[str, Any]) -> None:
+    """GIVEN the bucket WHEN an object is created under uploads/ THEN S3 notifies the upload queue (and only then)."""
+    bucket = resources["UploadBucket"]
+    assert bucket["Type"] == "AWS::S3::Bucket"
+    (notification,) = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert notification["Event"] == "s3:ObjectCreated:*"
+    assert notification["Queue"] == {"Fn::GetAtt": ["UploadQueue", "Arn"]}
+    assert notification["Filter"] == {"S3Key": {"Rules": [{"Name": "prefix", "Value": "uploads/"}]}}
+    # S3 checks it may send to the queue when the notification is created: the queue policy must exist first.
+    assert bucket["DependsOn"] == "UploadQueuePolicy"
+    policy = resources["UploadQueuePolicy"]["Properties"]
+    assert policy["Queues"] == [{"Ref": "UploadQueue"}]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == (
+        "Allow",
+        {"Service": "s3.amazonaws.com"},
+        "sqs:SendMessage",
+    )
+    assert statement["Resource"] == {"Fn::GetAtt": ["UploadQueue", "Arn"]}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    # The policy cannot name the bucket: the bucket depends on it.
+    assert "UploadBucket" not in dependency_graph(resources)["UploadQueuePolicy"]
+
+
+def test_upload_bucket_is_private_encrypted_and_owner_enforced(resources: dict[str, Any]) -> None:
+    """Public access is blocked four ways, objects are SSE-S3 encrypted, ACLs are off, stale multipart parts go."""
+    props = resources["UploadBucket"]["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    (encryption,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    rules = props["LifecycleConfiguration"]["Rules"]
+    assert {"Status": "Enabled", "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}.items() <= next(
+        r for r in rules if "AbortIncompleteMultipartUpload" in r
+    ).items()
+    (cors,) = props["CorsConfiguration"]["CorsRules"]
+    assert set(cors["AllowedMethods"]) == {"PUT", "GET"}
+    assert cors["AllowedOrigins"] == ["*"]
+
+
+def test_upload_queue_outlives_the_worker_and_redrives_to_its_dlq(resources: dict[str, Any]) -> None:
+    """A message stays invisible longer than upload_worker may run; three failed receives move it to the DLQ."""
+    queue = resources["UploadQueue"]["Properties"]
+    worker = resources["UploadWorker"]["Properties"]
+    assert worker["Handler"] == "app.upload_worker"
+    assert (worker["Timeout"], worker["MemorySize"]) == (900, 1024)  # .chalice/config.json's upload_worker
+    assert "FifoQueue" not in queue  # a standard queue: S3 cannot notify a FIFO queue
+    assert queue["QueueName"] == config.UPLOAD_QUEUE_NAME == "msgcampaigns-uploads"
+    assert queue["VisibilityTimeout"] > worker["Timeout"]
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["UploadDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 3,
+    }
+    dlq = resources["UploadDeadLetterQueue"]["Properties"]
+    assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
+    alarm = resources["UploadDeadLetterQueueAlarm"]["Properties"]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["UploadDeadLetterQueue", "QueueName"]}}
+    ]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_upload_worker_consumes_the_upload_queue_with_its_own_permissions(resources: dict[str, Any]) -> None:
+    """upload_worker's SQS event source reads the template's upload queue one message at a time, after it exists."""
+    worker = resources["UploadWorker"]["Properties"]
+    (event,) = [e["Properties"] for e in worker["Events"].values() if e["Type"] == "SQS"]
+    assert event["BatchSize"] == 1
+    assert event["Queue"]["Fn::Sub"].endswith(":" + resources["UploadQueue"]["Properties"]["QueueName"])
+    # Chalice names the queue by a built ARN, not a reference; the env (UPLOAD_BUCKET -> bucket -> queue policy ->
+    # queue) is what orders the event source mapping after the queue.
+    assert "UploadQueue" in _reachable(dependency_graph(resources), "UploadWorker")
+    # The event source mapping polls with the function's role: it needs the consume permissions on the queue.
+    role = resources[worker["Role"]["Fn::GetAtt"][0]]["Properties"]
+    assert {"Ref": "UploadQueueConsumerPolicy"} in role["ManagedPolicyArns"]
+    (statement,) = resources["UploadQueueConsumerPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["UploadQueue", "Arn"]}
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} <= set(statement["Action"])
+    # ...and no other function can consume it.
+    for logical_id, function in resources.items():
+        if function["Type"] in FUNCTION_TYPES and logical_id != "UploadWorker":
+            other_role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+            assert {"Ref": "UploadQueueConsumerPolicy"} not in other_role["ManagedPolicyArns"], logical_id
+
+
+def test_functions_may_use_the_upload_bucket(resources: dict[str, Any]) -> None:
+    """The app policy grants object read/write/delete under the bucket and listing of the bucket itself."""
+    statements = resources["AppAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+
+    def actions_on(resource: Any) -> set[str]:
+        return {
+            action
+            for s in statements
+            if s["Effect"] == "Allow" and s["Resource"] == resource
+            for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        }
+
+    objects = actions_on({"Fn::Sub": "${UploadBucket.Arn}/*"})
+    assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"} <= objects
+    assert actions_on({"Fn::GetAtt": ["UploadBucket", "Arn"]}) == {"s3:ListBucket"}
+
+
 def test_table_keys_and_gsi(resources: dict[str, Any]) -> None:
     """Single-table design: pk/sk, gsi1 (gsi1pk/gsi1sk, ALL), on-demand, PITR, SSE, TTL, retained."""
     table = resources["CampaignsTable"]
@@ -212,7 +332,7 @@ def test_table_keys_and_gsi(resources: dict[str, Any]) -> None:
 def test_every_function_gets_the_app_env(resources: dict[str, Any]) -> None:
     """Every Lambda function has the resource env vars (and keeps .chalice/config.json's)."""
     functions = {k: v for k, v in resources.items() if v["Type"] in FUNCTION_TYPES}
-    assert set(functions) == {"APIHandler", "SendWorker", "Tick", "StartScheduled"}
+    assert set(functions) == {"APIHandler", "SendWorker", "UploadWorker", "Tick", "StartScheduled"}
     for logical_id, function in functions.items():
         variables = function["Properties"]["Environment"]["Variables"]
         missing = [name for name in APP_ENV if name not in variables]
@@ -220,11 +340,12 @@ def test_every_function_gets_the_app_env(resources: dict[str, Any]) -> None:
         assert variables["TABLE_NAME"] == {"Ref": "CampaignsTable"}
         assert variables["SEND_QUEUE_URL"] == {"Ref": "SendQueue"}
         assert variables["PUBLIC_BASE_URL"] == {"Ref": "PublicBaseUrl"}
+        assert variables["UPLOAD_BUCKET"] == {"Ref": "UploadBucket"}
         assert variables["SECRETS_PREFIX"] == "msgcampaigns/"
     start = resources["StartScheduled"]["Properties"]
     own_arn = start["Environment"]["Variables"]["SCHEDULER_TARGET_ARN"]["Fn::Sub"]
     assert own_arn.endswith(":function:" + start["FunctionName"]["Fn::Sub"])
-    for logical_id in ("APIHandler", "SendWorker", "Tick"):
+    for logical_id in ("APIHandler", "SendWorker", "UploadWorker", "Tick"):
         target = resources[logical_id]["Properties"]["Environment"]["Variables"]["SCHEDULER_TARGET_ARN"]
         assert target == {"Fn::GetAtt": ["StartScheduled", "Arn"]}
 
@@ -296,6 +417,8 @@ def test_outputs_and_parameters(template: dict[str, Any]) -> None:
     assert outputs["TableName"]["Value"] == {"Ref": "CampaignsTable"}
     assert outputs["SendQueueUrl"]["Value"] == {"Ref": "SendQueue"}
     assert outputs["SendDeadLetterQueueUrl"]["Value"] == {"Ref": "SendDeadLetterQueue"}
+    assert outputs["UploadBucketName"]["Value"] == {"Ref": "UploadBucket"}
+    assert outputs["UploadQueueUrl"]["Value"] == {"Ref": "UploadQueue"}
     assert "EndpointURL" in outputs  # Chalice's
     parameter = template["Parameters"]["PublicBaseUrl"]
     assert "Default" not in parameter

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import boto3
 import pytest
@@ -106,6 +107,7 @@ def test_schedule_group_and_env(local: LocalResources) -> None:
         "SCHEDULER_GROUP": group,
         "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/msgcampaigns-scheduler",
         "SCHEDULER_TARGET_ARN": "arn:aws:lambda:us-east-1:123456789012:function:msgcampaigns-dev-start_scheduled",
+        "UPLOAD_BUCKET": local.upload_bucket,
     }
 
 
@@ -157,3 +159,83 @@ def test_fifo_deduplication_id_drops_repeat(local: LocalResources) -> None:
         sqs.send_message(QueueUrl=url, MessageBody="once", MessageGroupId="cmp_2", MessageDeduplicationId="same")
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
     assert [m["Body"] for m in got] == ["once"]
+
+
+def _drain(queue_url: str) -> list[dict[str, Any]]:
+    """Every message now visible on a queue, parsed, deleted as it is read."""
+    sqs = boto3.client("sqs")
+    bodies: list[dict[str, Any]] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return bodies
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_upload_bucket_and_queue_match_template(local: LocalResources) -> None:
+    """GIVEN the template's bucket and upload queue WHEN created locally THEN name, CORS, queue and redrive match."""
+    props = TEMPLATE["UploadBucket"]["Properties"]
+    s3 = boto3.client("s3")
+    assert local.upload_bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    (rule,) = s3.get_bucket_cors(Bucket=local.upload_bucket)["CORSRules"]
+    (expected,) = props["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedMethods"] == expected["AllowedMethods"]
+    assert rule["AllowedOrigins"] == expected["AllowedOrigins"]
+
+    queue = TEMPLATE["UploadQueue"]["Properties"]
+    dlq = TEMPLATE["UploadDeadLetterQueue"]["Properties"]
+    sqs = boto3.client("sqs")
+    assert local.upload_queue_url.endswith("/" + queue["QueueName"])
+    attrs = sqs.get_queue_attributes(QueueUrl=local.upload_queue_url, AttributeNames=["All"])["Attributes"]
+    assert "FifoQueue" not in attrs  # standard: S3 cannot notify a FIFO queue
+    assert int(attrs["VisibilityTimeout"]) == queue["VisibilityTimeout"]
+    redrive = json.loads(attrs["RedrivePolicy"])
+    dlq_url = sqs.get_queue_url(QueueName=dlq["QueueName"])["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert redrive["deadLetterTargetArn"] == dlq_arn
+    assert int(redrive["maxReceiveCount"]) == queue["RedrivePolicy"]["maxReceiveCount"]
+
+
+def test_upload_bucket_notifies_the_upload_queue(local: LocalResources) -> None:
+    """The bucket's notification configuration is the template's, aimed at the local upload queue's ARN."""
+    (expected,) = TEMPLATE["UploadBucket"]["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    sqs = boto3.client("sqs")
+    queue_arn = sqs.get_queue_attributes(QueueUrl=local.upload_queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    config = boto3.client("s3").get_bucket_notification_configuration(Bucket=local.upload_bucket)
+    (queue_config,) = config["QueueConfigurations"]
+    assert queue_config["QueueArn"] == queue_arn
+    assert queue_config["Events"] == [expected["Event"]] == ["s3:ObjectCreated:*"]
+    rules = {(r["Name"].lower(), r["Value"]) for r in queue_config["Filter"]["Key"]["FilterRules"]}
+    assert rules == {(r["Name"], r["Value"]) for r in expected["Filter"]["S3Key"]["Rules"]} == {("prefix", "uploads/")}
+
+
+def test_configuring_notifications_sends_one_s3_test_event(local: LocalResources) -> None:
+    """As in AWS, S3 posts an s3:TestEvent when the notification is configured; creating again adds no second one."""
+    create_resources(None)
+    bodies = _drain(local.upload_queue_url)
+    assert bodies == [
+        {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": bodies[0]["Time"], "Bucket": local.upload_bucket}
+    ]
+
+
+def test_an_object_under_uploads_is_reported_and_one_elsewhere_is_not(local: LocalResources) -> None:
+    """GIVEN the local bucket WHEN objects are put under uploads/ and processed/ THEN only the first is reported."""
+    _drain(local.upload_queue_url)  # the s3:TestEvent
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=local.upload_bucket, Key="processed/tn_x/up_y.jsonl", Body=b"{}\n")
+    s3.put_object(Bucket=local.upload_bucket, Key="uploads/tn_x/up_y", Body=b"number\n+41791234567\n")
+
+    bodies = _drain(local.upload_queue_url)
+
+    assert len(bodies) == 1
+    (record,) = bodies[0]["Records"]
+    assert record["eventSource"] == "aws:s3"
+    assert record["eventName"].startswith("ObjectCreated:")
+    assert record["s3"]["bucket"]["name"] == local.upload_bucket
+    # S3 URL-encodes the key in events (moto even encodes the slashes): consumers must unquote_plus it.
+    assert unquote_plus(record["s3"]["object"]["key"]) == "uploads/tn_x/up_y"
+    assert record["s3"]["object"]["size"] == len(b"number\n+41791234567\n")

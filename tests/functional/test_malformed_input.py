@@ -207,6 +207,7 @@ def body_routes(channel: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
         ("POST", "/v1/channels", channel_body()),
         ("PATCH", f"/v1/channels/{channel['id']}", {"name": "Renamed", "senders": [SENDER], "mps": 2}),
         ("POST", "/v1/campaigns", campaign_body(["+41415084545"], channel["id"], send_time={"type": "draft"})),
+        ("PUT", "/v1/phonebooks/pb-1", {"name": "Team", "contacts": [{"name": "A", "numbers": {"mobile": SENDER}}]}),
     ]
 
 
@@ -488,6 +489,7 @@ def test_unsupported_methods_are_405_in_shape(probe: Probe, env: Env, channel: d
         ("POST", "/v1/campaigns/cmp_x/recipients"),
         ("GET", f"/webhooks/twilio/{channel['id']}/status"),
         ("DELETE", "/v1/openapi.json"),
+        ("POST", "/v1/phonebooks"),
     ]:
         probe.expect("method", method, path, "{}", status=405, code="method_not_allowed")
     probe.check()
@@ -524,6 +526,8 @@ def test_unknown_and_weird_path_ids_are_404(probe: Probe, env: Env, channel: dic
         probe.expect(label, "DELETE", f"/v1/channels/{ident}", status=404, code="not_found")
         probe.expect(label, "GET", f"/v1/campaigns/{ident}", status=404, code="not_found")
         probe.expect(label, "GET", f"/v1/campaigns/{ident}/recipients", status=404, code="not_found")
+        probe.expect(label, "GET", f"/v1/phonebooks/{ident}", status=404, code="not_found")
+        probe.expect(label, "DELETE", f"/v1/phonebooks/{ident}", status=404, code="not_found")
     probe.check()
     assert snapshot(env) == before
 
@@ -534,6 +538,7 @@ def test_another_tenants_ids_are_404(probe: Probe, env: Env, channel: dict[str, 
         "POST", "/v1/campaigns", json.dumps(campaign_body(["+41415084545"], channel["id"], send_time={"type": "draft"}))
     )
     assert status == 201, created
+    assert probe.send("PUT", "/v1/phonebooks/pb-1", json.dumps({"name": "Team", "contacts": []}))[0] == 201
     _, other_key = create_tenant(env.deps, "Other PBX")
     before = snapshot(env)
     # WHEN the other tenant names them THEN they do not exist for it
@@ -543,6 +548,8 @@ def test_another_tenants_ids_are_404(probe: Probe, env: Env, channel: dict[str, 
         ("DELETE", f"/v1/channels/{channel['id']}", None),
         ("GET", f"/v1/campaigns/{created['id']}", None),
         ("GET", f"/v1/campaigns/{created['id']}/recipients", None),
+        ("GET", "/v1/phonebooks/pb-1", None),
+        ("DELETE", "/v1/phonebooks/pb-1", None),
     ]:
         probe.expect("other tenant", method, path, body, key=other_key, status=404, code="not_found")
     probe.expect(
@@ -618,7 +625,7 @@ def test_garbage_query_parameters_are_400(probe: Probe, env: Env, channel: dict[
     assert status == 201, created
     before = snapshot(env)
     lists = ["/v1/channels", "/v1/campaigns", f"/v1/campaigns/{created['id']}/recipients"]
-    for path in lists:
+    for path in [*lists, "/v1/phonebooks"]:
         for value in GARBAGE_LIMITS:
             probe.expect(
                 f"limit={value[:20]!r}",

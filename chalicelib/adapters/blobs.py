@@ -1,0 +1,131 @@
+"""S3 adapter: the bucket that holds uploads (raw and processed), MMS media and phonebook contact lists.
+
+Keys:
+
+    uploads/{tenant}/{upload}        the file as the PBX put it (presigned PUT, or the inline CSV body)
+    processed/{tenant}/{upload}.jsonl  an imported contact CSV: one {"number": ..., "variables": {...}} per line
+    phonebooks/{tenant}/{phonebook}/{version}.json  a phonebook's contacts, one object per PUT
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import IO, Any
+
+from botocore.exceptions import ClientError
+
+READ_CHUNK = 1024 * 1024
+
+
+def upload_key(tenant_id: str, upload_id: str) -> str:
+    """Where the PBX's file lands."""
+    return f"uploads/{tenant_id}/{upload_id}"
+
+
+def processed_key(tenant_id: str, upload_id: str) -> str:
+    """Where an imported contact list is kept, one contact per line."""
+    return f"processed/{tenant_id}/{upload_id}.jsonl"
+
+
+def parse_upload_key(key: str) -> tuple[str, str] | None:
+    """(tenant, upload) of an `uploads/` key, or None for any other key."""
+    parts = key.split("/")
+    if len(parts) != 3 or parts[0] != "uploads" or not parts[1] or not parts[2]:
+        return None
+    return parts[1], parts[2]
+
+
+class BlobMissingError(LookupError):
+    """The object is not (or no longer) in the bucket."""
+
+
+class Blobs:
+    """The service's bucket."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self.bucket = bucket
+
+    def presigned_put(self, key: str, content_type: str, size: int, seconds: int) -> str:
+        """A SigV4 URL that lets its holder PUT exactly `size` bytes of `content_type` at `key`."""
+        url: str = self._s3.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ContentLength": size},
+            ExpiresIn=seconds,
+            HttpMethod="PUT",
+        )
+        return url
+
+    def presigned_get(self, key: str, seconds: int) -> str:
+        """A SigV4 URL that lets its holder GET `key` for `seconds`."""
+        url: str = self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=seconds
+        )
+        return url
+
+    def head(self, key: str) -> dict[str, Any] | None:
+        """Size and content type of an object, or None when it is not there."""
+        try:
+            out = self._s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return {"size": int(out.get("ContentLength", 0)), "content_type": out.get("ContentType", "")}
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        """Store a small object."""
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    def put_file(self, key: str, fileobj: IO[bytes], content_type: str) -> None:
+        """Store a file of any size (multipart when large), streaming from `fileobj`."""
+        self._s3.upload_fileobj(fileobj, self.bucket, key, ExtraArgs={"ContentType": content_type})
+
+    def get_bytes(self, key: str) -> bytes:
+        """A whole (small) object."""
+        return b"".join(self.stream(key))
+
+    def stream(self, key: str, chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
+        """An object's bytes in chunks, never the whole object in memory."""
+        try:
+            out = self._s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise BlobMissingError(key) from exc
+            raise
+        body = out["Body"]
+        try:
+            yield from body.iter_chunks(chunk_size)
+        finally:
+            body.close()
+
+    def lines(self, key: str) -> Iterator[bytes]:
+        """An object's lines (without line ends), streamed."""
+        try:
+            out = self._s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise BlobMissingError(key) from exc
+            raise
+        body = out["Body"]
+        try:
+            for line in body.iter_lines(chunk_size=READ_CHUNK):
+                if line:
+                    yield line
+        finally:
+            body.close()
+
+    def delete(self, *keys: str) -> None:
+        """Remove objects (missing ones are fine)."""
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[start : start + 1000]]
+            with contextlib.suppress(ClientError):
+                self._s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every key under `prefix`."""
+        out: list[str] = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            out.extend(o["Key"] for o in page.get("Contents", []))
+        return out

@@ -1,0 +1,328 @@
+"""Uploads: contact CSV files and MMS media, put straight into S3 with a presigned URL (or inline), then processed.
+
+    POST /v1/uploads ──> awaiting_file ──PUT to S3, S3 event──> importing ──> ready | rejected
+    POST /v1/uploads (text/csv inline) ─────────────────────────> importing ──> ready | rejected (in the request)
+
+The contract shows `status` processing | ready | rejected; `stage` (awaiting_file, importing, done) is the extension
+that says what "processing" is waiting for.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
+from typing import Any
+
+from chalicelib.adapters.blobs import BlobMissingError, parse_upload_key, processed_key, upload_key
+from chalicelib.api.schemas import MAX_ID_CHARS, UploadIn
+from chalicelib.domain.contacts_csv import MAX_CSV_BYTES, CsvRejectedError, parse_contacts
+from chalicelib.domain.errors import (
+    InvalidRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnprocessableError,
+)
+from chalicelib.domain.model import utc_iso
+from chalicelib.services.deps import Deps
+from chalicelib.services.logs import log
+
+CSV = "contacts_csv"
+MEDIA = "media"
+MAX_MEDIA_BYTES = 100 * 1024 * 1024
+MAX_INLINE_CSV_BYTES = 5 * 1024 * 1024
+# "a filename under 127 characters": 126 at most.
+MAX_FILENAME_CHARS = 126
+PUT_URL_SECONDS = 3600
+# An import is retaken from a worker that has been silent this long (longer than the upload worker's 900 s timeout).
+IMPORT_LEASE_SECONDS = 960
+# The content types a contact CSV arrives with, as browsers and spreadsheets label it.
+CSV_TYPES = frozenset({"text/csv", "text/plain", "application/csv", "application/vnd.ms-excel", "text/x-csv"})
+_MIME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}")
+
+
+def _check_filename(filename: str) -> str:
+    name = filename.strip()
+    if not name:
+        raise UnprocessableError("filename is empty", code="invalid_filename", details=[{"field": "filename"}])
+    if len(name) > MAX_FILENAME_CHARS:
+        raise UnprocessableError(
+            f"the filename has {len(name)} characters; it must be under 127",
+            code="filename_too_long",
+            details=[{"field": "filename", "length": len(name), "max": MAX_FILENAME_CHARS}],
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in name) or "/" in name or "\\" in name:
+        raise UnprocessableError(
+            "the filename must not contain slashes or control characters",
+            code="invalid_filename",
+            details=[{"field": "filename"}],
+        )
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnprocessableError(
+            "the filename is not Unicode text", code="invalid_filename", details=[{"field": "filename"}]
+        ) from None
+    return name
+
+
+def _check_size(kind: str, size: int) -> None:
+    limit = MAX_CSV_BYTES if kind == CSV else MAX_MEDIA_BYTES
+    if size > limit:
+        what = "a contact CSV" if kind == CSV else "a media file"
+        raise PayloadTooLargeError(
+            f"{what} may be at most {limit // (1024 * 1024)} MB ({limit:,} bytes); this one is {size:,} bytes",
+            details=[{"field": "size", "size": size, "max": limit}],
+        )
+
+
+def _check_content_type(kind: str, content_type: str) -> str:
+    value = content_type.strip()
+    base = value.split(";")[0].strip().lower()
+    if not _MIME_RE.fullmatch(base):
+        raise UnprocessableError(
+            "content_type must be a media type such as image/png",
+            code="invalid_content_type",
+            details=[{"field": "content_type"}],
+        )
+    if kind == CSV and base not in CSV_TYPES:
+        raise UnprocessableError(
+            f"a contact CSV must be text/csv, not {base}",
+            code="invalid_content_type",
+            details=[{"field": "content_type", "allowed": sorted(CSV_TYPES)}],
+        )
+    return value
+
+
+def view(upload: dict[str, Any]) -> dict[str, Any]:
+    """An upload as the API answers it."""
+    out: dict[str, Any] = {
+        "id": upload["upload_id"],
+        "kind": upload["kind"],
+        "filename": upload["filename"],
+        "content_type": upload["content_type"],
+        "size": upload.get("size"),
+        "status": upload["status"],
+        "stage": upload["stage"],
+        "created_at": upload["created_at"],
+        "expires_at": upload.get("expires_at"),
+        "processed_at": upload.get("processed_at"),
+        "error": upload.get("error"),
+    }
+    if upload["kind"] == CSV:
+        for field in ("rows", "valid", "invalid", "duplicates"):
+            out[field] = int(upload.get(field, 0))
+        out["columns"] = list(upload.get("columns") or [])
+        out["errors"] = list(upload.get("errors") or [])
+    return out
+
+
+def create_upload(deps: Deps, tenant_id: str, body: UploadIn) -> dict[str, Any]:
+    """Announce a file: answers a presigned PUT URL for it (the file never passes through the API)."""
+    filename = _check_filename(body.filename)
+    _check_size(body.kind, body.size)
+    content_type = _check_content_type(body.kind, body.content_type)
+    upload_id = deps.ids.new("upl")
+    now = deps.clock.utcnow()
+    upload = {
+        "upload_id": upload_id,
+        "tenant_id": tenant_id,
+        "kind": body.kind,
+        "filename": filename,
+        "content_type": content_type,
+        "size": body.size,
+        "status": "processing",
+        "stage": "awaiting_file",
+        "created_at": utc_iso(now),
+        "expires_at": utc_iso(now + timedelta(seconds=PUT_URL_SECONDS)),
+    }
+    deps.store.put_upload(upload)
+    url = deps.blobs.presigned_put(upload_key(tenant_id, upload_id), content_type, body.size, PUT_URL_SECONDS)
+    log.info("upload announced", extra={"tenant_id": tenant_id, "upload_id": upload_id, "kind": body.kind})
+    return {
+        **view(upload),
+        "upload_url": url,
+        "upload_method": "PUT",
+        "upload_headers": {"Content-Type": content_type},
+    }
+
+
+def create_inline_csv(deps: Deps, tenant_id: str, query: dict[str, str], data: bytes) -> dict[str, Any]:
+    """A small contact CSV sent as the request body: stored and imported before the answer."""
+    kind = query.get("kind", CSV)
+    if kind != CSV:
+        raise InvalidRequestError("only kind=contacts_csv may be sent inline", details=[{"field": "kind"}])
+    raw_name = query.get("filename")
+    if raw_name is None:
+        raise InvalidRequestError("the filename query parameter is required", details=[{"field": "filename"}])
+    filename = _check_filename(raw_name)
+    if len(data) > MAX_INLINE_CSV_BYTES:
+        raise PayloadTooLargeError(
+            f"an inline CSV may be at most 5 MB ({MAX_INLINE_CSV_BYTES:,} bytes); larger files go through the "
+            "upload URL (POST /v1/uploads with JSON)",
+            details=[{"size": len(data), "max": MAX_INLINE_CSV_BYTES}],
+        )
+    upload_id = deps.ids.new("upl")
+    now = deps.clock.utcnow()
+    upload: dict[str, Any] = {
+        "upload_id": upload_id,
+        "tenant_id": tenant_id,
+        "kind": CSV,
+        "filename": filename,
+        "content_type": "text/csv",
+        "size": len(data),
+        "status": "processing",
+        "stage": "importing",
+        "lease_until": deps.clock.now() + IMPORT_LEASE_SECONDS,
+        "created_at": utc_iso(now),
+    }
+    deps.store.put_upload(upload)
+    deps.blobs.put_bytes(upload_key(tenant_id, upload_id), data, "text/csv")
+    outcome = _import_csv(deps, tenant_id, upload_id, [data])
+    outcome["processed_at"] = utc_iso(deps.clock.utcnow())
+    deps.store.finish_upload(tenant_id, upload_id, outcome)
+    return get_upload(deps, tenant_id, upload_id)
+
+
+def get_upload(deps: Deps, tenant_id: str, upload_id: str) -> dict[str, Any]:
+    """An upload and how its processing went."""
+    upload = deps.store.get_upload(tenant_id, upload_id)
+    if upload is None:
+        raise NotFoundError("no such upload")
+    return view(_settle_expired(deps, upload))
+
+
+def _settle_expired(deps: Deps, upload: dict[str, Any]) -> dict[str, Any]:
+    """An upload whose URL expired (with a minute's grace) and whose file never came is rejected."""
+    if upload["stage"] != "awaiting_file" or not upload.get("expires_at"):
+        return upload
+    if upload["expires_at"] >= (utc_iso(deps.clock.utcnow() - timedelta(seconds=60)) or ""):
+        return upload
+    tenant_id, upload_id = upload["tenant_id"], upload["upload_id"]
+    if deps.blobs.head(upload_key(tenant_id, upload_id)) is not None:
+        return upload  # the file came; its S3 event is on the way
+    outcome = _rejected("upload_expired", "the upload URL expired before a file was put to it")
+    outcome["processed_at"] = utc_iso(deps.clock.utcnow())
+    deps.store.finish_upload(tenant_id, upload_id, outcome)
+    return deps.store.get_upload(tenant_id, upload_id) or upload
+
+
+def ready_upload(deps: Deps, tenant_id: str, upload_id: str, kind: str, field: str) -> dict[str, Any]:
+    """An upload a campaign may use: this tenant's, of `kind`, processed and accepted; else a clear 422."""
+    upload = deps.store.get_upload(tenant_id, upload_id) if len(upload_id) <= MAX_ID_CHARS else None
+    if upload is None:
+        raise UnprocessableError(
+            f"no upload {upload_id!r} for this tenant", code="upload_not_found", details=[{"field": field}]
+        )
+    if upload["kind"] != kind:
+        wanted = "a contact CSV" if kind == CSV else "a media file"
+        raise UnprocessableError(
+            f"upload {upload_id!r} is not {wanted}",
+            code="upload_wrong_kind",
+            details=[{"field": field, "kind": upload["kind"]}],
+        )
+    upload = _settle_expired(deps, upload)
+    if upload["status"] == "processing":
+        raise UnprocessableError(
+            f"upload {upload_id!r} is still being processed; try again when its status is ready",
+            code="upload_not_ready",
+            details=[{"field": field, "stage": upload["stage"]}],
+        )
+    if upload["status"] != "ready":
+        raise UnprocessableError(
+            f"upload {upload_id!r} was rejected: {(upload.get('error') or {}).get('message', '')}",
+            code="upload_rejected",
+            details=[{"field": field, "error": upload.get("error")}],
+        )
+    return upload
+
+
+def contacts(deps: Deps, tenant_id: str, upload_id: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """An imported CSV's distinct valid contacts in file order: (number, variables). Streams."""
+    for line in deps.blobs.lines(processed_key(tenant_id, upload_id)):
+        record = json.loads(line)
+        yield str(record["number"]), dict(record.get("variables") or {})
+
+
+# ---------------------------------------------------------------------------------------------- processing
+def handle_s3_notification(deps: Deps, body: str) -> None:
+    """Process each new object an S3 event notification (delivered through SQS) reports."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        log.warning("upload queue: a message that is not JSON was dropped")
+        return
+    if not isinstance(event, dict) or event.get("Event") == "s3:TestEvent":
+        return  # S3 sends a test event when the notification is configured
+    for record in event.get("Records") or []:
+        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        from urllib.parse import unquote_plus
+
+        key = unquote_plus(str(((record.get("s3") or {}).get("object") or {}).get("key", "")))
+        parsed = parse_upload_key(key)
+        if parsed is None:
+            continue
+        process_upload(deps, *parsed)
+
+
+def process_upload(deps: Deps, tenant_id: str, upload_id: str) -> None:
+    """Import or check an uploaded file once (a repeated event is a no-op)."""
+    upload = deps.store.get_upload(tenant_id, upload_id)
+    if upload is None:
+        log.warning("an object with no upload record arrived; ignored", extra={"upload_id": upload_id})
+        return
+    if not deps.store.begin_import(tenant_id, upload_id, deps.clock.now(), IMPORT_LEASE_SECONDS):
+        return  # imported already, or being imported by another worker
+    key = upload_key(tenant_id, upload_id)
+    head = deps.blobs.head(key)
+    if head is None:
+        outcome = _rejected("file_missing", "the file is not in storage")
+    elif upload["kind"] == CSV:
+        if head["size"] > MAX_CSV_BYTES:
+            outcome = _rejected(
+                "payload_too_large", f"a contact CSV may be at most 50 MB; this one is {head['size']:,} bytes"
+            )
+        else:
+            outcome = _import_csv(deps, tenant_id, upload_id, deps.blobs.stream(key))
+    elif head["size"] > MAX_MEDIA_BYTES:
+        outcome = _rejected(
+            "payload_too_large", f"a media file may be at most 100 MB; this one is {head['size']:,} bytes"
+        )
+    else:
+        outcome = {
+            "status": "ready",
+            "size": head["size"],
+            "content_type": head["content_type"] or upload["content_type"],
+        }
+    outcome["processed_at"] = utc_iso(deps.clock.utcnow())
+    deps.store.finish_upload(tenant_id, upload_id, outcome)
+    log.info("upload processed", extra={"upload_id": upload_id, "status": outcome["status"]})
+
+
+def _rejected(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
+    return {"status": "rejected", "error": {"code": code, "message": message, "details": details or []}}
+
+
+def _import_csv(deps: Deps, tenant_id: str, upload_id: str, chunks: Iterable[bytes]) -> dict[str, Any]:
+    """Parse a contact CSV into the processed contact list (spooled through a temporary file, never all in memory)."""
+    with tempfile.TemporaryFile() as spool:
+
+        def keep(number: str, variables: dict[str, str]) -> None:
+            spool.write(json.dumps({"number": number, "variables": variables}, ensure_ascii=False).encode() + b"\n")
+
+        try:
+            report = parse_contacts(chunks, keep)
+        except CsvRejectedError as exc:
+            return {**_rejected(exc.code, exc.message, exc.details), "processed_at": utc_iso(deps.clock.utcnow())}
+        except BlobMissingError:
+            return _rejected("file_missing", "the file is not in storage")
+        if report.invalid:
+            # "Every number must be E.164": the file is refused whole, with the rows to fix.
+            message = f"{report.invalid} of {report.rows} rows have a number that is not a valid E.164 number"
+            return {**report.as_dict(), **_rejected("invalid_phone_number", message, report.errors)}
+        spool.seek(0)
+        deps.blobs.put_file(processed_key(tenant_id, upload_id), spool, "application/x-ndjson")
+    return {**report.as_dict(), "status": "ready", "processed_at": utc_iso(deps.clock.utcnow())}
