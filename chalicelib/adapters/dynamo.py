@@ -31,7 +31,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.errors import ConcurrencyError, ConflictError, InvalidRequestError, NotFoundError
-from chalicelib.domain.model import BUCKET_OF, BUCKETS, CampaignStatus, RecipientStatus
+from chalicelib.domain.model import BUCKET_OF, BUCKETS, COUNTER_SHARDS, CampaignStatus, RecipientStatus
 
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
@@ -1042,19 +1042,49 @@ class Store:
             {"#s": "status"},
         )
 
-    def move_recipient(
+    def claim_recipients(
+        self, campaign_id: str, recipients: Sequence[Mapping[str, Any]], token: str, now: float
+    ) -> list[dict[str, Any]]:
+        """Claim queued recipients for sending, up to 100 per transaction; returns those claimed, as claimed.
+
+        When a batch's condition fails (another worker has some of them), its recipients are claimed one by one.
+        """
+        claimed: list[dict[str, Any]] = []
+        for start in range(0, len(recipients), 100):
+            batch = recipients[start : start + 100]
+            items = [self._claim_item(campaign_id, int(r["index"]), token, now) for r in batch]
+            if self._transact(items):
+                won = list(batch)
+            else:
+                won = [r for r in batch if self.claim_recipient(campaign_id, int(r["index"]), token, now)]
+            claimed.extend(
+                {**r, "status": "sending", "claim_token": token, "attempts": int(r.get("attempts", 0)) + 1} for r in won
+            )
+        return claimed
+
+    def _claim_item(self, campaign_id: str, index: int, token: str, now: float) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": _item({"pk": campaign_pk(campaign_id), "sk": recipient_sk(index)}),
+                "UpdateExpression": "SET #s = :sending, claim_token = :token, claimed_at = :now ADD attempts :one",
+                # Closes: two workers (a duplicated or redelivered SQS message) sending the same recipient.
+                "ConditionExpression": "#s = :queued",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": _values(
+                    {":sending": "sending", ":token": token, ":now": now, ":queued": "queued", ":one": 1}
+                ),
+            }
+        }
+
+    def _move_item(
         self,
         campaign_id: str,
         recipient: Mapping[str, Any],
         to_status: RecipientStatus,
         fields: Mapping[str, Any],
-        *,
-        claim_token: str | None = None,
-    ) -> bool:
-        """Move a recipient from the status it was read with to `to_status`, counting it in the same transaction.
-
-        False when the recipient changed since it was read (the caller re-reads and decides again).
-        """
+        claim_token: str | None,
+    ) -> dict[str, Any]:
         from_status = RecipientStatus(recipient["status"])
         names = {"#s": "status"}
         values: dict[str, Any] = {":to": to_status.value, ":from": from_status.value}
@@ -1073,31 +1103,151 @@ class Store:
         if claim_token is not None:
             condition += " AND claim_token = :token"
             values[":token"] = claim_token
-        items: list[dict[str, Any]] = [
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": _item({"pk": campaign_pk(campaign_id), "sk": recipient_sk(int(recipient["index"]))}),
-                    "UpdateExpression": expression,
-                    "ConditionExpression": condition,
-                    "ExpressionAttributeNames": names,
-                    "ExpressionAttributeValues": _values(values),
-                }
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": _item({"pk": campaign_pk(campaign_id), "sk": recipient_sk(int(recipient["index"]))}),
+                "UpdateExpression": expression,
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": _values(values),
             }
-        ]
-        old_bucket, new_bucket = BUCKET_OF[from_status], BUCKET_OF[to_status]
-        if old_bucket != new_bucket:
+        }
+
+    def _counter_items(self, campaign_id: str, deltas: Mapping[int, Mapping[str, int]]) -> list[dict[str, Any]]:
+        items = []
+        for shard, delta in deltas.items():
+            moves = {b: d for b, d in delta.items() if d}
+            if not moves:
+                continue
             items.append(
                 {
                     "Update": {
                         "TableName": self._table,
-                        "Key": _item({"pk": campaign_pk(campaign_id), "sk": f"C#{int(recipient['shard']):02d}"}),
-                        "UpdateExpression": f"ADD {old_bucket} :minus, {new_bucket} :one",
-                        "ExpressionAttributeValues": _values({":minus": -1, ":one": 1}),
+                        "Key": _item({"pk": campaign_pk(campaign_id), "sk": f"C#{shard:02d}"}),
+                        "UpdateExpression": "ADD " + ", ".join(f"#b{i} :d{i}" for i in range(len(moves))),
+                        "ExpressionAttributeNames": {f"#b{i}": b for i, b in enumerate(moves)},
+                        "ExpressionAttributeValues": _values({f":d{i}": d for i, d in enumerate(moves.values())}),
                     }
                 }
             )
-        return self._transact(items)
+        return items
+
+    def move_recipient(
+        self,
+        campaign_id: str,
+        recipient: Mapping[str, Any],
+        to_status: RecipientStatus,
+        fields: Mapping[str, Any],
+        *,
+        claim_token: str | None = None,
+    ) -> bool:
+        """Move a recipient from the status it was read with to `to_status`, counting it in the same transaction.
+
+        False when the recipient changed since it was read (the caller re-reads and decides again).
+        """
+        return not self.move_recipients(campaign_id, [(recipient, to_status, fields, claim_token)])
+
+    def move_recipients(
+        self,
+        campaign_id: str,
+        moves: Sequence[tuple[Mapping[str, Any], RecipientStatus, Mapping[str, Any], str | None]],
+    ) -> list[int]:
+        """Several recipient moves with their counts, one transaction per 80; returns the positions that lost.
+
+        A move loses when its recipient changed since it was read (a status callback got there first). The others
+        in its transaction are tried again without it, so one late race does not cost the batch.
+        """
+        lost: list[int] = []
+        for start in range(0, len(moves), 80):
+            todo = list(range(start, min(start + 80, len(moves))))
+            while todo:
+                deltas: dict[int, dict[str, int]] = {}
+                items = []
+                for pos in todo:
+                    recipient, to_status, fields, token = moves[pos]
+                    items.append(self._move_item(campaign_id, recipient, to_status, fields, token))
+                    old, new = BUCKET_OF[RecipientStatus(recipient["status"])], BUCKET_OF[to_status]
+                    if old != new:
+                        shard = deltas.setdefault(int(recipient["shard"]), {})
+                        shard[old] = shard.get(old, 0) - 1
+                        shard[new] = shard.get(new, 0) + 1
+                try:
+                    self._db.transact_write_items(TransactItems=items + self._counter_items(campaign_id, deltas))
+                    todo = []
+                    continue
+                except ClientError as exc:
+                    if not _is_condition_failure(exc):
+                        raise
+                    reasons = _cancel_reasons(exc)
+                if len(todo) == 1:
+                    lost.append(todo[0])
+                    todo = []
+                    continue
+                failed = [p for p, r in zip(todo, reasons, strict=False) if r == "ConditionalCheckFailed"]
+                if failed and len(reasons) >= len(todo):
+                    lost.extend(failed)
+                    todo = [p for p in todo if p not in failed]
+                    continue
+                # No reason to go by (an emulator, or only conflicts with other transactions): one at a time.
+                for pos in todo:
+                    if self.move_recipients(campaign_id, [moves[pos]]):
+                        lost.append(pos)
+                todo = []
+        return sorted(lost)
+
+    def deliver_sent(
+        self,
+        campaign_id: str,
+        index: int,
+        shard: int,
+        tenant_id: str,
+        channel_id: str,
+        attempt: int,
+        message_id: str,
+        now: str,
+    ) -> bool:
+        """Move a recipient from sent to delivered without reading it first; False if it is not exactly that one.
+
+        The condition names everything a read would have checked: its tenant and channel, its attempt, the message.
+        """
+        if not 0 <= shard < COUNTER_SHARDS:
+            return False
+        return self._transact(
+            [
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": _item({"pk": campaign_pk(campaign_id), "sk": recipient_sk(index)}),
+                        "UpdateExpression": "SET #s = :delivered, delivered_at = :now",
+                        # Closes: a replayed, late or forged-looking report, or one for another attempt's message.
+                        "ConditionExpression": "#s = :sent AND tenant_id = :tid AND channel_id = :ch "
+                        "AND attempts = :a AND provider_message_id = :sid AND #sh = :shard",
+                        "ExpressionAttributeNames": {"#s": "status", "#sh": "shard"},
+                        "ExpressionAttributeValues": _values(
+                            {
+                                ":delivered": "delivered",
+                                ":now": now,
+                                ":sent": "sent",
+                                ":tid": tenant_id,
+                                ":ch": channel_id,
+                                ":a": attempt,
+                                ":sid": message_id,
+                                ":shard": shard,
+                            }
+                        ),
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": _item({"pk": campaign_pk(campaign_id), "sk": f"C#{shard:02d}"}),
+                        "UpdateExpression": "ADD n_sent :minus, n_delivered :one",
+                        "ExpressionAttributeValues": _values({":minus": -1, ":one": 1}),
+                    }
+                },
+            ]
+        )
 
     def set_recipient_fields(
         self, campaign_id: str, index: int, fields: Mapping[str, Any], only_if_missing: str

@@ -1003,6 +1003,17 @@ _DOCUMENT: dict[str, Any] = {
                         "schema": {"type": "string", "pattern": "^[0-9]+$"},
                         "x-extension": True,
                     },
+                    {
+                        "name": "s",
+                        "in": "query",
+                        "required": False,
+                        "description": (
+                            "The recipient's counter shard, set by the service in the callback URL, so the common "
+                            "report (a sent message delivered) is recorded in one conditional write."
+                        ),
+                        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                        "x-extension": True,
+                    },
                 ],
                 "requestBody": {
                     "required": True,

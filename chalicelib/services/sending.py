@@ -56,10 +56,16 @@ class Pacer:
             self._clock.sleep(wait)
 
 
-def status_callback_url(deps: Deps, channel_id: str, campaign_id: str, index: int, attempt: int = 1) -> str:
+def status_callback_url(
+    deps: Deps, channel_id: str, campaign_id: str, index: int, attempt: int = 1, shard: int | None = None
+) -> str:
     """The status callback the provider calls for one recipient's attempt (query keys sorted: the signature covers
-    them); the attempt lets a late report about an earlier attempt's message be told apart after a retry."""
-    query = urlencode(sorted({"a": str(attempt), "c": campaign_id, "r": str(index)}.items()))
+    them). The attempt tells a late report about an earlier attempt's message apart after a retry; the counter
+    shard lets the common report (sent -> delivered) be recorded in one write, without reading the recipient."""
+    params = {"a": str(attempt), "c": campaign_id, "r": str(index)}
+    if shard is not None:
+        params["s"] = str(shard)
+    query = urlencode(sorted(params.items()))
     return f"{deps.settings.public_base_url}{twilio_path(channel_id, 'status')}?{query}"
 
 
@@ -97,6 +103,10 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
             _interrupted(deps, chunk, recipient)
         elif recipient["status"] == RecipientStatus.QUEUED:
             todo.append(recipient)
+    # One claim for the chunk (a transaction per 100 recipients), not one per recipient.
+    token = uuid.uuid4().hex
+    claimed = store.claim_recipients(chunk.campaign_id, todo, token, deps.clock.now())
+    outcomes = OutcomeBuffer(deps, chunk.campaign_id, token)
     halt = threading.Event()
     providers = threading.local()
 
@@ -109,26 +119,91 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
             return "requeue", index
         if not hasattr(providers, "provider"):
             providers.provider = deps.provider_for(channel, creds)
-        verdict = _send_one(deps, chunk, campaign, recipient, providers.provider, pacer, text, media_urls, time_left)
+        verdict = _send_one(
+            deps, chunk, campaign, recipient, providers.provider, pacer, text, media_urls, time_left, outcomes
+        )
         if verdict != "done":
             halt.set()
         return verdict, index
 
+    verdicts: list[tuple[str, int]] = []
     try:
         # Several sends in flight at once, so a provider's latency does not cap the rate below mps; the pacer
         # still spaces their starts 1/mps apart.
         with ThreadPoolExecutor(max_workers=parallelism(pacer.mps), thread_name_prefix="send") as pool:
-            verdicts = list(pool.map(work, todo))
+            verdicts = list(pool.map(work, claimed))
     finally:
+        outcomes.flush()
         pacer.drain()
+    unsent = [i for v, i in verdicts if v != "done"]
+    for index in unsent:
+        store.release_recipient(chunk.campaign_id, index, token)  # sent nothing: queued again, attempt not counted
     if any(v == "stop" for v, _ in verdicts):
         return
-    left = [i for v, i in verdicts if v in ("requeue", "skipped")]
-    if left:
-        _requeue(deps, chunk, campaign, min(left))
+    if unsent:
+        _requeue(deps, chunk, campaign, min(unsent))
         return
     store.set_campaign_fields(chunk.tenant_id, chunk.campaign_id, {"progress_at": utc_iso(deps.clock.utcnow())})
     campaigns.finish_if_done(deps, chunk.tenant_id, chunk.campaign_id)
+
+
+class OutcomeBuffer:
+    """Send outcomes written in batches: one transaction records many recipients and their counts (thread-safe).
+
+    A batch is written when it holds FLUSH_SIZE outcomes or its oldest is FLUSH_SECONDS old, and at the chunk's
+    end. If the worker dies before a write, its recipients stay claimed and are later recorded `send_interrupted`
+    (never resent); the provider's status callback still settles them.
+    """
+
+    FLUSH_SIZE = 25
+    FLUSH_SECONDS = 0.5
+
+    def __init__(self, deps: Deps, campaign_id: str, token: str) -> None:
+        self._deps = deps
+        self._campaign_id = campaign_id
+        self._token = token
+        self._lock = threading.Lock()
+        self._pending: list[tuple[dict[str, Any], RecipientStatus, dict[str, Any], str | None]] = []
+        self._oldest = 0.0
+
+    def add(self, claimed: dict[str, Any], to: RecipientStatus, result: SendResult) -> None:
+        """Remember one outcome; write the batch when it is due."""
+        now = utc_iso(self._deps.clock.utcnow())
+        fields: dict[str, Any] = {"claim_token": None}
+        if to == RecipientStatus.SENT:
+            fields.update(provider_message_id=result.message_id, sent_at=now)
+        else:
+            fields.update(error_code=result.error_code, error_message=result.error_message or "", failed_at=now)
+        batch = None
+        with self._lock:
+            if not self._pending:
+                self._oldest = self._deps.clock.now()
+            self._pending.append((claimed, to, fields, result.message_id))
+            if len(self._pending) >= self.FLUSH_SIZE or self._deps.clock.now() - self._oldest >= self.FLUSH_SECONDS:
+                batch, self._pending = self._pending, []
+        if batch:
+            self._write(batch)
+
+    def flush(self) -> None:
+        """Write whatever is waiting."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if batch:
+            self._write(batch)
+
+    def _write(self, batch: list[tuple[dict[str, Any], RecipientStatus, dict[str, Any], str | None]]) -> None:
+        store = self._deps.store
+        lost = store.move_recipients(self._campaign_id, [(c, to, f, self._token) for c, to, f, _ in batch])
+        for pos in lost:
+            claimed, _, _, message_id = batch[pos]
+            # The provider's status callback got here first and moved the recipient on; keep its status, add the id.
+            if message_id:
+                store.set_recipient_fields(
+                    self._campaign_id,
+                    int(claimed["index"]),
+                    {"provider_message_id": message_id},
+                    only_if_missing="provider_message_id",
+                )
 
 
 def parallelism(mps: float) -> int:
@@ -140,52 +215,44 @@ def _send_one(
     deps: Deps,
     chunk: Chunk,
     campaign: dict[str, Any],
-    recipient: dict[str, Any],
+    claimed: dict[str, Any],
     provider: Provider,
     pacer: Pacer,
     text: str | None,
     media_urls: tuple[str, ...],
     time_left: Callable[[], float],
+    outcomes: OutcomeBuffer,
 ) -> str:
-    """Claim, send and record one recipient. Returns "done", "requeue" (give the rest back) or "stop"."""
-    store = deps.store
-    index = int(recipient["index"])
-    token = uuid.uuid4().hex
-    if not store.claim_recipient(chunk.campaign_id, index, token, deps.clock.now()):
-        return "done"  # another worker has it, or it is done
-    attempt = int(recipient.get("attempts", 0)) + 1  # the claim just counted this attempt
-    claimed = {**recipient, "status": RecipientStatus.SENDING.value, "attempts": attempt}
-    callback = status_callback_url(deps, campaign["channel_id"], chunk.campaign_id, index, attempt)
+    """Send and record one claimed recipient. Returns "done", "requeue" (not sent: give the rest back) or "stop"."""
+    index = int(claimed["index"])
+    callback = status_callback_url(
+        deps, campaign["channel_id"], chunk.campaign_id, index, int(claimed["attempts"]), int(claimed["shard"])
+    )
     transient_tries = 0
     backoff = 0.5
     while True:
         pacer.wait()
         result = provider.send(
-            to=recipient["number"],
-            sender=campaign["sender"],
-            text=text,
-            media_urls=media_urls,
-            status_callback=callback,
+            to=claimed["number"], sender=campaign["sender"], text=text, media_urls=media_urls, status_callback=callback
         )
         if result.outcome == Outcome.ACCEPTED:
-            _record(deps, chunk, claimed, token, RecipientStatus.SENT, result)
+            outcomes.add(claimed, RecipientStatus.SENT, result)
             return "done"
         if result.outcome == Outcome.PERMANENT or (
             result.outcome == Outcome.TRANSIENT and transient_tries + 1 >= MAX_TRANSIENT_TRIES
         ):
-            _record(deps, chunk, claimed, token, RecipientStatus.FAILED, result)
+            outcomes.add(claimed, RecipientStatus.FAILED, result)
             log.info(
                 "recipient failed",
                 extra={
                     "campaign_id": chunk.campaign_id,
                     "index": index,
-                    "to": mask(recipient["number"]),
+                    "to": mask(claimed["number"]),
                     "code": result.error_code,
                 },
             )
             return "done"
         if result.outcome == Outcome.ACCOUNT:
-            store.release_recipient(chunk.campaign_id, index, token)
             log.error(
                 "provider refused the account; stopping the campaign",
                 extra={"campaign_id": chunk.campaign_id, "code": result.error_code},
@@ -204,34 +271,12 @@ def _send_one(
         wait = min(result.retry_after or backoff, MAX_BACKOFF_SECONDS)
         backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
         if time_left() - wait < SAFETY_SECONDS:
-            store.release_recipient(chunk.campaign_id, index, token)
             return "requeue"
         log.info(
             "provider asked us to slow down" if result.outcome == Outcome.THROTTLED else "provider fault; retrying",
             extra={"campaign_id": chunk.campaign_id, "index": index, "code": result.error_code, "wait": wait},
         )
         deps.clock.sleep(wait)
-
-
-def _record(
-    deps: Deps, chunk: Chunk, claimed: dict[str, Any], token: str, to: RecipientStatus, result: SendResult
-) -> None:
-    now = utc_iso(deps.clock.utcnow())
-    fields: dict[str, Any] = {"claim_token": None}
-    if to == RecipientStatus.SENT:
-        fields.update(provider_message_id=result.message_id, sent_at=now)
-    else:
-        fields.update(error_code=result.error_code, error_message=result.error_message or "", failed_at=now)
-    if deps.store.move_recipient(chunk.campaign_id, claimed, to, fields, claim_token=token):
-        return
-    # The provider's status callback got here first and moved the recipient on; keep its status, add the id.
-    if result.message_id:
-        deps.store.set_recipient_fields(
-            chunk.campaign_id,
-            int(claimed["index"]),
-            {"provider_message_id": result.message_id},
-            only_if_missing="provider_message_id",
-        )
 
 
 def _interrupted(deps: Deps, chunk: Chunk, recipient: dict[str, Any]) -> None:

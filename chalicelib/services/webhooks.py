@@ -96,15 +96,26 @@ def twilio_status(
         return
     index = int(index_raw)
     sid = fields.get("MessageSid") or fields.get("SmsSid")
-    now = utc_iso(deps.clock.utcnow())
+    now = utc_iso(deps.clock.utcnow()) or ""
+    attempt, shard = query.get("a", ""), query.get("s", "")
+    # The common report: a message we recorded as sent is delivered. One conditional write, no read; if the
+    # recipient is anywhere else, the general path below reads it and decides.
+    if (
+        target == R.DELIVERED
+        and sid
+        and _small_int(attempt)
+        and _small_int(shard)
+        and deps.store.deliver_sent(campaign_id, index, int(shard), tenant_id, channel_id, int(attempt), sid, now)
+    ):
+        log.info("recipient status", extra={"campaign_id": campaign_id, "index": index, "status": "delivered"})
+        return
     for _ in range(MAX_ATTEMPTS):
         recipient = deps.store.get_recipient(campaign_id, index)
         if recipient is None or recipient.get("channel_id") != channel_id or recipient.get("tenant_id") != tenant_id:
             return
         if recipient.get("provider_message_id") and sid and recipient["provider_message_id"] != sid:
             return  # a report for an earlier attempt's message
-        attempt = query.get("a", "")
-        if attempt.isascii() and attempt.isdigit() and len(attempt) < 6 and int(attempt) != recipient.get("attempts"):
+        if _small_int(attempt) and int(attempt) != recipient.get("attempts"):
             return  # a report about an earlier attempt, arriving while a retry sends
         current = R(recipient["status"])
         if not provider_may_move(current, target, recipient.get("error_code")):
@@ -129,6 +140,11 @@ def twilio_status(
             log.info("recipient status", extra={"campaign_id": campaign_id, "index": index, "status": target.value})
             return
     log.warning("status callback kept losing races", extra={"campaign_id": campaign_id, "index": index})
+
+
+def _small_int(raw: str) -> bool:
+    """Whether a query value is a number we could have written (digits only, a few of them)."""
+    return raw.isascii() and raw.isdigit() and len(raw) < 6
 
 
 def twilio_inbound(

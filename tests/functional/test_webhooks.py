@@ -137,6 +137,30 @@ def test_delivered_callback_counts_once_even_when_replayed(client: Any, api: Api
     assert recipient(api, cid, NUMBERS[0])["status"] == "delivered"
 
 
+def test_delivered_report_about_an_earlier_attempt_is_ignored(
+    client: Any, api: Api, env: Env, sent: dict[str, Any]
+) -> None:
+    # GIVEN a sent message whose callback URL names its attempt (1) and counter shard (the one-write path)
+    cid = sent["campaign"]["id"]
+    message = sent["messages"][NUMBERS[1]]
+    assert "a=1" in message["status_callback"] and "s=" in message["status_callback"]
+    # AND the recipient has since moved on to a second attempt (a retry sending it again)
+    index = NUMBERS.index(NUMBERS[1])
+    assert env.deps.store.set_recipient_fields(cid, index, {"attempts": 2}, only_if_missing="no_such_field")
+    # WHEN the first attempt's "delivered" report arrives
+    status, _ = post_callback(client, message["status_callback"], callback_params(message, "delivered"))
+    # THEN it is accepted and ignored: the recipient is not delivered and nothing is counted
+    assert status == 204
+    assert recipient(api, cid, NUMBERS[1])["status"] == "sent"
+    assert result(api, cid)["delivered"] == 0
+    # AND the same report for the current attempt is recorded, once
+    current = message["status_callback"].replace("a=1", "a=2")
+    assert post_callback(client, current, callback_params(message, "delivered"))[0] == 204
+    assert post_callback(client, current, callback_params(message, "delivered"))[0] == 204
+    assert recipient(api, cid, NUMBERS[1])["status"] == "delivered"
+    assert result(api, cid)["delivered"] == 1
+
+
 def test_late_sent_after_read_never_moves_a_recipient_back(client: Any, api: Api, sent: dict[str, Any]) -> None:
     # GIVEN a message Twilio reported delivered, then read
     cid = sent["campaign"]["id"]
