@@ -30,9 +30,7 @@ def send_worker(event: SQSEvent) -> None:
             if isinstance(message, Job):
                 campaigns.run_job(deps, message)
                 continue
-            sending.handle_chunk(
-                deps, message, time_left=lambda: context.get_remaining_time_in_millis() / 1000.0
-            )
+            sending.handle_chunk(deps, message, time_left=lambda: context.get_remaining_time_in_millis() / 1000.0)
         except Exception:
             # Try again in a minute rather than after the queue's 30-minute visibility timeout; claims make it safe.
             deps.queue.retry_soon(record.receipt_handle)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import pytest
 import requests
 
@@ -148,21 +150,39 @@ def api(client: Any, tenant: tuple[str, str]) -> Api:
     return Api(client, tenant[1])
 
 
+# The channel the tests send through: Twilio, wired to the simulator, fast enough that pacing never waits long.
+SANDBOX_CHANNEL: dict[str, Any] = {
+    "name": "Sandbox SMS",
+    "type": "sms",
+    "provider": "twilio",
+    "senders": [SENDER],
+    "credentials": {"account_sid": SIM_ACCOUNT, "auth_token": SIM_TOKEN},
+    "mps": 1000,
+}
+
+
+def set_settings(env: Env, **changes: Any) -> None:
+    """Change deployment settings for this test (the app reads them from its dependencies)."""
+    env.deps.settings = dataclasses.replace(env.deps.settings, **changes)
+
+
+def campaign_partitions(env: Env) -> set[str]:
+    """Partition keys of every recipient and counter item in the table (one CAMPAIGN#... per campaign that has any)."""
+    items = boto3.client("dynamodb").scan(TableName=env.resources.table_name)["Items"]
+    return {i["pk"]["S"] for i in items if i["pk"]["S"].startswith("CAMPAIGN#")}
+
+
+def schedule_of(env: Env, campaign_id: str) -> dict[str, Any]:
+    """A campaign's EventBridge Scheduler schedule, as moto holds it."""
+    return dict(
+        boto3.client("scheduler").get_schedule(Name=f"start-{campaign_id}", GroupName=env.resources.scheduler_group)
+    )
+
+
 @pytest.fixture
 def channel(api: Api) -> dict[str, Any]:
     """A Twilio SMS channel wired to the simulator."""
-    status, body = api.call(
-        "POST",
-        "/v1/channels",
-        {
-            "name": "Sandbox SMS",
-            "type": "sms",
-            "provider": "twilio",
-            "senders": [SENDER],
-            "credentials": {"account_sid": SIM_ACCOUNT, "auth_token": SIM_TOKEN},
-            "mps": 1000,
-        },
-    )
+    status, body = api.call("POST", "/v1/channels", SANDBOX_CHANNEL)
     assert status == 201, body
     return body  # type: ignore[no-any-return]
 

@@ -86,15 +86,18 @@ class Blobs:
         """A whole (small) object."""
         return b"".join(self.stream(key))
 
-    def stream(self, key: str, chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
-        """An object's bytes in chunks, never the whole object in memory."""
+    def _body(self, key: str) -> Any:
         try:
             out = self._s3.get_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 raise BlobMissingError(key) from exc
             raise
-        body = out["Body"]
+        return out["Body"]
+
+    def stream(self, key: str, chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
+        """An object's bytes in chunks, never the whole object in memory."""
+        body = self._body(key)
         try:
             yield from body.iter_chunks(chunk_size)
         finally:
@@ -102,13 +105,7 @@ class Blobs:
 
     def lines(self, key: str) -> Iterator[bytes]:
         """An object's lines (without line ends), streamed."""
-        try:
-            out = self._s3.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                raise BlobMissingError(key) from exc
-            raise
-        body = out["Body"]
+        body = self._body(key)
         try:
             for line in body.iter_lines(chunk_size=READ_CHUNK):
                 if line:

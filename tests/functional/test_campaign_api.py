@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, timedelta, timezone
@@ -14,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib.services.tenants import create_tenant
-from tests.conftest import SENDER, Api, Env, campaign_body, make_pump
+from tests.conftest import SENDER, Api, Env, campaign_body, campaign_partitions, make_pump, schedule_of, set_settings
 
 PLUS_ONE_HOUR = timezone(timedelta(hours=1))
 
@@ -28,18 +27,6 @@ def shifted_pump(env: Env) -> Any:
     return make_pump(env)
 
 
-def scheduler_get(env: Env, campaign_id: str) -> dict[str, Any]:
-    return dict(
-        boto3.client("scheduler").get_schedule(Name=f"start-{campaign_id}", GroupName=env.resources.scheduler_group)
-    )
-
-
-def campaign_items(env: Env) -> set[str]:
-    """Partition keys of every recipient and counter item in the table (one CAMPAIGN#... per stored campaign)."""
-    items = boto3.client("dynamodb").scan(TableName=env.resources.table_name)["Items"]
-    return {i["pk"]["S"] for i in items if i["pk"]["S"].startswith("CAMPAIGN#")}
-
-
 def sent_to(env: Env) -> list[str]:
     return sorted(m["to"] for m in env.sim.messages() if m["from"] == SENDER)
 
@@ -48,11 +35,6 @@ def scheduled_in(env: Env, hours: float) -> tuple[str, str]:
     """A time `hours` from the app's now, written with a +01:00 offset, and the same time as the API answers it."""
     at = (env.deps.clock.utcnow() + timedelta(hours=hours)).replace(microsecond=0)
     return at.astimezone(PLUS_ONE_HOUR).isoformat(), at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def set_settings(env: Env, **changes: Any) -> None:
-    """Change deployment settings for this test (the app reads them from its dependencies)."""
-    env.deps.settings = dataclasses.replace(env.deps.settings, **changes)
 
 
 # ------------------------------------------------------------------------------------------------ scheduling
@@ -70,7 +52,7 @@ def test_scheduled_campaign_is_stored_in_utc_and_its_schedule_starts_it(
     assert created["scheduled_at"] == at_utc and created["send_time"] == {"type": "scheduled", "at": at_utc}
     assert created["started_at"] is None and created["result"]["pending"] == 4
     # AND a one-time EventBridge schedule targets the start function at that UTC time
-    schedule = scheduler_get(env, created["id"])
+    schedule = schedule_of(env, created["id"])
     assert schedule["ScheduleExpression"] == f"at({at_utc[:-1]})"
     assert schedule.get("ScheduleExpressionTimezone", "UTC") == "UTC"
     assert json.loads(schedule["Target"]["Input"])["campaign_id"] == created["id"]
@@ -91,7 +73,7 @@ def test_scheduled_campaign_is_stored_in_utc_and_its_schedule_starts_it(
     assert sent_to(env) == numbers(4)
     # AND the one-time schedule is gone
     with pytest.raises(ClientError):
-        scheduler_get(env, created["id"])
+        schedule_of(env, created["id"])
 
 
 def test_scheduled_campaign_whose_schedule_was_lost_is_started_by_the_tick(
@@ -144,7 +126,7 @@ def test_schedule_in_the_past_or_unreadable_is_refused(env: Env, api: Api, chann
         assert body["error"]["code"] == "invalid_schedule", at
     # AND nothing was stored or scheduled
     assert api.call("GET", "/v1/campaigns")[1]["items"] == []
-    assert campaign_items(env) == set()
+    assert campaign_partitions(env) == set()
     assert boto3.client("scheduler").list_schedules(GroupName=env.resources.scheduler_group)["Schedules"] == []
 
 
@@ -163,7 +145,7 @@ def test_draft_is_kept_and_nothing_is_sent(env: Env, api: Api, channel: dict[str
     assert got["result"]["total"] == 3 and got["result"]["pending"] == 3 and got["result"]["sent"] == 0
     assert env.sim.messages() == []
     with pytest.raises(ClientError):
-        scheduler_get(env, created["id"])
+        schedule_of(env, created["id"])
     # AND it does not hold the tenant's send lock: a campaign to send now starts at once
     status, now = api.call("POST", "/v1/campaigns", campaign_body(numbers(1, 1), channel["id"]))
     assert now["status"] == "executing"
@@ -283,7 +265,7 @@ def test_campaign_limit_refuses_the_next_campaign_and_leaves_nothing_behind(
     assert status == 409, body
     assert body["error"]["code"] == "campaign_limit_reached"
     assert sorted(c["id"] for c in api.call("GET", "/v1/campaigns")[1]["items"]) == sorted(ids)
-    assert campaign_items(env) == set()  # drafts hold no recipient items; the refused one wrote none either
+    assert campaign_partitions(env) == set()  # drafts hold no recipient items; the refused one wrote none either
     assert (env.deps.store.get_tenant(tenant[0]) or {})["campaign_count"] == 3
     assert env.sim.messages() == []
 
@@ -299,7 +281,7 @@ def test_too_many_recipients_after_deduplication_is_a_422_with_the_count(
     assert status == 422, body
     assert body["error"]["code"] == "too_many_recipients"
     assert body["error"]["details"][0]["count"] == 6 and body["error"]["details"][0]["max"] == 5
-    assert campaign_items(env) == set()
+    assert campaign_partitions(env) == set()
     # WHEN five distinct numbers come with duplicates, THEN they count once each and it is accepted
     status, created = api.call(
         "POST", "/v1/campaigns", campaign_body(numbers(5) + numbers(3), channel["id"], send_time={"type": "draft"})
@@ -324,7 +306,7 @@ def test_invalid_numbers_fail_the_whole_request_listing_each_offender(
     assert all(d["reason"] for d in body["error"]["details"])
     # AND nothing was created
     assert api.call("GET", "/v1/campaigns")[1]["items"] == []
-    assert campaign_items(env) == set()
+    assert campaign_partitions(env) == set()
     assert env.sim.messages() == []
 
 

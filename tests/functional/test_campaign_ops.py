@@ -3,16 +3,14 @@ the large-audience path (the audience written by a dispatch job on the send queu
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import SENDER, Api, Env, campaign_body
+from tests.conftest import SENDER, Api, Env, campaign_body, campaign_partitions, schedule_of, set_settings
 from tests.functional.test_uploads import csv_rows, inline_csv
 
 DRAFT = {"type": "draft"}
@@ -23,11 +21,6 @@ OPTED_OUT = "+15005550004"  # Twilio 21610: the recipient replied STOP (never re
 # ------------------------------------------------------------------------------------------------ helpers
 def numbers(count: int, block: int = 0) -> list[str]:
     return [f"+1415666{block:02d}{i:02d}" for i in range(count)]
-
-
-def set_settings(env: Env, **changes: Any) -> None:
-    """Change deployment settings for this test (the app reads them from its dependencies)."""
-    env.deps.settings = dataclasses.replace(env.deps.settings, **changes)
 
 
 def create(api: Api, body: dict[str, Any]) -> dict[str, Any]:
@@ -50,18 +43,6 @@ def recipients(api: Api, campaign_id: str) -> dict[str, dict[str, Any]]:
 
 def sent_to(env: Env) -> list[str]:
     return sorted(m["to"] for m in env.sim.messages() if m["from"] == SENDER)
-
-
-def schedule_of(env: Env, campaign_id: str) -> dict[str, Any]:
-    return dict(
-        boto3.client("scheduler").get_schedule(Name=f"start-{campaign_id}", GroupName=env.resources.scheduler_group)
-    )
-
-
-def table_partitions(env: Env) -> set[str]:
-    """Partition keys of the recipient and counter items in the table (one CAMPAIGN#... per campaign that has any)."""
-    items = boto3.client("dynamodb").scan(TableName=env.resources.table_name)["Items"]
-    return {i["pk"]["S"] for i in items if i["pk"]["S"].startswith("CAMPAIGN#")}
 
 
 def in_an_hour(env: Env) -> str:
@@ -357,12 +338,12 @@ def test_delete_a_draft_an_executing_and_a_completed_campaign(
     assert status == 409 and got["error"]["code"] == "campaign_busy", got
     pump.drain()
     assert get(api, executing["id"])["status"] == "completed"
-    assert table_partitions(env) == {f"CAMPAIGN#{executing['id']}"}
+    assert campaign_partitions(env) == {f"CAMPAIGN#{executing['id']}"}
     # WHEN the completed one is deleted, THEN 204, and its recipients and counters left the table
     assert api.call("DELETE", f"/v1/campaigns/{executing['id']}") == (204, None)
     assert api.call("GET", f"/v1/campaigns/{executing['id']}")[0] == 404
     assert api.call("GET", f"/v1/campaigns/{executing['id']}/recipients")[0] == 404
-    assert table_partitions(env) == set()
+    assert campaign_partitions(env) == set()
     assert (env.deps.store.get_tenant(tenant[0]) or {})["campaign_count"] == 0
 
 
@@ -460,7 +441,7 @@ def test_a_large_audience_is_written_by_a_dispatch_job_and_purged_by_a_job(
     created = create(api, campaign_body(numbers(5), channel["id"]))
     # THEN it is executing with its total, but no recipient is written yet
     assert created["status"] == "executing" and created["result"]["total"] == 5 and created["result"]["pending"] == 5
-    assert recipients(api, created["id"]) == {} and table_partitions(env) == set()
+    assert recipients(api, created["id"]) == {} and campaign_partitions(env) == set()
     # WHEN the queue is worked
     pump.drain()
     assert pump.errors == []
@@ -475,4 +456,4 @@ def test_a_large_audience_is_written_by_a_dispatch_job_and_purged_by_a_job(
     assert api.call("DELETE", f"/v1/campaigns/{created['id']}") == (204, None)
     pump.drain()
     assert ['"kind":"purge"' in e["Records"][0]["body"] for name, e in invoked if name == "send_worker"] == [True]
-    assert table_partitions(env) == set()
+    assert campaign_partitions(env) == set()

@@ -12,18 +12,10 @@ import requests
 
 from chalicelib.services import uploads
 from chalicelib.services.tenants import create_tenant
-from tests.conftest import SENDER, SIM_ACCOUNT, SIM_TOKEN, Api, Env, campaign_body
+from tests.conftest import SANDBOX_CHANNEL, SENDER, Api, Env, campaign_body
 
 MB = 1024 * 1024
 CSV_HEADERS = {"Content-Type": "text/csv"}
-CHANNEL = {
-    "name": "Sandbox SMS",
-    "type": "sms",
-    "provider": "twilio",
-    "senders": [SENDER],
-    "credentials": {"account_sid": SIM_ACCOUNT, "auth_token": SIM_TOKEN},
-    "mps": 1000,
-}
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -271,7 +263,7 @@ def test_unknown_or_another_tenants_upload_is_a_404(env: Env, api: Api) -> None:
     # WHEN B asks for A's upload, THEN the same 404
     assert api.call("GET", f"/v1/uploads/{mine['id']}", key=key_b) == (status, got)
     # AND B cannot send to A's contacts from a channel of its own
-    status, channel_b = api.call("POST", "/v1/channels", {**CHANNEL, "name": "B"}, key=key_b)
+    status, channel_b = api.call("POST", "/v1/channels", {**SANDBOX_CHANNEL, "name": "B"}, key=key_b)
     assert status == 201, channel_b
     status, got = api.call(
         "POST", "/v1/campaigns", campaign_body([], channel_b["id"], recipients={"upload_id": mine["id"]}), key=key_b
