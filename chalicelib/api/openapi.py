@@ -141,6 +141,7 @@ _UPLOAD_PROPERTIES: dict[str, Any] = {
                             "invalid_phone_number",
                             "upload_expired",
                             "file_missing",
+                            "contact_too_large",
                         ],
                         "description": (
                             "`invalid_encoding`: not UTF-8 (details give the byte offset and row); `empty_file`: no "
@@ -149,7 +150,9 @@ _UPLOAD_PROPERTIES: dict[str, Any] = {
                             "unclosed quote, a row over 1 MB); `payload_too_large`: over 50 MB (a contact CSV) or "
                             "100 MB (media); `invalid_phone_number`: rows whose number is not E.164 (every number "
                             "must be; details are the first 100 `errors`); `upload_expired`: no file was put before "
-                            "the URL expired; `file_missing`: the file is not in storage."
+                            "the URL expired; `file_missing`: the file is not in storage; `contact_too_large`: a "
+                            "contact's other columns (its variables) hold more than 32 KB; `invalid_csv` also when "
+                            "the header's column names take more than 64 KB."
                         ),
                     },
                     "message": {"type": "string"},
@@ -2089,7 +2092,7 @@ _DOCUMENT: dict[str, Any] = {
                         "type": "object",
                         "additionalProperties": {"type": "string"},
                         "description": (
-                            'Per-contact values: a CSV upload\'s columns other than `Number` (an empty cell is ""), '
+                            "Per-contact values: a CSV upload's non-empty columns other than `Number`, "
                             "or a phonebook contact's `name` (when it has one); empty for typed numbers."
                         ),
                         "x-extension": True,

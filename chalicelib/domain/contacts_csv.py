@@ -27,6 +27,9 @@ MAX_REPORTED_ERRORS = 100
 # A row (one CSV record, all its physical lines) larger than this is rejected: no contact needs it, and it
 # bounds the memory one row can take. A field cannot be larger than its row, so this is also the field limit.
 MAX_ROW_BYTES = 1024 * 1024
+# The header's column names (UTF-8, empty ones as named) may take at most this: they are stored on the upload's
+# DynamoDB item (twice for a file with no rows), which DynamoDB refuses over 400 KB.
+MAX_HEADER_BYTES = 64 * 1024
 
 MAX_ERROR_VALUE_CHARS = 64
 NUMBER_HEADER = "number"
@@ -275,6 +278,14 @@ def parse_contacts(
                 continue
             columns = _column_names(record)
             number_index = _number_column(columns)
+            header_bytes = sum(len(name.encode("utf-8")) for name in columns)
+            if header_bytes > MAX_HEADER_BYTES:
+                raise CsvRejectedError(
+                    "invalid_csv",
+                    f"the header's {len(columns):,} column names take {header_bytes:,} bytes; at most"
+                    f" {_size(MAX_HEADER_BYTES)} are accepted (is the first row really a header?)",
+                    [{"row": row, "columns": len(columns), "header_bytes": header_bytes, "max": MAX_HEADER_BYTES}],
+                )
             taken = {columns[number_index]}
             for index, name in enumerate(columns):
                 if name not in taken:

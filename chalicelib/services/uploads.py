@@ -36,6 +36,8 @@ MAX_INLINE_CSV_BYTES = 5 * 1024 * 1024
 # "a filename under 127 characters": 126 at most.
 MAX_FILENAME_CHARS = 126
 PUT_URL_SECONDS = 3600
+# A contact's variables travel with its recipient item (DynamoDB items are at most 400 KB): keep them well under.
+MAX_CONTACT_BYTES = 32 * 1024
 # An import is retaken from a worker that has been silent this long (longer than the upload worker's 900 s timeout).
 IMPORT_LEASE_SECONDS = 960
 # The content types a contact CSV arrives with, as browsers and spreadsheets label it.
@@ -240,10 +242,15 @@ def ready_upload(deps: Deps, tenant_id: str, upload_id: str, kind: str, field: s
 
 
 def contacts(deps: Deps, tenant_id: str, upload_id: str) -> Iterator[tuple[str, dict[str, str]]]:
-    """An imported CSV's distinct valid contacts in file order: (number, variables). Streams."""
+    """An imported CSV's distinct valid contacts in file order: (number, its non-empty variables). Streams."""
+    columns: list[str] = []
     for line in deps.blobs.lines(processed_key(tenant_id, upload_id)):
         record = json.loads(line)
-        yield str(record["number"]), dict(record.get("variables") or {})
+        if isinstance(record, dict):
+            columns = list(record.get("columns") or [])
+            continue
+        number, values = record
+        yield str(number), {c: v for c, v in zip(columns, values, strict=False) if v}
 
 
 # ---------------------------------------------------------------------------------------------- processing
@@ -306,17 +313,42 @@ def _rejected(code: str, message: str, details: list[Any] | None = None) -> dict
     return {"status": "rejected", "error": {"code": code, "message": message, "details": details or []}}
 
 
+class _VariablesTooLargeError(Exception):
+    """A contact's other columns are too large to keep with it."""
+
+
 def _import_csv(deps: Deps, tenant_id: str, upload_id: str, chunks: Iterable[bytes]) -> dict[str, Any]:
-    """Parse a contact CSV into the processed contact list (spooled through a temporary file, never all in memory)."""
+    """Parse a contact CSV into the processed contact list (spooled through a temporary file, never all in memory).
+
+    The list is JSON lines: first `{"columns": [...]}` (the variable columns, once), then `[number, [values]]` per
+    contact, values by position with trailing empties left out, so the list is never much larger than the CSV.
+    """
+    columns: list[str] | None = None
     with tempfile.TemporaryFile() as spool:
 
         def keep(number: str, variables: dict[str, str]) -> None:
-            spool.write(json.dumps({"number": number, "variables": variables}, ensure_ascii=False).encode() + b"\n")
+            nonlocal columns
+            if columns is None:
+                columns = list(variables)
+                spool.write(json.dumps({"columns": columns}, ensure_ascii=False).encode() + b"\n")
+            values = [variables.get(c, "") for c in columns]
+            while values and not values[-1]:
+                values.pop()
+            line = json.dumps([number, values], ensure_ascii=False).encode()
+            if len(line) > MAX_CONTACT_BYTES:
+                raise _VariablesTooLargeError(number)
+            spool.write(line + b"\n")
 
         try:
             report = parse_contacts(chunks, keep)
         except CsvRejectedError as exc:
             return {**_rejected(exc.code, exc.message, exc.details), "processed_at": utc_iso(deps.clock.utcnow())}
+        except _VariablesTooLargeError as exc:
+            message = (
+                f"the other columns of contact {exc.args[0]} hold more than {MAX_CONTACT_BYTES // 1024} KB; "
+                "a contact's variables are kept with each message and must be smaller"
+            )
+            return _rejected("contact_too_large", message, [{"number": exc.args[0], "max_bytes": MAX_CONTACT_BYTES}])
         except BlobMissingError:
             return _rejected("file_missing", "the file is not in storage")
         if report.invalid:

@@ -10,8 +10,9 @@ import functools
 import json
 import re
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import boto3
 import pytest
@@ -19,8 +20,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
+from chalicelib.domain.model import utc_iso
 from chalicelib.services.tenants import create_tenant
-from tests.conftest import PUBLIC_BASE, SENDER, SIM_ACCOUNT, SIM_TOKEN, Env, campaign_body
+from tests.conftest import PUBLIC_BASE, SENDER, SIM_ACCOUNT, SIM_TOKEN, Api, Env, campaign_body
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 FORM = "application/x-www-form-urlencoded"
@@ -116,8 +118,16 @@ def _clients(moto_url: str) -> tuple[Any, Any]:
     return boto3.client("dynamodb", endpoint_url=moto_url), boto3.client("secretsmanager", endpoint_url=moto_url)
 
 
-def snapshot(env: Env) -> tuple[list[Any], list[Any]]:
-    """Every item of the table and every secret: an error answer must leave both exactly as they were."""
+@functools.cache
+def _s3(moto_url: str) -> Any:
+    return boto3.client("s3", endpoint_url=moto_url)
+
+
+def snapshot(env: Env) -> tuple[list[Any], list[Any], list[Any]]:
+    """Every item of the table (uploads included), every secret and every object of the upload bucket.
+
+    An error answer must leave all three exactly as they were.
+    """
     dynamodb, secretsmanager = _clients(env.moto_url)
     items: list[Any] = []
     kwargs: dict[str, Any] = {"TableName": env.resources.table_name}
@@ -128,9 +138,11 @@ def snapshot(env: Env) -> tuple[list[Any], list[Any]]:
             break
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     secrets = secretsmanager.list_secrets()["SecretList"]
+    objects = _s3(env.moto_url).get_paginator("list_objects_v2").paginate(Bucket=env.resources.upload_bucket)
     return (
         sorted(items, key=lambda i: json.dumps(i, sort_keys=True)),
         sorted((s["Name"], str(s.get("LastChangedDate"))) for s in secrets),
+        sorted((o["Key"], o["ETag"]) for page in objects for o in page.get("Contents", [])),
     )
 
 
@@ -201,13 +213,42 @@ def probe(client: Any, env: Env, tenant: tuple[str, str]) -> Iterator[Probe]:
 
 
 @pytest.fixture
-def body_routes(channel: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    """(method, path, a valid body) for every route that takes a JSON body."""
+def draft(api: Api, channel: dict[str, Any]) -> dict[str, Any]:
+    """A draft campaign of the tenant."""
+    status, body = api.call(
+        "POST", "/v1/campaigns", campaign_body(["+41415084545"], channel["id"], send_time={"type": "draft"})
+    )
+    assert status == 201 and body["status"] == "draft", body
+    return body
+
+
+UPLOAD_BODY = {"kind": "contacts_csv", "filename": "x.csv", "content_type": "text/csv", "size": 10}
+INLINE_CSV = "/v1/uploads?kind=contacts_csv&filename=x.csv"
+VALID_CSV = b"Number,name\n+41415084545,Ann\n"
+DRAFT_PATCH = {
+    "name": "Renamed draft",
+    "sender": SENDER,
+    "recipients": {"numbers": ["+41415084545"]},
+    "content": {"type": "text", "text": "Hi"},
+    "send_mode": "direct",
+}
+
+
+@pytest.fixture
+def body_routes(env: Env, channel: dict[str, Any], draft: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(method, path, a valid body) for every route that takes a JSON body.
+
+    In this order the baseline test can send each valid body: the draft is edited before /send schedules it.
+    """
+    tomorrow = utc_iso(env.deps.clock.utcnow() + timedelta(days=1))
     return [
         ("POST", "/v1/channels", channel_body()),
         ("PATCH", f"/v1/channels/{channel['id']}", {"name": "Renamed", "senders": [SENDER], "mps": 2}),
         ("POST", "/v1/campaigns", campaign_body(["+41415084545"], channel["id"], send_time={"type": "draft"})),
         ("PUT", "/v1/phonebooks/pb-1", {"name": "Team", "contacts": [{"name": "A", "numbers": {"mobile": SENDER}}]}),
+        ("PATCH", f"/v1/campaigns/{draft['id']}", DRAFT_PATCH),
+        ("POST", f"/v1/campaigns/{draft['id']}/send", {"send_time": {"type": "scheduled", "at": tomorrow}}),
+        ("POST", "/v1/uploads", UPLOAD_BODY),
     ]
 
 
@@ -267,12 +308,18 @@ def test_bodies_that_are_not_a_json_object_are_400(
 
 
 def test_valid_bodies_used_as_baseline_are_accepted(
-    probe: Probe, channel: dict[str, Any], body_routes: list[tuple[str, str, dict[str, Any]]]
+    probe: Probe,
+    channel: dict[str, Any],
+    draft: dict[str, Any],
+    body_routes: list[tuple[str, str, dict[str, Any]]],
 ) -> None:
     # The variations below start from these bodies: each must be good, or the tests below would prove nothing.
+    # (Each test has its own state: the draft this one schedules is a draft again in the others.)
     for method, path, body in body_routes:
         status, answer = probe.send(method, path, json.dumps(body))
         assert status in (200, 201), (method, path, answer)
+    status, answer = probe.send("GET", f"/v1/campaigns/{draft['id']}")
+    assert status == 200 and answer["name"] == DRAFT_PATCH["name"] and answer["status"] == "scheduled", answer
     # AND what the malformed cases must not catch: escaped surrogate pairs (an emoji), an escaped backslash before
     # "ud800", exponents that fit a float, a large integer
     raw = '{"name": "\\ud83d\\udc4b C:\\\\ud800", "mps": 1.5e2}'
@@ -306,6 +353,11 @@ REQUIRED = {
     "content",
     "send_time",
     "text",
+    "at",
+    "kind",
+    "filename",
+    "content_type",
+    "size",
 }
 
 
@@ -454,14 +506,16 @@ def test_wrong_content_types_are_415(
             "json",
             "ключ/👋",
         ):
+            # POST /v1/uploads takes text/csv too (an inline CSV): without ?filename= that is a 400
+            inline = path == "/v1/uploads" and content_type == "text/csv"
             probe.expect(
                 content_type,
                 method,
                 path,
                 json.dumps(body),
                 headers={"Content-Type": content_type},
-                status=415,
-                code="unsupported_media_type",
+                status=400 if inline else 415,
+                code="invalid_request" if inline else "unsupported_media_type",
             )
     for hook in ("status", "inbound"):
         for content_type in ("application/json", "text/plain", "text/xml"):
@@ -477,6 +531,68 @@ def test_wrong_content_types_are_415(
             )
     probe.check()
     assert snapshot(env) == before
+
+
+# The content types of the routes that take no body (Chalice refuses any other with a 415 before the route).
+BODYLESS_TYPES = [
+    "application/json",
+    FORM,
+    "text/plain",
+    "multipart/form-data; boundary=x",
+    "application/octet-stream",
+    "text/csv",
+]
+
+
+def test_garbage_bodies_on_retry_and_duplicate_are_ignored(probe: Probe, env: Env, draft: dict[str, Any]) -> None:
+    # GIVEN a draft (not retryable) and the state before
+    before = snapshot(env)
+    bodies = [*NOT_JSON, ("valid JSON", b'{"send_time": {"type": "now"}}'), ("5 MB + 1", b"\xff" * (FIVE_MB + 1))]
+    retry = f"/v1/campaigns/{draft['id']}/retry"
+    # WHEN a retry comes with any body, of any content type it may have
+    for content_type in BODYLESS_TYPES:
+        for label, raw in bodies:
+            if len(raw) > FIVE_MB and content_type != "application/json":
+                continue  # once is enough
+            probe.expect(
+                f"{label} as {content_type}",
+                "POST",
+                retry,
+                raw,
+                headers={"Content-Type": content_type},
+                status=409,
+                code="campaign_not_retryable",
+            )
+    # AND with a content type it may not have, the route is not reached
+    for content_type in ("image/png", "ключ/👋", "json"):
+        probe.expect(content_type, "POST", retry, b"\xff\x00", headers={"Content-Type": content_type}, status=415)
+        probe.expect(
+            content_type,
+            "POST",
+            f"/v1/campaigns/{draft['id']}/duplicate",
+            b"[[[",
+            headers={"Content-Type": content_type},
+            status=415,
+            code="unsupported_media_type",
+        )
+    # THEN the body was not read: the answer is the draft's, and nothing changed
+    probe.check()
+    assert snapshot(env) == before
+    # WHEN the draft is duplicated with garbage bodies THEN each is a new draft, the body ignored
+    copies = set()
+    for index, (label, raw) in enumerate(bodies[::3]):
+        content_type = BODYLESS_TYPES[index % len(BODYLESS_TYPES)]
+        status, answer = probe.send(
+            "POST", f"/v1/campaigns/{draft['id']}/duplicate", raw, headers={"Content-Type": content_type}
+        )
+        if status != 201 or not isinstance(answer, dict) or answer.get("status") != "draft":
+            probe.failures.append(f"duplicate with {label} as {content_type}: {status} {str(answer)[:200]}")
+        else:
+            copies.add(answer["id"])
+    probe.check()
+    status, listed = probe.send("GET", "/v1/campaigns?limit=200")
+    assert status == 200 and {c["id"] for c in listed["items"]} == {draft["id"], *copies}, listed
+    assert len(copies) == len(bodies[::3])
 
 
 def test_unsupported_methods_are_405_in_shape(probe: Probe, env: Env, channel: dict[str, Any]) -> None:
@@ -517,6 +633,17 @@ WEIRD_IDS = [
 ]
 
 
+def campaign_operations(campaign_id: str) -> list[tuple[str, str, str | None]]:
+    """(method, path, a valid body) of every operation on one campaign that changes it or makes another."""
+    return [
+        ("PATCH", f"/v1/campaigns/{campaign_id}", json.dumps({"name": "x"})),
+        ("DELETE", f"/v1/campaigns/{campaign_id}", None),
+        ("POST", f"/v1/campaigns/{campaign_id}/send", json.dumps({"send_time": {"type": "now"}})),
+        ("POST", f"/v1/campaigns/{campaign_id}/duplicate", None),
+        ("POST", f"/v1/campaigns/{campaign_id}/retry", None),
+    ]
+
+
 def test_unknown_and_weird_path_ids_are_404(probe: Probe, env: Env, channel: dict[str, Any]) -> None:
     before = snapshot(env)
     for ident in WEIRD_IDS:
@@ -528,17 +655,23 @@ def test_unknown_and_weird_path_ids_are_404(probe: Probe, env: Env, channel: dic
         probe.expect(label, "GET", f"/v1/campaigns/{ident}/recipients", status=404, code="not_found")
         probe.expect(label, "GET", f"/v1/phonebooks/{ident}", status=404, code="not_found")
         probe.expect(label, "DELETE", f"/v1/phonebooks/{ident}", status=404, code="not_found")
+        # (a "#" would start the URL's fragment, leaving /v1/campaigns/CHANNEL with no /send after it)
+        for method, path, body in campaign_operations(ident.replace("#", "%23")):
+            probe.expect(label, method, path, body, status=404, code="not_found")
+        probe.expect(label, "GET", f"/v1/uploads/{ident}", status=404, code="not_found")
     probe.check()
     assert snapshot(env) == before
 
 
-def test_another_tenants_ids_are_404(probe: Probe, env: Env, channel: dict[str, Any]) -> None:
-    # GIVEN another tenant and a campaign of the first
+def test_another_tenants_ids_are_404(probe: Probe, env: Env, channel: dict[str, Any], draft: dict[str, Any]) -> None:
+    # GIVEN another tenant, and a draft campaign, a phonebook and an upload of the first
     status, created = probe.send(
         "POST", "/v1/campaigns", json.dumps(campaign_body(["+41415084545"], channel["id"], send_time={"type": "draft"}))
     )
     assert status == 201, created
     assert probe.send("PUT", "/v1/phonebooks/pb-1", json.dumps({"name": "Team", "contacts": []}))[0] == 201
+    status, upload = probe.send("POST", INLINE_CSV, VALID_CSV, headers={"Content-Type": "text/csv"})
+    assert status == 201 and upload["status"] == "ready", upload
     _, other_key = create_tenant(env.deps, "Other PBX")
     before = snapshot(env)
     # WHEN the other tenant names them THEN they do not exist for it
@@ -550,6 +683,8 @@ def test_another_tenants_ids_are_404(probe: Probe, env: Env, channel: dict[str, 
         ("GET", f"/v1/campaigns/{created['id']}/recipients", None),
         ("GET", "/v1/phonebooks/pb-1", None),
         ("DELETE", "/v1/phonebooks/pb-1", None),
+        *campaign_operations(draft["id"]),
+        ("GET", f"/v1/uploads/{upload['id']}", None),
     ]:
         probe.expect("other tenant", method, path, body, key=other_key, status=404, code="not_found")
     probe.expect(
@@ -812,6 +947,202 @@ def test_signed_webhooks_with_garbage_fields_are_accepted_without_5xx(
     probe.check()
 
 
+# ---------------------------------------------------------------------------------------------- inline CSV
+# The codes an inline CSV's import may be rejected with (chalicelib.domain.contacts_csv, services.uploads).
+CSV_CODES = {
+    "contact_too_large",
+    "empty_file",
+    "invalid_csv",
+    "invalid_encoding",
+    "invalid_phone_number",
+    "missing_number_column",
+    "no_rows",
+    "payload_too_large",
+}
+CSV_HEADERS = {"Content-Type": "text/csv"}
+
+
+def import_problems(status: int, answer: Any) -> list[str]:
+    """Why an answer to an inline CSV is not a 201 with the upload, ready or rejected with a parser's code."""
+    if status != 201 or not isinstance(answer, dict) or "id" not in answer:
+        return [f"status {status}: {str(answer)[:300]}"]
+    problems = []
+    if answer.get("kind") != "contacts_csv" or answer.get("stage") != "done":
+        problems.append(f"kind {answer.get('kind')!r}, stage {answer.get('stage')!r}")
+    raw_counts = [answer.get(k) for k in ("rows", "valid", "invalid", "duplicates")]
+    rows, valid, invalid, duplicates = (n if isinstance(n, int) and not isinstance(n, bool) else -1 for n in raw_counts)
+    if min(rows, valid, invalid, duplicates) < 0:
+        return [*problems, f"counts {raw_counts}"]
+    error = answer.get("error")
+    if answer.get("status") == "ready":
+        if error is not None or invalid or not 0 <= duplicates < valid or rows != valid:
+            problems.append(f"ready with error {error}, counts {rows}, {valid}, {invalid}, {duplicates}")
+        if not any(isinstance(c, str) and c.lower() == "number" for c in answer.get("columns") or []):
+            problems.append(f"ready without a Number column: {str(answer.get('columns'))[:100]}")
+    elif answer.get("status") == "rejected":
+        if not isinstance(error, dict) or set(error) != {"code", "message", "details"}:
+            problems.append(f"rejected with error {str(error)[:200]}")
+        elif error["code"] not in CSV_CODES or not error["message"] or not isinstance(error["details"], list):
+            problems.append(f"rejected with {error['code']!r}: {error['message'][:100]!r}")
+        elif error["code"] == "invalid_phone_number" and (not invalid or rows != valid + invalid):
+            problems.append(f"invalid_phone_number with counts {rows}, {valid}, {invalid}")
+    else:
+        problems.append(f"status {answer.get('status')!r}")
+    if len(answer.get("errors") or []) > 100:
+        problems.append(f"{len(answer['errors'])} row errors listed")
+    return problems
+
+
+def import_csv(probe: Probe, label: str, data: bytes, path: str = INLINE_CSV) -> Any:
+    """POST an inline CSV; a failure unless it answers the upload, ready or rejected; then it reads back the same."""
+    status, answer = probe.send("POST", path, data, headers=CSV_HEADERS)
+    problems = import_problems(status, answer)
+    if not problems:
+        again = probe.send("GET", f"/v1/uploads/{answer['id']}")
+        if again != (200, answer):
+            problems.append(f"reads back as {str(again)[:200]}")
+    if problems:
+        probe.failures.append(f"{label}: {'; '.join(problems)}")
+        return None
+    return answer
+
+
+def upload_count(env: Env) -> int:
+    """How many upload items the table holds."""
+    return sum(1 for item in snapshot(env)[0] if item["sk"]["S"].startswith("UPLOAD#"))
+
+
+def long_names(count: int, length: int) -> bytes:
+    """A header: Number and `count` - 1 other columns of `length` characters."""
+    return ",".join(["Number", *(f"{i:0{length}d}" for i in range(1, count))]).encode()
+
+
+# (label, body, the status and error code expected, or None for either outcome of the parser)
+NASTY_CSV: list[tuple[str, bytes, tuple[str, str | None] | None]] = [
+    ("empty", b"", ("rejected", "empty_file")),
+    ("blank lines", b"\r\n\n ,;\t\n\r", ("rejected", "empty_file")),
+    ("NUL bytes only", b"\x00" * 100, ("rejected", "invalid_csv")),
+    ("a NUL in a row", b"Number\n+41415084545\x00\n", ("rejected", "invalid_csv")),
+    ("a NUL in the header", b"Num\x00ber\n+41415084545\n", ("rejected", "invalid_csv")),
+    ("lone CR line ends", b"Number,name\r+41415084545,A\r+15005550006,B", ("ready", None)),
+    ("a lone CR inside quotes", b'Number,name\n+41415084545,"a\rb"\n', ("ready", None)),
+    ("CR CR LF", b"Number\r\r\n+41415084545\r\r\n", ("ready", None)),
+    ("a quote never closed", b'Number,name\n+41415084545,"open\n+15005550006,B\n', None),
+    ("a quote never closed in the header", b'"Number,name\n+41415084545,A\n', None),
+    ("a quote never closed for 1 MB", b'Number\n"' + b"+41415084545\n" * 90_000, ("rejected", "invalid_csv")),
+    ("a 1 MB field", b"Number,name\n+41415084545," + b"x" * (1024 * 1024) + b"\n", ("rejected", "invalid_csv")),
+    ("a 1 MB number", b"Number\n+" + b"1" * (1024 * 1024) + b"\n", ("rejected", "invalid_csv")),
+    # A field under the row limit, but too big to travel with the contact's recipient item (DynamoDB: 400 KB).
+    ("a field under 1 MB", b"Number,name\n+41415084545," + b"x" * 1_000_000 + b"\n", ("rejected", "contact_too_large")),
+    ("a field of 30 KB", b"Number,name\n+41415084545," + b"x" * 30_000 + b"\n", ("ready", None)),
+    ("UTF-16 with a BOM", "Number\n+41415084545\n".encode("utf-16"), ("rejected", "invalid_encoding")),
+    ("UTF-16 BE", "Number\n+41415084545\n".encode("utf-16-be"), ("rejected", "invalid_csv")),
+    ("UTF-8 BOM twice", b"\xef\xbb\xbf\xef\xbb\xbfNumber\n+41415084545\n", ("ready", None)),
+    ("Latin-1", "Number,name\n+41415084545,Zoë\n".encode("latin-1"), ("rejected", "invalid_encoding")),
+    ("a number with a lone surrogate in UTF-8", b"Number\n+4141508454\xed\xa0\x80\n", ("rejected", "invalid_encoding")),
+    ("header only, 10,000 columns", long_names(10_000, 4), ("rejected", "no_rows")),
+    (
+        "no Number column, 10,000 columns",
+        b",".join([b"x" * 60] * 10_000) + b"\n1\n",
+        ("rejected", "missing_number_column"),
+    ),
+    ("10,000 rows of one number", b"Number\n" + b"+41415084545\n" * 10_000, ("ready", None)),
+    ("150 bad rows", b"Number\n" + b"+0\n" * 150, ("rejected", "invalid_phone_number")),
+    ("only delimiters", b",,,,\n;;;;\n\t\t\n", ("rejected", "empty_file")),
+    ("a header of quotes", b'""""""\n"""\n', None),
+]
+
+
+def test_nasty_inline_csv_files_are_imported_or_rejected_never_5xx(probe: Probe) -> None:
+    for label, data, expected in NASTY_CSV:
+        answer = import_csv(probe, label, data)
+        if answer is None or expected is None:
+            continue
+        status, code = expected
+        got = (answer["status"], (answer["error"] or {}).get("code") if code else None)
+        if got != (status, code):
+            probe.failures.append(f"{label}: {got}, expected {(status, code)}: {str(answer['error'])[:200]}")
+    probe.check()
+
+
+def test_inline_csv_query_errors_are_4xx_and_change_nothing(probe: Probe, env: Env) -> None:
+    before = snapshot(env)
+    cases: list[tuple[str, str, int, str]] = [
+        ("no query", "/v1/uploads", 400, "invalid_request"),
+        ("no filename", "/v1/uploads?kind=contacts_csv", 400, "invalid_request"),
+        ("filename without =", "/v1/uploads?kind=contacts_csv&filename", 422, "invalid_filename"),
+        ("empty filename", "/v1/uploads?filename=", 422, "invalid_filename"),
+        ("blank filename", "/v1/uploads?filename=%20%09%20", 422, "invalid_filename"),
+        ("filename of 127", f"/v1/uploads?filename={'x' * 127}", 422, "filename_too_long"),
+        ("filename of 127 emoji", f"/v1/uploads?filename={quote('👋' * 127)}", 422, "filename_too_long"),
+        ("filename of 5000", f"/v1/uploads?filename={'x' * 5000}", 422, "filename_too_long"),
+        ("filename with a NUL", "/v1/uploads?filename=x%00.csv", 422, "invalid_filename"),
+        ("filename with a newline", "/v1/uploads?filename=x%0A.csv", 422, "invalid_filename"),
+        ("filename with an ESC", "/v1/uploads?filename=%1B%5B31mx.csv", 422, "invalid_filename"),
+        ("filename with DEL", "/v1/uploads?filename=x%7F.csv", 422, "invalid_filename"),
+        ("filename with a slash", "/v1/uploads?filename=..%2F..%2Fx.csv", 422, "invalid_filename"),
+        ("filename with a backslash", "/v1/uploads?filename=..%5Cx.csv", 422, "invalid_filename"),
+        ("filename with a lone surrogate", "/v1/uploads?filename=\ud800.csv", 422, "invalid_filename"),
+        ("kind=media", "/v1/uploads?kind=media&filename=x.jpg", 400, "invalid_request"),
+        ("kind empty", "/v1/uploads?kind=&filename=x.csv", 400, "invalid_request"),
+        ("kind upper case", "/v1/uploads?kind=CONTACTS_CSV&filename=x.csv", 400, "invalid_request"),
+        ("kind with a space", "/v1/uploads?kind=contacts_csv%20&filename=x.csv", 400, "invalid_request"),
+        ("kind unicode", f"/v1/uploads?kind={quote('ключ👋')}&filename=x.csv", 400, "invalid_request"),
+        ("kind of 5000", f"/v1/uploads?kind={'x' * 5000}&filename=x.csv", 400, "invalid_request"),
+        ("kind NUL", "/v1/uploads?kind=%00&filename=x.csv", 400, "invalid_request"),
+        ("kind lone surrogate", "/v1/uploads?kind=\udfff&filename=x.csv", 400, "invalid_request"),
+        ("kind twice, media last", "/v1/uploads?kind=contacts_csv&kind=media&filename=x.csv", 400, "invalid_request"),
+        ("filename twice, empty last", "/v1/uploads?filename=x.csv&filename=", 422, "invalid_filename"),
+        ("only separators", "/v1/uploads?&&=&=x&&", 400, "invalid_request"),
+    ]
+    for label, path, status, code in cases:
+        probe.expect(label, "POST", path, VALID_CSV, headers=CSV_HEADERS, status=status, code=code)
+    # A body over 5 MB, with or without a good query
+    too_big = b"Number\n" + b"+41415084545\n" * (FIVE_MB // 13 + 1)
+    for path in (INLINE_CSV, "/v1/uploads"):
+        probe.expect("5 MB + CSV", "POST", path, too_big, headers=CSV_HEADERS, status={400, 413})
+    probe.check()
+    assert snapshot(env) == before
+
+
+def test_odd_but_usable_query_values_are_201_or_4xx_in_shape(probe: Probe, env: Env) -> None:
+    # Values that are odd but may name a file: accepted (the upload is imported) or refused in shape, never 5xx
+    queries = [
+        f"kind=contacts_csv&filename={quote('ключ👋.csv')}",
+        f"filename={quote('👋' * 126)}",
+        f"filename={'x' * 126}",
+        f"filename={quote(chr(0x202E) + chr(0x200B) + 'vsc.exe')}",
+        "filename=%C2%85x.csv",  # a C1 control character
+        "filename=%FF%FE.csv",  # not UTF-8: decoded with replacement characters
+        "filename=%25%00x",
+        "filename=..",
+        "filename=CON",
+        "filename=%20x.csv%20",
+        "filename=x.csv&kind=contacts_csv&kind=contacts_csv",
+        "kind=media&kind=contacts_csv&filename=x.csv",  # the last value wins
+        "filename=a%2Fb&filename=x.csv",
+        "filename=x.csv&size=-1&content_type=image%2Fpng&unknown=%FF",
+        "filename=x.csv&" + "&".join(f"p{i}=v" for i in range(500)),
+        "filename=" + "x" * 10_000 + "&filename=y.csv",
+    ]
+    accepted = 0
+    for query in queries:
+        path = f"/v1/uploads?{query}"
+        status, answer = probe.send("POST", path, VALID_CSV, headers=CSV_HEADERS)
+        if status == 201:
+            problems = import_problems(status, answer)
+            if not problems and (answer["status"], answer["valid"]) != ("ready", 1):
+                problems.append(f"status {answer['status']}, valid {answer['valid']}")
+            accepted += 1
+        else:
+            problems = error_problems(status, answer)
+        if problems:
+            probe.failures.append(f"{query[:60]!r}: {'; '.join(problems)}")
+    probe.check()
+    # THEN only the accepted ones left an upload
+    assert upload_count(env) == accepted
+
+
 # ------------------------------------------------------------------------ 5xx found by these tests, since fixed
 def test_a_tiny_mps_is_a_422_not_a_500(probe: Probe, env: Env, channel: dict[str, Any]) -> None:
     before = snapshot(env)
@@ -833,6 +1164,26 @@ def test_a_tiny_mps_is_a_422_not_a_500(probe: Probe, env: Env, channel: dict[str
     )
     probe.check()
     assert snapshot(env) == before
+
+
+def test_a_csv_header_too_large_to_store_is_rejected_not_a_500(probe: Probe) -> None:
+    # A header under the 1 MiB row limit but with 600 KB of column names: DynamoDB refused the upload's item
+    # (over 400 KB) and the import was a 500, the upload left processing. Now at most 64 KiB of names.
+    for label, data, expected in [
+        ("header only, 10,000 long columns", long_names(10_000, 60), ("rejected", "invalid_csv")),
+        ("10,000 long columns and a row", long_names(10_000, 60) + b"\n+41415084545\n", ("rejected", "invalid_csv")),
+        ("header only, 64 KiB + 1 of names", long_names(2, 64 * 1024 - 5), ("rejected", "invalid_csv")),
+        ("header only, 64 KiB of names", long_names(2, 64 * 1024 - 6), ("rejected", "no_rows")),
+        ("64 KiB of names and a row", long_names(1093, 60) + b"\n+41415084545\n", ("ready", None)),
+        ("64 KiB of names and a bad row", long_names(1093, 60) + b"\n+0\n", ("rejected", "invalid_phone_number")),
+        ("60,000 empty names", b"Number" + b"," * 60_000 + b"\n+41415084545\n", ("rejected", "invalid_csv")),
+    ]:
+        answer = import_csv(probe, label, data)
+        if answer is not None:
+            got = (answer["status"], (answer["error"] or {}).get("code"))
+            if got != expected:
+                probe.failures.append(f"{label}: {got}, expected {expected}")
+    probe.check()
 
 
 def test_a_signed_status_callback_with_a_huge_index_is_not_a_500(probe: Probe, channel: dict[str, Any]) -> None:
@@ -944,3 +1295,50 @@ def test_any_json_body_for_post_channels_is_never_5xx(
 ) -> None:
     body = data.draw(st.one_of(json_values, near(channel_body()), near(channel_body())))
     post_any("/v1/channels", body)
+
+
+# ----------------------------------------------------------------------------------- property: any inline CSV
+CSV_CELLS = st.sampled_from(
+    [
+        "Number", "number", " NUMBER ", "name", "", " ", '"', '""', '"+41415084545"', "+41415084545",
+        "+15005550006", "+15005550001", "0041415084545", "+1", "+0", "x", "👋", "\ufeff", ",", ";", "\t", "\x00",
+        "\r", "\n", "\r\n", "\u2028", "\x85", "+" + "9" * 20,
+    ]
+) | st.text(max_size=12)  # fmt: skip
+
+
+@st.composite
+def csv_like(draw: st.DrawFn) -> bytes:
+    """Bytes shaped like a contact CSV (often a Number header, a delimiter, rows), with damage."""
+    delimiter = draw(st.sampled_from([",", ";", "\t", "|"]))
+    newline = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+    rows = draw(st.lists(st.lists(CSV_CELLS, max_size=5), max_size=8))
+    if draw(st.booleans()):  # rows that start with a good number, so that some files get imported
+        numbers = st.sampled_from(["+41415084545", "+15005550006", " +41415084546 ", '"+41415084547"'])
+        rows = [[draw(numbers), *row[1:]] for row in rows]
+    if draw(st.integers(0, 3)):
+        rows.insert(0, ["Number", *draw(st.lists(CSV_CELLS, max_size=3))])
+    data = newline.join(delimiter.join(row) for row in rows).encode("utf-8", "surrogatepass")
+    damage = draw(st.sampled_from(["none", "none", "bom", "utf-16", "cut", "bytes"]))
+    if damage == "bom":
+        data = b"\xef\xbb\xbf" + data
+    elif damage == "utf-16":
+        data = data.decode("utf-8", "replace").encode("utf-16")
+    elif damage == "cut" and data:
+        data = data[: draw(st.integers(0, len(data) - 1))]
+    elif damage == "bytes":
+        at = draw(st.integers(0, len(data)))
+        data = data[:at] + draw(st.binary(min_size=1, max_size=4)) + data[at:]
+    return data
+
+
+@PROPERTY
+@given(data=st.data())
+def test_any_bytes_as_an_inline_csv_are_imported_or_rejected_never_5xx(
+    probe: Probe, env: Env, data: st.DataObject
+) -> None:
+    raw = data.draw(st.one_of(st.binary(max_size=200), csv_like(), csv_like()))
+    status, answer = probe.send("POST", INLINE_CSV, raw, headers=CSV_HEADERS)
+    assert status < 500, (raw, answer)
+    assert import_problems(status, answer) == [], (raw, answer)
+    event(f"{answer['status']} {(answer['error'] or {}).get('code', '')}")
