@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -460,7 +460,9 @@ class Store:
         )
 
     # ------------------------------------------------------------------ campaigns
-    def create_recipients(self, campaign_id: str, rows: Iterable[Mapping[str, Any]]) -> None:
+    def create_recipients(
+        self, campaign_id: str, rows: Iterable[Mapping[str, Any]], on_batch: Callable[[], None] | None = None
+    ) -> None:
         """Create queued recipients, 100 per transaction, each only if it does not exist yet.
 
         The condition makes writing an audience safe to repeat: a second dispatcher (the tick reviving a campaign whose
@@ -472,6 +474,8 @@ class Store:
             if len(batch) == 100:
                 self._create_batch(batch)
                 batch = []
+                if on_batch is not None:
+                    on_batch()
         if batch:
             self._create_batch(batch)
 
@@ -482,7 +486,20 @@ class Store:
         ]
         if self._transact(puts):
             return
-        # Some exist already (an earlier, interrupted write of this audience): create only the missing ones.
+        # Some exist already (an earlier, interrupted write of this audience): create only the missing ones, in one
+        # more transaction when the batch is a run of indexes (it always is), else one by one.
+        pk = str(rows[0]["pk"])
+        existing = {
+            i["sk"] for i in self._query_all(pk, "", between=(str(rows[0]["sk"]), str(rows[-1]["sk"]))) if "sk" in i
+        }
+        rows = [r for r in rows if r["sk"] not in existing]
+        if not rows or self._transact(
+            [
+                {"Put": {"TableName": self._table, "Item": _item(r), "ConditionExpression": "attribute_not_exists(pk)"}}
+                for r in rows
+            ]
+        ):
+            return
         for row in rows:
             try:
                 self._db.put_item(

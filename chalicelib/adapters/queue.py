@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -96,9 +96,13 @@ class SendQueue:
             MessageDeduplicationId=dedup_id[:128],
         )
 
-    def publish(self, chunks: Sequence[Chunk], group: str, dedup_prefix: str) -> None:
+    def publish(
+        self, chunks: Sequence[Chunk], group: str, dedup_prefix: str, on_batch: Callable[[], None] | None = None
+    ) -> None:
         """Put chunks on the queue, ten per request; FIFO de-duplication drops a repeat within five minutes."""
         for start in range(0, len(chunks), 10):
+            if on_batch is not None and start:
+                on_batch()
             batch = chunks[start : start + 10]
             entries = [
                 {

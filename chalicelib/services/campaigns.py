@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -47,6 +47,11 @@ MAX_SCHEDULE_AHEAD = timedelta(days=365)
 STALL_SECONDS = 35 * 60
 # A campaign marked sending whose chunks were never put on the queue (its starter died) is dispatched after this.
 UNDISPATCHED_GRACE_SECONDS = 60
+# A dispatcher marks its campaign this often while it writes the audience and queues the chunks; one silent for
+# DISPATCH_SILENCE_SECONDS has died (its Lambda timed out) and the tick dispatches again. Without the mark, a dispatch
+# longer than SQS FIFO's five-minute de-duplication window was started a second time and queued every chunk twice.
+HEARTBEAT_SECONDS = 30
+DISPATCH_SILENCE_SECONDS = 180
 
 
 def parse_schedule(deps: Deps, spec: SendScheduled) -> datetime:
@@ -690,6 +695,7 @@ def retry_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, An
             "retry_gen": retry_gen,
             "dispatch_gen": int(campaign.get("dispatch_gen", 0)) + 1,
             "dispatched_gen": None,
+            "dispatching_at": None,
             "stop_reason": None,
         },
     )
@@ -730,7 +736,7 @@ def run_job(deps: Deps, job: Job) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- life of a campaign
-def _materialize(deps: Deps, campaign: dict[str, Any]) -> bool:
+def _materialize(deps: Deps, campaign: dict[str, Any], beat: Callable[[], None]) -> bool:
     """Write a sending campaign's recipients (resolving its phonebook or upload now); False when it had to stop."""
     tenant_id, campaign_id = campaign["tenant_id"], campaign["campaign_id"]
     try:
@@ -767,10 +773,25 @@ def _materialize(deps: Deps, campaign: dict[str, Any]) -> bool:
                 row["variables"] = variables
             yield row
 
-    deps.store.create_recipients(campaign_id, rows())
+    deps.store.create_recipients(campaign_id, rows(), on_batch=beat)
     deps.store.mark_materialized(tenant_id, campaign_id, shard_counts, report)
     log.info("audience written", extra={"campaign_id": campaign_id, "recipients": len(entries)})
     return True
+
+
+class _Heartbeat:
+    """Marks a campaign as being dispatched (at most every HEARTBEAT_SECONDS), so the tick leaves it alone."""
+
+    def __init__(self, deps: Deps, tenant_id: str, campaign_id: str) -> None:
+        self._deps, self._tenant_id, self._campaign_id = deps, tenant_id, campaign_id
+        self._last = float("-inf")
+
+    def __call__(self) -> None:
+        now = self._deps.clock.now()
+        if now - self._last >= HEARTBEAT_SECONDS:
+            self._last = now
+            stamp = utc_iso(self._deps.clock.utcnow())
+            self._deps.store.set_campaign_fields(self._tenant_id, self._campaign_id, {"dispatching_at": stamp})
 
 
 def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
@@ -778,8 +799,10 @@ def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
     campaign = deps.store.get_campaign(tenant_id, campaign_id)
     if campaign is None or campaign["status"] not in SENDING_STATUSES:
         return
+    beat = _Heartbeat(deps, tenant_id, campaign_id)
+    beat()
     if not campaign.get("audience_written"):
-        if not _materialize(deps, campaign):
+        if not _materialize(deps, campaign, beat):
             return
         campaign = deps.store.get_campaign(tenant_id, campaign_id)
         if campaign is None or campaign["status"] not in SENDING_STATUSES:
@@ -799,7 +822,7 @@ def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
             Chunk(tenant_id, campaign_id, start, min(start + size, total), generation)
             for start in range(0, total, size)
         ]
-    deps.queue.publish(chunks, group=sender_group(campaign), dedup_prefix=f"{campaign_id}:{generation}")
+    deps.queue.publish(chunks, group=sender_group(campaign), dedup_prefix=f"{campaign_id}:{generation}", on_batch=beat)
     now = utc_iso(deps.clock.utcnow())
     deps.store.set_campaign_fields(
         tenant_id,
@@ -905,5 +928,8 @@ def _age(stamp: str | None, now: datetime) -> float:
 
 def _needs_dispatch(campaign: dict[str, Any], now: datetime) -> bool:
     if campaign.get("dispatched_gen") is None:
+        if campaign.get("dispatching_at"):
+            # A dispatcher is (or was) writing a large audience: only one silent for a while has died.
+            return _age(campaign["dispatching_at"], now) > DISPATCH_SILENCE_SECONDS
         return _age(campaign.get("started_at"), now) > UNDISPATCHED_GRACE_SECONDS
     return _age(campaign.get("progress_at"), now) > STALL_SECONDS

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from chalicelib.services import campaigns
 from tests.conftest import SENDER, Api, Env, campaign_body, campaign_partitions, schedule_of, set_settings
 from tests.functional.test_uploads import csv_rows, inline_csv
 
@@ -457,3 +458,35 @@ def test_a_large_audience_is_written_by_a_dispatch_job_and_purged_by_a_job(
     pump.drain()
     assert ['"kind":"purge"' in e["Records"][0]["body"] for name, e in invoked if name == "send_worker"] == [True]
     assert campaign_partitions(env) == set()
+
+
+def test_a_dispatch_that_died_half_way_is_finished_by_the_next_without_sending_twice(
+    env: Env, api: Api, tenant: tuple[str, str], channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN a 250-recipient campaign whose audience is written by a dispatch job
+    MANY = [f"+1415667{i:04d}" for i in range(250)]  # noqa: N806
+    set_settings(env, inline_dispatch_max=3)
+    created = create(api, campaign_body(MANY, channel["id"]))
+    # AND a first dispatcher that dies after writing the first 100 recipients (its second write never happens)
+    calls = {"n": 0}
+
+    def die_on_second_write(**_: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("the Lambda timed out")
+
+    events = env.deps.store._db.meta.events
+    events.register("before-call.dynamodb.TransactWriteItems", die_on_second_write, unique_id="die")
+    try:
+        with pytest.raises(RuntimeError):
+            campaigns.dispatch(env.deps, tenant[0], created["id"])
+    finally:
+        events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="die")
+    assert len(recipients(api, created["id"])) == 100 and get(api, created["id"])["status"] == "executing"
+    # WHEN the dispatch job runs again (SQS redelivers it)
+    pump.drain()
+    assert pump.errors == []
+    # THEN the audience is completed around what was written, and each number is sent exactly once
+    done = get(api, created["id"])
+    assert done["status"] == "completed" and done["result"]["total"] == 250 and done["result"]["sent"] == 250, done
+    assert sent_to(env) == sorted(MANY)
