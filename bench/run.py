@@ -1,22 +1,36 @@
-"""`make bench`: figures, never assertions. A 1,000-recipient campaign on the local stack, as `make run` serves it.
+"""`make bench`: figures, never assertions.
 
-Prints seconds from "send now" to the first message at the simulator and to `completed`, and the send rate.
-The local stack runs moto, whose speed says little about AWS's: compare runs of this benchmark with each other.
+Parts (BENCH_ONLY picks one, comma-separated for several; all by default, in this order):
+
+- `csv`: import a ~50 MB contact CSV through `uploads.process_upload` against moto S3 (bench/csv_import.py;
+  BENCH_CSV_MB shrinks the file).
+- `campaign1k`: a 1,000-recipient campaign (typed numbers) on the local stack as `make run` serves it, in a child
+  process; seconds from "send now" to the first message at the simulator and to `completed`, and the send rate.
+- `campaign100k`: a campaign to an uploaded CSV of BENCH_RECIPIENTS (100,000) numbers on the local stack run in a
+  child process of its own, with the AWS requests per recipient counted (bench/campaign_csv.py). On moto this is
+  slow (about an hour for 100,000 on two cores): set BENCH_RECIPIENTS=10000 for a quicker figure.
+
+`csv` and `campaign100k` run in their own processes, so their memory and state do not mix. The local stack runs
+moto, whose speed says little about AWS's: compare runs of this benchmark with each other.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 from tests.e2e.stackproc import start_stack  # noqa: E402
 
 RECIPIENTS = 1000
+PARTS = ("csv", "campaign1k", "campaign100k")
 
 
 def bench_campaign() -> dict[str, float]:
@@ -60,13 +74,35 @@ def bench_campaign() -> dict[str, float]:
         stack.stop()
 
 
+def _child(module: str) -> int:
+    """Run a benchmark module in a child process (its output goes straight to ours)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("AWS_ENDPOINT_URL", None)
+    return subprocess.call([sys.executable, "-m", module], cwd=REPO, env=env)
+
+
 def main() -> int:
-    """Run the benchmarks and print their figures."""
-    figures = bench_campaign()
-    print("benchmark: 1,000-recipient SMS campaign on the local stack (sandbox channel, mps 50)")
-    for key, value in figures.items():
-        print(f"  {key:22s} {value:10.3f}")
-    return 0
+    """Run the benchmarks BENCH_ONLY names (all by default) and print their figures."""
+    wanted = [p.strip() for p in os.environ.get("BENCH_ONLY", ",".join(PARTS)).split(",") if p.strip()]
+    unknown = [p for p in wanted if p not in PARTS]
+    if unknown:
+        print(f"BENCH_ONLY: unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}", file=sys.stderr)
+        return 2
+    failed = 0
+    for part in PARTS:
+        if part not in wanted:
+            continue
+        if part == "csv":
+            failed += _child("bench.csv_import") != 0
+        elif part == "campaign1k":
+            figures = bench_campaign()
+            print("benchmark: 1,000-recipient SMS campaign on the local stack (sandbox channel, mps 50)")
+            for key, value in figures.items():
+                print(f"  {key:22s} {value:10.3f}")
+        else:
+            failed += _child("bench.campaign_csv") != 0
+        print(flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
