@@ -52,18 +52,9 @@ def main() -> int:
 
 def spawn() -> tuple[subprocess.Popen[Any], str]:
     """Start this moto process; returns it and its URL (a drop-in for chalicelib.local.moto_proc.spawn)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.moto_nospin", "0"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if not line.startswith("PORT "):
-        proc.kill()
-        raise RuntimeError(f"moto did not start: {line!r}")
-    return proc, f"http://127.0.0.1:{line.split()[1]}"
+    from chalicelib.local import moto_proc
+
+    return moto_proc.spawn("bench.moto_nospin")
 
 
 if __name__ == "__main__":
