@@ -15,9 +15,8 @@ Steps, timed from the moment before each: POST /v1/uploads (JSON), PUT of the fi
 event through the upload queue to the upload worker, upload `ready`; POST /v1/campaigns with the upload, the first
 message at the simulator, `completed`; then until the simulator has posted every status callback.
 
-moto: by default with the fix of bench/moto_nospin.py (moto's SQS long poll spins on a FIFO queue whose only
-visible messages are in a busy group, which the pump makes happen all campaign long and which would otherwise eat a
-core of moto's); BENCH_MOTO_NOSPIN=0 runs moto exactly as `make run` does.
+moto: exactly as `make run` runs it, with chalicelib/local/moto_speed.py's patches (among them the fix for moto's
+SQS long poll spinning on a FIFO queue whose only visible messages are in a busy group).
 
 Environment: BENCH_RECIPIENTS (100000), BENCH_MPS (1000), BENCH_INLINE_DISPATCH_MAX (100), CHUNK_SIZE (100),
 BENCH_TIMEOUT_S (14400), BENCH_PROGRESS_S (60: a progress line on stderr every so often), TICK_SECONDS (60),
@@ -63,7 +62,7 @@ def _moto_pid() -> int | None:
                 cmdline = f.read()
         except OSError:
             continue
-        if ppid == me and (b"chalicelib.local.moto_proc" in cmdline or b"bench.moto_nospin" in cmdline):
+        if ppid == me and (b"chalicelib.local.moto_proc" in cmdline):
             return int(entry)
     return None
 
@@ -99,12 +98,7 @@ def bench_campaign_csv(recipients: int | None = None) -> dict[str, Any]:
     from chalicelib.local import stack as stack_module
     from tests.e2e.stackproc import free_port
 
-    nospin = os.environ.get("BENCH_MOTO_NOSPIN", "1") != "0"
     spawn = moto_proc.spawn
-    if nospin:
-        from bench import moto_nospin
-
-        spawn = moto_nospin.spawn
 
     def spawn_moto() -> tuple[Any, str]:
         proc, url = spawn()
@@ -264,7 +258,7 @@ def bench_campaign_csv(recipients: int | None = None) -> dict[str, Any]:
         figures: dict[str, Any] = {
             "recipients": n,
             "code": code,
-            "moto": "sqs-fix" if nospin else "stock",
+            "moto": "moto_speed",
             "loadavg_1m_start": load_start,
             "loadavg_1m_end": os.getloadavg()[0],
             "csv_mib": size / (1024 * 1024),

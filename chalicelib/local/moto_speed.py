@@ -1,4 +1,4 @@
-"""Make moto's DynamoDB cost what a request touches, not the whole table.
+"""Make moto cost what a request touches: DynamoDB transactions and queries, and SQS long polls.
 
 Transactions:
 
@@ -98,4 +98,35 @@ def apply() -> None:
         return original_query(view, hash_key, range_comparison, range_objs, *args, **kwargs)
 
     Table.query = query  # type: ignore[method-assign]
+    _patch_sqs_long_poll()
     _applied = True
+
+
+def _patch_sqs_long_poll() -> None:
+    """Stop moto's SQS long poll spinning while a FIFO queue's visible messages all wait behind a busy group.
+
+    moto 5 waits with `Condition.wait_for(lambda: queue.messages)`, i.e. until some message is *visible*; on a FIFO
+    queue whose visible messages all belong to a group with a message in flight, they are visible but cannot be
+    delivered, so the wait returns at once and the poll rescans every message for its whole WaitTimeSeconds. The
+    event pump makes that happen all campaign long, and it cost a GetItem 8 ms -> 71 ms (measured by the benchmark).
+    Here such a poll waits until a message is added or deleted (a delete frees its group) or its time is up;
+    delivery semantics are unchanged. AWS has no such cost.
+    """
+    from moto.sqs.models import Queue
+
+    original_delete = Queue.delete_message
+
+    def wait_for_messages(self: Any, timeout: int) -> None:
+        with self._messages_lock:
+            if self.messages:  # visible, yet the caller got none: their group is busy; do not spin
+                self._messages_lock.wait(timeout=timeout)
+            else:
+                self._messages_lock.wait_for(lambda: self.messages, timeout=timeout)
+
+    def delete_message(self: Any, receipt_handle: str) -> None:
+        original_delete(self, receipt_handle)
+        with self._messages_lock:
+            self._messages_lock.notify_all()
+
+    Queue.wait_for_messages = wait_for_messages  # type: ignore[method-assign]
+    Queue.delete_message = delete_message  # type: ignore[method-assign]
