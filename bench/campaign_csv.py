@@ -20,8 +20,9 @@ SQS long poll spinning on a FIFO queue whose only visible messages are in a busy
 
 Environment: BENCH_RECIPIENTS (100000), BENCH_MPS (1000), BENCH_INLINE_DISPATCH_MAX (100), CHUNK_SIZE (100),
 BENCH_TIMEOUT_S (14400), BENCH_PROGRESS_S (60: a progress line on stderr every so often), TICK_SECONDS (60),
-BENCH_SEND_BUDGET_S (none): stop waiting this many seconds after the create request and report what was reached
-(final_status `partial`; rates and requests are then per message accepted so far, to extrapolate from).
+BENCH_CALLBACKS (1; 0: the simulator posts no status callbacks), BENCH_SEND_BUDGET_S (none): stop waiting this
+many seconds after the create request and report what was reached (final_status `partial`; rates and requests
+are then per message accepted so far, to extrapolate from).
 """
 
 from __future__ import annotations
@@ -155,7 +156,10 @@ def bench_campaign_csv(recipients: int | None = None) -> dict[str, Any]:
             },
             timeout=10,
         ).raise_for_status()
-        requests.post(f"{sim}/sim/config", json={"latency_ms": 0}, timeout=10).raise_for_status()
+        # BENCH_CALLBACKS=0: the simulator posts no status callbacks, so the figures are the send path's alone.
+        callbacks = os.environ.get("BENCH_CALLBACKS", "1") != "0"
+        sim_config = {"latency_ms": 0, "no_callbacks": not callbacks}
+        requests.post(f"{sim}/sim/config", json=sim_config, timeout=10).raise_for_status()
 
         with tempfile.TemporaryDirectory(prefix="bench-campaign-") as tmp:
             path = Path(tmp) / "audience.csv"
