@@ -558,64 +558,26 @@ class Store:
     def requeue_recipients(self, campaign_id: str, recipients: Sequence[Mapping[str, Any]]) -> list[int]:
         """Move failed recipients back to queued for a retry, counting them; returns the indexes moved.
 
-        Up to 80 recipients and their counter shards go in one transaction; if any changed since it was read (a late
-        status report), that batch is done one by one so the others still go.
+        A recipient that changed since it was read (a late status report) is left as it is; the others still go.
         """
-        moved: list[int] = []
-        for start in range(0, len(recipients), 80):
-            batch = recipients[start : start + 80]
-            if self._transact(self._requeue_items(campaign_id, batch)):
-                moved.extend(int(r["index"]) for r in batch)
-                continue
-            for recipient in batch:
-                if self._transact(self._requeue_items(campaign_id, [recipient])):
-                    moved.append(int(recipient["index"]))
-        return moved
-
-    def _requeue_items(self, campaign_id: str, recipients: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        pk = campaign_pk(campaign_id)
-        items: list[dict[str, Any]] = []
-        deltas: dict[int, dict[str, int]] = {}
-        for r in recipients:
-            status = RecipientStatus(r["status"])
-            items.append(
+        moves = [
+            (
+                r,
+                RecipientStatus.QUEUED,
                 {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": _item({"pk": pk, "sk": recipient_sk(int(r["index"]))}),
-                        "UpdateExpression": "SET #s = :queued, last_error = :last "
-                        "REMOVE error_code, error_message, failed_at, provider_message_id, claim_token",
-                        # Closes: a late provider report settling this recipient while we requeue it.
-                        "ConditionExpression": "#s = :from",
-                        "ExpressionAttributeNames": {"#s": "status"},
-                        "ExpressionAttributeValues": _values(
-                            {
-                                ":queued": "queued",
-                                ":from": status.value,
-                                ":last": {"code": r.get("error_code"), "message": r.get("error_message", "")},
-                            }
-                        ),
-                    }
-                }
+                    "last_error": {"code": r.get("error_code"), "message": r.get("error_message", "")},
+                    "error_code": None,
+                    "error_message": None,
+                    "failed_at": None,
+                    "provider_message_id": None,
+                    "claim_token": None,
+                },
+                None,
             )
-            shard = deltas.setdefault(int(r["shard"]), {})
-            bucket = BUCKET_OF[status]
-            shard[bucket] = shard.get(bucket, 0) - 1
-            shard["n_pending"] = shard.get("n_pending", 0) + 1
-        for shard_no, delta in deltas.items():
-            names = {f"#b{i}": b for i, b in enumerate(delta)}
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": _item({"pk": pk, "sk": f"C#{shard_no:02d}"}),
-                        "UpdateExpression": "ADD " + ", ".join(f"#b{i} :d{i}" for i in range(len(delta))),
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": _values({f":d{i}": d for i, d in enumerate(delta.values())}),
-                    }
-                }
-            )
-        return items
+            for r in recipients
+        ]
+        lost = set(self.move_recipients(campaign_id, moves))
+        return [int(r["index"]) for pos, r in enumerate(recipients) if pos not in lost]
 
     def delete_campaign_data(self, campaign_id: str) -> None:
         """Remove a campaign's recipients and counters (cleanup of a refused create, or a deleted campaign)."""
@@ -1040,14 +1002,13 @@ class Store:
 
     def claim_recipient(self, campaign_id: str, index: int, token: str, now: float) -> bool:
         """Claim a queued recipient for sending; False when someone else has it or it is done."""
-        return self._update(
-            {"pk": campaign_pk(campaign_id), "sk": recipient_sk(index)},
-            "SET #s = :sending, claim_token = :token, claimed_at = :now ADD attempts :one",
-            # Closes: two workers (a duplicated or redelivered SQS message) sending the same recipient.
-            "#s = :queued",
-            {":sending": "sending", ":token": token, ":now": now, ":queued": "queued", ":one": 1},
-            {"#s": "status"},
-        )
+        try:
+            self._db.update_item(**self._claim_item(campaign_id, index, token, now)["Update"])
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
 
     def release_recipient(self, campaign_id: str, index: int, token: str) -> bool:
         """Give back a claim that sent nothing (throttled, out of time): the recipient is queued again."""
@@ -1255,14 +1216,7 @@ class Store:
                         ),
                     }
                 },
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": _item({"pk": campaign_pk(campaign_id), "sk": f"C#{shard:02d}"}),
-                        "UpdateExpression": "ADD n_sent :minus, n_delivered :one",
-                        "ExpressionAttributeValues": _values({":minus": -1, ":one": 1}),
-                    }
-                },
+                *self._counter_items(campaign_id, {shard: {"n_sent": -1, "n_delivered": 1}}),
             ]
         )
 
