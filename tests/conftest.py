@@ -166,6 +166,20 @@ def set_settings(env: Env, **changes: Any) -> None:
     env.deps.settings = dataclasses.replace(env.deps.settings, **changes)
 
 
+def once_before(monkeypatch: pytest.MonkeyPatch, obj: Any, name: str, action: Any) -> list[bool]:
+    """Run `action` once just before `obj.name` runs (after its caller has done its own checks)."""
+    original, ran = getattr(obj, name), [False]
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not ran[0]:
+            ran[0] = True
+            action()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(obj, name, wrapped)
+    return ran
+
+
 def campaign_partitions(env: Env) -> set[str]:
     """Partition keys of every recipient and counter item in the table (one CAMPAIGN#... per campaign that has any)."""
     items = boto3.client("dynamodb").scan(TableName=env.resources.table_name)["Items"]

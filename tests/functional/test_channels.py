@@ -14,7 +14,7 @@ from twilio.request_validator import RequestValidator
 
 from chalicelib.api.schemas import CampaignIn
 from chalicelib.services import campaigns
-from tests.conftest import PUBLIC_BASE, SENDER, SIM_ACCOUNT, SIM_TOKEN, Api, Env, campaign_body
+from tests.conftest import PUBLIC_BASE, SENDER, SIM_ACCOUNT, SIM_TOKEN, Api, Env, campaign_body, once_before
 
 NEW_TOKEN = "rotated-auth-token-fedcba9876543210"
 
@@ -181,27 +181,13 @@ def test_invalid_senders_and_mps_are_refused_and_create_nothing(api: Api, channe
     assert api.call("GET", f"/v1/channels/{channel['id']}")[1]["senders"] == [SENDER]
 
 
-def _once_before(monkeypatch: pytest.MonkeyPatch, obj: Any, name: str, action: Any) -> list[bool]:
-    """Run `action` once just before `obj.name` runs (after its caller has done its own checks)."""
-    original, ran = getattr(obj, name), [False]
-
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not ran[0]:
-            ran[0] = True
-            action()
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(obj, name, wrapped)
-    return ran
-
-
 def test_campaign_created_while_its_channel_is_being_deleted_keeps_the_channel(
     env: Env, api: Api, tenant: tuple[str, str], channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a channel delete that has checked no campaign uses the channel, and a campaign created right then
     body = CampaignIn.model_validate(campaign_body(["+14155550100"], channel["id"], send_time={"type": "draft"}))
     created: list[dict[str, Any]] = []
-    ran = _once_before(
+    ran = once_before(
         monkeypatch,
         env.deps.store,
         "delete_channel",
@@ -220,7 +206,7 @@ def test_channel_deleted_while_a_campaign_is_being_created_on_it_leaves_no_campa
     env: Env, api: Api, tenant: tuple[str, str], channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a campaign create that has found its channel, and the channel deleted right then
-    ran = _once_before(
+    ran = once_before(
         monkeypatch, env.deps.store, "create_campaign", lambda: api.call("DELETE", f"/v1/channels/{channel['id']}")
     )
     # WHEN the create goes on

@@ -11,7 +11,7 @@ import pytest
 from chalicelib.api.schemas import PhonebookIn
 from chalicelib.services import phonebooks
 from chalicelib.services.tenants import create_tenant
-from tests.conftest import Api, Env
+from tests.conftest import Api, Env, once_before
 
 ALICE_MOBILE = "+41791234567"
 ALICE_WORK = "+41445084545"
@@ -285,27 +285,13 @@ def test_audience_and_count_for_give_a_campaign_its_numbers_in_order(
         phonebooks.audience(env.deps, tenant[0], "pb-1", "fax")
 
 
-def _once_before(monkeypatch: pytest.MonkeyPatch, obj: Any, name: str, action: Any) -> list[bool]:
-    """Run `action` once just before `obj.name` runs."""
-    original, ran = getattr(obj, name), [False]
-
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not ran[0]:
-            ran[0] = True
-            action()
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(obj, name, wrapped)
-    return ran
-
-
 def test_a_reader_whose_version_is_replaced_meanwhile_reads_the_new_one(
     env: Env, api: Api, tenant: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a phonebook, and a PUT replacing it just after a reader has read its item (so its object is deleted)
     assert api.call("PUT", "/v1/phonebooks/pb-1", book())[0] == 201
     new = [{"name": "Dora", "numbers": {"mobile": CAROL_MOBILE}}]
-    ran = _once_before(
+    ran = once_before(
         monkeypatch, env.deps.blobs, "get_bytes", lambda: api.call("PUT", "/v1/phonebooks/pb-1", book("New", new))
     )
     # WHEN a campaign reads its audience
@@ -314,7 +300,7 @@ def test_a_reader_whose_version_is_replaced_meanwhile_reads_the_new_one(
     assert ran == [True]
     assert got.entries == [(CAROL_MOBILE, {"name": "Dora"})] and got.contacts == 1
     # AND the same holds for GET through the API
-    ran = _once_before(
+    ran = once_before(
         monkeypatch, env.deps.blobs, "get_bytes", lambda: api.call("PUT", "/v1/phonebooks/pb-1", book("Newer", []))
     )
     status, body = api.call("GET", "/v1/phonebooks/pb-1")
@@ -326,7 +312,7 @@ def test_a_reader_whose_phonebook_is_deleted_meanwhile_finds_it_missing(
 ) -> None:
     # GIVEN a phonebook deleted just after a reader has read its item
     assert api.call("PUT", "/v1/phonebooks/pb-1", book())[0] == 201
-    ran = _once_before(monkeypatch, env.deps.blobs, "get_bytes", lambda: api.call("DELETE", "/v1/phonebooks/pb-1"))
+    ran = once_before(monkeypatch, env.deps.blobs, "get_bytes", lambda: api.call("DELETE", "/v1/phonebooks/pb-1"))
     # WHEN a campaign reads its audience THEN the phonebook is missing (not a crash)
     with pytest.raises(phonebooks.PhonebookMissingError):
         phonebooks.audience(env.deps, tenant[0], "pb-1", "mobile")
@@ -339,7 +325,7 @@ def test_racing_puts_leave_exactly_the_winners_object(
     # GIVEN a PUT that has written its object, and another PUT that completes before the first updates the item
     second = book("Second", [{"numbers": {"mobile": CAROL_MOBILE}}])
     answers: list[tuple[int, Any]] = []
-    ran = _once_before(
+    ran = once_before(
         monkeypatch,
         env.deps.store,
         "put_phonebook",
