@@ -799,8 +799,8 @@ def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
     campaign = deps.store.get_campaign(tenant_id, campaign_id)
     if campaign is None or campaign["status"] not in SENDING_STATUSES:
         return
+    # The first mark comes with the first batch written or queued: a small audience (the common case) costs none.
     beat = _Heartbeat(deps, tenant_id, campaign_id)
-    beat()
     if not campaign.get("audience_written"):
         if not _materialize(deps, campaign, beat):
             return
