@@ -51,12 +51,12 @@ def error_response(err: ServiceError) -> Response:
     return respond({"error": {"code": err.code, "message": err.message, "details": err.details}}, err.status)
 
 
-def raw_bytes(request: Request) -> bytes:
-    """The request body as bytes, refused with 413 when too large."""
+def raw_bytes(request: Request, *, checked_by_caller: bool = False) -> bytes:
+    """The request body as bytes, refused with 413 when too large (unless the caller applies its own limit)."""
     raw = request.raw_body or b""
     if isinstance(raw, str):
         raw = raw.encode("utf-8")
-    if len(raw) > MAX_JSON_BYTES:
+    if len(raw) > MAX_JSON_BYTES and not checked_by_caller:
         raise PayloadTooLargeError(
             f"the body is {len(raw)} bytes; at most {MAX_JSON_BYTES} are accepted",
             details=[{"size": len(raw), "max": MAX_JSON_BYTES}],

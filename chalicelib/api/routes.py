@@ -245,7 +245,9 @@ def create_upload(deps: Deps, tenant_id: str) -> dict[str, Any]:
     request = _request()
     content_type = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
     if content_type == "text/csv":
-        return uploads.create_inline_csv(deps, tenant_id, http.query(request), http.raw_bytes(request))
+        return uploads.create_inline_csv(
+            deps, tenant_id, http.query(request), http.raw_bytes(request, checked_by_caller=True)
+        )
     return uploads.create_upload(deps, tenant_id, parse(UploadIn, http.json_body(request)))
 
 

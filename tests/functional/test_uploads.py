@@ -213,6 +213,9 @@ def test_size_limits_are_413_and_the_limits_themselves_are_accepted(api: Api) ->
     assert len(big) > 5 * MB
     status, got = inline_csv(api, big)
     assert status == 413 and got["error"]["code"] == "payload_too_large", got
+    # AND the message says where larger files go, with the size and the limit
+    assert "POST /v1/uploads with JSON" in got["error"]["message"], got
+    assert got["error"]["details"] == [{"size": len(big), "max": 5 * MB}]
     # WHEN a CSV over 50 MB or media over 100 MB is announced, THEN 413 with the size and the limit
     for kind, content_type, limit in (("contacts_csv", "text/csv", 50 * MB), ("media", "image/png", 100 * MB)):
         status, got = api.call(
