@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -359,6 +360,49 @@ def test_campaign_whose_creator_saw_a_sender_that_then_finished_starts_at_once(
     pump.drain()
     assert api.call("GET", f"/v1/campaigns/{b['id']}")[1]["status"] == "completed"
     assert sent_per_number(env) == Counter(dict.fromkeys(numbers(1, 2) + numbers(2, 2), 1))
+
+
+def test_campaign_whose_sender_died_before_finishing_it_is_finished_by_the_tick_and_hands_the_lock_on(
+    env: Env,
+    api: Api,
+    tenant: tuple[str, str],
+    channel: dict[str, Any],
+    pump: Any,
+    fake_sleep: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN campaign A sending and campaign B pending behind it
+    status, a = api.call("POST", "/v1/campaigns", campaign_body(numbers(3, 2), channel["id"], name="A"))
+    status, b = api.call("POST", "/v1/campaigns", campaign_body(numbers(4, 2), channel["id"], name="B"))
+    assert (a["status"], b["status"]) == ("executing", "pending")
+    # AND A's sender dies after recording every outcome, at the moment it would end the campaign
+    store, original, died = env.deps.store, env.deps.store.finish_campaign, []
+
+    def killed_once(*args: Any, **kwargs: Any) -> Any:
+        if not died:
+            died.append(True)
+            raise RuntimeError("sender killed")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(store, "finish_campaign", killed_once)
+    pump.drain()
+    assert died == [True] and len(pump.errors) == 1
+    got = api.call("GET", f"/v1/campaigns/{a['id']}")[1]
+    assert got["status"] == "executing" and got["result"]["pending"] == 0 and got["result"]["sent"] == 2
+    # WHEN the minute tick runs (before SQS hands the chunk back)
+    assert pump.run_ticks() == 1
+    # THEN the tick completed A and handed the lock to B
+    assert api.call("GET", f"/v1/campaigns/{a['id']}")[1]["status"] == "completed"
+    assert api.call("GET", f"/v1/campaigns/{b['id']}")[1]["status"] == "executing"
+    # AND once SQS hands A's chunk back (5 s locally; nothing left to do), B's chunk follows in the FIFO group and B
+    # completes; nothing was sent twice
+    deadline = time.monotonic() + 60
+    while api.call("GET", f"/v1/campaigns/{b['id']}")[1]["status"] != "completed" and time.monotonic() < deadline:
+        pump.pump_queues_once(wait_seconds=1)
+    assert api.call("GET", f"/v1/campaigns/{b['id']}")[1]["status"] == "completed"
+    assert len(pump.errors) == 1
+    assert sent_per_number(env) == Counter(dict.fromkeys(numbers(3, 2) + numbers(4, 2), 1))
+    assert lock_violations(env, tenant[0], boto3.client("dynamodb")) == []
 
 
 def test_scheduled_campaign_whose_starter_saw_a_sender_that_then_finished_starts_at_once(
