@@ -849,9 +849,14 @@ def _requeue_failures(deps: Deps, campaign_id: str) -> list[int]:
 
 def finish_if_done(deps: Deps, tenant_id: str, campaign_id: str) -> bool:
     """Complete a sending campaign once no recipient is pending, and start the next pending one."""
-    campaign = deps.store.get_campaign(tenant_id, campaign_id)
+    return _finish_if_done(deps, deps.store.get_campaign(tenant_id, campaign_id))
+
+
+def _finish_if_done(deps: Deps, campaign: dict[str, Any] | None) -> bool:
+    """finish_if_done for a campaign item the caller has just read."""
     if campaign is None or campaign["status"] not in SENDING_STATUSES:
         return False
+    tenant_id, campaign_id = campaign["tenant_id"], campaign["campaign_id"]
     if not campaign.get("audience_written") or int(campaign.get("retry_dispatched", 0)) < int(
         campaign.get("retry_gen", 0)
     ):
@@ -905,7 +910,7 @@ def tick(deps: Deps) -> dict[str, int]:
         campaign = deps.store.get_campaign(tenant_id, campaign_id)
         if campaign is None or campaign["status"] not in SENDING_STATUSES:
             continue
-        if finish_if_done(deps, tenant_id, campaign_id):
+        if _finish_if_done(deps, campaign):
             finished += 1
             continue
         if _needs_dispatch(campaign, now):
