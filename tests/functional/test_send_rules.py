@@ -19,7 +19,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from chalicelib.api.schemas import CampaignIn
 from chalicelib.local.pump import EventPump
 from chalicelib.services import campaigns
-from tests.conftest import SENDER, Api, Env, campaign_body
+from tests.conftest import SENDER, Api, Env, campaign_body, once_before
 
 SENDING = ("executing", "retrying")
 _DESER = TypeDeserializer()
@@ -362,6 +362,10 @@ def test_campaign_whose_creator_saw_a_sender_that_then_finished_starts_at_once(
     assert sent_per_number(env) == Counter(dict.fromkeys(numbers(1, 2) + numbers(2, 2), 1))
 
 
+def _raise(exc: Exception) -> None:
+    raise exc
+
+
 def test_campaign_whose_sender_died_before_finishing_it_is_finished_by_the_tick_and_hands_the_lock_on(
     env: Env,
     api: Api,
@@ -376,15 +380,7 @@ def test_campaign_whose_sender_died_before_finishing_it_is_finished_by_the_tick_
     status, b = api.call("POST", "/v1/campaigns", campaign_body(numbers(4, 2), channel["id"], name="B"))
     assert (a["status"], b["status"]) == ("executing", "pending")
     # AND A's sender dies after recording every outcome, at the moment it would end the campaign
-    store, original, died = env.deps.store, env.deps.store.finish_campaign, []
-
-    def killed_once(*args: Any, **kwargs: Any) -> Any:
-        if not died:
-            died.append(True)
-            raise RuntimeError("sender killed")
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(store, "finish_campaign", killed_once)
+    died = once_before(monkeypatch, env.deps.store, "finish_campaign", partial(_raise, RuntimeError("sender killed")))
     pump.drain()
     assert died == [True] and len(pump.errors) == 1
     got = api.call("GET", f"/v1/campaigns/{a['id']}")[1]
