@@ -46,6 +46,7 @@ sys.path.insert(0, str(REPO))
 from bench.awscount import AwsCounter, by_service, code_fingerprint, diff, only  # noqa: E402
 from bench.contacts import write_csv  # noqa: E402
 from bench.csv_import import proc_cpu_s  # noqa: E402
+from bench.figures import print_figures  # noqa: E402
 
 FINAL = ("completed", "stopped")
 
@@ -310,24 +311,15 @@ def _per(counts: Counter[str], n: int) -> dict[str, float]:
 
 def report(figures: dict[str, Any]) -> None:
     """Print the figures."""
-    print(
+    print_figures(
         f"benchmark: {figures['recipients']:,}-recipient campaign from an uploaded CSV, local stack in-process "
-        "(moto in its own process)"
-    )
-    for key, value in figures.items():
-        if isinstance(value, dict):
-            print(f"  {key:30s} " + ", ".join(f"{k} {v}" for k, v in value.items()))
-        elif isinstance(value, float):
-            print(f"  {key:30s} {value:12.3f}")
-        elif isinstance(value, int):
-            print(f"  {key:30s} {value:12d}")
-        else:
-            print(f"  {key:30s} {value:>12s}")
-    print(
-        "  (seconds from the request that starts each phase; *_calls_per_recipient: botocore API calls made by the "
-        "service (API, workers, webhooks, tick) per recipient, counted with before-call; http_sends includes retries;\n"
-        "   harness_calls: the event pump's own SQS polling and schedule listing, which stand in for the Lambda trigger"
-        " and EventBridge Scheduler)"
+        "(moto in its own process)",
+        figures,
+        width=30,
+        note="  (seconds from the request that starts each phase; *_calls_per_recipient: botocore API calls made by "
+        "the service (API, workers, webhooks, tick) per recipient, counted with before-call; http_sends includes "
+        "retries;\n   harness_calls: the event pump's own SQS polling and schedule listing, which stand in for the "
+        "Lambda trigger and EventBridge Scheduler)",
     )
 
 

@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.awscount import AwsCounter, by_service, code_fingerprint, diff, only  # noqa: E402
 from bench.contacts import write_csv  # noqa: E402
+from bench.figures import print_figures  # noqa: E402
 
 
 def _maxrss_mib() -> float:
@@ -165,22 +166,13 @@ def bench_csv_import(megabytes: float | None = None) -> dict[str, Any]:
 
 def report(figures: dict[str, Any]) -> None:
     """Print the figures."""
-    print(
+    print_figures(
         f"benchmark: contact CSV import, {figures['file_mib']:.1f} MiB, through uploads.process_upload "
-        "(moto in its own process)"
-    )
-    for key, value in figures.items():
-        if isinstance(value, dict):
-            print(f"  {key:22s} " + ", ".join(f"{k} {v}" for k, v in value.items()))
-        elif isinstance(value, float):
-            print(f"  {key:22s} {value:12.3f}")
-        elif isinstance(value, int):
-            print(f"  {key:22s} {value:12d}")
-        else:
-            print(f"  {key:22s} {value:>12s}")
-    print(
-        "  (peak_rss_delta_mib: ru_maxrss high-water mark during the import minus before it; "
-        "tracemalloc_peak_mib, if shown: peak of Python allocations during a second, untimed import)"
+        "(moto in its own process)",
+        figures,
+        width=22,
+        note="  (peak_rss_delta_mib: ru_maxrss high-water mark during the import minus before it; "
+        "tracemalloc_peak_mib, if shown: peak of Python allocations during a second, untimed import)",
     )
 
 

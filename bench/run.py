@@ -27,6 +27,7 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.figures import print_figures  # noqa: E402
 from tests.e2e.stackproc import start_stack  # noqa: E402
 
 RECIPIENTS = 1000
@@ -95,10 +96,11 @@ def main() -> int:
         if part == "csv":
             failed += _child("bench.csv_import") != 0
         elif part == "campaign1k":
-            figures = bench_campaign()
-            print("benchmark: 1,000-recipient SMS campaign on the local stack (sandbox channel, mps 50)")
-            for key, value in figures.items():
-                print(f"  {key:22s} {value:10.3f}")
+            print_figures(
+                "benchmark: 1,000-recipient SMS campaign on the local stack (sandbox channel, mps 50)",
+                bench_campaign(),
+                width=22,
+            )
         else:
             failed += _child("bench.campaign_csv") != 0
         print(flush=True)
