@@ -1216,7 +1216,9 @@ class Store:
                         ),
                     }
                 },
-                *self._counter_items(campaign_id, {shard: {"n_sent": -1, "n_delivered": 1}}),
+                *self._counter_items(
+                    campaign_id, {shard: {BUCKET_OF[RecipientStatus.SENT]: -1, BUCKET_OF[RecipientStatus.DELIVERED]: 1}}
+                ),
             ]
         )
 

@@ -318,7 +318,8 @@ class _VariablesTooLargeError(Exception):
 
 
 def _import_csv(deps: Deps, tenant_id: str, upload_id: str, chunks: Iterable[bytes]) -> dict[str, Any]:
-    """Parse a contact CSV into the processed contact list (spooled through a temporary file, never all in memory).
+    """Parse a contact CSV into the processed contact list (spooled through a temporary file, never all in memory);
+    returns the upload's outcome (the caller stamps `processed_at`).
 
     The list is JSON lines: first `{"columns": [...]}` (the variable columns, once), then `[number, [values]]` per
     contact, values by position with trailing empties left out, so the list is never much larger than the CSV.
@@ -342,7 +343,7 @@ def _import_csv(deps: Deps, tenant_id: str, upload_id: str, chunks: Iterable[byt
         try:
             report = parse_contacts(chunks, keep)
         except CsvRejectedError as exc:
-            return {**_rejected(exc.code, exc.message, exc.details), "processed_at": utc_iso(deps.clock.utcnow())}
+            return _rejected(exc.code, exc.message, exc.details)
         except _VariablesTooLargeError as exc:
             message = (
                 f"the other columns of contact {exc.args[0]} hold more than {MAX_CONTACT_BYTES // 1024} KB; "
@@ -357,4 +358,4 @@ def _import_csv(deps: Deps, tenant_id: str, upload_id: str, chunks: Iterable[byt
             return {**report.as_dict(), **_rejected("invalid_phone_number", message, report.errors)}
         spool.seek(0)
         deps.blobs.put_file(processed_key(tenant_id, upload_id), spool, "application/x-ndjson")
-    return {**report.as_dict(), "status": "ready", "processed_at": utc_iso(deps.clock.utcnow())}
+    return {**report.as_dict(), "status": "ready"}
