@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import heapq
 import itertools
 import json
@@ -24,15 +25,18 @@ import mimetypes
 import os
 import re
 import signal
+import socket
+import struct
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from twilio.request_validator import RequestValidator
@@ -112,6 +116,7 @@ MMS_CONTENT_TYPES = frozenset(
 )
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_RESET = "__reset_connection__"  # marks an accepted message whose answer is a reset connection
 _CREATE_PATH = re.compile(r"^/2010-04-01/Accounts/([^/]+)/Messages\.json$")
 _FETCH_PATH = re.compile(r"^/2010-04-01/Accounts/([^/]+)/Messages/([^/]+)\.json$")
 
@@ -251,6 +256,8 @@ class _Message:
     # fetched, then "fetched", "failed" (11200), "invalid_content_type" (12300), "too_large" (11751) or "skipped"
     # (not fetched: an earlier one already failed the message).
     media: list[dict[str, Any]] = field(default_factory=list)
+    # Accepted, but its status callbacks are never posted (the `drop_callbacks_next` fault).
+    drop_callbacks: bool = False
 
     def item(self) -> dict[str, Any]:
         """The entry listed by ``GET /sim/messages``."""
@@ -314,6 +321,11 @@ class _Config:
     server_error_next: int = 0
     undelivered: dict[str, int] = field(default_factory=dict)
     no_callbacks: bool = False
+    # The next N messages are accepted (created, queued, their callbacks posted) but the connection is reset instead
+    # of answering: the caller cannot know whether Twilio has them.
+    reset_after_accept_next: int = 0
+    # The next N accepted messages never get a status callback.
+    drop_callbacks_next: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Public view."""
@@ -324,6 +336,8 @@ class _Config:
             "server_error_next": self.server_error_next,
             "undelivered": dict(self.undelivered),
             "no_callbacks": self.no_callbacks,
+            "reset_after_accept_next": self.reset_after_accept_next,
+            "drop_callbacks_next": self.drop_callbacks_next,
         }
 
 
@@ -488,6 +502,8 @@ class TwilioSimulator:
             "server_error_next": lambda v: _count_opt("server_error_next", v),
             "undelivered": _undelivered_opt,
             "no_callbacks": _bool_opt,
+            "reset_after_accept_next": lambda v: _count_opt("reset_after_accept_next", v),
+            "drop_callbacks_next": lambda v: _count_opt("drop_callbacks_next", v),
         }
         unknown = sorted(set(opts) - set(parsers))
         if unknown:
@@ -591,6 +607,9 @@ class TwilioSimulator:
                     for url in media
                 ],
             )
+            if self._config.drop_callbacks_next > 0:
+                self._config.drop_callbacks_next -= 1
+                message.drop_callbacks = True
             self._messages.append(message)
             self._by_sid[message.sid] = message
             self._stats["accepted"] += 1
@@ -598,7 +617,12 @@ class TwilioSimulator:
                 self._stats["first_accepted_at"] = wall
             self._stats["last_accepted_at"] = wall
             self._schedule(message.sid, stage=0, delay=self._config.callback_delay_ms / 1000.0)
-            return message.resource()
+            resource = message.resource()
+            if self._config.reset_after_accept_next > 0:
+                self._config.reset_after_accept_next -= 1
+                self._stats["resets_after_accept"] += 1
+                resource[_RESET] = True
+            return resource
 
     def fetch_message(self, path_sid: str, authorization: str | None, message_sid: str) -> dict[str, Any]:
         """Handle ``GET .../Messages/{sid}.json``."""
@@ -615,30 +639,56 @@ class TwilioSimulator:
             return message.resource()
 
     def list_messages(self, path_sid: str, authorization: str | None, query: Mapping[str, list[str]]) -> dict[str, Any]:
-        """Handle ``GET .../Messages.json``: one page, newest first, filtered by To/From, sized by PageSize."""
+        """Handle ``GET .../Messages.json`` as Twilio does: newest first, filtered by ``To``, ``From``, ``DateSent``,
+        ``DateSent<`` and ``DateSent>`` (a ``YYYY-MM-DD`` GMT date, or a time, the SDK's ``...THH:MM:SSZ``), paged by
+        ``PageSize`` with ``next_page_uri`` (``Page`` and ``PageToken``, ``PA`` + the last sid of the page before).
+        A DateSent filter leaves out messages not sent yet (still queued: no date_sent)."""
         with self._lock:
             self._authenticate(path_sid, authorization)
             to, sender = _first(query, "To"), _first(query, "From")
+            date_filters = [(op, _date_sent_bound(op, _first(query, name) or "")) for name, op in _DATE_SENT_PARAMS
+                            if _first(query, name) is not None]  # fmt: skip
             try:
                 page_size = max(1, min(1000, int(_first(query, "PageSize") or 50)))
+                page = max(0, int(_first(query, "Page") or 0))
             except ValueError:
-                page_size = 50
-            found = [
-                m.resource()
+                raise TwilioApiError(400, 20001, "PageSize and Page must be integers") from None
+            rows = [
+                m
                 for m in reversed(self._messages)
-                if m.account_sid == path_sid and (not to or m.to == to) and (not sender or m.from_ == sender)
-            ][:page_size]
-        uri = f"/{API_VERSION}/Accounts/{path_sid}/Messages.json?PageSize={page_size}&Page=0"
+                if m.account_sid == path_sid
+                and (not to or m.to == to)
+                and (not sender or m.from_ == sender)
+                and all(_date_sent_matches(m.date_sent, op, bound) for op, bound in date_filters)
+            ]
+            start = page * page_size
+            token = _first(query, "PageToken") or ""
+            if token.startswith("PA"):
+                after = next((pos for pos, m in enumerate(rows) if m.sid == token[2:]), None)
+                if after is not None:
+                    start = after + 1
+            found = rows[start : start + page_size]
+            messages = [m.resource() for m in found]
+            more = start + page_size < len(rows)
+        base = f"/{API_VERSION}/Accounts/{path_sid}/Messages.json"
+        keep = [(k, v) for k in ("To", "From", *(n for n, _ in _DATE_SENT_PARAMS)) for v in query.get(k, [])[:1]]
+
+        def uri(page_no: int, page_token: str | None = None) -> str:
+            params = [*keep, ("PageSize", str(page_size)), ("Page", str(page_no))]
+            if page_token:
+                params.append(("PageToken", page_token))
+            return f"{base}?{urlencode(params)}"
+
         return {
-            "end": max(0, len(found) - 1),
-            "first_page_uri": uri,
-            "messages": found,
-            "next_page_uri": None,
-            "page": 0,
+            "end": start + max(0, len(messages) - 1),
+            "first_page_uri": uri(0),
+            "messages": messages,
+            "next_page_uri": uri(page + 1, f"PA{found[-1].sid}") if more and found else None,
+            "page": page,
             "page_size": page_size,
-            "previous_page_uri": None,
-            "start": 0,
-            "uri": uri,
+            "previous_page_uri": uri(page - 1) if page > 0 else None,
+            "start": start,
+            "uri": uri(page, token or None),
         }
 
     # ------------------------------------------------------------------ inbound messages
@@ -709,6 +759,7 @@ class TwilioSimulator:
             "throttled": 0,
             "server_errors": 0,
             "unauthorized": 0,
+            "resets_after_accept": 0,
             "first_accepted_at": None,
             "last_accepted_at": None,
             "callbacks_posted": 0,
@@ -840,7 +891,7 @@ class TwilioSimulator:
                 message.status, message.error_code, message.date_updated = status, error_code, now
                 if status == "sent":
                     message.date_sent = now
-            url = None if self._config.no_callbacks else message.status_callback
+            url = None if self._config.no_callbacks or message.drop_callbacks else message.status_callback
             token = self._accounts.get(message.account_sid)
             params = {
                 "SmsSid": message.sid,
@@ -941,6 +992,36 @@ def _fetch_media(session: requests.Session, urls: Sequence[str]) -> tuple[list[d
             logger.info("media fetch %s failed: %s", url, exc)
             item["status"], error_code = "failed", MEDIA_RETRIEVAL_FAILED
     return results, error_code
+
+
+# The Messages list's DateSent filters: the query parameter and how it compares.
+_DATE_SENT_PARAMS = (("DateSent", "="), ("DateSent<", "<"), ("DateSent>", ">"))
+
+
+def _date_sent_bound(op: str, value: str) -> tuple[float, float]:
+    """The [from, to) epoch range a DateSent filter admits; a date means that whole GMT day."""
+    try:
+        if len(value) == 10:
+            day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+            lo, hi = day, day + 86400.0
+        else:
+            at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if at.tzinfo is None:
+                at = at.replace(tzinfo=UTC)
+            lo, hi = at.timestamp(), at.timestamp() + 1.0
+    except ValueError:
+        raise TwilioApiError(400, 20001, f"Invalid DateSent value {value!r}: use YYYY-MM-DD") from None
+    if op == "<":
+        return (float("-inf"), hi)  # on or before
+    if op == ">":
+        return (lo, float("inf"))  # on or after
+    return (lo, hi)
+
+
+def _date_sent_matches(date_sent: float | None, op: str, bound: tuple[float, float]) -> bool:
+    if date_sent is None:
+        return False
+    return bound[0] <= math.floor(date_sent) < bound[1]
 
 
 def _first(form: Mapping[str, list[str]], name: str) -> str | None:
@@ -1070,6 +1151,9 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = exc.status, exc.body()
         if delay > 0:
             time.sleep(delay)
+        if payload.pop(_RESET, False):
+            self._reset_connection()
+            return
         headers = {"WWW-Authenticate": 'Basic realm="Twilio API"'} if status == 401 else None
         self._json(status, payload, headers)
 
@@ -1155,6 +1239,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _auth(self) -> str | None:
         return self.headers.get("Authorization")
+
+    def _reset_connection(self) -> None:
+        """Abort the connection with a TCP reset (SO_LINGER 0), as a dropped load balancer connection looks."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
 
     def _method_not_allowed(self) -> None:
         self._json(405, twilio_error(20004, "Method not allowed", 405))
