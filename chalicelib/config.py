@@ -48,7 +48,10 @@ class Settings:
     max_recipients_per_campaign: int
     chunk_size: int
     twilio_api_base: str | None
-    stale_claim_seconds: int
+    # How long a provider call may take before its answer counts as lost (the hand-over is then uncertain).
+    provider_timeout_seconds: float
+    # How long an uncertain hand-over waits for the provider's status callback before its records are checked.
+    settle_seconds: int
     attribution_window_days: int
     upload_bucket: str
     # Audiences up to this size are written while the create request waits; larger ones by the send worker.
@@ -70,7 +73,8 @@ def settings() -> Settings:
         max_recipients_per_campaign=_int("MAX_RECIPIENTS_PER_CAMPAIGN", 1000),
         chunk_size=_int("CHUNK_SIZE", 100),
         twilio_api_base=os.environ.get("TWILIO_API_BASE") or None,
-        stale_claim_seconds=_int("STALE_CLAIM_SECONDS", 960),
+        provider_timeout_seconds=float(_int("PROVIDER_TIMEOUT_MS", 10_000)) / 1000.0,
+        settle_seconds=_int("SETTLE_SECONDS", 120),
         attribution_window_days=_int("ATTRIBUTION_WINDOW_DAYS", 7),
         upload_bucket=_required("UPLOAD_BUCKET"),
         inline_dispatch_max=_int("INLINE_DISPATCH_MAX", 2000),

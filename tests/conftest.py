@@ -91,7 +91,6 @@ def env(moto_url: str, sim: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[En
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("PUBLIC_BASE_URL", PUBLIC_BASE)
     monkeypatch.setenv("TWILIO_API_BASE", sim.url)
-    monkeypatch.setenv("STALE_CLAIM_SECONDS", "960")
     config.settings.cache_clear()
     deps = deps_module.build(config.settings())
     deps_module.override(deps)
@@ -216,6 +215,15 @@ def make_pump(env: Env) -> Any:
         timeouts={"send_worker": 300.0, "upload_worker": 900.0},
         now=env.deps.clock.utcnow,
     )
+
+
+def settle_time(env: Env, pump: Any, rounds: int = 1) -> None:
+    """Let uncertain hand-overs come due, as the minute tick sees them: move the app's clock past the settle wait,
+    run the tick, and work what it queues (`rounds` times)."""
+    for _ in range(rounds):
+        env.deps.clock.offset += env.deps.settings.settle_seconds + 1
+        pump.run_ticks()
+        pump.drain()
 
 
 @pytest.fixture

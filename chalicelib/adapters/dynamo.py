@@ -10,6 +10,7 @@ Layout (one table, `pk`/`sk`, sparse GSI `gsi1`):
     TENANT#{tid}   PHONEBOOK#{pid}    phonebook metadata (name, counts, version); its contacts are an S3 object
     CAMPAIGN#{cid} C#{shard}          result counter shard: one number per recipient-status bucket
     CAMPAIGN#{cid} R#{index}          recipient: number, status, claim, provider id, error, timestamps
+    CAMPAIGN#{cid} H#{token}          hand-over record: claimed recipients whose provider answer is not known yet
 
 The tenant item is the one place that decides who sends: `sending` holds the one campaign allowed to send and
 `pending_queue` the campaigns waiting, in the order they started waiting. Every move of a campaign into or out of
@@ -30,6 +31,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from chalicelib.adapters.handovers import HandoverRecords
 from chalicelib.domain.errors import ConcurrencyError, ConflictError, InvalidRequestError, NotFoundError
 from chalicelib.domain.model import BUCKET_OF, BUCKETS, COUNTER_SHARDS, CampaignStatus, RecipientStatus
 
@@ -166,7 +168,7 @@ def _is_condition_failure(exc: ClientError) -> bool:
     return False
 
 
-class Store:
+class Store(HandoverRecords):
     """The service's table, behind named operations."""
 
     def __init__(self, client: Any, table_name: str) -> None:
@@ -1010,15 +1012,37 @@ class Store:
             raise
         return True
 
-    def release_recipient(self, campaign_id: str, index: int, token: str) -> bool:
-        """Give back a claim that sent nothing (throttled, out of time): the recipient is queued again."""
+    def release_recipient(self, campaign_id: str, index: int, token: str, *, attempted: bool = False) -> bool:
+        """Give back a claim: the recipient is queued again. One that sent nothing (throttled, out of time) gets its
+        attempt back; one `attempted` (the provider's records prove it never arrived) keeps it, so the next is new."""
         return self._update(
             {"pk": campaign_pk(campaign_id), "sk": recipient_sk(index)},
             "SET #s = :queued REMOVE claim_token, claimed_at ADD attempts :minus",
+            # Closes: releasing a recipient that a status report or another settler has moved on meanwhile.
             "#s = :sending AND claim_token = :token",
-            {":queued": "queued", ":sending": "sending", ":token": token, ":minus": -1},
+            {":queued": "queued", ":sending": "sending", ":token": token, ":minus": 0 if attempted else -1},
             {"#s": "status"},
         )
+
+    def next_attempt(self, campaign_id: str, index: int, token: str) -> int | None:
+        """Count one more attempt on a recipient we still hold (the last one provably never left); its new number,
+        or None when the claim is no longer ours."""
+        try:
+            out = self._db.update_item(
+                TableName=self._table,
+                Key=_item({"pk": campaign_pk(campaign_id), "sk": recipient_sk(index)}),
+                UpdateExpression="ADD attempts :one",
+                # Closes: counting an attempt on a recipient another worker or a report has taken over.
+                ConditionExpression="#s = :sending AND claim_token = :token",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_values({":one": 1, ":sending": "sending", ":token": token}),
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return None
+            raise
+        return int(_unitem(out["Attributes"])["attempts"])
 
     def claim_recipients(
         self, campaign_id: str, recipients: Sequence[Mapping[str, Any]], token: str, now: float

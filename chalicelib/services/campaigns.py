@@ -731,6 +731,10 @@ def run_job(deps: Deps, job: Job) -> None:
         dispatch(deps, job.tenant_id, job.campaign_id)
     elif job.kind == "purge":
         deps.store.delete_campaign_data(job.campaign_id)
+    elif job.kind == "settle":
+        from chalicelib.services import settle
+
+        settle.settle_campaign(deps, job.tenant_id, job.campaign_id)
     else:
         log.warning("unknown job dropped", extra={"kind": job.kind, "campaign_id": job.campaign_id})
 
@@ -899,10 +903,12 @@ def start_scheduled(deps: Deps, tenant_id: str, campaign_id: str) -> str | None:
 
 
 def tick(deps: Deps) -> dict[str, int]:
-    """The minute tick: start due campaigns the scheduler missed, finish or revive sending ones."""
+    """The minute tick: start due campaigns the scheduler missed, finish, settle or revive sending ones."""
+    from chalicelib.services import settle
+
     now = deps.clock.utcnow()
     now_iso = utc_iso(now) or ""
-    started = finished = revived = 0
+    started = finished = revived = settling = 0
     for _, tenant_id, campaign_id in deps.store.indexed_campaigns(DUE, until=now_iso):
         if start_scheduled(deps, tenant_id, campaign_id):
             started += 1
@@ -913,6 +919,8 @@ def tick(deps: Deps) -> dict[str, int]:
         if _finish_if_done(deps, campaign):
             finished += 1
             continue
+        if settle.queue_if_due(deps, tenant_id, campaign_id):
+            settling += 1
         if _needs_dispatch(campaign, now):
             generation = int(campaign.get("dispatch_gen", 0))
             if campaign.get("dispatched_gen") is not None:
@@ -922,7 +930,7 @@ def tick(deps: Deps) -> dict[str, int]:
             # de-duplication drops a repeat while the first (writing a large audience) is still running.
             deps.queue.publish_job(Job("dispatch", tenant_id, campaign_id), f"dispatch:{campaign_id}:{generation}")
             revived += 1
-    return {"started": started, "finished": finished, "revived": revived}
+    return {"started": started, "finished": finished, "revived": revived, "settling": settling}
 
 
 def _age(stamp: str | None, now: datetime) -> float:

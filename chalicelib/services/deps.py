@@ -49,12 +49,18 @@ def build(settings: Settings, clock: Clock | None = None) -> Deps:
     session = boto3.session.Session()
 
     def provider_for(channel: Mapping[str, Any], creds: Mapping[str, str]) -> Provider:
-        return TwilioProvider(creds["account_sid"], creds["auth_token"], api_base=settings.twilio_api_base)
+        current = deps.settings  # read when called: a test may change the settings after build()
+        return TwilioProvider(
+            creds["account_sid"],
+            creds["auth_token"],
+            api_base=current.twilio_api_base,
+            timeout=current.provider_timeout_seconds,
+        )
 
     def verifier_for(channel: Mapping[str, Any], creds: Mapping[str, str]) -> WebhookVerifier:
         return TwilioSignature(creds["auth_token"])
 
-    return Deps(
+    deps = Deps(
         settings=settings,
         store=Store(session.client("dynamodb", config=cfg), settings.table_name),
         queue=SendQueue(session.client("sqs", config=cfg), settings.send_queue_url),
@@ -74,6 +80,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Deps:
         provider_for=provider_for,
         verifier_for=verifier_for,
     )
+    return deps
 
 
 _current: Deps | None = None

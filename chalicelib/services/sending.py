@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from chalicelib.adapters.blobs import upload_key
 from chalicelib.adapters.providers.base import Outcome, Provider, SendResult
 from chalicelib.adapters.queue import Chunk, sender_group
-from chalicelib.domain.model import SEND_INTERRUPTED, SENDING_STATUSES, CampaignStatus, Clock, RecipientStatus, utc_iso
+from chalicelib.domain.model import SENDING_STATUSES, CampaignStatus, Clock, RecipientStatus, utc_iso
 from chalicelib.domain.phone import mask
 from chalicelib.services import campaigns
 from chalicelib.services.deps import Deps
@@ -25,6 +25,8 @@ SAFETY_SECONDS = 20.0
 MAX_TRANSIENT_TRIES = 3
 MAX_BACKOFF_SECONDS = 8.0
 MAX_PARALLEL = 8
+# A dead sender's hand-over record is due this long after its invocation's deadline (time for its last call to end).
+HANDOVER_MARGIN_SECONDS = 60.0
 # How long the media URL handed to the provider works (capped in AWS by the Lambda role's session, about an hour+).
 MEDIA_URL_SECONDS = 6 * 3600
 
@@ -94,18 +96,23 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
         key = upload_key(chunk.tenant_id, campaign["content"]["upload_id"])
         media_urls = (deps.blobs.presigned_get(key, MEDIA_URL_SECONDS),)
     wanted = set(chunk.indexes) if chunk.indexes is not None else None
-    stale_before = deps.clock.now() - deps.settings.stale_claim_seconds
-    todo = []
-    for recipient in store.recipients_range(chunk.campaign_id, chunk.start, chunk.end):
-        if wanted is not None and int(recipient["index"]) not in wanted:
-            continue
-        if recipient["status"] == RecipientStatus.SENDING and float(recipient.get("claimed_at", 0)) < stale_before:
-            _interrupted(deps, chunk, recipient)
-        elif recipient["status"] == RecipientStatus.QUEUED:
-            todo.append(recipient)
-    # One claim for the chunk (a transaction per 100 recipients), not one per recipient.
+    # Only queued recipients are sent. One `sending` is held by a live worker, or its hand-over is uncertain and is
+    # settled from its hand-over record (never resent from here).
+    todo = [
+        r
+        for r in store.recipients_range(chunk.campaign_id, chunk.start, chunk.end)
+        if (wanted is None or int(r["index"]) in wanted) and r["status"] == RecipientStatus.QUEUED
+    ]
     token = uuid.uuid4().hex
-    claimed = store.claim_recipients(chunk.campaign_id, todo, token, deps.clock.now())
+    if todo:
+        # Written before the claim: should this worker die from here on, the record names the recipients that may
+        # be at the provider, due for settling once this invocation must have ended (Lambda stops it at its timeout).
+        now = deps.clock.now()
+        store.open_handover(
+            chunk.campaign_id, token, [int(r["index"]) for r in todo], now, now + time_left() + HANDOVER_MARGIN_SECONDS
+        )
+    # One claim for the chunk (a transaction per 100 recipients), not one per recipient.
+    claimed = store.claim_recipients(chunk.campaign_id, todo, token, deps.clock.now()) if todo else []
     outcomes = OutcomeBuffer(deps, chunk.campaign_id, token)
     halt = threading.Event()
     providers = threading.local()
@@ -138,6 +145,12 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
     unsent = [i for v, i in verdicts if v != "done"]
     for index in unsent:
         store.release_recipient(chunk.campaign_id, index, token)  # sent nothing: queued again, attempt not counted
+    if todo:
+        # Every claimed recipient now has an outcome except the uncertain ones: the record keeps those alone, due
+        # once the provider's status callback has had time to settle them.
+        store.narrow_handover(
+            chunk.campaign_id, token, outcomes.uncertain(), deps.clock.now() + deps.settings.settle_seconds
+        )
     if any(v == "stop" for v, _ in verdicts):
         return
     if unsent:
@@ -151,8 +164,9 @@ class OutcomeBuffer:
     """Send outcomes written in batches: one transaction records many recipients and their counts (thread-safe).
 
     A batch is written when it holds FLUSH_SIZE outcomes or its oldest is FLUSH_SECONDS old, and at the chunk's
-    end. If the worker dies before a write, its recipients stay claimed and are later recorded `send_interrupted`
-    (never resent); the provider's status callback still settles them.
+    end. If the worker dies before a write, its recipients stay claimed (`sending`) under the chunk's hand-over
+    record, and are settled by the provider's status callback or its records, never resent blindly. Uncertain
+    hand-overs are not written here: they stay claimed, and the chunk's hand-over record keeps them.
     """
 
     FLUSH_SIZE = 25
@@ -165,6 +179,20 @@ class OutcomeBuffer:
         self._lock = threading.Lock()
         self._pending: list[tuple[dict[str, Any], RecipientStatus, dict[str, Any], str | None]] = []
         self._oldest = 0.0
+        self._uncertain: dict[int, dict[str, str]] = {}
+
+    def add_uncertain(self, claimed: dict[str, Any], result: SendResult) -> None:
+        """Remember a hand-over whose answer was lost: the recipient stays claimed until it is settled."""
+        with self._lock:
+            self._uncertain[int(claimed["index"])] = {
+                "code": result.error_code or "provider_no_answer",
+                "message": result.error_message or "",
+            }
+
+    def uncertain(self) -> dict[int, dict[str, str]]:
+        """The uncertain hand-overs so far, by recipient index."""
+        with self._lock:
+            return dict(self._uncertain)
 
     def add(self, claimed: dict[str, Any], to: RecipientStatus, result: SendResult) -> None:
         """Remember one outcome; write the batch when it is due."""
@@ -225,12 +253,12 @@ def _send_one(
 ) -> str:
     """Send and record one claimed recipient. Returns "done", "requeue" (not sent: give the rest back) or "stop"."""
     index = int(claimed["index"])
-    callback = status_callback_url(
-        deps, campaign["channel_id"], chunk.campaign_id, index, int(claimed["attempts"]), int(claimed["shard"])
-    )
     transient_tries = 0
     backoff = 0.5
     while True:
+        callback = status_callback_url(
+            deps, campaign["channel_id"], chunk.campaign_id, index, int(claimed["attempts"]), int(claimed["shard"])
+        )
         pacer.wait()
         result = provider.send(
             to=claimed["number"], sender=campaign["sender"], text=text, media_urls=media_urls, status_callback=callback
@@ -238,8 +266,18 @@ def _send_one(
         if result.outcome == Outcome.ACCEPTED:
             outcomes.add(claimed, RecipientStatus.SENT, result)
             return "done"
+        if result.outcome == Outcome.UNCERTAIN:
+            # The provider may have it: never call again for this attempt. Its callback or its records settle it.
+            outcomes.add_uncertain(claimed, result)
+            log.warning(
+                "hand-over uncertain; left to settle",
+                extra={"campaign_id": chunk.campaign_id, "index": index, "code": result.error_code},
+            )
+            return "done"
+        if result.outcome == Outcome.TRANSIENT:
+            transient_tries += 1
         if result.outcome == Outcome.PERMANENT or (
-            result.outcome == Outcome.TRANSIENT and transient_tries + 1 >= MAX_TRANSIENT_TRIES
+            result.outcome == Outcome.TRANSIENT and transient_tries >= MAX_TRANSIENT_TRIES
         ):
             outcomes.add(claimed, RecipientStatus.FAILED, result)
             log.info(
@@ -265,31 +303,22 @@ def _send_one(
                 {"code": f"provider_{result.error_code}", "message": result.error_message or ""},
             )
             return "stop"
-        # Throttled (never the recipient's failure) or a transient fault: wait, then try the same recipient again.
         if result.outcome == Outcome.TRANSIENT:
-            transient_tries += 1
+            # It provably never left: the next call is a new attempt, with its own callback URL.
+            attempt = deps.store.next_attempt(chunk.campaign_id, index, str(claimed["claim_token"]))
+            if attempt is None:
+                return "done"  # no longer ours to send
+            claimed = {**claimed, "attempts": attempt}
+        # Throttled (a refusal, never the recipient's failure) or never sent: wait, then try the same recipient again.
         wait = min(result.retry_after or backoff, MAX_BACKOFF_SECONDS)
         backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
         if time_left() - wait < SAFETY_SECONDS:
             return "requeue"
         log.info(
-            "provider asked us to slow down" if result.outcome == Outcome.THROTTLED else "provider fault; retrying",
+            "provider asked us to slow down" if result.outcome == Outcome.THROTTLED else "provider unreachable; again",
             extra={"campaign_id": chunk.campaign_id, "index": index, "code": result.error_code, "wait": wait},
         )
         deps.clock.sleep(wait)
-
-
-def _interrupted(deps: Deps, chunk: Chunk, recipient: dict[str, Any]) -> None:
-    """A claim left by a worker that died mid-send: record it, never send again (the provider may have it)."""
-    fields = {
-        "claim_token": None,
-        "error_code": SEND_INTERRUPTED,
-        "error_message": "the sender stopped while handing this message to the provider; it may have been sent",
-        "failed_at": utc_iso(deps.clock.utcnow()),
-    }
-    deps.store.move_recipient(
-        chunk.campaign_id, recipient, RecipientStatus.FAILED, fields, claim_token=recipient.get("claim_token")
-    )
 
 
 def _requeue(deps: Deps, chunk: Chunk, campaign: dict[str, Any], from_index: int) -> None:

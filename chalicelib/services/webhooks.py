@@ -121,6 +121,8 @@ def twilio_status(
         if not provider_may_move(current, target, recipient.get("error_code")):
             return  # a replay or a late report: never backwards, never twice
         changes: dict[str, Any] = {}
+        if current == R.SENDING:
+            changes["claim_token"] = None  # the report settles a hand-over whose answer was lost (or not yet written)
         if sid and not recipient.get("provider_message_id"):
             changes["provider_message_id"] = sid
         if target in (R.SENT, R.DELIVERED, R.READ) and not recipient.get("sent_at"):

@@ -19,7 +19,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from chalicelib.api.schemas import CampaignIn
 from chalicelib.local.pump import EventPump
 from chalicelib.services import campaigns
-from tests.conftest import SENDER, Api, Env, campaign_body, once_before
+from tests.conftest import SENDER, Api, Env, campaign_body, once_before, settle_time
 
 SENDING = ("executing", "retrying")
 _DESER = TypeDeserializer()
@@ -529,38 +529,50 @@ def test_provider_429_slows_the_sender_and_is_never_a_failure(
     assert len([w for w in fake_sleep if w >= 0.5]) >= 3, fake_sleep
 
 
-def test_provider_server_errors_within_the_retry_budget_still_send_once(
+def test_provider_server_errors_are_settled_from_its_records_and_sent_once(
     env: Env, api: Api, channel: dict[str, Any], pump: Any, fake_sleep: Any
 ) -> None:
-    # GIVEN the provider fails the next two sends with 500 (within the sender's budget of three tries)
+    # GIVEN the provider fails the next two sends with 500 (after which Twilio may or may not have queued them)
     env.sim.configure(server_error_next=2)
     # WHEN a campaign of four is sent
     status, created = api.call("POST", "/v1/campaigns", campaign_body(numbers(3, 4), channel["id"]))
     assert status == 201, created
     pump.drain()
-    # THEN it completed with no failure and every number got exactly one message
+    # THEN the two are not resent blindly: they stay `sending`, and the campaign is not complete
+    status, midway = api.call("GET", f"/v1/campaigns/{created['id']}")
+    assert midway["status"] == "executing" and midway["result"]["sent"] == 2 and midway["result"]["pending"] == 2
+    first = sent_per_number(env)
+    assert len(first) == 2 and set(first.values()) == {1}, first  # sends run in parallel: which two got 500 varies
+    # WHEN the settle wait passes and the tick has the provider's records checked: the two are provably absent
+    settle_time(env, pump)
+    # THEN they were sent again, as a second attempt, and every number got exactly one message
     status, done = api.call("GET", f"/v1/campaigns/{created['id']}")
     assert done["status"] == "completed"
     assert done["result"]["failed"] == 0 and done["result"]["sent"] == 4
     assert sent_per_number(env) == Counter(dict.fromkeys(numbers(3, 4), 1))
     assert env.sim.stats()["server_errors"] == 2
+    status, listed = api.call("GET", f"/v1/campaigns/{created['id']}/recipients")
+    assert sorted(r["attempts"] for r in listed["items"]) == [1, 1, 2, 2]
 
 
-def test_provider_server_errors_beyond_the_retry_budget_fail_the_recipient_not_the_campaign(
+def test_provider_server_errors_beyond_the_attempt_budget_fail_the_recipient_not_the_campaign(
     env: Env, api: Api, channel: dict[str, Any], pump: Any, fake_sleep: Any
 ) -> None:
     # GIVEN the provider fails the next three sends with 500, and a campaign of one: it gets all three
     env.sim.configure(server_error_next=3)
     status, created = api.call("POST", "/v1/campaigns", campaign_body(numbers(4, 1), channel["id"]))
     assert status == 201, created
-    # WHEN it is sent
+    # WHEN it is sent, and each uncertain attempt is settled (absent) and sent again
     pump.drain()
-    # THEN the recipient failed with Twilio's code after three tries (no endless retry), and the campaign completed
+    settle_time(env, pump, rounds=3)
+    # THEN the recipient failed with Twilio's code after three attempts (no endless retry), and the campaign completed
     status, done = api.call("GET", f"/v1/campaigns/{created['id']}")
     assert done["status"] == "completed"
     assert done["result"]["failed"] == 1 and done["result"]["sent"] == 0 and done["result"]["pending"] == 0
     status, failed = api.call("GET", f"/v1/campaigns/{created['id']}/recipients?status=failed")
-    assert [(r["number"], r["error"]["code"]) for r in failed["items"]] == [(numbers(4, 1)[0], "20500")]
+    assert [(r["number"], r["error"]["code"], r["attempts"]) for r in failed["items"]] == [
+        (numbers(4, 1)[0], "20500", 3)
+    ]
     assert env.sim.stats()["server_errors"] == 3
     assert env.sim.messages() == []
     # AND the next campaign sends normally

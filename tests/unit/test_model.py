@@ -127,8 +127,11 @@ def test_parallelism_grows_with_mps_within_bounds() -> None:
         (400, 21211, Outcome.PERMANENT),
         (400, 21610, Outcome.PERMANENT),
         (401, 20003, Outcome.ACCOUNT),
-        (500, 20500, Outcome.TRANSIENT),
-        (503, None, Outcome.TRANSIENT),
+        # A 5xx may come after Twilio queued the message: never a refusal, never resent blindly.
+        (500, 20500, Outcome.UNCERTAIN),
+        (503, None, Outcome.UNCERTAIN),
+        (502, None, Outcome.UNCERTAIN),
+        (400, 30001, Outcome.THROTTLED),
     ],
 )
 def test_twilio_errors_are_classified(status: int, code: int | None, outcome: Outcome) -> None:

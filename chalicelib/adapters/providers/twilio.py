@@ -1,17 +1,21 @@
-"""Twilio, through the official SDK: sending, error classification, webhook signatures."""
+"""Twilio, through the official SDK: sending, error classification, message records, webhook signatures."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import ssl
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from twilio.base.exceptions import TwilioException, TwilioRestException
+import requests
+from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from chalicelib.adapters.providers.base import Outcome, SendResult
+from chalicelib.adapters.providers.base import Lookup, Outcome, SendResult
 from chalicelib.adapters.providers.twilio_http import RewritingTwilioHttpClient
 
 log = logging.getLogger(__name__)
@@ -27,28 +31,98 @@ ACCOUNT_CODES = frozenset(
         30002,  # account suspended
     }
 )
-TRANSIENT_CODES = frozenset(
+# Answers after which Twilio may still have queued the message: never resent before the records are checked.
+UNCERTAIN_CODES = frozenset(
     {
         20500,  # internal server error
         20503,  # service unavailable
-        30001,  # queue overflow
     }
 )
+# 30001 "queue overflow" arrives in a 4xx answer when a sender's queue is full: refused, nothing was queued.
+REFUSED_RETRYABLE_CODES = frozenset({30001})
 # Everything else in 4xx is permanent for the recipient, notably:
 # 21211 invalid To number, 21612 cannot route to this number, 21408 region not enabled,
 # 21610 recipient unsubscribed (replied STOP), 21614 not a mobile number, 21604 To missing, 21602 body missing,
 # 21617 body too long, 21620/21623 media problems, 30007 carrier filtering.
 
+# How a Message resource's status maps onto a recipient's (https://www.twilio.com/docs/messaging/api/message-resource).
+# accepted/scheduled/queued/sending: Twilio has it and will send it, which is what `sent` means to us.
+RECORD_STATUSES = {
+    "accepted": "sent",
+    "scheduled": "sent",
+    "queued": "sent",
+    "sending": "sent",
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
+}
+# Clocks here and at Twilio are NTP-synced and Twilio stamps whole seconds: a message ours is created no earlier than
+# this before our claim. Small on purpose: a wider window could match an earlier campaign's message to the number.
+RECORD_SKEW_SECONDS = 5.0
+# A lookup reads at most this many of the newest messages from our sender to the number.
+RECORD_LOOKUP_LIMIT = 200
+
 
 def classify(status: int, code: int | None) -> Outcome:
-    """The outcome of a Twilio REST error."""
+    """The outcome of an answer Twilio gave with an error status."""
     if code in THROTTLED_CODES or status == 429:
         return Outcome.THROTTLED
     if code in ACCOUNT_CODES or status == 401:
         return Outcome.ACCOUNT
-    if code in TRANSIENT_CODES or status >= 500:
-        return Outcome.TRANSIENT
+    if code in UNCERTAIN_CODES or status >= 500:
+        # A 5xx may come after Twilio created the message (or from a proxy in front of it): not a refusal.
+        return Outcome.UNCERTAIN
+    if code in REFUSED_RETRYABLE_CODES:
+        return Outcome.THROTTLED
     return Outcome.PERMANENT
+
+
+def classify_exception(exc: BaseException) -> SendResult:
+    """The outcome of a send that raised instead of answering: did the request provably never leave?"""
+    if isinstance(exc, UnicodeError | requests.exceptions.InvalidHeader):
+        # The SDK could not even build the request: credentials no HTTP header can carry. Stored before the shape
+        # check existed; every send would fail the same way, so it is the account's problem, not the recipient's.
+        return SendResult(Outcome.ACCOUNT, error_code="invalid_credentials", error_message=type(exc).__name__)
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return SendResult(Outcome.TRANSIENT, error_code="provider_unreachable", error_message="connect timeout")
+    if isinstance(exc, requests.exceptions.SSLError):
+        if _caused_by(exc, ssl.SSLCertVerificationError):
+            return SendResult(Outcome.TRANSIENT, error_code="provider_unreachable", error_message="TLS handshake")
+        return SendResult(Outcome.UNCERTAIN, error_code="provider_no_answer", error_message="TLS error")
+    if isinstance(exc, requests.exceptions.ConnectionError) and _connect_failed(exc):
+        # Connection refused, DNS failure: no byte of the request was written.
+        return SendResult(Outcome.TRANSIENT, error_code="provider_unreachable", error_message="connection failed")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return SendResult(Outcome.UNCERTAIN, error_code="provider_timeout", error_message="no answer in time")
+    # A reset or closed connection after the request went out, an unreadable answer, anything else: Twilio may
+    # have the message. Never a blind resend.
+    return SendResult(Outcome.UNCERTAIN, error_code="provider_no_answer", error_message=type(exc).__name__)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, what caused it, and the exceptions requests and urllib3 wrap in their args."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        todo.extend(e for e in (item.__cause__, item.__context__, getattr(item, "reason", None)) if e is not None)
+        todo.extend(a for a in item.args if isinstance(a, BaseException))
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    return any(isinstance(e, kind) for e in _chain(exc))
+
+
+def _connect_failed(exc: BaseException) -> bool:
+    """True when urllib3 gave up while connecting (its connect phase ends before the request is written)."""
+    return any(isinstance(e, MaxRetryError) and isinstance(e.reason, NewConnectionError) for e in _chain(exc))
 
 
 class TwilioProvider:
@@ -76,12 +150,52 @@ class TwilioProvider:
         except TwilioRestException as exc:
             outcome = classify(int(exc.status or 0), int(exc.code) if exc.code is not None else None)
             return SendResult(outcome, error_code=str(exc.code or exc.status), error_message=_short(exc.msg))
-        except TwilioException as exc:  # connection errors and the like
-            return SendResult(Outcome.TRANSIENT, error_code="provider_unreachable", error_message=_short(str(exc)))
-        except Exception as exc:  # noqa: BLE001 - requests' connection errors and anything else on the wire
-            log.warning("twilio send raised %s", type(exc).__name__)
-            return SendResult(Outcome.TRANSIENT, error_code="provider_unreachable", error_message=type(exc).__name__)
+        except Exception as exc:  # noqa: BLE001 - requests' errors, the SDK's, anything else on the wire
+            result = classify_exception(exc)
+            log.warning("twilio send raised %s: %s", type(exc).__name__, result.outcome.value)
+            return result
         return SendResult(Outcome.ACCEPTED, message_id=message.sid)
+
+    def find(self, *, to: str, sender: str, text: str | None, media_count: int, since: float) -> Lookup:
+        """Look for our message in the account's Messages list: `To` and `From` filtered, newest first.
+
+        Not filtered by `DateSent`: a message still in the sender's queue at Twilio has no date_sent yet, so that
+        filter would call it absent and have it sent twice. The list is read until messages are older than `since`.
+        """
+        floor = since - RECORD_SKEW_SECONDS
+        found = None
+        read = 0
+        try:
+            for message in self._client.messages.stream(to=to, from_=sender, limit=RECORD_LOOKUP_LIMIT, page_size=50):
+                read += 1
+                created = _epoch(message.date_created)
+                if created is None:
+                    continue
+                if created < floor:
+                    break
+                if not str(message.direction or "").startswith("outbound"):
+                    continue
+                if (text or "") != (message.body or "") or int(message.num_media or 0) != media_count:
+                    continue
+                found = message  # newest first: the last one kept is the earliest after the claim
+            else:
+                if found is None and read >= RECORD_LOOKUP_LIMIT:
+                    return Lookup(None)  # read as far as allowed without reaching `since`: cannot tell
+        except TwilioRestException as exc:
+            log.warning("twilio messages list refused: %s", exc.code or exc.status)
+            return Lookup(None)
+        except Exception as exc:  # noqa: BLE001 - a lookup that fails is asked again later
+            log.warning("twilio messages list raised %s", type(exc).__name__)
+            return Lookup(None)
+        if found is None:
+            return Lookup(False)
+        status = RECORD_STATUSES.get(str(found.status or "").lower(), "sent")
+        code = str(found.error_code) if found.error_code and status in ("failed", "undelivered") else None
+        return Lookup(True, message_id=found.sid, status=status, error_code=code)
+
+
+def _epoch(value: datetime | None) -> float | None:
+    return value.timestamp() if isinstance(value, datetime) else None
 
 
 class TwilioSignature:

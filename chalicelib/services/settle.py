@@ -1,0 +1,159 @@
+"""Settling hand-overs whose answer was lost: the provider's callback or its own records decide, never a guess.
+
+A recipient whose hand-over is uncertain (a timeout, a reset connection, a 5xx, a sender that died mid-call) stays
+claimed (`sending`) under its chunk's hand-over record. The provider's status callback for that attempt settles it
+when it comes. Otherwise, once the record is due, the minute tick queues a `settle` job, and this module looks each
+recipient up in the provider's records:
+
+    found            -> the provider's status (sent/delivered/.../failed) with its message id
+    provably absent  -> queued again and sent as a new attempt (or failed, retryable, after MAX_ATTEMPTS)
+    can't tell       -> asked again on a later tick
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from chalicelib.adapters.handovers import Handover
+from chalicelib.adapters.providers.base import Provider
+from chalicelib.adapters.queue import Chunk, Job, sender_group
+from chalicelib.domain.model import SENDING_STATUSES, RecipientStatus, utc_iso
+from chalicelib.services.deps import Deps
+from chalicelib.services.logs import log
+
+R = RecipientStatus
+# A hand-over proven absent this many times fails (retryable by the PBX) instead of looping on a provider that keeps
+# losing its answers.
+MAX_ATTEMPTS = 3
+NO_ANSWER = {"code": "provider_no_answer", "message": "the provider never answered and never got the message"}
+
+
+def due(deps: Deps, campaign_id: str) -> bool:
+    """Whether any of the campaign's hand-over records is due for settling."""
+    now = deps.clock.now()
+    return any(h.due(now) for h in deps.store.handovers(campaign_id))
+
+
+def queue_if_due(deps: Deps, tenant_id: str, campaign_id: str) -> bool:
+    """From the minute tick: queue a settle job for a campaign with a due hand-over record (one per minute)."""
+    if not due(deps, campaign_id):
+        return False
+    minute = int(deps.clock.now() // 60)
+    deps.queue.publish_job(Job("settle", tenant_id, campaign_id), f"settle:{campaign_id}:{minute}")
+    return True
+
+
+def settle_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, int]:
+    """Settle every due hand-over record of a sending campaign; returns what became of its recipients."""
+    from chalicelib.services import campaigns  # campaigns' tick imports this module
+
+    counts = {"found": 0, "released": 0, "failed": 0, "unknown": 0}
+    store = deps.store
+    campaign = store.get_campaign(tenant_id, campaign_id)
+    if campaign is None or campaign["status"] not in SENDING_STATUSES:
+        return counts
+    now = deps.clock.now()
+    records = [h for h in store.handovers(campaign_id) if h.due(now)]
+    if not records:
+        return counts
+    channel = store.get_channel(tenant_id, campaign["channel_id"])
+    creds = deps.secrets.get(tenant_id, campaign["channel_id"]) if channel else None
+    if channel is None or creds is None:
+        return counts  # the sender stops a campaign whose channel is gone
+    provider = deps.provider_for(channel, creds)
+    released: list[int] = []
+    for record in records:
+        unknown: dict[int, dict[str, str]] = {}
+        for recipient in _still_held(deps, record):
+            index = int(recipient["index"])
+            error = dict(record.errors.get(str(index)) or NO_ANSWER)
+            verdict = settle_one(deps, provider, campaign, recipient, record.token, error)
+            counts[verdict] += 1
+            if verdict == "unknown":
+                unknown[index] = error
+            elif verdict == "released":
+                released.append(index)
+        store.narrow_handover(campaign_id, record.token, unknown, now + deps.settings.settle_seconds)
+    if released:
+        released.sort()
+        deps.queue.publish(
+            [
+                Chunk(
+                    tenant_id,
+                    campaign_id,
+                    released[0],
+                    released[-1] + 1,
+                    int(campaign.get("dispatch_gen", 0)),
+                    tuple(released),
+                )
+            ],  # fmt: skip
+            group=sender_group(campaign),
+            dedup_prefix=f"{campaign_id}:settled:{uuid.uuid4().hex}",
+        )
+    log.info("hand-overs settled", extra={"campaign_id": campaign_id, **counts})
+    campaigns.finish_if_done(deps, tenant_id, campaign_id)
+    return counts
+
+
+def _still_held(deps: Deps, record: Handover) -> list[dict[str, Any]]:
+    """The record's recipients still claimed under its token (the others were settled, or never claimed by it)."""
+    if not record.indexes:
+        return []
+    wanted = set(record.indexes)
+    lo, hi = min(wanted), max(wanted) + 1
+    return [
+        r
+        for r in deps.store.recipients_range(record.campaign_id, lo, hi)
+        if int(r["index"]) in wanted and r["status"] == R.SENDING and r.get("claim_token") == record.token
+    ]
+
+
+def settle_one(
+    deps: Deps,
+    provider: Provider,
+    campaign: dict[str, Any],
+    recipient: dict[str, Any],
+    token: str,
+    error: dict[str, str],
+) -> str:
+    """Settle one uncertain hand-over from the provider's records: "found", "released", "failed" or "unknown"."""
+    content = campaign.get("content") or {}
+    lookup = provider.find(
+        to=recipient["number"],
+        sender=campaign["sender"],
+        text=content.get("text"),
+        media_count=1 if content.get("type") == "file" else 0,
+        since=float(recipient.get("claimed_at", 0)),
+    )
+    campaign_id, index = campaign["campaign_id"], int(recipient["index"])
+    now = utc_iso(deps.clock.utcnow())
+    if lookup.found is None:
+        return "unknown"
+    if lookup.found:
+        target = R(lookup.status or R.SENT)
+        fields: dict[str, Any] = {"claim_token": None, "provider_message_id": lookup.message_id}
+        if target in (R.FAILED, R.UNDELIVERED):
+            code = lookup.error_code or target.value
+            fields.update(error_code=code, error_message=f"the provider reports {target.value} ({code})", failed_at=now)
+        else:
+            fields["sent_at"] = now
+            if target in (R.DELIVERED, R.READ):
+                fields["delivered_at"] = now
+        # A status callback may settle it at the same moment: whichever writes first wins, the other changes nothing.
+        deps.store.move_recipient(campaign_id, recipient, target, fields, claim_token=token)
+        log.info("hand-over found at the provider", extra={"campaign_id": campaign_id, "index": index})
+        return "found"
+    if int(recipient.get("attempts", 1)) >= MAX_ATTEMPTS:
+        fields = {
+            "claim_token": None,
+            "error_code": error.get("code") or NO_ANSWER["code"],
+            "error_message": error.get("message") or NO_ANSWER["message"],
+            "failed_at": now,
+        }
+        deps.store.move_recipient(campaign_id, recipient, R.FAILED, fields, claim_token=token)
+        return "failed"
+    if deps.store.release_recipient(campaign_id, index, token, attempted=True):
+        log.info("hand-over provably absent; sending again", extra={"campaign_id": campaign_id, "index": index})
+        return "released"
+    return "found"  # moved on meanwhile (a late callback): nothing left to do
