@@ -4,6 +4,8 @@ Keys:
 
     uploads/{tenant}/{upload}        the file as the PBX put it (presigned PUT, or the inline CSV body)
     processed/{tenant}/{upload}.jsonl  an imported contact CSV: one {"number": ..., "variables": {...}} per line
+    media/{tenant}/{upload}/{etag}   MMS media as checked: a copy made when the upload was processed, which no
+                                     presigned PUT names (a later PUT to the upload URL leaves it as it is)
     phonebooks/{tenant}/{phonebook}/{version}.json  a phonebook's contacts, one object per PUT
 """
 
@@ -26,6 +28,11 @@ def upload_key(tenant_id: str, upload_id: str) -> str:
 def processed_key(tenant_id: str, upload_id: str) -> str:
     """Where an imported contact list is kept, one contact per line."""
     return f"processed/{tenant_id}/{upload_id}.jsonl"
+
+
+def media_key(tenant_id: str, upload_id: str, etag: str) -> str:
+    """Where processed media is pinned: named after the ETag of the file it copies, outside `uploads/`."""
+    return f"media/{tenant_id}/{upload_id}/{etag}"
 
 
 def parse_upload_key(key: str) -> tuple[str, str] | None:
@@ -65,14 +72,35 @@ class Blobs:
         return url
 
     def head(self, key: str) -> dict[str, Any] | None:
-        """Size and content type of an object, or None when it is not there."""
+        """Size, content type and ETag (without its quotes) of an object, or None when it is not there."""
         try:
             out = self._s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
-        return {"size": int(out.get("ContentLength", 0)), "content_type": out.get("ContentType", "")}
+        return {
+            "size": int(out.get("ContentLength", 0)),
+            "content_type": out.get("ContentType", ""),
+            "etag": str(out.get("ETag", "")).strip('"'),
+        }
+
+    def copy(self, source: str, key: str, if_etag: str) -> bool:
+        """Copy an object within the bucket, server-side, keeping its content type; only while the source still has
+        ETag `if_etag` (False when it has been replaced since, or is gone)."""
+        try:
+            self._s3.copy_object(
+                Bucket=self.bucket,
+                Key=key,
+                CopySource={"Bucket": self.bucket, "Key": source},
+                CopySourceIfMatch=f'"{if_etag}"',
+                MetadataDirective="COPY",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("412", "PreconditionFailed", "404", "NoSuchKey"):
+                return False
+            raise
+        return True
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
         """Store a small object."""
