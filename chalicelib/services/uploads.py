@@ -3,6 +3,10 @@
     POST /v1/uploads ──> awaiting_file ──PUT to S3, S3 event──> importing ──> ready | rejected
     POST /v1/uploads (text/csv inline) ─────────────────────────> importing ──> ready | rejected (in the request)
 
+Media is checked on a copy made when it is processed (`media_key`, under `media/`, which no presigned URL names):
+campaigns send that copy, so a PUT to the upload URL after processing (it works for an hour) changes nothing sent,
+and S3's event for that PUT finds the upload done and is a no-op.
+
 The contract shows `status` processing | ready | rejected; `stage` (awaiting_file, importing, done) is the extension
 that says what "processing" is waiting for.
 """
@@ -16,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
-from chalicelib.adapters.blobs import BlobMissingError, parse_upload_key, processed_key, upload_key
+from chalicelib.adapters.blobs import BlobMissingError, media_key, parse_upload_key, processed_key, upload_key
 from chalicelib.api.schemas import MAX_ID_CHARS, UploadIn
 from chalicelib.domain.contacts_csv import MAX_CSV_BYTES, CsvRejectedError, parse_contacts
 from chalicelib.domain.errors import (
@@ -36,6 +40,8 @@ MAX_INLINE_CSV_BYTES = 5 * 1024 * 1024
 # "a filename under 127 characters": 126 at most.
 MAX_FILENAME_CHARS = 126
 PUT_URL_SECONDS = 3600
+# Media replaced between its HEAD and its copy is looked at again, this many times in all.
+PIN_ATTEMPTS = 3
 # A contact's variables travel with its recipient item (DynamoDB items are at most 400 KB): keep them well under.
 MAX_CONTACT_BYTES = 32 * 1024
 # An import is retaken from a worker that has been silent this long (longer than the upload worker's 900 s timeout).
@@ -294,19 +300,46 @@ def process_upload(deps: Deps, tenant_id: str, upload_id: str) -> None:
             )
         else:
             outcome = _import_csv(deps, tenant_id, upload_id, deps.blobs.stream(key))
-    elif head["size"] > MAX_MEDIA_BYTES:
-        outcome = _rejected(
-            "payload_too_large", f"a media file may be at most 100 MB; this one is {head['size']:,} bytes"
-        )
     else:
-        outcome = {
-            "status": "ready",
-            "size": head["size"],
-            "content_type": head["content_type"] or upload["content_type"],
-        }
+        outcome = _pin_media(deps, tenant_id, upload_id, upload, head)
     outcome["processed_at"] = utc_iso(deps.clock.utcnow())
     deps.store.finish_upload(tenant_id, upload_id, outcome)
     log.info("upload processed", extra={"upload_id": upload_id, "status": outcome["status"]})
+
+
+def _pin_media(
+    deps: Deps, tenant_id: str, upload_id: str, upload: dict[str, Any], head: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Copy media to a key no presigned URL names and describe the copy: what a campaign checks is what it sends.
+
+    The upload URL takes PUTs for an hour, also after processing; a campaign sends the copy (`media_key`), so a later
+    PUT changes neither what was checked nor what is sent. The copy is made only from the file that was looked at
+    (its ETag), and its own size and type are what the upload reports.
+    """
+    source = upload_key(tenant_id, upload_id)
+    for _ in range(PIN_ATTEMPTS):
+        if head is None:
+            return _rejected("file_missing", "the file is not in storage")
+        if head["size"] > MAX_MEDIA_BYTES:
+            return _too_large_media(head["size"])
+        pinned = media_key(tenant_id, upload_id, head["etag"])
+        copy = deps.blobs.head(pinned) if deps.blobs.copy(source, pinned, head["etag"]) else None
+        if copy is not None:
+            if copy["size"] > MAX_MEDIA_BYTES:
+                return _too_large_media(copy["size"])
+            return {
+                "status": "ready",
+                "size": copy["size"],
+                "content_type": copy["content_type"] or upload["content_type"],
+                "etag": copy["etag"],
+                "media_key": pinned,
+            }
+        head = deps.blobs.head(source)  # replaced (or removed) since it was looked at: look at what is there now
+    return _rejected("file_changing", "the file was replaced again and again while it was being checked")
+
+
+def _too_large_media(size: int) -> dict[str, Any]:
+    return _rejected("payload_too_large", f"a media file may be at most 100 MB; this one is {size:,} bytes")
 
 
 def _rejected(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
