@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from chalicelib.adapters.blobs import BlobMissingError
+from chalicelib.adapters.blobs import BlobMissingError, upload_key
 from chalicelib.adapters.dynamo import ACTIVE, DUE, campaign_pk, recipient_sk
 from chalicelib.adapters.queue import Chunk, Job, sender_group
 from chalicelib.api.schemas import (
@@ -300,9 +300,27 @@ def _media_content(
     out: dict[str, Any] = {"type": "file", "upload_id": content.upload_id}
     if content.text is not None:
         out["text"] = content.text
+    if upload.get("media_key"):
+        # The copy these checks describe, which no PUT to the upload URL can replace: what is sent (internal).
+        out["media_key"] = upload["media_key"]
     encoding = analyze(text).encoding if text else "GSM-7"
     # An MMS is one message whatever its text's length.
     return out, 1, encoding
+
+
+# Content fields the service keeps for itself: never answered, never taken from a request.
+_INTERNAL_CONTENT = frozenset({"media_key"})
+
+
+def public_content(content: dict[str, Any]) -> dict[str, Any]:
+    """A campaign's content as the API answers (and takes) it."""
+    return {k: v for k, v in content.items() if k not in _INTERNAL_CONTENT}
+
+
+def media_key_of(tenant_id: str, content: dict[str, Any]) -> str:
+    """The object an MMS campaign sends: the copy pinned when its media was checked (or, for a campaign or upload
+    stored before media was pinned, the upload's own object)."""
+    return str(content.get("media_key") or upload_key(tenant_id, content["upload_id"]))
 
 
 def _check_settings(
@@ -482,7 +500,7 @@ def view(campaign: dict[str, Any], result: Result, *, full: bool = True) -> dict
         "status": campaign["status"],
         "channel_id": campaign["channel_id"],
         "sender": campaign["sender"],
-        "content": campaign["content"],
+        "content": public_content(campaign["content"]),
         "send_time": campaign["send_time"],
         "send_mode": campaign["send_mode"],
         "routing_target": campaign.get("routing_target"),
@@ -578,7 +596,7 @@ def _as_input(campaign: dict[str, Any], changes: dict[str, Any] | None = None) -
             "upload_id": spec.get("upload_id"),
             "phonebook": spec.get("phonebook"),
         },
-        "content": campaign["content"],
+        "content": public_content(campaign["content"]),
         "send_time": {"type": "draft"},
         "send_mode": campaign["send_mode"],
         "routing_target": campaign.get("routing_target"),

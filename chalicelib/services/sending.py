@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlencode
 
-from chalicelib.adapters.blobs import upload_key
 from chalicelib.adapters.providers.base import Outcome, Provider, SendResult
 from chalicelib.adapters.queue import Chunk, sender_group
 from chalicelib.domain.model import SENDING_STATUSES, CampaignStatus, Clock, RecipientStatus, utc_iso
@@ -93,7 +92,7 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
     media_urls: tuple[str, ...] = ()
     if campaign["content"].get("type") == "file":
         # Presigned at send time: the provider fetches the media within minutes of accepting the message.
-        key = upload_key(chunk.tenant_id, campaign["content"]["upload_id"])
+        key = campaigns.media_key_of(chunk.tenant_id, campaign["content"])
         media_urls = (deps.blobs.presigned_get(key, MEDIA_URL_SECONDS),)
     wanted = set(chunk.indexes) if chunk.indexes is not None else None
     # Only queued recipients are sent. One `sending` is held by a live worker, or its hand-over is uncertain and is

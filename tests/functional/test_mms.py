@@ -3,6 +3,7 @@ fetches; the checks against what Twilio accepts happen when the campaign is crea
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import zlib
 from typing import Any
@@ -11,18 +12,18 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from tests.conftest import SENDER, Api, Env, campaign_body
-from tests.functional.test_uploads import MB, announce, inline_csv, uploaded
+from tests.functional.test_uploads import MB, announce, inline_csv, put_file, uploaded
 
 NUMBERS = ["+14155550100", "+14155550101"]
 
 
-def png(width: int = 2, height: int = 2) -> bytes:
-    """A small valid PNG (RGB, all red)."""
+def png(width: int = 2, height: int = 2, rgb: bytes = b"\xff\x00\x00") -> bytes:
+    """A small valid PNG (RGB, all one colour: red unless told)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
-    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    raw = b"".join(b"\x00" + rgb * width for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
@@ -56,11 +57,13 @@ def test_mms_campaign_hands_twilio_a_presigned_url_that_serves_the_file(
     messages = [m for m in env.sim.messages() if m["from"] == SENDER]
     assert sorted(m["to"] for m in messages) == NUMBERS
     for message in messages:
-        # AND each carries the text and one MediaUrl: a SigV4 presigned GET of the uploaded object
+        # AND each carries the text and one MediaUrl: a SigV4 presigned GET of the copy made when the upload was
+        # processed (under media/, named after the file's ETag: no presigned PUT names it)
         assert message["body"] == "hi"
         (url,) = message["media_urls"]
         parts = urlsplit(url)
-        assert parts.path == f"/{env.resources.upload_bucket}/uploads/{tenant[0]}/{media['id']}"
+        etag = hashlib.md5(image).hexdigest()  # noqa: S324 - S3's ETag of a single-part object
+        assert parts.path == f"/{env.resources.upload_bucket}/media/{tenant[0]}/{media['id']}/{etag}"
         assert parse_qs(parts.query)["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
         # AND Twilio (the simulator) fetched it: an image it accepts, of the file's size; the message was not failed
         (fetched,) = message["media"]
@@ -129,3 +132,117 @@ def test_media_twilio_does_not_take_and_bad_mms_content_are_422(
         assert status == 201, got
     assert got["content"] == {"type": "file", "upload_id": picture["id"]}
     assert env.sim.messages() == []
+
+
+def send_draft(env: Env, api: Api, pump: Any, campaign_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Send a draft now and let it finish: the campaign, and the messages Twilio (the simulator) took for it, each
+    with the media it fetched."""
+    seen = len(env.sim.messages())
+    status, sending = api.call("POST", f"/v1/campaigns/{campaign_id}/send", {"send_time": {"type": "now"}})
+    assert status == 200, sending
+    pump.drain()
+    assert pump.errors == []
+    status, done = api.call("GET", f"/v1/campaigns/{campaign_id}")
+    assert status == 200, done
+    assert env.sim.wait_for_callbacks(10)  # the media is fetched before the first status
+    messages = env.sim.messages()[seen:]
+    assert sorted(m["to"] for m in messages) == NUMBERS, messages
+    return done, messages
+
+
+def test_a_put_to_the_old_upload_url_after_processing_changes_nothing_that_is_sent(
+    env: Env, api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN a PNG put through its presigned URL and processed, and a draft MMS campaign checked against it
+    image = png()
+    upload = announce(api, "media", len(image), "image/png", "logo.png")
+    put_file(upload, image)
+    pump.drain(timeout=30)
+    status, draft = api.call("POST", "/v1/campaigns", file_campaign(channel, upload["id"], send_time={"type": "draft"}))
+    assert status == 201, draft
+    # WHEN the same URL is used again, within its hour, with other bytes of the same size and type (all a real S3
+    # presigned PUT lets through: its Content-Length and Content-Type are signed), and S3's event for it arrives
+    swapped = png(rgb=b"\xff\x00\xff")  # magenta
+    assert len(swapped) == len(image) and swapped != image
+    put_file(upload, swapped)
+    pump.drain(timeout=30)
+    assert pump.errors == []
+    # THEN the upload still reports what was checked
+    status, got = api.call("GET", f"/v1/uploads/{upload['id']}")
+    assert got["status"] == "ready" and got["size"] == len(image) and got["content_type"] == "image/png", got
+    # AND the campaign, sent now, hands Twilio a URL that serves the original bytes, not the new ones
+    done, messages = send_draft(env, api, pump, draft["id"])
+    assert done["status"] == "completed" and done["result"]["sent"] == 2, done
+    assert done["content"] == {"type": "file", "upload_id": upload["id"], "text": "hi"}  # nothing internal shown
+    for message in messages:
+        (fetched,) = message["media"]
+        assert fetched["status"] == "fetched" and fetched["bytes"] == len(image), fetched
+        (url,) = message["media_urls"]
+        assert requests.get(url, timeout=10).content == image
+    # AND a campaign created after the re-PUT, and a duplicate of the first, send the original too
+    status, later = api.call("POST", "/v1/campaigns", file_campaign(channel, upload["id"], send_time={"type": "draft"}))
+    assert status == 201, later
+    status, copy = api.call("POST", f"/v1/campaigns/{draft['id']}/duplicate")
+    assert status == 201 and copy["content"] == done["content"], copy
+    for campaign_id in (later["id"], copy["id"]):
+        _, messages = send_draft(env, api, pump, campaign_id)
+        for message in messages:
+            (url,) = message["media_urls"]
+            assert requests.get(url, timeout=10).content == image
+
+
+def test_a_campaign_stored_before_media_was_pinned_sends_its_uploads_own_file(
+    env: Env, api: Api, tenant: tuple[str, str], channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN a draft MMS stored as it was before processed media was copied: its content names only the upload
+    image = png()
+    media = uploaded(api, pump, "media", image, "image/png", "logo.png")
+    status, draft = api.call("POST", "/v1/campaigns", file_campaign(channel, media["id"], send_time={"type": "draft"}))
+    assert status == 201, draft
+    old_content = {"type": "file", "upload_id": media["id"], "text": "hi"}
+    assert env.deps.store.set_campaign_fields(tenant[0], draft["id"], {"content": old_content})
+    # WHEN it is sent
+    done, messages = send_draft(env, api, pump, draft["id"])
+    # THEN Twilio is handed the upload's own object, as before, and fetches it
+    assert done["status"] == "completed" and done["result"]["sent"] == 2, done
+    for message in messages:
+        (url,) = message["media_urls"]
+        assert urlsplit(url).path == f"/{env.resources.upload_bucket}/uploads/{tenant[0]}/{media['id']}"
+        (fetched,) = message["media"]
+        assert fetched["status"] == "fetched" and fetched["bytes"] == len(image), fetched
+
+
+def test_an_oversize_or_wrong_type_re_put_after_processing_changes_neither_the_upload_nor_the_mms(
+    env: Env, api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN a processed PNG
+    image = png()
+    upload = announce(api, "media", len(image), "image/png", "logo.png")
+    put_file(upload, image)
+    pump.drain(timeout=30)
+    status, before = api.call("GET", f"/v1/uploads/{upload['id']}")
+    assert before["status"] == "ready", before
+    for data, content_type in (
+        (b"\x89PNG" + b"\x00" * (6 * MB), "image/png"),
+        (b"PK\x05\x06" + b"\x00" * 18, "application/zip"),
+    ):
+        # WHEN its old URL takes a file Twilio would refuse (over 5 MB, or a ZIP), and S3's event for it arrives
+        response = requests.put(upload["upload_url"], data=data, headers={"Content-Type": content_type}, timeout=30)
+        # (a real S3 refuses this PUT, its Content-Length and Content-Type being signed; moto takes it: the worst case)
+        assert response.status_code == 200, response.text
+        pump.drain(timeout=30)
+        assert pump.errors == []
+        # THEN the upload is unchanged: still ready, with the size and type that were checked
+        status, got = api.call("GET", f"/v1/uploads/{upload['id']}")
+        assert got == before, (content_type, got)
+        # AND an MMS created with it now is accepted, and Twilio fetches the original PNG
+        status, draft = api.call(
+            "POST", "/v1/campaigns", file_campaign(channel, upload["id"], send_time={"type": "draft"})
+        )
+        assert status == 201, draft
+        done, messages = send_draft(env, api, pump, draft["id"])
+        assert done["status"] == "completed" and done["result"]["sent"] == 2 and done["result"]["failed"] == 0, done
+        for message in messages:
+            (fetched,) = message["media"]
+            assert fetched["status"] == "fetched", fetched
+            assert fetched["bytes"] == len(image) and fetched["content_type"] == "image/png", fetched
