@@ -142,6 +142,7 @@ _UPLOAD_PROPERTIES: dict[str, Any] = {
                             "upload_expired",
                             "file_missing",
                             "contact_too_large",
+                            "file_changing",
                         ],
                         "description": (
                             "`invalid_encoding`: not UTF-8 (details give the byte offset and row); `empty_file`: no "
@@ -152,7 +153,8 @@ _UPLOAD_PROPERTIES: dict[str, Any] = {
                             "must be; details are the first 100 `errors`); `upload_expired`: no file was put before "
                             "the URL expired; `file_missing`: the file is not in storage; `contact_too_large`: a "
                             "contact's other columns (its variables) hold more than 32 KB; `invalid_csv` also when "
-                            "the header's column names take more than 64 KB."
+                            "the header's column names take more than 64 KB; `file_changing`: media was put again "
+                            "and again while it was being checked (put it once)."
                         ),
                     },
                     "message": {"type": "string"},
@@ -874,7 +876,9 @@ _DOCUMENT: dict[str, Any] = {
                     "JSON (`UploadIn`): the answer's `upload_url` takes the file with one HTTP `PUT` of exactly "
                     "`size` bytes and the `upload_headers`, before `expires_at` (an hour); the file never passes "
                     "through the API. The upload is then processed (a contact CSV imported, media checked): "
-                    "`GET /v1/uploads/{upload_id}` shows how that went.\n\n"
+                    "`GET /v1/uploads/{upload_id}` shows how that went. Processing happens once: media is kept as "
+                    "it was when checked, and another `PUT` to the URL afterwards changes neither the upload nor "
+                    "what a campaign sends.\n\n"
                     "Inline: a contact CSV of at most 5 MB as the body with `Content-Type: text/csv` and the query "
                     "parameters `kind=contacts_csv` and `filename`; it is imported before the answer, which shows "
                     "the outcome (`ready` or `rejected`; a rejected file is not an HTTP error).\n\n"
@@ -1520,7 +1524,8 @@ _DOCUMENT: dict[str, Any] = {
                     "(`422 content_too_long`). On a Twilio channel, media and text together at most 5 MB "
                     "(5,242,880 bytes; `422 media_too_large`) and a content type Twilio accepts in an MMS "
                     "(images, audio, video, vCard, PDF and a few others; `422 media_type_not_supported`). Sent as one "
-                    "message (`segments` 1)."
+                    "message (`segments` 1). What is sent is the file as it was when its upload was processed, "
+                    "the one these checks describe."
                 ),
                 "required": ["type", "upload_id"],
                 "additionalProperties": False,
