@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-SANDBOX_ACCOUNT_SID = "AC00000000000000000000000000sandbox"[:34]
+# Shaped like a real Account SID ("AC" + 32 hex digits; 5a4db0c5 reads "sandbox"): channels with any other are refused.
+SANDBOX_ACCOUNT_SID = "AC" + "0" * 24 + "5a4db0c5"
 SANDBOX_AUTH_TOKEN = "sandbox-auth-token"
 SANDBOX_SENDER = "+15005550006"
 SANDBOX_MPS = 50
