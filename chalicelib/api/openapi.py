@@ -332,7 +332,10 @@ _DOCUMENT: dict[str, Any] = {
                         "description": (
                             "`unsupported_channel`: only type `sms` with provider `twilio` so far (x-extension); "
                             "`invalid_phone_number`: a sender is not a valid E.164 number (details list each, "
-                            "`field` `senders.<index>`); `invalid_mps`: `mps` not above 0 and at most 1000."
+                            "`field` `senders.<index>`); `invalid_mps`: `mps` not above 0 and at most 1000; "
+                            "`invalid_credentials`: credentials the provider could never accept (see `Credentials`; "
+                            "details name each field, `credentials.account_sid` or `credentials.auth_token`, never "
+                            "its value). Nothing is saved."
                         ),
                         "content": {
                             _JSON: {
@@ -348,6 +351,7 @@ _DOCUMENT: dict[str, Any] = {
                                                                 "unsupported_channel",
                                                                 "invalid_phone_number",
                                                                 "invalid_mps",
+                                                                "invalid_credentials",
                                                             ]
                                                         }
                                                     }
@@ -413,7 +417,9 @@ _DOCUMENT: dict[str, Any] = {
                     "422": {
                         "description": (
                             "`invalid_phone_number`: a sender is not a valid E.164 number; `invalid_mps`: `mps` not "
-                            "above 0 and at most 1000."
+                            "above 0 and at most 1000; `invalid_credentials`: credentials the provider could never "
+                            "accept (details name each field). Nothing is changed: not the channel, not the stored "
+                            "credentials."
                         ),
                         "content": {
                             _JSON: {
@@ -424,7 +430,13 @@ _DOCUMENT: dict[str, Any] = {
                                             "properties": {
                                                 "error": {
                                                     "properties": {
-                                                        "code": {"enum": ["invalid_phone_number", "invalid_mps"]}
+                                                        "code": {
+                                                            "enum": [
+                                                                "invalid_phone_number",
+                                                                "invalid_mps",
+                                                                "invalid_credentials",
+                                                            ]
+                                                        }
                                                     }
                                                 }
                                             }
@@ -1337,8 +1349,25 @@ _DOCUMENT: dict[str, Any] = {
                 "required": ["account_sid", "auth_token"],
                 "additionalProperties": False,
                 "properties": {
-                    "account_sid": {"type": "string", "minLength": 1, "maxLength": 64},
-                    "auth_token": {"type": "string", "minLength": 1, "maxLength": 256},
+                    "account_sid": {
+                        "type": "string",
+                        "pattern": "^AC[0-9a-fA-F]{32}$",
+                        "description": (
+                            "The Twilio Account SID: `AC` and 32 hexadecimal digits (Twilio issues them in lower "
+                            "case; upper case is accepted too, as in Twilio's own API reference). Any other string "
+                            "is `422 invalid_credentials` with `field` `credentials.account_sid`."
+                        ),
+                    },
+                    "auth_token": {
+                        "type": "string",
+                        "pattern": "^[!-~]{1,256}$",
+                        "description": (
+                            "The account's auth token: 1 to 256 printable ASCII characters without spaces (what an "
+                            "HTTP header can carry; Twilio's are 32 hexadecimal digits). Anything else, such as a "
+                            "space, a control character or a non-ASCII letter, is `422 invalid_credentials` with "
+                            "`field` `credentials.auth_token`."
+                        ),
+                    },
                 },
             },
             "ChannelIn": {

@@ -20,10 +20,10 @@ class Strict(BaseModel):
 
 
 class Credentials(Strict):
-    """Twilio account credentials (write-only)."""
+    """Twilio account credentials (write-only); their shape is the provider's rule, a 422 from the channel service."""
 
-    account_sid: StrictStr = Field(min_length=1, max_length=64)
-    auth_token: StrictStr = Field(min_length=1, max_length=256)
+    account_sid: StrictStr
+    auth_token: StrictStr
 
 
 class ChannelIn(Strict):

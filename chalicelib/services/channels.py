@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from chalicelib.api.schemas import ChannelIn, ChannelPatch
+from chalicelib.adapters.providers import twilio
+from chalicelib.api.schemas import ChannelIn, ChannelPatch, Credentials
 from chalicelib.domain.errors import ConcurrencyError, ConflictError, NotFoundError, UnprocessableError
 from chalicelib.domain.model import utc_iso
 from chalicelib.domain.phone import check_numbers
@@ -16,6 +18,10 @@ DEFAULT_MPS = {"twilio": 1.0, "whatsapp_cloud": 80.0}
 MAX_MPS = 1000.0
 MIN_MPS = 0.01  # one message every 100 s
 FINISHED = ("completed", "stopped")
+# Each provider's own rule for credentials it could never accept (wrong shape, not sendable in a header).
+CREDENTIAL_RULES: dict[str, Callable[[Mapping[str, str]], list[tuple[str, str]]]] = {
+    "twilio": twilio.credential_problems,
+}
 
 
 def _check_senders(senders: list[str]) -> list[str]:
@@ -34,6 +40,19 @@ def _check_mps(mps: float | None) -> None:
         raise UnprocessableError(
             f"mps must be from {MIN_MPS:g} to {MAX_MPS:g}", code="invalid_mps", details=[{"field": "mps"}]
         )
+
+
+def _check_credentials(provider: str, credentials: Credentials) -> dict[str, str]:
+    """The credentials to store, or 422 naming each field the provider could never accept (never echoing a value)."""
+    creds = credentials.model_dump()
+    problems = CREDENTIAL_RULES[provider](creds)
+    if problems:
+        raise UnprocessableError(
+            "the credentials could never be accepted by the provider: " + "; ".join(why for _, why in problems),
+            code="invalid_credentials",
+            details=[{"field": f"credentials.{field}", "message": why} for field, why in problems],
+        )
+    return creds
 
 
 def view(deps: Deps, channel: dict[str, Any]) -> dict[str, Any]:
@@ -66,9 +85,10 @@ def create_channel(deps: Deps, tenant_id: str, body: ChannelIn, *, channel_id: s
         )
     senders = _check_senders(body.senders)
     _check_mps(body.mps)
+    creds = _check_credentials(body.provider, body.credentials)
     now = utc_iso(deps.clock.utcnow())
     channel_id = channel_id or deps.ids.new("ch")
-    deps.secrets.put(tenant_id, channel_id, body.credentials.model_dump())
+    deps.secrets.put(tenant_id, channel_id, creds)
     channel = {
         "tenant_id": tenant_id,
         "channel_id": channel_id,
@@ -102,8 +122,8 @@ def list_channels(deps: Deps, tenant_id: str, limit: int, cursor: str | None) ->
 
 
 def update_channel(deps: Deps, tenant_id: str, channel_id: str, body: ChannelPatch) -> dict[str, Any]:
-    """Change a channel's name, senders, mps or credentials."""
-    get_channel(deps, tenant_id, channel_id)
+    """Change a channel's name, senders, mps or credentials; every check comes before the first write."""
+    channel = get_channel(deps, tenant_id, channel_id)
     changes: dict[str, Any] = {}
     if body.name is not None:
         changes["name"] = body.name
@@ -113,7 +133,7 @@ def update_channel(deps: Deps, tenant_id: str, channel_id: str, body: ChannelPat
         _check_mps(body.mps)
         changes["mps"] = float(body.mps)
     if body.credentials is not None:
-        deps.secrets.put(tenant_id, channel_id, body.credentials.model_dump())
+        deps.secrets.put(tenant_id, channel_id, _check_credentials(channel["provider"], body.credentials))
     forget_channel(channel_id)
     if not deps.store.update_channel(tenant_id, channel_id, changes, utc_iso(deps.clock.utcnow()) or ""):
         raise NotFoundError("no such channel")

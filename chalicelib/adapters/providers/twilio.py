@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -64,6 +65,28 @@ RECORD_STATUSES = {
 RECORD_SKEW_SECONDS = 5.0
 # A lookup reads at most this many of the newest messages from our sender to the number.
 RECORD_LOOKUP_LIMIT = 200
+
+
+# What Twilio could ever accept as an account's credentials; anything else is refused when a channel is saved.
+# An Account SID is "AC" and 32 hex digits: Twilio issues them in lower case, and its API reference gives the pattern
+# as ^AC[0-9a-fA-F]{32}$, so upper-case hex is accepted too (it is not provably useless).
+ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+# The auth token goes into the Authorization header (Basic) and is the HMAC key of webhook signatures. Twilio's are
+# 32 hex digits, but only what a header cannot carry is refused, so test and sandbox tokens keep working: printable
+# ASCII without spaces (0x21-0x7E), at most 256 characters.
+AUTH_TOKEN = re.compile(r"[!-~]{1,256}")
+
+
+def credential_problems(credentials: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The credentials Twilio could never accept, as (field, why) pairs; empty when they are worth trying."""
+    problems = []
+    if not ACCOUNT_SID.fullmatch(credentials.get("account_sid", "")):
+        problems.append(("account_sid", "a Twilio Account SID is 'AC' followed by 32 hexadecimal digits"))
+    if not AUTH_TOKEN.fullmatch(credentials.get("auth_token", "")):
+        problems.append(
+            ("auth_token", "an auth token is 1 to 256 printable ASCII characters, without spaces or control characters")
+        )
+    return problems
 
 
 def classify(status: int, code: int | None) -> Outcome:
