@@ -218,3 +218,124 @@ def test_channel_deleted_while_a_campaign_is_being_created_on_it_leaves_no_campa
     assert (env.deps.store.get_tenant(tenant[0]) or {})["campaign_count"] == 0
     assert "CAMPAIGN#" not in table_text(env)
     assert api.call("GET", f"/v1/channels/{channel['id']}")[0] == 404
+
+
+# ------------------------------------------------------------------------------------ credentials refused when saved
+# Credentials Twilio could never accept: an Account SID that is not "AC" + 32 hex digits, an auth token an HTTP header
+# cannot carry (outside printable ASCII 0x21-0x7E, or empty, or over 256 characters).
+NEVER_WORKING = [
+    ("account_sid", "SK" + "0" * 31 + "1"),  # an API key SID, not an account
+    ("account_sid", "ac" + "0" * 31 + "1"),  # the prefix is upper case
+    ("account_sid", "AC" + "0" * 31),  # 31 hex digits
+    ("account_sid", "AC" + "0" * 33),  # 33
+    ("account_sid", "AC" + "g" * 32),  # not hex
+    ("account_sid", "AC" + "٠" * 32),  # Arabic-Indic zeros: digits, but not hex
+    ("account_sid", SIM_ACCOUNT + " "),
+    ("account_sid", ""),
+    ("auth_token", "tökén"),
+    ("auth_token", "sim-auth token"),
+    ("auth_token", SIM_TOKEN + "\n"),
+    ("auth_token", "sim\r\nX-Injected: 1"),
+    ("auth_token", "sim\x00token"),
+    ("auth_token", "sim\ttoken"),
+    ("auth_token", "sim\x7ftoken"),
+    ("auth_token", "x" * 257),
+    ("auth_token", ""),
+]
+
+
+def _ids(case: tuple[str, str]) -> str:
+    return f"{case[0]}={case[1][:40]!r}"
+
+
+def secret_names() -> list[str]:
+    """Every secret in Secrets Manager."""
+    return [s["Name"] for s in boto3.client("secretsmanager").list_secrets()["SecretList"]]
+
+
+def assert_refused(status: int, body: Any, fields: list[str], values: list[str]) -> None:
+    """A 422 invalid_credentials in the contract's shape naming exactly `fields`, echoing none of `values`."""
+    assert status == 422, body
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["code"] == "invalid_credentials" and body["error"]["message"]
+    assert [d["field"] for d in body["error"]["details"]] == [f"credentials.{f}" for f in fields]
+    text = json.dumps(body, ensure_ascii=False)
+    for value in values:
+        assert len(value) < 4 or value not in text, value
+
+
+@pytest.mark.parametrize("case", NEVER_WORKING, ids=_ids)
+def test_credentials_that_can_never_work_are_refused_on_create_and_nothing_is_saved(
+    env: Env, api: Api, case: tuple[str, str]
+) -> None:
+    # GIVEN Twilio credentials with one field Twilio could never accept
+    field, value = case
+    credentials = {"account_sid": SIM_ACCOUNT, "auth_token": SIM_TOKEN, field: value}
+    # WHEN a channel is created with them
+    status, body = api.call("POST", "/v1/channels", channel_body(credentials=credentials))
+    # THEN 422 invalid_credentials names that field, without its value
+    assert_refused(status, body, [field], [value])
+    # AND no channel was created and no secret was written
+    assert api.call("GET", "/v1/channels")[1]["items"] == []
+    assert secret_names() == []
+    assert "CHANNEL" not in table_text(env)
+
+
+def test_both_credential_fields_wrong_are_both_named_and_wrong_types_stay_400(env: Env, api: Api) -> None:
+    # GIVEN credentials wrong in both fields WHEN a channel is created with them
+    bad = {"account_sid": "AC123", "auth_token": "tökén"}
+    status, body = api.call("POST", "/v1/channels", channel_body(credentials=bad))
+    # THEN both fields are named, in order
+    assert_refused(status, body, ["account_sid", "auth_token"], list(bad.values()))
+    # AND a credential of the wrong JSON type is still a malformed request (400), not a 422
+    for wrong in ({"account_sid": 1, "auth_token": SIM_TOKEN}, {"account_sid": SIM_ACCOUNT, "auth_token": None}):
+        status, body = api.call("POST", "/v1/channels", channel_body(credentials=wrong))
+        assert status == 400 and body["error"]["code"] == "invalid_request", body
+    assert api.call("GET", "/v1/channels")[1]["items"] == [] and secret_names() == []
+
+
+def test_credentials_of_the_right_shape_are_accepted_whatever_the_hex_case(env: Env, api: Api) -> None:
+    # GIVEN an Account SID in upper-case hex (Twilio's documented pattern is ^AC[0-9a-fA-F]{32}$) and a token of
+    # every printable ASCII character but the space
+    creds = {"account_sid": "AC" + "0123456789ABCDEF" * 2, "auth_token": "".join(map(chr, range(0x21, 0x7F)))}
+    # WHEN a channel is created with them, THEN it is, and the secret holds them as given
+    status, created = api.call("POST", "/v1/channels", channel_body(credentials=creds))
+    assert status == 201, created
+    tenant_id = str(env.deps.store.channel_tenant(created["id"]))
+    assert secret_of(env, tenant_id, created["id"]) == creds
+
+
+@pytest.mark.parametrize("case", NEVER_WORKING, ids=_ids)
+def test_credentials_that_can_never_work_are_refused_on_patch_and_nothing_changes(
+    env: Env, api: Api, channel: dict[str, Any], case: tuple[str, str]
+) -> None:
+    # GIVEN a working channel and what the PBX and the secret store see of it
+    cid = channel["id"]
+    tenant_id = str(env.deps.store.channel_tenant(cid))
+    before = api.call("GET", f"/v1/channels/{cid}")[1]
+    # WHEN it is patched with a new name and credentials with one field Twilio could never accept
+    field, value = case
+    credentials = {"account_sid": SIM_ACCOUNT, "auth_token": NEW_TOKEN, field: value}
+    status, body = api.call("PATCH", f"/v1/channels/{cid}", {"name": "Renamed", "credentials": credentials})
+    # THEN 422 invalid_credentials names that field
+    assert_refused(status, body, [field], [value])
+    # AND the channel is unchanged (not even its name) and Secrets Manager still has the old credentials
+    assert api.call("GET", f"/v1/channels/{cid}")[1] == before
+    assert secret_of(env, tenant_id, cid) == {"account_sid": SIM_ACCOUNT, "auth_token": SIM_TOKEN}
+
+
+def test_a_campaign_still_sends_after_a_refused_credentials_patch(
+    env: Env, api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN a channel whose credentials PATCH was refused (a token with a newline)
+    cid = channel["id"]
+    bad = {"account_sid": SIM_ACCOUNT, "auth_token": SIM_TOKEN + "\n"}
+    assert api.call("PATCH", f"/v1/channels/{cid}", {"credentials": bad})[0] == 422
+    # WHEN a campaign is sent on it
+    status, created = api.call("POST", "/v1/campaigns", campaign_body(["+14155550100"], cid))
+    assert status == 201, created
+    pump.drain()
+    # THEN it goes out with the credentials the channel had: the simulator accepted the message
+    status, done = api.call("GET", f"/v1/campaigns/{created['id']}")
+    assert done["status"] == "completed" and done["result"]["sent"] == 1, done
+    assert [m["to"] for m in env.sim.messages()] == ["+14155550100"]

@@ -462,6 +462,48 @@ def test_huge_strings_are_refused_without_5xx(
     assert snapshot(env) == before
 
 
+# Well-typed credentials Twilio could never accept: strings, so not a 400, but refused with 422 when saved.
+UNUSABLE_CREDENTIALS = [
+    ("account_sid", "x" * 1_000_000),
+    ("account_sid", "👋" * 100_000),
+    ("account_sid", "ＡＣ" + "0" * 32),  # fullwidth A and C
+    ("account_sid", "AC" + "０" * 32),  # fullwidth zeros
+    ("account_sid", SIM_ACCOUNT + "\n"),
+    ("account_sid", "\x00" * 34),
+    ("auth_token", "x" * 1_000_000),
+    ("auth_token", "👋"),
+    ("auth_token", "tok\u00a0en"),  # no-break space
+    ("auth_token", "tok\u200ben"),  # zero-width space
+    ("auth_token", "tok\u2028en"),  # line separator
+    ("auth_token", "tok\x85en"),  # next line (C1)
+    ("auth_token", "\x00"),
+    ("auth_token", " "),
+]
+
+
+def test_credentials_no_provider_could_accept_are_422_and_change_nothing(
+    probe: Probe, env: Env, channel: dict[str, Any]
+) -> None:
+    # GIVEN the state with one working channel (its credentials in Secrets Manager)
+    before = snapshot(env)
+    for field, value in UNUSABLE_CREDENTIALS:
+        credentials = {"account_sid": SIM_ACCOUNT, "auth_token": SIM_TOKEN, field: value}
+        label = f"{field} = {value[:12]!r} ({len(value)} chars)"
+        # WHEN a channel is created with them, or the channel is patched with them
+        for method, path, body in (
+            ("POST", "/v1/channels", channel_body(credentials=credentials)),
+            ("PATCH", f"/v1/channels/{channel['id']}", {"name": "Renamed", "credentials": credentials}),
+        ):
+            answer = probe.expect(label, method, path, json.dumps(body), status=422, code="invalid_credentials")
+            # THEN the details name the field
+            fields = [d.get("field") for d in (answer or {}).get("error", {}).get("details", [])]
+            if fields != [f"credentials.{field}"]:
+                probe.failures.append(f"{label}: {method} details name {fields}")
+    probe.check()
+    # AND nothing changed: no channel, no secret, not even the secret's last-changed date
+    assert snapshot(env) == before
+
+
 def test_bodies_over_5_mb_are_413(
     probe: Probe, env: Env, channel: dict[str, Any], body_routes: list[tuple[str, str, dict[str, Any]]]
 ) -> None:
