@@ -339,3 +339,32 @@ def test_a_campaign_still_sends_after_a_refused_credentials_patch(
     status, done = api.call("GET", f"/v1/campaigns/{created['id']}")
     assert done["status"] == "completed" and done["result"]["sent"] == 1, done
     assert [m["to"] for m in env.sim.messages()] == ["+14155550100"]
+
+
+def test_credentials_the_provider_rejects_at_send_time_stop_the_campaign(env: Env, api: Api, pump: Any) -> None:
+    # GIVEN a channel whose credentials are well shaped but not the account's (the simulator answers 401 / 20003)
+    wrong = {"account_sid": SIM_ACCOUNT, "auth_token": "0" * 32}
+    status, ch = api.call("POST", "/v1/channels", channel_body(credentials=wrong, senders=[SENDER], mps=1000))
+    assert status == 201, ch
+    numbers = ["+14155550100", "+14155550101", "+14155550102"]
+    # WHEN a campaign of three is sent on it
+    status, created = api.call("POST", "/v1/campaigns", campaign_body(numbers, ch["id"]))
+    assert status == 201, created
+    pump.drain()
+    # THEN the campaign is stopped, saying why, and no recipient is counted failed: it is the account, not them
+    status, stopped = api.call("GET", f"/v1/campaigns/{created['id']}")
+    assert stopped["status"] == "stopped", stopped
+    assert stopped["stop_reason"]["code"] == "provider_20003", stopped
+    assert stopped["result"]["failed"] == 0 and stopped["result"]["sent"] == 0
+    assert env.sim.messages() == [] and env.sim.stats()["unauthorized"] >= 1
+    page = api.call("GET", f"/v1/campaigns/{created['id']}/recipients")[1]
+    assert [r["status"] for r in page["items"]] == ["queued"] * 3
+    # AND once the credentials are put right, a retry sends to every recipient
+    right = {"account_sid": SIM_ACCOUNT, "auth_token": SIM_TOKEN}
+    assert api.call("PATCH", f"/v1/channels/{ch['id']}", {"credentials": right})[0] == 200
+    status, retried = api.call("POST", f"/v1/campaigns/{created['id']}/retry")
+    assert status == 200, retried
+    pump.drain()
+    done = api.call("GET", f"/v1/campaigns/{created['id']}")[1]
+    assert done["status"] == "completed" and done["result"]["sent"] == 3, done
+    assert sorted(m["to"] for m in env.sim.messages()) == numbers
