@@ -1179,8 +1179,9 @@ _DOCUMENT: dict[str, Any] = {
                 "description": (
                     "`invalid_request`: malformed JSON (or NaN, Infinity, a number out of range, an unpaired "
                     "surrogate escape), not an object, an empty body, wrong types, unknown fields, bad `limit`, "
-                    "`cursor` or `status`; on a webhook, a form body that is not UTF-8. `details` lists each problem "
-                    "as `{field, message, type}`."
+                    "`cursor` or `status`; on a webhook, a form body that is not UTF-8, once its signature is good "
+                    "(the signature is checked first: an unsigned one is `403`). `details` lists each problem as "
+                    "`{field, message, type}`."
                 ),
                 "content": {
                     _JSON: {
@@ -1207,7 +1208,10 @@ _DOCUMENT: dict[str, Any] = {
                 },
             },
             "InvalidSignature": {
-                "description": "`invalid_signature`: no, or a wrong, `X-Twilio-Signature`, or an unknown channel.",
+                "description": (
+                    "`invalid_signature`: no, or a wrong, `X-Twilio-Signature`, or an unknown channel, whatever "
+                    "the body (one that is not UTF-8 included: the signature is checked before the body is judged)."
+                ),
                 "content": {
                     _JSON: {
                         "schema": {

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
-from chalicelib.domain.errors import InvalidSignatureError
+from chalicelib.domain.errors import InvalidRequestError, InvalidSignatureError
 from chalicelib.domain.model import RecipientStatus, provider_may_move, utc_iso
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
@@ -62,15 +62,23 @@ def forget_channel(channel_id: str) -> None:
     _channels.pop(channel_id, None)
 
 
-def _verified_channel(
-    deps: Deps,
-    channel_id: str,
-    path: str,
-    query: Mapping[str, str],
-    form: Sequence[tuple[str, str]],
-    signature: str | None,
-) -> tuple[str, dict[str, Any]]:
-    """The tenant and channel of a Twilio webhook whose signature is good; 403 otherwise."""
+def _twilio_form(body: bytes) -> tuple[list[tuple[str, str]], bool]:
+    """A Twilio webhook's form fields, and whether its body was UTF-8 (Twilio's is: percent-encoded UTF-8)."""
+    try:
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True), True
+    except UnicodeDecodeError:
+        # Twilio signs text: the URL, then each field's name and value, sorted, encoded as UTF-8. Bytes that are not
+        # UTF-8 become U+FFFD, as parse_qsl already decodes a %-escape that is not UTF-8, so that such a body still
+        # meets the signature check first. Not surrogateescape: the validator encodes the text to UTF-8 again and
+        # would raise; not latin-1: it would garble a UTF-8 body and break its good signature.
+        return parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True), False
+
+
+def _verified_form(
+    deps: Deps, channel_id: str, path: str, query: Mapping[str, str], body: bytes, signature: str | None
+) -> tuple[str, list[tuple[str, str]]]:
+    """The tenant and form fields of a Twilio webhook whose signature is good; 403 otherwise, whatever the body."""
+    form, utf8 = _twilio_form(body)
     tenant_id, channel = _channel(deps, channel_id)
     creds = deps.secrets.get(tenant_id, channel_id) if tenant_id and channel else None
     if tenant_id is None or channel is None or creds is None:
@@ -80,14 +88,17 @@ def _verified_channel(
         url += "?" + urlencode(sorted(query.items()))
     if not deps.verifier_for(channel, creds).valid(url, dict(form), signature):
         raise InvalidSignatureError("the request is not signed by this channel's provider")
-    return tenant_id, channel
+    if not utf8:
+        # Only now may the body be judged. Signed, yet not UTF-8: not a body Twilio's encoder writes, so it is
+        # refused as malformed (400, and Twilio's debugger shows it) rather than kept with replacement characters
+        # nobody sent. Nothing is recorded.
+        raise InvalidRequestError("the form body is not UTF-8")
+    return tenant_id, form
 
 
-def twilio_status(
-    deps: Deps, channel_id: str, query: Mapping[str, str], form: Sequence[tuple[str, str]], signature: str | None
-) -> None:
+def twilio_status(deps: Deps, channel_id: str, query: Mapping[str, str], body: bytes, signature: str | None) -> None:
     """Record a Twilio status callback for the recipient its URL names."""
-    tenant_id, _ = _verified_channel(deps, channel_id, twilio_path(channel_id, "status"), query, form, signature)
+    tenant_id, form = _verified_form(deps, channel_id, twilio_path(channel_id, "status"), query, body, signature)
     fields = dict(form)
     target = TWILIO_STATUSES.get((fields.get("MessageStatus") or fields.get("SmsStatus") or "").lower())
     campaign_id, index_raw = query.get("c"), query.get("r", "")
@@ -149,11 +160,9 @@ def _small_int(raw: str) -> bool:
     return raw.isascii() and raw.isdigit() and len(raw) < 6
 
 
-def twilio_inbound(
-    deps: Deps, channel_id: str, query: Mapping[str, str], form: Sequence[tuple[str, str]], signature: str | None
-) -> None:
+def twilio_inbound(deps: Deps, channel_id: str, query: Mapping[str, str], body: bytes, signature: str | None) -> None:
     """Accept a signed inbound message and keep it (replies, sessions and opt-outs build on what is kept)."""
-    tenant_id, _ = _verified_channel(deps, channel_id, twilio_path(channel_id, "inbound"), query, form, signature)
+    tenant_id, form = _verified_form(deps, channel_id, twilio_path(channel_id, "inbound"), query, body, signature)
     fields = dict(form)
     deps.store.put_inbound(
         tenant_id,
