@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
+import boto3
 import pytest
 from twilio.request_validator import RequestValidator
 
@@ -269,3 +270,73 @@ def test_callback_that_overtakes_the_sender_is_kept_and_counted_once(
         rec = recipient(api, created["id"], number)
         assert rec["status"] == "delivered" and rec["provider_message_id"] == by_sid[number]
         assert rec["sent_at"] and rec["delivered_at"]
+
+
+# Bytes no UTF-8 decoder accepts; Twilio never sends such a body (it percent-encodes UTF-8).
+UNDECODABLE = b"\xff\xfe=\x80"
+
+
+def table_items(env: Env) -> list[Any]:
+    """Every item of the table, in a stable order: an ignored webhook leaves them as they were."""
+    items = boto3.client("dynamodb").scan(TableName=env.resources.table_name)["Items"]
+    return sorted(items, key=lambda i: json.dumps(i, sort_keys=True))
+
+
+def post_raw(client: Any, url: str, body: bytes, signature: str | None) -> tuple[int, Any]:
+    """POST raw bytes as a Twilio webhook to `url` (a full public URL), with `signature` when given."""
+    headers = {"Content-Type": FORM}
+    if signature is not None:
+        headers["X-Twilio-Signature"] = signature
+    response = client.http.post(url[len(PUBLIC_BASE) :], headers=headers, body=body)
+    return response.status_code, (json.loads(response.body) if response.body else None)
+
+
+def test_undecodable_body_without_a_good_signature_is_403_and_changes_nothing(
+    client: Any, api: Api, env: Env, sent: dict[str, Any]
+) -> None:
+    # GIVEN a sent message, its status callback URL, the channel's inbound URL and the table as it is
+    message = sent["messages"][NUMBERS[0]]
+    status_url = message["status_callback"]
+    channel_id = sent["campaign"]["channel_id"]
+    inbound_url = f"{PUBLIC_BASE}/webhooks/twilio/{channel_id}/inbound"
+    unknown_url = status_url.replace(f"/twilio/{channel_id}/", "/twilio/ch_nosuchchannel/")
+    before = table_items(env)
+    # AND bodies that are not UTF-8: bare bytes, and a real "read" report with one stray byte
+    read_report = urlencode(callback_params(message, "read")).encode("ascii") + b"&Note=\xe9"
+    forged = RequestValidator("not-the-auth-token").compute_signature(status_url, callback_params(message, "read"))
+    for url in (status_url, inbound_url, unknown_url):
+        for body in (UNDECODABLE, read_report):
+            # WHEN each is posted with no signature, a garbage one, or one made with another token
+            for signature in (None, "bm90IGEgc2lnbmF0dXJl", forged):
+                status, answer = post_raw(client, url, body, signature)
+                # THEN the signature is checked first: 403 invalid_signature, not a 400 about the body
+                assert status == 403, (url, body, signature, answer)
+                assert answer["error"]["code"] == "invalid_signature"
+    # AND nothing moved, was counted or was kept
+    assert recipient(api, sent["campaign"]["id"], NUMBERS[0])["status"] == "sent"
+    assert result(api, sent["campaign"]["id"])["read"] == 0
+    assert table_items(env) == before
+
+
+def test_undecodable_body_with_a_good_signature_is_400_and_records_nothing(
+    client: Any, api: Api, env: Env, sent: dict[str, Any]
+) -> None:
+    # GIVEN a "read" report with a byte that is not UTF-8, signed with the channel's token over its fields as they
+    # decode with replacement characters (what the service checks the signature against)
+    message = sent["messages"][NUMBERS[0]]
+    url = message["status_callback"]
+    body = urlencode(callback_params(message, "read")).encode("ascii") + b"&Note=\xe9"
+    fields = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+    signature = RequestValidator(SIM_TOKEN).compute_signature(url, fields)
+    before = table_items(env)
+    # WHEN it is posted
+    status, answer = post_raw(client, url, body, signature)
+    # THEN only now is the body judged: 400 invalid_request, and the report is not recorded
+    assert status == 400 and answer["error"]["code"] == "invalid_request", answer
+    assert recipient(api, sent["campaign"]["id"], NUMBERS[0])["status"] == "sent"
+    assert table_items(env) == before
+    # AND the same report as UTF-8, signed, is recorded (the signature above was otherwise a good one)
+    good = urlencode({**fields, "Note": "é"})
+    fixed = RequestValidator(SIM_TOKEN).compute_signature(url, {**fields, "Note": "é"})
+    assert post_raw(client, url, good.encode("ascii"), fixed)[0] == 204
+    assert recipient(api, sent["campaign"]["id"], NUMBERS[0])["status"] == "read"
