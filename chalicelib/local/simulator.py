@@ -405,6 +405,8 @@ class TwilioSimulator:
         self._inflight = 0
         self._stopping = False
 
+        # Twilio's clock, for the times it stamps on messages (a test may make it its app's clock).
+        self.wall_clock: Callable[[], float] = time.time
         self._server: _Server | None = None
         self._serve_thread: threading.Thread | None = None
         self._worker_threads: list[threading.Thread] = []
@@ -586,7 +588,7 @@ class TwilioSimulator:
                 raise TwilioApiError(429, 20429, "Too Many Requests")
             sender.window.append(now)
 
-            wall = time.time()
+            wall = self.wall_clock()
             final_code = self._config.undelivered.get(to)
             plan: list[tuple[str, int | None]] = [("sent", None)]
             plan.append(("undelivered", final_code) if final_code is not None else ("delivered", None))
@@ -887,7 +889,7 @@ class TwilioSimulator:
                 return
             status, error_code = message.plan[job.stage]
             if job.attempt == 0:
-                now = time.time()
+                now = self.wall_clock()
                 message.status, message.error_code, message.date_updated = status, error_code, now
                 if status == "sent":
                     message.date_sent = now
@@ -1097,6 +1099,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._route(method, raw)
         except _BadRequest as exc:
             self._json(exc.status, {"error": exc.message, "status": exc.status})
+        except (BrokenPipeError, ConnectionResetError):
+            # The caller gave up before the answer (its client timed out): as at Twilio, the message stays accepted.
+            logger.debug("caller of %s %s left before the answer", method, self.path)
+            self.close_connection = True
         except Exception as exc:  # the simulator must never crash on bad input
             logger.exception("simulator failed on %s %s", method, self.path)
             self._json(500, {"error": f"simulator error: {exc}", "status": 500})

@@ -1,0 +1,270 @@
+"""Never twice: a hand-over whose answer is lost is settled by the callback or the provider's records, not resent.
+
+Functional: the Chalice app's handlers driven by the event pump, moto, and the Twilio simulator over real HTTP
+(the twilio SDK with a short client timeout). Faults come from the simulator (latency past the timeout, a reset
+after accepting, dropped callbacks), from a closed port, and from a botocore hook that kills the sender between
+the provider's accept and the outcome write.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections import Counter
+from typing import Any
+
+import boto3
+
+from chalicelib.local.simulator import TwilioSimulator
+from tests.conftest import SENDER, SIM_ACCOUNT, SIM_TOKEN, Api, Env, campaign_body, set_settings, settle_time
+from tests.functional.test_webhooks import callback_params, post_callback
+
+NUMBERS = ["+14155550170", "+14155550171", "+14155550172", "+14155550173"]
+# The app's provider client gives up after this; the simulator answers after LATE_MS.
+CLIENT_TIMEOUT = 0.4
+LATE_MS = 900
+
+
+class WorkerKilled(RuntimeError):
+    """The sender's process died (raised from a botocore hook, so none of the sender's own code is patched)."""
+
+
+def sent_per_number(env: Env) -> Counter[str]:
+    return Counter(m["to"] for m in env.sim.messages() if m["from"] == SENDER)
+
+
+def campaign(api: Api, campaign_id: str) -> dict[str, Any]:
+    status, body = api.call("GET", f"/v1/campaigns/{campaign_id}")
+    assert status == 200, body
+    return dict(body)
+
+
+def recipients(api: Api, campaign_id: str) -> dict[str, dict[str, Any]]:
+    status, page = api.call("GET", f"/v1/campaigns/{campaign_id}/recipients")
+    assert status == 200, page
+    return {r["number"]: r for r in page["items"]}
+
+
+def start(api: Api, channel: dict[str, Any], numbers: list[str] = NUMBERS) -> str:
+    status, created = api.call("POST", "/v1/campaigns", campaign_body(numbers, channel["id"]))
+    assert status == 201, created
+    return str(created["id"])
+
+
+def assert_sent_once_with_the_providers_ids(env: Env, api: Api, campaign_id: str, numbers: list[str]) -> None:
+    """Every number is at the simulator exactly once; each recipient is sent, attempt 1, with that message's id."""
+    assert sent_per_number(env) == Counter(dict.fromkeys(numbers, 1))
+    sids = {m["to"]: m["sid"] for m in env.sim.messages()}
+    done = campaign(api, campaign_id)
+    assert done["status"] == "completed", done
+    assert done["result"]["sent"] == len(numbers) and done["result"]["failed"] == 0 and done["result"]["pending"] == 0
+    for number, r in recipients(api, campaign_id).items():
+        assert r["status"] in ("sent", "delivered"), r
+        assert r["provider_message_id"] == sids[number], r
+        assert r["attempts"] == 1 and r["error"] is None, r
+
+
+def held(api: Api, campaign_id: str) -> list[str]:
+    """The recipients still `sending`."""
+    return sorted(n for n, r in recipients(api, campaign_id).items() if r["status"] == "sending")
+
+
+# ------------------------------------------------------------------------------------ answers that are lost
+def test_answers_after_the_client_timeout_are_found_in_the_providers_records_not_resent(
+    env: Env, api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN a provider that accepts each message but answers after the app's client has given up
+    set_settings(env, provider_timeout_seconds=CLIENT_TIMEOUT)
+    env.sim.configure(latency_ms=LATE_MS)
+    # WHEN a campaign of four is sent
+    campaign_id = start(api, channel)
+    pump.drain()
+    # THEN nothing is resent: each number is at the provider once, and each recipient stays `sending`, uncertain
+    assert sent_per_number(env) == Counter(dict.fromkeys(NUMBERS, 1))
+    assert held(api, campaign_id) == sorted(NUMBERS)
+    assert campaign(api, campaign_id)["status"] == "executing"
+    # AND before the settle wait has passed, the tick leaves them alone
+    env.sim.configure(latency_ms=0)
+    pump.run_ticks()
+    pump.drain()
+    assert held(api, campaign_id) == sorted(NUMBERS)
+    # WHEN the settle wait passes: the provider's records are checked
+    settle_time(env, pump)
+    # THEN each is recorded sent with the provider's id, attempt 1, and the campaign completes
+    assert_sent_once_with_the_providers_ids(env, api, campaign_id, NUMBERS)
+
+
+def test_a_connection_reset_after_the_provider_accepted_is_settled_not_resent(
+    env: Env, api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN a provider that accepts the next four messages and resets each connection instead of answering
+    env.sim.configure(reset_after_accept_next=4)
+    # WHEN a campaign of four is sent, and the settle wait passes
+    campaign_id = start(api, channel)
+    pump.drain()
+    assert env.sim.stats()["resets_after_accept"] == 4
+    assert held(api, campaign_id) == sorted(NUMBERS)
+    settle_time(env, pump)
+    # THEN each number got one message, recorded with its id as attempt 1, and the campaign completed
+    assert_sent_once_with_the_providers_ids(env, api, campaign_id, NUMBERS)
+
+
+def test_the_status_callback_settles_an_uncertain_hand_over_first(
+    client: Any, env: Env, api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN four hand-overs left uncertain by answers that came too late
+    set_settings(env, provider_timeout_seconds=CLIENT_TIMEOUT)
+    env.sim.configure(latency_ms=LATE_MS)
+    campaign_id = start(api, channel)
+    pump.drain()
+    env.sim.configure(latency_ms=0)
+    assert held(api, campaign_id) == sorted(NUMBERS)
+    # WHEN Twilio's status callback for each attempt arrives (before any settle wait has passed)
+    for message in env.sim.messages():
+        assert post_callback(client, message["status_callback"], callback_params(message, "sent"))[0] == 204
+    # THEN each recipient is sent with the provider's id, and the next tick completes the campaign
+    assert held(api, campaign_id) == []
+    pump.run_ticks()
+    assert_sent_once_with_the_providers_ids(env, api, campaign_id, NUMBERS)
+    # AND the settle job that comes due later finds nothing left to do and sends nothing
+    settle_time(env, pump)
+    assert sent_per_number(env) == Counter(dict.fromkeys(NUMBERS, 1))
+
+
+def test_a_sender_killed_between_the_providers_accept_and_the_outcome_write_is_settled_not_resent(
+    env: Env, api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN the sender dies when it writes its outcomes, after Twilio accepted every message (and no callback comes)
+    kills: list[str] = []
+
+    def die_at_outcome_write(params: dict[str, Any], **_: Any) -> None:
+        names = [
+            n
+            for item in params["TransactItems"]
+            for n in item.get("Update", {}).get("ExpressionAttributeNames", {}).values()
+        ]
+        if "provider_message_id" in names and not kills:
+            kills.append("killed")
+            raise WorkerKilled("the sender's process died")
+
+    events = env.deps.store._db.meta.events
+    events.register("before-parameter-build.dynamodb.TransactWriteItems", die_at_outcome_write)
+    try:
+        campaign_id = start(api, channel)
+        pump.drain()
+    finally:
+        events.unregister("before-parameter-build.dynamodb.TransactWriteItems", die_at_outcome_write)
+    assert kills == ["killed"] and any("WorkerKilled" in e for e in pump.errors), pump.errors
+    # THEN its recipients stay claimed: not failed, not sent again by the redelivered chunk
+    assert sent_per_number(env) == Counter(dict.fromkeys(NUMBERS, 1))
+    assert held(api, campaign_id) == sorted(NUMBERS)
+    # WHEN the time its invocation could have lasted has passed, and the tick has the records checked
+    settle_time(env, pump, seconds=300 + 61)
+    # THEN each is found at the provider and recorded sent with its id, attempt 1; the campaign completes
+    assert_sent_once_with_the_providers_ids(env, api, campaign_id, NUMBERS)
+
+
+# ------------------------------------------------------------------------------- provably never at the provider
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_refused_connection_is_sent_again_at_once_as_a_second_attempt(
+    env: Env, api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN the provider's address refuses connections until the sender's first back-off (then Twilio is up)
+    port = _free_port()
+    late = TwilioSimulator(port=port, callback_delay=0.01)
+    set_settings(env, twilio_api_base=f"http://127.0.0.1:{port}")
+    clock = env.deps.clock
+
+    def sleep(seconds: float) -> None:
+        clock.offset += seconds
+        if late._server is None:
+            late.start()
+            late.add_account(SIM_ACCOUNT, SIM_TOKEN)
+            late.add_number(SENDER, SIM_ACCOUNT, mps=1000)
+            late.configure(no_callbacks=True)
+
+    clock.sleep_fn = sleep
+    try:
+        # WHEN a campaign of one is sent
+        campaign_id = start(api, channel, NUMBERS[:1])
+        pump.drain()
+        # THEN the provider got it exactly once, on the second attempt, and the campaign completed
+        assert [m["to"] for m in late.messages()] == NUMBERS[:1]
+        r = recipients(api, campaign_id)[NUMBERS[0]]
+        assert r["status"] == "sent" and r["attempts"] == 2 and r["provider_message_id"] == late.messages()[0]["sid"]
+        assert campaign(api, campaign_id)["status"] == "completed"
+    finally:
+        late.stop()
+
+
+def test_a_hand_over_the_records_prove_absent_is_sent_once_as_a_second_attempt(
+    env: Env, api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN a provider that answers the first send with a 500 and did not keep the message
+    env.sim.configure(server_error_next=1)
+    campaign_id = start(api, channel, NUMBERS[:1])
+    pump.drain()
+    assert held(api, campaign_id) == NUMBERS[:1] and env.sim.messages() == []
+    # WHEN the settle wait passes and the records show nothing
+    settle_time(env, pump)
+    # THEN it is sent once more, as attempt 2, and the campaign completes
+    assert sent_per_number(env) == Counter({NUMBERS[0]: 1})
+    r = recipients(api, campaign_id)[NUMBERS[0]]
+    assert r["status"] == "sent" and r["attempts"] == 2 and r["provider_message_id"] == env.sim.messages()[0]["sid"]
+    assert campaign(api, campaign_id)["status"] == "completed"
+
+
+def test_a_late_callback_of_the_absent_attempt_cannot_touch_the_new_one(
+    client: Any, env: Env, api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN a recipient sent again as attempt 2 after attempt 1 was proven absent
+    env.sim.configure(server_error_next=1)
+    campaign_id = start(api, channel, NUMBERS[:1])
+    pump.drain()
+    settle_time(env, pump)
+    message = env.sim.messages()[0]
+    # WHEN a forged-looking report arrives naming attempt 1 with the new message's id
+    url = message["status_callback"].replace("a=2", "a=1")
+    assert "a=1" in url
+    assert post_callback(client, url, callback_params(message, "undelivered", "30003"))[0] == 204
+    # THEN the recipient is unchanged
+    r = recipients(api, campaign_id)[NUMBERS[0]]
+    assert r["status"] == "sent" and r["attempts"] == 2 and r["error"] is None
+
+
+def test_the_campaign_does_not_complete_while_a_hand_over_is_uncertain(
+    env: Env, api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN one recipient of three whose answer was lost
+    env.sim.configure(reset_after_accept_next=1)
+    campaign_id = start(api, channel, NUMBERS[:3])
+    pump.drain()
+    # WHEN ticks run before the settle wait is over
+    for _ in range(2):
+        pump.run_ticks()
+        pump.drain()
+    # THEN the campaign is still executing, one recipient pending, and its record is still there
+    body = campaign(api, campaign_id)
+    assert body["status"] == "executing" and body["result"]["pending"] == 1 and body["result"]["sent"] == 2
+    table = boto3.client("dynamodb")
+    records = table.query(
+        TableName=env.resources.table_name,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :h)",
+        ExpressionAttributeValues={":pk": {"S": f"CAMPAIGN#{campaign_id}"}, ":h": {"S": "H#"}},
+    )["Items"]
+    uncertain = NUMBERS.index(held(api, campaign_id)[0])  # recipients are indexed in the order they were given
+    assert [[int(i["N"]) for i in r["indexes"]["L"]] for r in records] == [[uncertain]]
+    # WHEN the wait is over THEN it completes, each number once, and the record is gone
+    settle_time(env, pump)
+    assert campaign(api, campaign_id)["status"] == "completed"
+    assert sent_per_number(env) == Counter(dict.fromkeys(NUMBERS[:3], 1))
+    left = table.query(
+        TableName=env.resources.table_name,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :h)",
+        ExpressionAttributeValues={":pk": {"S": f"CAMPAIGN#{campaign_id}"}, ":h": {"S": "H#"}},
+    )["Items"]
+    assert left == []
