@@ -1001,7 +1001,8 @@ _DATE_SENT_PARAMS = (("DateSent", "="), ("DateSent<", "<"), ("DateSent>", ">"))
 
 
 def _date_sent_bound(op: str, value: str) -> tuple[float, float]:
-    """The [from, to) epoch range a DateSent filter admits; a date means that whole GMT day."""
+    """The [from, to) epoch range a DateSent filter admits: a date means that whole GMT day; so does `DateSent=` with
+    a time (the SDK writes even a date as ``YYYY-MM-DDT00:00:00Z``), while ``<``/``>`` with a time compare to it."""
     try:
         if len(value) == 10:
             day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
@@ -1010,7 +1011,11 @@ def _date_sent_bound(op: str, value: str) -> tuple[float, float]:
             at = datetime.fromisoformat(value.replace("Z", "+00:00"))
             if at.tzinfo is None:
                 at = at.replace(tzinfo=UTC)
-            lo, hi = at.timestamp(), at.timestamp() + 1.0
+            if op == "=":
+                at = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+                lo, hi = at.timestamp(), at.timestamp() + 86400.0
+            else:
+                lo, hi = at.timestamp(), at.timestamp() + 1.0
     except ValueError:
         raise TwilioApiError(400, 20001, f"Invalid DateSent value {value!r}: use YYYY-MM-DD") from None
     if op == "<":
