@@ -138,6 +138,10 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
     )
     sim.add_number(SANDBOX_SENDER, SANDBOX_ACCOUNT_SID, mps=SANDBOX_MPS, inbound_url=channel["webhooks"]["inbound_url"])
 
+    kills = int(os.environ.get("FAULT_KILL_SENDER_AFTER_ACCEPT") or 0)
+    if kills:
+        _kill_senders_after_accept(d, kills)
+
     import boto3
     from chalice.config import Config
     from chalice.local import create_local_server
@@ -172,6 +176,25 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
 
     threading.Thread(target=shutdown, name="shutdown", daemon=True).start()
     return Stack(port, sim.port, api_key, tenant_id, channel["id"], moto_url, stop_event)
+
+
+def _kill_senders_after_accept(d: Any, count: int) -> None:
+    """A fault for tests of the local stack (FAULT_KILL_SENDER_AFTER_ACCEPT=N): the first N times a sender writes the
+    outcomes of messages Twilio accepted, it dies instead (the write raises, as from a process killed there)."""
+    left = [count]
+    lock = threading.Lock()
+
+    def die(params: dict[str, Any], **_: Any) -> None:
+        updates = [item.get("Update", {}) for item in params.get("TransactItems", [])]
+        if not any("provider_message_id" in u.get("ExpressionAttributeNames", {}).values() for u in updates):
+            return
+        with lock:
+            if left[0] <= 0:
+                return
+            left[0] -= 1
+        raise RuntimeError("FAULT_KILL_SENDER_AFTER_ACCEPT: the sender died before writing its outcomes")
+
+    d.store._db.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", die)
 
 
 def main() -> int:
