@@ -243,8 +243,16 @@ _DOCUMENT: dict[str, Any] = {
             "`name`.\n"
             "- `POST /v1/campaigns/{campaign_id}/retry` of a campaign that is not `completed` or `stopped`: "
             "`409 campaign_not_retryable`. A retry never resends to a number that opted out (Twilio error "
-            "`21610`) nor a message that may have gone out (`send_interrupted`); a recipient's `attempts` counts "
-            "its sends.\n"
+            "`21610`); a recipient's `attempts` counts its hand-overs to the provider.\n"
+            "- Exactly once, when the provider's answer is lost (a timeout, a reset connection, a 5xx, a sender "
+            "that died mid-call): the recipient stays `sending` (its `result` counts it `pending`, and the "
+            "campaign does not complete) until the provider's status callback for that attempt settles it or, "
+            "about 2 minutes later (the `SETTLE_SECONDS` setting, checked on the minute tick), the provider's own "
+            "records do: found, it takes the provider's status and message id; provably absent, it is sent again "
+            "as a new attempt, or after 3 attempts it is `failed` with the last error seen (`provider_timeout`, "
+            "`provider_no_answer` or the provider's 5xx code, e.g. `20500`), which `retry` resends. Only a "
+            "failure that provably happened before the request left (connection refused, DNS, TLS certificate) "
+            "is tried again at once, as a new attempt (`provider_unreachable` after 3).\n"
             "- At most 10,000 typed `recipients.numbers` (`422 too_many_recipients`; larger lists go in a CSV "
             "upload); a `phonebook` cannot be combined with `numbers` or `upload_id` (`422 invalid_recipients`). "
             "An MMS on a Twilio channel must be at most 5 MB of media and text (`422 media_too_large`) of a "
@@ -820,7 +828,8 @@ _DOCUMENT: dict[str, Any] = {
                 "summary": "Resend the failed messages of a `completed` or `stopped` campaign.",
                 "description": (
                     "Resends to the recipients whose status is `failed` or `undelivered`, except those whose error is "
-                    "`21610` (the number opted out) or `send_interrupted` (the message may have gone out), and "
+                    "`21610` (the number opted out) or `send_interrupted` (the message may have gone out: only on "
+                    "recipients recorded before hand-overs were settled from the provider's records), and "
                     "finishes the sending of recipients still `queued` (a `stopped` campaign). A campaign stopped "
                     "before its recipients were written starts again. The status becomes `retrying`, or `pending` "
                     "while another campaign of the tenant is sending; `stop_reason` and `completed_at` are cleared "
@@ -2079,6 +2088,10 @@ _DOCUMENT: dict[str, Any] = {
             },
             "RecipientStatus": {
                 "type": "string",
+                "description": (
+                    "`sending`: being handed to the provider, or handed over without an answer (uncertain) until "
+                    "the provider's callback or records settle it; never sent again blindly."
+                ),
                 "enum": ["queued", "sending", "sent", "delivered", "read", "undelivered", "failed", "skipped"],
             },
             "Recipient": {
@@ -2118,7 +2131,11 @@ _DOCUMENT: dict[str, Any] = {
                     "attempts": {
                         "type": "integer",
                         "minimum": 0,
-                        "description": "How many times the message was handed to the provider (a retry adds one).",
+                        "description": (
+                            "How many times the message was handed to the provider: a retry adds one, and so does a "
+                            "resend after the provider's records proved an uncertain hand-over absent, or after a "
+                            "connection that provably never reached it."
+                        ),
                     },
                     "provider_message_id": {"anyOf": [{"type": "string"}, {"type": "null"}]},
                     "sent_at": {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
