@@ -368,3 +368,23 @@ def test_credentials_the_provider_rejects_at_send_time_stop_the_campaign(env: En
     done = api.call("GET", f"/v1/campaigns/{created['id']}")[1]
     assert done["status"] == "completed" and done["result"]["sent"] == 3, done
     assert sorted(m["to"] for m in env.sim.messages()) == numbers
+
+
+def test_stored_credentials_no_header_can_carry_stop_the_campaign_instead_of_failing_each_recipient(
+    env: Env, api: Api, tenant: tuple[str, str], pump: Any
+) -> None:
+    # GIVEN a channel whose stored auth token cannot go into an Authorization header (saved before the shape check)
+    status, ch = api.call("POST", "/v1/channels", channel_body(senders=[SENDER], mps=1000))
+    assert status == 201, ch
+    env.deps.secrets.put(tenant[0], ch["id"], {"account_sid": SIM_ACCOUNT, "auth_token": "tök€n"})
+    numbers = ["+14155550110", "+14155550111"]
+    # WHEN a campaign is sent on it
+    status, created = api.call("POST", "/v1/campaigns", campaign_body(numbers, ch["id"]))
+    assert status == 201, created
+    pump.drain()
+    # THEN it is stopped for the account's credentials; no recipient failed, nothing reached the provider
+    stopped = api.call("GET", f"/v1/campaigns/{created['id']}")[1]
+    assert stopped["status"] == "stopped", stopped
+    assert stopped["stop_reason"]["code"] == "provider_invalid_credentials", stopped
+    assert stopped["result"]["failed"] == 0 and stopped["result"]["pending"] == 2
+    assert env.sim.messages() == []
