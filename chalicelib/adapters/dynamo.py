@@ -23,6 +23,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import random
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -44,6 +46,9 @@ CHANNEL_PTR_SK = "#CHANNEL"
 DUE = "DUE"
 ACTIVE = "ACTIVE"
 MAX_TX_ATTEMPTS = 20
+# A transaction cancelled only by TransactionConflict (another transaction held one of its items) is tried this
+# many more times before the caller is told it could not be done.
+CONFLICT_RETRIES = 6
 
 # Named parts of the send-lock conditions on the tenant item (`:zero` is bound to 0 wherever they are used).
 # size() is always guarded: on an item without the attribute it must read as false, never as an error.
@@ -1163,6 +1168,7 @@ class Store(HandoverRecords):
         lost: list[int] = []
         for start in range(0, len(moves), 80):
             todo = list(range(start, min(start + 80, len(moves))))
+            conflicts = 0
             while todo:
                 deltas: dict[int, dict[str, int]] = {}
                 items = []
@@ -1182,6 +1188,14 @@ class Store(HandoverRecords):
                     if not _is_condition_failure(exc):
                         raise
                     reasons = _cancel_reasons(exc)
+                if "TransactionConflict" in reasons and "ConditionalCheckFailed" not in reasons:
+                    # Another transaction had one of these items (a callback on the same counter shard): nothing
+                    # lost a race, so the same moves are tried again; never reported as lost.
+                    conflicts += 1
+                    if conflicts > CONFLICT_RETRIES:
+                        raise ConcurrencyError("recipient moves kept conflicting with other transactions")
+                    time.sleep(random.uniform(0.5, 1.0) * min(0.05 * 2**conflicts, 1.0))  # noqa: S311 - jitter
+                    continue
                 if len(todo) == 1:
                     lost.append(todo[0])
                     todo = []

@@ -641,10 +641,10 @@ class TwilioSimulator:
             return message.resource()
 
     def list_messages(self, path_sid: str, authorization: str | None, query: Mapping[str, list[str]]) -> dict[str, Any]:
-        """Handle ``GET .../Messages.json`` as Twilio does: newest first, filtered by ``To``, ``From``, ``DateSent``,
-        ``DateSent<`` and ``DateSent>`` (a ``YYYY-MM-DD`` GMT date, or a time, the SDK's ``...THH:MM:SSZ``), paged by
-        ``PageSize`` with ``next_page_uri`` (``Page`` and ``PageToken``, ``PA`` + the last sid of the page before).
-        A DateSent filter leaves out messages not sent yet (still queued: no date_sent)."""
+        """Handle ``GET .../Messages.json`` as Twilio does: sorted by DateSent, newest first; filtered by ``To``,
+        ``From``, ``DateSent``, ``DateSent<`` and ``DateSent>`` (a ``YYYY-MM-DD`` GMT date, or a time as the SDK
+        writes it, ``...THH:MM:SSZ``); paged by ``PageSize`` with ``next_page_uri`` (``Page``, and ``PageToken``:
+        ``PA`` + the last sid of the page before). A DateSent filter leaves out messages not sent yet (queued)."""
         with self._lock:
             self._authenticate(path_sid, authorization)
             to, sender = _first(query, "To"), _first(query, "From")
@@ -657,12 +657,16 @@ class TwilioSimulator:
                 raise TwilioApiError(400, 20001, "PageSize and Page must be integers") from None
             rows = [
                 m
-                for m in reversed(self._messages)
+                for m in reversed(self._messages)  # newest first, then (stable) sorted as Twilio sorts below
                 if m.account_sid == path_sid
                 and (not to or m.to == to)
                 and (not sender or m.from_ == sender)
                 and all(_date_sent_matches(m.date_sent, op, bound) for op, bound in date_filters)
             ]
+            # "Results are sorted by the DateSent field, with the most recent messages appearing first" (to the
+            # second). Where Twilio puts a message not sent yet is not documented: here last, the hardest place for
+            # a caller that stops reading at the first old message.
+            rows.sort(key=lambda m: (m.date_sent is None, -math.floor(m.date_sent or 0)))
             start = page * page_size
             token = _first(query, "PageToken") or ""
             if token.startswith("PA"):

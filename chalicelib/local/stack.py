@@ -186,7 +186,13 @@ def _kill_senders_after_accept(d: Any, count: int) -> None:
 
     def die(params: dict[str, Any], **_: Any) -> None:
         updates = [item.get("Update", {}) for item in params.get("TransactItems", [])]
-        if not any("provider_message_id" in u.get("ExpressionAttributeNames", {}).values() for u in updates):
+        # The sender's outcome write: a recipient move that names the provider's id and is conditioned on its claim
+        # (a status callback's move is not).
+        if not any(
+            "provider_message_id" in u.get("ExpressionAttributeNames", {}).values()
+            and "claim_token = :token" in u.get("ConditionExpression", "")
+            for u in updates
+        ):
             return
         with lock:
             if left[0] <= 0:

@@ -18,7 +18,7 @@ from typing import Any
 from chalicelib.adapters.handovers import Handover
 from chalicelib.adapters.providers.base import Provider
 from chalicelib.adapters.queue import Chunk, Job, sender_group
-from chalicelib.domain.model import SENDING_STATUSES, RecipientStatus, utc_iso
+from chalicelib.domain.model import SEND_INTERRUPTED, SENDING_STATUSES, RecipientStatus, utc_iso
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
 
@@ -27,6 +27,13 @@ R = RecipientStatus
 # losing its answers.
 MAX_ATTEMPTS = 3
 NO_ANSWER = {"code": "provider_no_answer", "message": "the provider never answered and never got the message"}
+# A hand-over whose records stay unreadable this long after its claim is failed as "may have been sent" (never
+# resent): Twilio keeps a queued message at most 10 hours (its validity period), so a day covers every fate.
+MAX_UNSETTLED_SECONDS = 24 * 3600
+UNSETTLED = {
+    "error_code": SEND_INTERRUPTED,
+    "error_message": "the provider's records could not be read for a day after this hand-over; it may have been sent",
+}
 
 
 def due(deps: Deps, campaign_id: str) -> bool:
@@ -48,7 +55,7 @@ def settle_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, i
     """Settle every due hand-over record of a sending campaign; returns what became of its recipients."""
     from chalicelib.services import campaigns  # campaigns' tick imports this module
 
-    counts = {"found": 0, "released": 0, "failed": 0, "unknown": 0}
+    counts = {"found": 0, "released": 0, "failed": 0, "unknown": 0, "settled": 0}
     store = deps.store
     campaign = store.get_campaign(tenant_id, campaign_id)
     if campaign is None or campaign["status"] not in SENDING_STATUSES:
@@ -62,9 +69,9 @@ def settle_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, i
     if channel is None or creds is None:
         return counts  # the sender stops a campaign whose channel is gone
     provider = deps.provider_for(channel, creds)
-    released: list[int] = []
     for record in records:
         unknown: dict[int, dict[str, str]] = {}
+        released: list[int] = []
         for recipient in _still_held(deps, record):
             index = int(recipient["index"])
             error = dict(record.errors.get(str(index)) or NO_ANSWER)
@@ -74,23 +81,20 @@ def settle_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, i
                 unknown[index] = error
             elif verdict == "released":
                 released.append(index)
+        if released:
+            # Queued before the record is narrowed: a settle job that dies here leaves the record to settle again.
+            chunk = Chunk(
+                tenant_id,
+                campaign_id,
+                released[0],
+                released[-1] + 1,
+                int(campaign.get("dispatch_gen", 0)),
+                tuple(released),
+            )
+            deps.queue.publish(
+                [chunk], group=sender_group(campaign), dedup_prefix=f"{campaign_id}:settled:{uuid.uuid4().hex}"
+            )
         store.narrow_handover(campaign_id, record.token, unknown, now + deps.settings.settle_seconds)
-    if released:
-        released.sort()
-        deps.queue.publish(
-            [
-                Chunk(
-                    tenant_id,
-                    campaign_id,
-                    released[0],
-                    released[-1] + 1,
-                    int(campaign.get("dispatch_gen", 0)),
-                    tuple(released),
-                )
-            ],  # fmt: skip
-            group=sender_group(campaign),
-            dedup_prefix=f"{campaign_id}:settled:{uuid.uuid4().hex}",
-        )
     log.info("hand-overs settled", extra={"campaign_id": campaign_id, **counts})
     campaigns.finish_if_done(deps, tenant_id, campaign_id)
     return counts
@@ -117,7 +121,8 @@ def settle_one(
     token: str,
     error: dict[str, str],
 ) -> str:
-    """Settle one uncertain hand-over from the provider's records: "found", "released", "failed" or "unknown"."""
+    """Settle one uncertain hand-over from the provider's records: "found", "released", "failed", "unknown" (ask
+    again later) or "settled" (a status callback did it meanwhile)."""
     content = campaign.get("content") or {}
     lookup = provider.find(
         to=recipient["number"],
@@ -129,7 +134,12 @@ def settle_one(
     campaign_id, index = campaign["campaign_id"], int(recipient["index"])
     now = utc_iso(deps.clock.utcnow())
     if lookup.found is None:
-        return "unknown"
+        if deps.clock.now() - float(recipient.get("claimed_at", 0)) < MAX_UNSETTLED_SECONDS:
+            return "unknown"
+        # A day of unreadable records (credentials rotated, more messages than a lookup reads): it may have been
+        # sent, so it is never resent; failing it lets the campaign finish and free the tenant's sending slot.
+        gone = {"claim_token": None, **UNSETTLED, "failed_at": now}
+        return _moved(deps, campaign_id, recipient, R.FAILED, gone, token, "failed")
     if lookup.found:
         target = R(lookup.status or R.SENT)
         fields: dict[str, Any] = {"claim_token": None, "provider_message_id": lookup.message_id}
@@ -140,10 +150,8 @@ def settle_one(
             fields["sent_at"] = now
             if target in (R.DELIVERED, R.READ):
                 fields["delivered_at"] = now
-        # A status callback may settle it at the same moment: whichever writes first wins, the other changes nothing.
-        deps.store.move_recipient(campaign_id, recipient, target, fields, claim_token=token)
         log.info("hand-over found at the provider", extra={"campaign_id": campaign_id, "index": index})
-        return "found"
+        return _moved(deps, campaign_id, recipient, target, fields, token, "found")
     if int(recipient.get("attempts", 1)) >= MAX_ATTEMPTS:
         fields = {
             "claim_token": None,
@@ -151,9 +159,31 @@ def settle_one(
             "error_message": error.get("message") or NO_ANSWER["message"],
             "failed_at": now,
         }
-        deps.store.move_recipient(campaign_id, recipient, R.FAILED, fields, claim_token=token)
-        return "failed"
+        return _moved(deps, campaign_id, recipient, R.FAILED, fields, token, "failed")
     if deps.store.release_recipient(campaign_id, index, token, attempted=True):
         log.info("hand-over provably absent; sending again", extra={"campaign_id": campaign_id, "index": index})
         return "released"
-    return "found"  # moved on meanwhile (a late callback): nothing left to do
+    return _still_ours(deps, campaign_id, index, token)
+
+
+def _moved(
+    deps: Deps,
+    campaign_id: str,
+    recipient: dict[str, Any],
+    target: RecipientStatus,
+    fields: dict[str, Any],
+    token: str,
+    verdict: str,
+) -> str:
+    """Record a settled hand-over; when the write loses, "settled" if a callback got there first, else "unknown"."""
+    if deps.store.move_recipient(campaign_id, recipient, target, fields, claim_token=token):
+        return verdict
+    return _still_ours(deps, campaign_id, int(recipient["index"]), token)
+
+
+def _still_ours(deps: Deps, campaign_id: str, index: int, token: str) -> str:
+    """After a lost write: "unknown" (kept in the record, asked again) while the claim is still ours, else "settled"."""
+    current = deps.store.get_recipient(campaign_id, index) or {}
+    if current.get("status") == R.SENDING and current.get("claim_token") == token:
+        return "unknown"
+    return "settled"

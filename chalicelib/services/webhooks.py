@@ -129,7 +129,8 @@ def twilio_status(deps: Deps, channel_id: str, query: Mapping[str, str], body: b
         if _small_int(attempt) and int(attempt) != recipient.get("attempts"):
             return  # a report about an earlier attempt, arriving while a retry sends
         current = R(recipient["status"])
-        if not provider_may_move(current, target, recipient.get("error_code")):
+        allowed = provider_may_move(current, target, recipient.get("error_code"))
+        if not (allowed or _disproves_absence(recipient, attempt, target)):
             return  # a replay or a late report: never backwards, never twice
         changes: dict[str, Any] = {}
         if current == R.SENDING:
@@ -153,6 +154,18 @@ def twilio_status(deps: Deps, channel_id: str, query: Mapping[str, str], body: b
             log.info("recipient status", extra={"campaign_id": campaign_id, "index": index, "status": target.value})
             return
     log.warning("status callback kept losing races", extra={"campaign_id": campaign_id, "index": index})
+
+
+def _disproves_absence(recipient: Mapping[str, Any], attempt: str, target: RecipientStatus) -> bool:
+    """A report that Twilio sent this very attempt of a recipient queued again because Twilio's records seemed not to
+    have it (released after an uncertain hand-over; a retry's requeue sets last_error): it must not go out again."""
+    return (
+        recipient.get("status") == R.QUEUED
+        and not recipient.get("last_error")
+        and _small_int(attempt)
+        and 0 < int(attempt) == int(recipient.get("attempts", 0))
+        and target in (R.SENT, R.DELIVERED, R.READ)
+    )
 
 
 def _small_int(raw: str) -> bool:

@@ -9,19 +9,46 @@ the provider's accept and the outcome write.
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections import Counter
 from typing import Any
+from urllib.parse import urlencode
 
 import boto3
+from botocore.exceptions import ClientError
 
+from chalicelib.adapters.queue import Job
 from chalicelib.local.simulator import TwilioSimulator
-from tests.conftest import SENDER, SIM_ACCOUNT, SIM_TOKEN, Api, Env, campaign_body, set_settings, settle_time
+from chalicelib.services import campaigns
+from tests.conftest import (
+    PUBLIC_BASE,
+    SANDBOX_CHANNEL,
+    SENDER,
+    SIM_ACCOUNT,
+    SIM_TOKEN,
+    Api,
+    Env,
+    campaign_body,
+    set_settings,
+    settle_time,
+)
 from tests.functional.test_webhooks import callback_params, post_callback
 
 NUMBERS = ["+14155550170", "+14155550171", "+14155550172", "+14155550173"]
 # The app's provider client gives up after this; the simulator answers after LATE_MS.
 CLIENT_TIMEOUT = 0.4
 LATE_MS = 900
+
+
+def outcome_write(params: dict[str, Any]) -> bool:
+    """Whether a TransactWriteItems is the sender's outcome write: a recipient move naming the provider's id and
+    conditioned on the sender's claim (a status callback's move is not)."""
+    return any(
+        "provider_message_id" in u.get("ExpressionAttributeNames", {}).values()
+        and "claim_token = :token" in u.get("ConditionExpression", "")
+        for u in (item.get("Update", {}) for item in params.get("TransactItems", []))
+    )
 
 
 class WorkerKilled(RuntimeError):
@@ -137,12 +164,7 @@ def test_a_sender_killed_between_the_providers_accept_and_the_outcome_write_is_s
     kills: list[str] = []
 
     def die_at_outcome_write(params: dict[str, Any], **_: Any) -> None:
-        names = [
-            n
-            for item in params["TransactItems"]
-            for n in item.get("Update", {}).get("ExpressionAttributeNames", {}).values()
-        ]
-        if "provider_message_id" in names and not kills:
+        if outcome_write(params) and not kills:
             kills.append("killed")
             raise WorkerKilled("the sender's process died")
 
@@ -268,3 +290,148 @@ def test_the_campaign_does_not_complete_while_a_hand_over_is_uncertain(
         ExpressionAttributeValues={":pk": {"S": f"CAMPAIGN#{campaign_id}"}, ":h": {"S": "H#"}},
     )["Items"]
     assert left == []
+
+
+# ------------------------------------------------------------------------------- the table under contention
+def _conflict() -> ClientError:
+    """DynamoDB's answer when another transaction (a callback on the same counter shard) held one of the items."""
+    return ClientError(
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+            "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}],
+        },
+        "TransactWriteItems",
+    )
+
+
+class Conflicts:
+    """A botocore hook: the next `times` outcome writes are cancelled with TransactionConflict."""
+
+    def __init__(self, env: Env, times: int) -> None:
+        self.left, self.fired = times, 0
+        self._events = env.deps.store._db.meta.events
+
+    def __call__(self, params: dict[str, Any], **_: Any) -> None:
+        if outcome_write(params) and self.left > 0:
+            self.left -= 1
+            self.fired += 1
+            raise _conflict()
+
+    def __enter__(self) -> Conflicts:
+        self._events.register("before-parameter-build.dynamodb.TransactWriteItems", self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._events.unregister("before-parameter-build.dynamodb.TransactWriteItems", self)
+
+
+def test_a_transaction_conflict_on_the_outcome_write_is_tried_again_not_taken_for_a_lost_race(
+    env: Env, api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN the sender's outcome write is cancelled twice by TransactionConflict (real DynamoDB does this; moto never)
+    with Conflicts(env, times=2) as conflicts:
+        # WHEN a campaign of four is sent
+        campaign_id = start(api, channel)
+        pump.drain()
+    # THEN the write went through on a later try: nobody is left `sending`, the campaign completed, each sent once
+    assert conflicts.fired == 2
+    assert held(api, campaign_id) == []
+    assert_sent_once_with_the_providers_ids(env, api, campaign_id, NUMBERS)
+
+
+def test_a_settle_job_that_keeps_conflicting_leaves_its_record_and_settles_on_a_later_tick(
+    env: Env, api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN four hand-overs left uncertain by resets after Twilio accepted them
+    env.sim.configure(reset_after_accept_next=4)
+    campaign_id = start(api, channel)
+    pump.drain()
+    # WHEN the settle job's writes are cancelled by TransactionConflict every time
+    with Conflicts(env, times=10_000) as conflicts:
+        settle_time(env, pump)
+    # THEN it gave up loudly without dropping anything: still held, the record still there
+    assert conflicts.fired > 0 and any("ConcurrencyError" in e for e in pump.errors), pump.errors
+    assert held(api, campaign_id) == sorted(NUMBERS)
+    # AND once the table is calm again, the job SQS hands back (in seconds here, a minute in AWS) settles them
+    assert wait_until(lambda: pump.drain() >= 0 and held(api, campaign_id) == [], timeout=30)
+    assert_sent_once_with_the_providers_ids(env, api, campaign_id, NUMBERS)
+
+
+def test_records_that_stay_unreadable_end_in_send_interrupted_after_a_day_and_are_never_resent(
+    env: Env, api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN an uncertain hand-over, and then credentials that can no longer read Twilio's records
+    env.sim.configure(reset_after_accept_next=1)
+    campaign_id = start(api, channel, NUMBERS[:1])
+    pump.drain()
+    env.sim.add_account(SIM_ACCOUNT, "rotated-at-twilio")
+    try:
+        # WHEN the settle job runs: it cannot tell, so it waits
+        settle_time(env, pump)
+        assert held(api, campaign_id) == NUMBERS[:1]
+        # AND a day later it still cannot tell
+        settle_time(env, pump, seconds=24 * 3600)
+    finally:
+        env.sim.add_account(SIM_ACCOUNT, SIM_TOKEN)
+    # THEN the recipient is failed as "may have been sent" (which a retry does not resend), the campaign completes
+    r = recipients(api, campaign_id)[NUMBERS[0]]
+    assert r["status"] == "failed" and r["error"]["code"] == "send_interrupted" and r["attempts"] == 1, r
+    assert campaign(api, campaign_id)["status"] == "completed"
+    assert api.call("POST", f"/v1/campaigns/{campaign_id}/retry")[0] == 409  # nothing_to_retry
+    assert sent_per_number(env) == Counter({NUMBERS[0]: 1})
+
+
+# ------------------------------------------------------------------------------- settling never races a live sender
+def test_a_settle_job_while_the_sender_still_works_leaves_its_recipients_alone(
+    env: Env, api: Api, tenant: tuple[str, str], pump: Any
+) -> None:
+    # GIVEN a slow sender (one send in flight) in the middle of a chunk of three
+    status, ch = api.call("POST", "/v1/channels", {**SANDBOX_CHANNEL, "mps": 5})
+    assert status == 201, ch
+    env.sim.configure(latency_ms=400)
+    campaign_id = start(api, ch)
+    worker = threading.Thread(target=pump.drain)
+    worker.start()
+    try:
+        assert wait_until(lambda: len(env.sim.messages()) == 1)
+        # WHEN a settle job runs right now (another Lambda, a tick that found the record)
+        campaigns.run_job(env.deps, Job("settle", tenant[0], campaign_id))
+    finally:
+        worker.join()
+    env.sim.configure(latency_ms=0)
+    pump.drain()
+    # THEN it did nothing to the live sender's claims: each number was sent exactly once
+    assert_sent_once_with_the_providers_ids(env, api, campaign_id, NUMBERS)
+
+
+def wait_until(predicate: Any, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_callback_for_an_attempt_the_records_missed_stops_its_resend(
+    client: Any, env: Env, api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN an uncertain hand-over the settle job found absent and queued again (Twilio's list lagged behind)
+    env.sim.configure(server_error_next=1)
+    campaign_id = start(api, channel, NUMBERS[:1])
+    pump.drain()
+    env.deps.clock.offset += env.deps.settings.settle_seconds + 1
+    pump.run_ticks()
+    assert pump.pump_queues_once() == 1  # the settle job: it releases the recipient and queues it to be sent
+    assert recipients(api, campaign_id)[NUMBERS[0]]["status"] == "queued"
+    # WHEN Twilio's status callback for that very attempt arrives before the resend
+    url = f"{PUBLIC_BASE}/webhooks/twilio/{channel['id']}/status?" + urlencode(
+        sorted({"a": "1", "c": campaign_id, "r": "0", "s": "0"}.items())
+    )
+    message = {"sid": "SM" + "7" * 32, "account_sid": SIM_ACCOUNT, "from": SENDER, "to": NUMBERS[0]}
+    assert post_callback(client, url, callback_params(message, "sent"))[0] == 204
+    pump.drain()
+    # THEN the recipient is sent with that message's id and is not sent again
+    r = recipients(api, campaign_id)[NUMBERS[0]]
+    assert (r["status"], r["provider_message_id"], r["attempts"]) == ("sent", message["sid"], 1), r
+    assert env.sim.messages() == []

@@ -5,9 +5,11 @@ keeps them: filtered by To, From and DateSent, paged with next_page_uri, and its
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -149,7 +151,7 @@ def test_a_failed_message_is_found_with_its_error(sim: TwilioSimulator) -> None:
 
 def test_records_without_the_message_prove_it_absent(sim: TwilioSimulator) -> None:
     # GIVEN Twilio's clock, and messages that are not the one looked for: to another number, from another sender,
-    # with another text, and one of the same text from before the claim
+    # and one of the same text to the same number from before the claim
     wall = WallClock(time.time())
     sim.wall_clock = wall
     p = provider(sim.url)
@@ -158,11 +160,68 @@ def test_records_without_the_message_prove_it_absent(sim: TwilioSimulator) -> No
     since = wall.now
     send(p, to=B, text="hello")
     p.send(to=A, sender=OTHER_SENDER, text="hello", media_urls=(), status_callback=CALLBACK)
-    send(p, text="something else")
     # WHEN the records are searched for "hello" to A from SENDER since the claim
     found = p.find(to=A, sender=SENDER, text="hello", media_count=0, since=since)
     # THEN it is provably absent
     assert found.found is False
+
+
+def test_another_message_to_the_number_since_the_claim_means_cant_tell_not_absent(sim: TwilioSimulator) -> None:
+    # GIVEN a message to the number from our sender since the claim, whose text is not ours (Twilio may have altered
+    # ours, say with a Messaging Service's opt-out footer)
+    since = time.time()
+    p = provider(sim.url)
+    send(p, text="hello\nReply STOP to unsubscribe")
+    # WHEN the records are searched for "hello" THEN the answer is "can't tell": never absent, never a resend
+    assert p.find(to=A, sender=SENDER, text="hello", media_count=0, since=since).found is None
+
+
+def test_a_message_still_queued_behind_older_sent_ones_is_found(sim: TwilioSimulator) -> None:
+    # GIVEN yesterday's message to the number (sent), and ours, accepted today but still in Twilio's queue (no
+    # DateSent yet: the list, sorted by DateSent, holds it after the older one)
+    wall = WallClock(time.time() - 86400)
+    sim.wall_clock = wall
+    p = provider(sim.url)
+    send(p, text="yesterday")
+    assert sim.wait_for_callbacks(5)
+    wall.now += 86400
+    since = wall.now
+    sim.configure(callback_delay_ms=60_000)
+    ours = send(p, text="today").message_id
+    listed = requests.get(
+        f"{sim.url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json",
+        params={"To": A},
+        auth=(ACCOUNT_SID, AUTH_TOKEN),
+        timeout=5,
+    ).json()["messages"]
+    assert [m["body"] for m in listed] == ["yesterday", "today"]
+    # WHEN the records are searched for it THEN it is found (queued at Twilio: recorded as sent)
+    found = p.find(to=A, sender=SENDER, text="today", media_count=0, since=since)
+    assert (found.found, found.message_id, found.status) == (True, ours, "sent")
+
+
+def test_a_success_answer_without_a_message_is_uncertain() -> None:
+    # GIVEN a server in Twilio's place that answers 201 with an empty JSON object
+    class Empty(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(201)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Empty)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        # WHEN a message is sent THEN it is uncertain (no id to follow), not accepted
+        result = send(provider(f"http://127.0.0.1:{server.server_address[1]}"))
+        assert (result.outcome, result.message_id) == (Outcome.UNCERTAIN, None)
+    finally:
+        server.shutdown()
 
 
 def test_a_hand_over_behind_a_page_of_newer_messages_is_still_found(sim: TwilioSimulator) -> None:
@@ -187,11 +246,14 @@ def test_records_that_cannot_be_read_say_nothing() -> None:
 
 # ---------------------------------------------------------------------------------- the simulator's Messages list
 def test_the_messages_list_filters_by_to_and_from_and_pages_like_twilio(sim: TwilioSimulator, client: Client) -> None:
-    # GIVEN three messages to A and one to B from SENDER, and one to A from another sender
+    # GIVEN three messages to A and one to B from SENDER, and one to A from another sender, all sent in one second
+    # of Twilio's clock (within a DateSent second, the newest comes first)
+    sim.wall_clock = WallClock(time.time())
     for body in ("1", "2", "3"):
         client.messages.create(to=A, from_=SENDER, body=body)
     client.messages.create(to=B, from_=SENDER, body="b")
     client.messages.create(to=A, from_=OTHER_SENDER, body="other")
+    assert sim.wait_for_callbacks(5)
     # WHEN the list is read two at a time, filtered by To and From
     first = requests.get(
         f"{sim.url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json",
@@ -231,8 +293,9 @@ def test_the_messages_list_filters_by_date_sent_and_leaves_out_messages_not_sent
         url = f"{sim.url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json?{query}"
         return [m["body"] for m in requests.get(url, auth=(ACCOUNT_SID, AUTH_TOKEN), timeout=5).json()["messages"]]
 
-    # WHEN / THEN DateSent is a GMT day; DateSent< on or before, DateSent> on or after; the queued one is never in
-    assert bodies() == ["queued", "december", "november"]
+    # WHEN / THEN the list is by DateSent, newest first (the one not sent yet after those sent); DateSent is a GMT
+    # day, DateSent< on or before, DateSent> on or after; the queued one is never in a DateSent filter
+    assert bodies() == ["december", "november", "queued"]
     assert raw("DateSent=2026-12-01") == ["december"]
     assert raw("DateSent<=2026-11-30") == ["november"]
     assert raw("DateSent>=2026-11-30") == ["december", "november"]

@@ -63,7 +63,7 @@ RECORD_STATUSES = {
 # Clocks here and at Twilio are NTP-synced and Twilio stamps whole seconds: a message ours is created no earlier than
 # this before our claim. Small on purpose: a wider window could match an earlier campaign's message to the number.
 RECORD_SKEW_SECONDS = 5.0
-# A lookup reads at most this many of the newest messages from our sender to the number.
+# A lookup reads at most this many messages from our sender to the number (usually a handful).
 RECORD_LOOKUP_LIMIT = 200
 
 
@@ -177,41 +177,45 @@ class TwilioProvider:
             result = classify_exception(exc)
             log.warning("twilio send raised %s: %s", type(exc).__name__, result.outcome.value)
             return result
+        if not message.sid:
+            # A 2xx without a message (an empty or cut body): Twilio may have it, and we have no id to follow.
+            return SendResult(Outcome.UNCERTAIN, error_code="provider_no_answer", error_message="answer without sid")
         return SendResult(Outcome.ACCEPTED, message_id=message.sid)
 
     def find(self, *, to: str, sender: str, text: str | None, media_count: int, since: float) -> Lookup:
-        """Look for our message in the account's Messages list: `To` and `From` filtered, newest first.
+        """Look for our message in the account's Messages list, filtered by `To` and `From`.
 
         Not filtered by `DateSent`: a message still in the sender's queue at Twilio has no date_sent yet, so that
-        filter would call it absent and have it sent twice. The list is read until messages are older than `since`.
+        filter would call it absent and have it sent twice. Twilio sorts the list by DateSent, so where a queued
+        message stands in it is not known: the whole filtered list is read (up to RECORD_LOOKUP_LIMIT), keeping the
+        messages created since the claim. Absent is said only when none of those is outbound; one whose text or
+        media differ from ours (Twilio altered it, or another campaign's) makes the answer "can't tell".
         """
         floor = since - RECORD_SKEW_SECONDS
-        found = None
+        matches = []
+        others = 0
         read = 0
         try:
             for message in self._client.messages.stream(to=to, from_=sender, limit=RECORD_LOOKUP_LIMIT, page_size=50):
                 read += 1
                 created = _epoch(message.date_created)
-                if created is None:
+                if created is None or created < floor or not str(message.direction or "").startswith("outbound"):
                     continue
-                if created < floor:
-                    break
-                if not str(message.direction or "").startswith("outbound"):
-                    continue
-                if (text or "") != (message.body or "") or int(message.num_media or 0) != media_count:
-                    continue
-                found = message  # newest first: the last one kept is the earliest after the claim
-            else:
-                if found is None and read >= RECORD_LOOKUP_LIMIT:
-                    return Lookup(None)  # read as far as allowed without reaching `since`: cannot tell
+                if (text or "") == (message.body or "") and int(message.num_media or 0) == media_count:
+                    matches.append((created, message))
+                else:
+                    others += 1
         except TwilioRestException as exc:
             log.warning("twilio messages list refused: %s", exc.code or exc.status)
             return Lookup(None)
         except Exception as exc:  # noqa: BLE001 - a lookup that fails is asked again later
             log.warning("twilio messages list raised %s", type(exc).__name__)
             return Lookup(None)
-        if found is None:
+        if not matches:
+            if others or read >= RECORD_LOOKUP_LIMIT:
+                return Lookup(None)  # something was sent there since the claim, or the list was longer than read
             return Lookup(False)
+        found = min(matches, key=lambda m: m[0])[1]  # the earliest since the claim is this attempt's
         status = RECORD_STATUSES.get(str(found.status or "").lower(), "sent")
         code = str(found.error_code) if found.error_code and status in ("failed", "undelivered") else None
         return Lookup(True, message_id=found.sid, status=status, error_code=code)
