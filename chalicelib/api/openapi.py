@@ -250,7 +250,10 @@ _DOCUMENT: dict[str, Any] = {
             "about 2 minutes later (the `SETTLE_SECONDS` setting, checked on the minute tick), the provider's own "
             "records do: found, it takes the provider's status and message id; provably absent, it is sent again "
             "as a new attempt, or after 3 attempts it is `failed` with the last error seen (`provider_timeout`, "
-            "`provider_no_answer` or the provider's 5xx code, e.g. `20500`), which `retry` resends. Only a "
+            "`provider_no_answer` or the provider's 5xx code, e.g. `20500`), which `retry` resends. Records that "
+            "can't tell (unreadable, or holding another message to the number since the hand-over) are asked "
+            "again on later ticks; after a day the recipient ends `failed` with `send_interrupted` (it may have "
+            "gone out; `retry` does not resend it, a later provider report still settles it). Only a "
             "failure that provably happened before the request left (connection refused, DNS, TLS certificate) "
             "is tried again at once, as a new attempt (`provider_unreachable` after 3).\n"
             "- At most 10,000 typed `recipients.numbers` (`422 too_many_recipients`; larger lists go in a CSV "
@@ -828,8 +831,8 @@ _DOCUMENT: dict[str, Any] = {
                 "summary": "Resend the failed messages of a `completed` or `stopped` campaign.",
                 "description": (
                     "Resends to the recipients whose status is `failed` or `undelivered`, except those whose error is "
-                    "`21610` (the number opted out) or `send_interrupted` (the message may have gone out: only on "
-                    "recipients recorded before hand-overs were settled from the provider's records), and "
+                    "`21610` (the number opted out) or `send_interrupted` (the message may have gone out: a "
+                    "hand-over the provider's records could not settle within a day), and "
                     "finishes the sending of recipients still `queued` (a `stopped` campaign). A campaign stopped "
                     "before its recipients were written starts again. The status becomes `retrying`, or `pending` "
                     "while another campaign of the tenant is sending; `stop_reason` and `completed_at` are cleared "
