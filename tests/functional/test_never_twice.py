@@ -435,3 +435,25 @@ def test_a_callback_for_an_attempt_the_records_missed_stops_its_resend(
     r = recipients(api, campaign_id)[NUMBERS[0]]
     assert (r["status"], r["provider_message_id"], r["attempts"]) == ("sent", message["sid"], 1), r
     assert env.sim.messages() == []
+
+
+def test_a_late_report_cannot_stop_a_retry_of_what_failed(
+    client: Any, env: Env, api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN a recipient that failed (21211) and is queued again by a retry of its campaign
+    bad = "+15005550001"
+    campaign_id = start(api, channel, [bad])
+    pump.drain()
+    assert api.call("POST", f"/v1/campaigns/{campaign_id}/retry")[0] == 200
+    assert recipients(api, campaign_id)[bad]["status"] == "queued"
+    # WHEN a report naming its first attempt arrives (a replay, or forged with a valid signature)
+    url = f"{PUBLIC_BASE}/webhooks/twilio/{channel['id']}/status?" + urlencode(
+        sorted({"a": "1", "c": campaign_id, "r": "0", "s": "0"}.items())
+    )
+    message = {"sid": "SM" + "8" * 32, "account_sid": SIM_ACCOUNT, "from": SENDER, "to": bad}
+    assert post_callback(client, url, callback_params(message, "delivered"))[0] == 204
+    # THEN the retry's recipient is left queued, and the retry tries it (a second attempt, refused again)
+    assert recipients(api, campaign_id)[bad]["status"] == "queued"
+    pump.drain()
+    r = recipients(api, campaign_id)[bad]
+    assert (r["status"], r["attempts"], r["error"]["code"]) == ("failed", 2, "21211"), r
