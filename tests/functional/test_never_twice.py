@@ -13,7 +13,6 @@ import threading
 import time
 from collections import Counter
 from typing import Any
-from urllib.parse import urlencode
 
 import boto3
 from botocore.exceptions import ClientError
@@ -21,8 +20,8 @@ from botocore.exceptions import ClientError
 from chalicelib.adapters.queue import Job
 from chalicelib.local.simulator import TwilioSimulator
 from chalicelib.services import campaigns
+from chalicelib.services.sending import status_callback_url
 from tests.conftest import (
-    PUBLIC_BASE,
     SANDBOX_CHANNEL,
     SENDER,
     SIM_ACCOUNT,
@@ -413,6 +412,15 @@ def wait_until(predicate: Any, timeout: float = 10.0) -> bool:
     return False
 
 
+def report_first_attempt(
+    client: Any, env: Env, channel: dict[str, Any], campaign_id: str, to: str, sid: str, status: str
+) -> int:
+    """Post Twilio's signed status callback about attempt 1 of recipient 0, to the URL the service hands out."""
+    url = status_callback_url(env.deps, channel["id"], campaign_id, 0, attempt=1, shard=0)
+    message = {"sid": sid, "account_sid": SIM_ACCOUNT, "from": SENDER, "to": to}
+    return int(post_callback(client, url, callback_params(message, status))[0])
+
+
 def test_a_callback_for_an_attempt_the_records_missed_stops_its_resend(
     client: Any, env: Env, api: Api, channel: dict[str, Any], pump: Any
 ) -> None:
@@ -425,15 +433,11 @@ def test_a_callback_for_an_attempt_the_records_missed_stops_its_resend(
     assert pump.pump_queues_once() == 1  # the settle job: it releases the recipient and queues it to be sent
     assert recipients(api, campaign_id)[NUMBERS[0]]["status"] == "queued"
     # WHEN Twilio's status callback for that very attempt arrives before the resend
-    url = f"{PUBLIC_BASE}/webhooks/twilio/{channel['id']}/status?" + urlencode(
-        sorted({"a": "1", "c": campaign_id, "r": "0", "s": "0"}.items())
-    )
-    message = {"sid": "SM" + "7" * 32, "account_sid": SIM_ACCOUNT, "from": SENDER, "to": NUMBERS[0]}
-    assert post_callback(client, url, callback_params(message, "sent"))[0] == 204
+    assert report_first_attempt(client, env, channel, campaign_id, NUMBERS[0], "SM" + "7" * 32, "sent") == 204
     pump.drain()
     # THEN the recipient is sent with that message's id and is not sent again
     r = recipients(api, campaign_id)[NUMBERS[0]]
-    assert (r["status"], r["provider_message_id"], r["attempts"]) == ("sent", message["sid"], 1), r
+    assert (r["status"], r["provider_message_id"], r["attempts"]) == ("sent", "SM" + "7" * 32, 1), r
     assert env.sim.messages() == []
 
 
@@ -447,11 +451,7 @@ def test_a_late_report_cannot_stop_a_retry_of_what_failed(
     assert api.call("POST", f"/v1/campaigns/{campaign_id}/retry")[0] == 200
     assert recipients(api, campaign_id)[bad]["status"] == "queued"
     # WHEN a report naming its first attempt arrives (a replay, or forged with a valid signature)
-    url = f"{PUBLIC_BASE}/webhooks/twilio/{channel['id']}/status?" + urlencode(
-        sorted({"a": "1", "c": campaign_id, "r": "0", "s": "0"}.items())
-    )
-    message = {"sid": "SM" + "8" * 32, "account_sid": SIM_ACCOUNT, "from": SENDER, "to": bad}
-    assert post_callback(client, url, callback_params(message, "delivered"))[0] == 204
+    assert report_first_attempt(client, env, channel, campaign_id, bad, "SM" + "8" * 32, "delivered") == 204
     # THEN the retry's recipient is left queued, and the retry tries it (a second attempt, refused again)
     assert recipients(api, campaign_id)[bad]["status"] == "queued"
     pump.drain()
