@@ -33,7 +33,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from chalicelib.adapters.handovers import HandoverRecords
+from chalicelib.adapters.handovers import HANDOVER_PREFIX, Handover, handover_from_item, handover_sk
 from chalicelib.domain.errors import ConcurrencyError, ConflictError, InvalidRequestError, NotFoundError
 from chalicelib.domain.model import BUCKET_OF, BUCKETS, COUNTER_SHARDS, CampaignStatus, RecipientStatus
 
@@ -173,7 +173,7 @@ def _is_condition_failure(exc: ClientError) -> bool:
     return False
 
 
-class Store(HandoverRecords):
+class Store:
     """The service's table, behind named operations."""
 
     def __init__(self, client: Any, table_name: str) -> None:
@@ -1048,6 +1048,43 @@ class Store(HandoverRecords):
                 return None
             raise
         return int(_unitem(out["Attributes"])["attempts"])
+
+    def open_handover(self, campaign_id: str, token: str, indexes: Sequence[int], settle_after: float) -> None:
+        """Record, before claiming them, the recipients a sender is about to hand over (see adapters/handovers.py)."""
+        item = {
+            "pk": campaign_pk(campaign_id),
+            "sk": handover_sk(token),
+            "token": token,
+            "indexes": [int(i) for i in indexes],
+            "settle_after": settle_after,
+        }
+        self._db.put_item(TableName=self._table, Item=_item(item))
+
+    def narrow_handover(
+        self, campaign_id: str, token: str, errors: Mapping[int, Mapping[str, str]], settle_after: float
+    ) -> None:
+        """Keep only the recipients still uncertain (with what was seen of each), due at `settle_after`; or drop the
+        record when none is."""
+        key = {"pk": campaign_pk(campaign_id), "sk": handover_sk(token)}
+        if not errors:
+            self._db.delete_item(TableName=self._table, Key=_item(key))
+            return
+        self._update(
+            key,
+            "SET #ix = :ix, #err = :err, settle_after = :at",
+            # Closes: bringing back a record another settler has just dropped (nothing is left to settle).
+            "attribute_exists(pk)",
+            {
+                ":ix": sorted(int(i) for i in errors),
+                ":err": {str(i): dict(e) for i, e in errors.items()},
+                ":at": settle_after,
+            },
+            {"#ix": "indexes", "#err": "errors"},
+        )
+
+    def handovers(self, campaign_id: str) -> list[Handover]:
+        """Every open hand-over record of a campaign (few: one per chunk in flight or left uncertain)."""
+        return [handover_from_item(campaign_id, i) for i in self._query_all(campaign_pk(campaign_id), HANDOVER_PREFIX)]
 
     def claim_recipients(
         self, campaign_id: str, recipients: Sequence[Mapping[str, Any]], token: str, now: float

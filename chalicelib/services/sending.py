@@ -106,10 +106,8 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
     if todo:
         # Written before the claim: should this worker die from here on, the record names the recipients that may
         # be at the provider, due for settling once this invocation must have ended (Lambda stops it at its timeout).
-        now = deps.clock.now()
-        store.open_handover(
-            chunk.campaign_id, token, [int(r["index"]) for r in todo], now, now + time_left() + HANDOVER_MARGIN_SECONDS
-        )
+        due = deps.clock.now() + time_left() + HANDOVER_MARGIN_SECONDS
+        store.open_handover(chunk.campaign_id, token, [int(r["index"]) for r in todo], due)
     # One claim for the chunk (a transaction per 100 recipients), not one per recipient.
     claimed = store.claim_recipients(chunk.campaign_id, todo, token, deps.clock.now()) if todo else []
     outcomes = OutcomeBuffer(deps, chunk.campaign_id, token)
