@@ -21,6 +21,7 @@ from chalicelib.adapters.queue import Chunk, Job, sender_group
 from chalicelib.domain.model import SEND_INTERRUPTED, SENDING_STATUSES, RecipientStatus, utc_iso
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
+from chalicelib.services.webhooks import report_changes
 
 R = RecipientStatus
 # A hand-over proven absent this many times fails (retryable by the PBX) instead of looping on a provider that keeps
@@ -142,24 +143,17 @@ def settle_one(
         return _moved(deps, campaign_id, recipient, R.FAILED, gone, token, "failed")
     if lookup.found:
         target = R(lookup.status or R.SENT)
-        fields: dict[str, Any] = {"claim_token": None, "provider_message_id": lookup.message_id}
-        if target in (R.FAILED, R.UNDELIVERED):
-            code = lookup.error_code or target.value
-            fields.update(error_code=code, error_message=f"the provider reports {target.value} ({code})", failed_at=now)
-        else:
-            fields["sent_at"] = now
-            if target in (R.DELIVERED, R.READ):
-                fields["delivered_at"] = now
+        fields = report_changes(recipient, target, lookup.message_id, lookup.error_code, now or "")
         log.info("hand-over found at the provider", extra={"campaign_id": campaign_id, "index": index})
         return _moved(deps, campaign_id, recipient, target, fields, token, "found")
     if int(recipient.get("attempts", 1)) >= MAX_ATTEMPTS:
-        fields = {
+        absent = {
             "claim_token": None,
             "error_code": error.get("code") or NO_ANSWER["code"],
             "error_message": error.get("message") or NO_ANSWER["message"],
             "failed_at": now,
         }
-        return _moved(deps, campaign_id, recipient, R.FAILED, fields, token, "failed")
+        return _moved(deps, campaign_id, recipient, R.FAILED, absent, token, "failed")
     if deps.store.release_recipient(campaign_id, index, token, attempted=True):
         log.info("hand-over provably absent; sending again", extra={"campaign_id": campaign_id, "index": index})
         return "released"

@@ -132,28 +132,36 @@ def twilio_status(deps: Deps, channel_id: str, query: Mapping[str, str], body: b
         allowed = provider_may_move(current, target, recipient.get("error_code"))
         if not (allowed or _disproves_absence(recipient, attempt, target)):
             return  # a replay or a late report: never backwards, never twice
-        changes: dict[str, Any] = {}
-        if current == R.SENDING:
-            changes["claim_token"] = None  # the report settles a hand-over whose answer was lost (or not yet written)
-        if sid and not recipient.get("provider_message_id"):
-            changes["provider_message_id"] = sid
-        if target in (R.SENT, R.DELIVERED, R.READ) and not recipient.get("sent_at"):
-            changes["sent_at"] = now
-        if target in (R.DELIVERED, R.READ) and not recipient.get("delivered_at"):
-            changes["delivered_at"] = now
-        if target == R.READ:
-            changes["read_at"] = now
-        if target in (R.UNDELIVERED, R.FAILED):
-            code = fields.get("ErrorCode") or target.value
-            changes.update(
-                error_code=code, error_message=TWILIO_DELIVERY_ERRORS.get(code, f"Twilio error {code}"), failed_at=now
-            )
-        elif recipient.get("error_code"):
-            changes.update(error_code=None, error_message=None)  # the provider settled an interrupted send
+        changes = report_changes(recipient, target, sid, fields.get("ErrorCode"), now)
         if deps.store.move_recipient(campaign_id, recipient, target, changes):
             log.info("recipient status", extra={"campaign_id": campaign_id, "index": index, "status": target.value})
             return
     log.warning("status callback kept losing races", extra={"campaign_id": campaign_id, "index": index})
+
+
+def report_changes(
+    recipient: Mapping[str, Any], target: RecipientStatus, sid: str | None, error_code: str | None, now: str
+) -> dict[str, Any]:
+    """What a provider's report of `target` (a status callback, or its message records) sets on a recipient."""
+    changes: dict[str, Any] = {}
+    if recipient.get("status") == R.SENDING:
+        changes["claim_token"] = None  # the report settles a hand-over whose answer was lost (or not yet written)
+    if sid and not recipient.get("provider_message_id"):
+        changes["provider_message_id"] = sid
+    if target in (R.SENT, R.DELIVERED, R.READ) and not recipient.get("sent_at"):
+        changes["sent_at"] = now
+    if target in (R.DELIVERED, R.READ) and not recipient.get("delivered_at"):
+        changes["delivered_at"] = now
+    if target == R.READ:
+        changes["read_at"] = now
+    if target in (R.UNDELIVERED, R.FAILED):
+        code = error_code or target.value
+        changes.update(
+            error_code=code, error_message=TWILIO_DELIVERY_ERRORS.get(code, f"Twilio error {code}"), failed_at=now
+        )
+    elif recipient.get("error_code"):
+        changes.update(error_code=None, error_message=None)  # the provider settled an interrupted send
+    return changes
 
 
 def _disproves_absence(recipient: Mapping[str, Any], attempt: str, target: RecipientStatus) -> bool:
