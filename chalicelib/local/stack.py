@@ -178,6 +178,16 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
     return Stack(port, sim.port, api_key, tenant_id, channel["id"], moto_url, stop_event)
 
 
+def is_outcome_write(params: dict[str, Any]) -> bool:
+    """Whether a TransactWriteItems is the sender's outcome write: a recipient move naming the provider's id and
+    conditioned on the sender's claim (a status callback's move is not)."""
+    return any(
+        "provider_message_id" in u.get("ExpressionAttributeNames", {}).values()
+        and "claim_token = :token" in u.get("ConditionExpression", "")
+        for u in (item.get("Update", {}) for item in params.get("TransactItems", []))
+    )
+
+
 def _kill_senders_after_accept(d: Any, count: int) -> None:
     """A fault for tests of the local stack (FAULT_KILL_SENDER_AFTER_ACCEPT=N): the first N times a sender writes the
     outcomes of messages Twilio accepted, it dies instead (the write raises, as from a process killed there)."""
@@ -185,14 +195,7 @@ def _kill_senders_after_accept(d: Any, count: int) -> None:
     lock = threading.Lock()
 
     def die(params: dict[str, Any], **_: Any) -> None:
-        updates = [item.get("Update", {}) for item in params.get("TransactItems", [])]
-        # The sender's outcome write: a recipient move that names the provider's id and is conditioned on its claim
-        # (a status callback's move is not).
-        if not any(
-            "provider_message_id" in u.get("ExpressionAttributeNames", {}).values()
-            and "claim_token = :token" in u.get("ConditionExpression", "")
-            for u in updates
-        ):
+        if not is_outcome_write(params):
             return
         with lock:
             if left[0] <= 0:

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.adapters.queue import Job
 from chalicelib.local.simulator import TwilioSimulator
+from chalicelib.local.stack import is_outcome_write
 from chalicelib.services import campaigns
 from chalicelib.services.sending import status_callback_url
 from tests.conftest import (
@@ -38,16 +39,6 @@ NUMBERS = ["+14155550170", "+14155550171", "+14155550172", "+14155550173"]
 # The app's provider client gives up after this; the simulator answers after LATE_MS.
 CLIENT_TIMEOUT = 0.4
 LATE_MS = 900
-
-
-def outcome_write(params: dict[str, Any]) -> bool:
-    """Whether a TransactWriteItems is the sender's outcome write: a recipient move naming the provider's id and
-    conditioned on the sender's claim (a status callback's move is not)."""
-    return any(
-        "provider_message_id" in u.get("ExpressionAttributeNames", {}).values()
-        and "claim_token = :token" in u.get("ConditionExpression", "")
-        for u in (item.get("Update", {}) for item in params.get("TransactItems", []))
-    )
 
 
 class WorkerKilled(RuntimeError):
@@ -163,7 +154,7 @@ def test_a_sender_killed_between_the_providers_accept_and_the_outcome_write_is_s
     kills: list[str] = []
 
     def die_at_outcome_write(params: dict[str, Any], **_: Any) -> None:
-        if outcome_write(params) and not kills:
+        if is_outcome_write(params) and not kills:
             kills.append("killed")
             raise WorkerKilled("the sender's process died")
 
@@ -311,7 +302,7 @@ class Conflicts:
         self._events = env.deps.store._db.meta.events
 
     def __call__(self, params: dict[str, Any], **_: Any) -> None:
-        if outcome_write(params) and self.left > 0:
+        if is_outcome_write(params) and self.left > 0:
             self.left -= 1
             self.fired += 1
             raise _conflict()
