@@ -203,7 +203,7 @@ def _kill_senders_after_accept(d: Any, count: int) -> None:
             left[0] -= 1
         raise RuntimeError("FAULT_KILL_SENDER_AFTER_ACCEPT: the sender died before writing its outcomes")
 
-    d.store._db.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", die)
+    d.store.db.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", die)
 
 
 def main() -> int:

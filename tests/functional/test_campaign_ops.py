@@ -486,7 +486,7 @@ def test_a_dispatch_that_died_half_way_is_finished_by_the_next_without_sending_t
         if calls["n"] == 2:
             raise RuntimeError("the Lambda timed out")
 
-    events = env.deps.store._db.meta.events
+    events = env.deps.store.db.meta.events
     events.register("before-call.dynamodb.TransactWriteItems", die_on_second_write, unique_id="die")
     try:
         with pytest.raises(RuntimeError):

@@ -206,7 +206,7 @@ def probe(client: Any, env: Env, tenant: tuple[str, str]) -> Iterator[Probe]:
     def watch(params: dict[str, Any], **_: Any) -> None:
         probe.failures.extend(f"sent DynamoDB a {problem}" for problem in _oversized_keys(params))
 
-    events = env.deps.store._db.meta.events
+    events = env.deps.store.db.meta.events
     events.register("provide-client-params.dynamodb", watch, unique_id="malformed-input-key-sizes")
     yield probe
     events.unregister("provide-client-params.dynamodb", unique_id="malformed-input-key-sizes")

@@ -158,7 +158,7 @@ def test_a_sender_killed_between_the_providers_accept_and_the_outcome_write_is_s
             kills.append("killed")
             raise WorkerKilled("the sender's process died")
 
-    events = env.deps.store._db.meta.events
+    events = env.deps.store.db.meta.events
     events.register("before-parameter-build.dynamodb.TransactWriteItems", die_at_outcome_write)
     try:
         campaign_id = start(api, channel)
@@ -299,7 +299,7 @@ class Conflicts:
 
     def __init__(self, env: Env, times: int) -> None:
         self.left, self.fired = times, 0
-        self._events = env.deps.store._db.meta.events
+        self._events = env.deps.store.db.meta.events
 
     def __call__(self, params: dict[str, Any], **_: Any) -> None:
         if is_outcome_write(params) and self.left > 0:

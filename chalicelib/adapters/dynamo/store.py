@@ -20,244 +20,46 @@ both be sending, whatever runs at the same time.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from chalicelib.adapters.dynamo.table import (
+    ACTIVE,
+    APIKEY_SK,
+    CHANNEL_PTR_SK,
+    CONFLICT_RETRIES,
+    DUE,
+    LOCK_FREE,
+    LOCK_TAKEN,
+    MAX_TX_ATTEMPTS,
+    QUEUE_EMPTY,
+    START_SENDING,
+    TENANT_SK,
+    ConditionFailed,
+    Page,
+    Table,
+    campaign_pk,
+    campaign_sk,
+    cancel_reasons,
+    from_item,
+    is_condition_failure,
+    phonebook_sk,
+    recipient_sk,
+    tenant_pk,
+    to_item,
+    to_values,
+)
 from chalicelib.adapters.handovers import HANDOVER_PREFIX, Handover, handover_from_item, handover_sk
-from chalicelib.domain.errors import ConcurrencyError, ConflictError, InvalidRequestError, NotFoundError
+from chalicelib.domain.errors import ConcurrencyError, ConflictError, NotFoundError
 from chalicelib.domain.model import BUCKET_OF, BUCKETS, COUNTER_SHARDS, CampaignStatus, RecipientStatus
 
-_SER = TypeSerializer()
-_DESER = TypeDeserializer()
 
-TENANT_SK = "#TENANT"
-APIKEY_SK = "#APIKEY"
-CHANNEL_PTR_SK = "#CHANNEL"
-DUE = "DUE"
-ACTIVE = "ACTIVE"
-MAX_TX_ATTEMPTS = 20
-# A transaction cancelled only by TransactionConflict (another transaction held one of its items) is tried this
-# many more times before the caller is told it could not be done.
-CONFLICT_RETRIES = 6
-
-# Named parts of the send-lock conditions on the tenant item (`:zero` is bound to 0 wherever they are used).
-# size() is always guarded: on an item without the attribute it must read as false, never as an error.
-QUEUE_EMPTY = "(attribute_not_exists(pending_queue) OR size(pending_queue) = :zero)"
-QUEUE_NOT_EMPTY = "(attribute_exists(pending_queue) AND size(pending_queue) > :zero)"
-LOCK_FREE = f"attribute_not_exists(sending) AND {QUEUE_EMPTY}"
-LOCK_TAKEN = f"(attribute_exists(sending) OR {QUEUE_NOT_EMPTY})"
-# A campaign started from the queue sends as it was queued to: `start_as` is "retrying" for a retry, else absent.
-START_SENDING = "SET #s = if_not_exists(start_as, :executing), started_at = :now, gsi1pk = :active, gsi1sk = :gsk"
-
-
-def tenant_pk(tenant_id: str) -> str:
-    """Partition of a tenant's own items."""
-    return f"TENANT#{tenant_id}"
-
-
-def campaign_pk(campaign_id: str) -> str:
-    """Partition of a campaign's recipients and counters."""
-    return f"CAMPAIGN#{campaign_id}"
-
-
-def campaign_sk(campaign_id: str) -> str:
-    """Sort key of a campaign in its tenant's partition."""
-    return f"CAMPAIGN#{campaign_id}"
-
-
-def recipient_sk(index: int) -> str:
-    """Sort key of the recipient at `index` (zero-padded so ranges sort)."""
-    return f"R#{index:08d}"
-
-
-def phonebook_sk(phonebook_id: str) -> str:
-    """Sort key of a phonebook in its tenant's partition."""
-    return f"PHONEBOOK#{phonebook_id}"
-
-
-def _decimals(value: Any) -> Any:
-    """Floats become Decimals (DynamoDB numbers), recursively."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {k: _decimals(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_decimals(v) for v in value]
-    return value
-
-
-def _ser(value: Any) -> dict[str, Any]:
-    out: dict[str, Any] = dict(_SER.serialize(_decimals(value)))
-    return out
-
-
-def _item(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _ser(v) for k, v in values.items() if v is not None}
-
-
-def _plain(value: Any) -> Any:
-    """Decimals back to int/float, recursively."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, set):
-        return {_plain(v) for v in value}
-    return value
-
-
-def _unitem(raw: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _plain(_DESER.deserialize(v)) for k, v in raw.items()}
-
-
-def _values(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _ser(v) for k, v in values.items()}
-
-
-def encode_cursor(last_key: Mapping[str, Any] | None) -> str | None:
-    """An opaque cursor from DynamoDB's LastEvaluatedKey (already plain)."""
-    if not last_key:
-        return None
-    raw = json.dumps({"sk": last_key["sk"]}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, prefix: str) -> str | None:
-    """The sort key a cursor points after; a cursor that is not ours is a 400."""
-    if cursor is None:
-        return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        sk = data["sk"]
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError) as exc:
-        raise InvalidRequestError("cursor is not valid", details=[{"field": "cursor"}]) from exc
-    if not isinstance(sk, str) or not sk.startswith(prefix):
-        raise InvalidRequestError("cursor is not valid", details=[{"field": "cursor"}])
-    return sk
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a listing."""
-
-    items: list[dict[str, Any]]
-    next_cursor: str | None
-
-
-def _cancel_reasons(exc: ClientError) -> list[str]:
-    reasons = exc.response.get("CancellationReasons") or []
-    return [str(r.get("Code", "None")) for r in reasons]
-
-
-def _is_condition_failure(exc: ClientError) -> bool:
-    code = exc.response.get("Error", {}).get("Code", "")
-    if code == "ConditionalCheckFailedException":
-        return True
-    if code == "TransactionCanceledException":
-        reasons = _cancel_reasons(exc)
-        # Without reasons (some emulators), treat a cancelled transaction as a lost condition.
-        return not reasons or "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons
-    return False
-
-
-class Store:
-    """The service's table, behind named operations."""
-
-    def __init__(self, client: Any, table_name: str) -> None:
-        self._db = client
-        self._table = table_name
-
-    # ------------------------------------------------------------------ basics
-    def _get(self, pk: str, sk: str, consistent: bool = True) -> dict[str, Any] | None:
-        out = self._db.get_item(TableName=self._table, Key=_item({"pk": pk, "sk": sk}), ConsistentRead=consistent)
-        raw = out.get("Item")
-        return _unitem(raw) if raw else None
-
-    def _query(
-        self,
-        pk: str,
-        prefix: str,
-        *,
-        forward: bool = True,
-        after: str | None = None,
-        limit: int | None = None,
-        consistent: bool = True,
-        between: tuple[str, str] | None = None,
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "ConsistentRead": consistent,
-            "ScanIndexForward": forward,
-        }
-        if between is not None:
-            kwargs["KeyConditionExpression"] = "pk = :pk AND sk BETWEEN :lo AND :hi"
-            kwargs["ExpressionAttributeValues"] = _values({":pk": pk, ":lo": between[0], ":hi": between[1]})
-        elif not prefix:
-            kwargs["KeyConditionExpression"] = "pk = :pk"
-            kwargs["ExpressionAttributeValues"] = _values({":pk": pk})
-        else:
-            kwargs["KeyConditionExpression"] = "pk = :pk AND begins_with(sk, :prefix)"
-            kwargs["ExpressionAttributeValues"] = _values({":pk": pk, ":prefix": prefix})
-        if after is not None:
-            kwargs["ExclusiveStartKey"] = _item({"pk": pk, "sk": after})
-        if limit is not None:
-            kwargs["Limit"] = limit
-        out = self._db.query(**kwargs)
-        items = [_unitem(i) for i in out.get("Items", [])]
-        last = out.get("LastEvaluatedKey")
-        return items, (_unitem(last) if last else None)
-
-    def _query_all(self, pk: str, prefix: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        after: str | None = None
-        while True:
-            items, last = self._query(pk, prefix, after=after, **kwargs)
-            yield from items
-            if not last:
-                return
-            after = last["sk"]
-
-    def _page(
-        self, pk: str, prefix: str, *, limit: int, cursor: str | None, forward: bool, status: str | None = None
-    ) -> Page:
-        """Up to `limit` items after the cursor, optionally only those with `status`."""
-        after = decode_cursor(cursor, prefix)
-        found: list[dict[str, Any]] = []
-        while True:
-            items, last = self._query(pk, prefix, forward=forward, after=after, limit=max(limit, 50))
-            for pos, item in enumerate(items):
-                if status is None or item.get("status") == status:
-                    found.append(item)
-                    if len(found) == limit:
-                        # No cursor when this page certainly ends the list (else the PBX asks for an empty page).
-                        rest = items[pos + 1 :]
-                        more = last is not None or any(status is None or i.get("status") == status for i in rest)
-                        return Page(found, encode_cursor(item) if more else None)
-            if not last:
-                return Page(found, None)
-            after = last["sk"]
-
-    def _transact(self, items: list[dict[str, Any]]) -> bool:
-        """Run a transaction; False when a condition failed (the caller re-reads and decides)."""
-        try:
-            self._db.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
-        return True
+class Store(Table):
+    """The service's table, behind named operations (being split into one repository per aggregate)."""
 
     def _update(
         self,
@@ -267,43 +69,11 @@ class Store:
         values: Mapping[str, Any],
         names: Mapping[str, str] | None = None,
     ) -> bool:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "Key": _item(key),
-            "UpdateExpression": expression,
-        }
-        if values:
-            kwargs["ExpressionAttributeValues"] = _values(values)
-        if names:
-            kwargs["ExpressionAttributeNames"] = dict(names)
-        if condition:
-            kwargs["ConditionExpression"] = condition
         try:
-            self._db.update_item(**kwargs)
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
+            self.update(key, expression, condition, values, names)
+        except ConditionFailed:
+            return False
         return True
-
-    def _batch_write(self, puts: Iterable[dict[str, Any]]) -> None:
-        batch: list[dict[str, Any]] = []
-        for item in puts:
-            batch.append({"PutRequest": {"Item": _item(item)}})
-            if len(batch) == 25:
-                self._flush(batch)
-                batch = []
-        if batch:
-            self._flush(batch)
-
-    def _flush(self, requests: list[dict[str, Any]]) -> None:
-        pending = {self._table: requests}
-        for _ in range(12):
-            out = self._db.batch_write_item(RequestItems=pending)
-            pending = out.get("UnprocessedItems") or {}
-            if not pending:
-                return
-        raise ConcurrencyError("the table kept refusing a batch write")
 
     # ------------------------------------------------------------------ tenants and keys
     def create_tenant(self, tenant_id: str, name: str, key_hash: str, now: str) -> None:
@@ -319,19 +89,19 @@ class Store:
             "created_at": now,
         }
         key = {"pk": f"APIKEY#{key_hash}", "sk": APIKEY_SK, "tenant_id": tenant_id, "created_at": now}
-        ok = self._transact(
+        ok = self.transact(
             [
                 {
                     "Put": {
-                        "TableName": self._table,
-                        "Item": _item(tenant),
+                        "TableName": self.name,
+                        "Item": to_item(tenant),
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
                 },
                 {
                     "Put": {
-                        "TableName": self._table,
-                        "Item": _item(key),
+                        "TableName": self.name,
+                        "Item": to_item(key),
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
                 },
@@ -350,18 +120,18 @@ class Store:
             items: list[dict[str, Any]] = [
                 {
                     "Update": {
-                        "TableName": self._table,
-                        "Key": _item({"pk": tenant_pk(tenant_id), "sk": TENANT_SK}),
+                        "TableName": self.name,
+                        "Key": to_item({"pk": tenant_pk(tenant_id), "sk": TENANT_SK}),
                         "UpdateExpression": "SET api_key_hash = :new",
                         # Closes: two rotations at once each deleting a key the other just wrote.
                         "ConditionExpression": "api_key_hash = :old",
-                        "ExpressionAttributeValues": _values({":new": new_hash, ":old": old}),
+                        "ExpressionAttributeValues": to_values({":new": new_hash, ":old": old}),
                     }
                 },
                 {
                     "Put": {
-                        "TableName": self._table,
-                        "Item": _item(
+                        "TableName": self.name,
+                        "Item": to_item(
                             {"pk": f"APIKEY#{new_hash}", "sk": APIKEY_SK, "tenant_id": tenant_id, "created_at": now}
                         ),
                         "ConditionExpression": "attribute_not_exists(pk)",
@@ -370,20 +140,20 @@ class Store:
             ]
             if old:
                 items.append(
-                    {"Delete": {"TableName": self._table, "Key": _item({"pk": f"APIKEY#{old}", "sk": APIKEY_SK})}}
+                    {"Delete": {"TableName": self.name, "Key": to_item({"pk": f"APIKEY#{old}", "sk": APIKEY_SK})}}
                 )
-            if self._transact(items):
+            if self.transact(items):
                 return
         raise ConcurrencyError("could not rotate the key")
 
     def tenant_for_key(self, key_hash: str) -> str | None:
         """The tenant an API key belongs to."""
-        item = self._get(f"APIKEY#{key_hash}", APIKEY_SK, consistent=False)
+        item = self.get(f"APIKEY#{key_hash}", APIKEY_SK, consistent=False)
         return str(item["tenant_id"]) if item else None
 
     def get_tenant(self, tenant_id: str) -> dict[str, Any] | None:
         """The tenant item, read consistently."""
-        return self._get(tenant_pk(tenant_id), TENANT_SK)
+        return self.get(tenant_pk(tenant_id), TENANT_SK)
 
     # ------------------------------------------------------------------ channels
     def create_channel(self, channel: dict[str, Any]) -> None:
@@ -396,19 +166,19 @@ class Store:
             **channel,
         }
         pointer = {"pk": f"CHANNEL#{channel['channel_id']}", "sk": CHANNEL_PTR_SK, "tenant_id": channel["tenant_id"]}
-        ok = self._transact(
+        ok = self.transact(
             [
                 {
                     "Put": {
-                        "TableName": self._table,
-                        "Item": _item(item),
+                        "TableName": self.name,
+                        "Item": to_item(item),
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
                 },
                 {
                     "Put": {
-                        "TableName": self._table,
-                        "Item": _item(pointer),
+                        "TableName": self.name,
+                        "Item": to_item(pointer),
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
                 },
@@ -419,16 +189,16 @@ class Store:
 
     def get_channel(self, tenant_id: str, channel_id: str, consistent: bool = True) -> dict[str, Any] | None:
         """A tenant's channel."""
-        return self._get(tenant_pk(tenant_id), f"CHANNEL#{channel_id}", consistent)
+        return self.get(tenant_pk(tenant_id), f"CHANNEL#{channel_id}", consistent)
 
     def channel_tenant(self, channel_id: str) -> str | None:
         """The tenant owning a channel, for webhooks."""
-        item = self._get(f"CHANNEL#{channel_id}", CHANNEL_PTR_SK, consistent=False)
+        item = self.get(f"CHANNEL#{channel_id}", CHANNEL_PTR_SK, consistent=False)
         return str(item["tenant_id"]) if item else None
 
     def list_channels(self, tenant_id: str, limit: int, cursor: str | None) -> Page:
         """A page of the tenant's channels, oldest first."""
-        return self._page(tenant_pk(tenant_id), "CHANNEL#", limit=limit, cursor=cursor, forward=True)
+        return self.page(tenant_pk(tenant_id), "CHANNEL#", limit=limit, cursor=cursor, forward=True)
 
     def update_channel(self, tenant_id: str, channel_id: str, changes: Mapping[str, Any], now: str) -> bool:
         """Apply changes to an existing channel; False when it does not exist."""
@@ -446,21 +216,21 @@ class Store:
 
     def delete_channel(self, tenant_id: str, channel_id: str, use_seq: int) -> bool:
         """Delete a channel if no campaign started using it since `use_seq` was read."""
-        return self._transact(
+        return self.transact(
             [
                 {
                     "Delete": {
-                        "TableName": self._table,
-                        "Key": _item({"pk": tenant_pk(tenant_id), "sk": f"CHANNEL#{channel_id}"}),
+                        "TableName": self.name,
+                        "Key": to_item({"pk": tenant_pk(tenant_id), "sk": f"CHANNEL#{channel_id}"}),
                         # Closes: a campaign created on this channel between our in-use check and this delete.
                         "ConditionExpression": "use_seq = :seq",
-                        "ExpressionAttributeValues": _values({":seq": use_seq}),
+                        "ExpressionAttributeValues": to_values({":seq": use_seq}),
                     }
                 },
                 {
                     "Delete": {
-                        "TableName": self._table,
-                        "Key": _item({"pk": f"CHANNEL#{channel_id}", "sk": CHANNEL_PTR_SK}),
+                        "TableName": self.name,
+                        "Key": to_item({"pk": f"CHANNEL#{channel_id}", "sk": CHANNEL_PTR_SK}),
                     }
                 },
             ]
@@ -488,32 +258,30 @@ class Store:
 
     def _create_batch(self, rows: Sequence[Mapping[str, Any]]) -> None:
         puts = [
-            {"Put": {"TableName": self._table, "Item": _item(r), "ConditionExpression": "attribute_not_exists(pk)"}}
+            {"Put": {"TableName": self.name, "Item": to_item(r), "ConditionExpression": "attribute_not_exists(pk)"}}
             for r in rows
         ]
-        if self._transact(puts):
+        if self.transact(puts):
             return
         # Some exist already (an earlier, interrupted write of this audience): create only the missing ones, in one
         # more transaction when the batch is a run of indexes (it always is), else one by one.
         pk = str(rows[0]["pk"])
         existing = {
-            i["sk"] for i in self._query_all(pk, "", between=(str(rows[0]["sk"]), str(rows[-1]["sk"]))) if "sk" in i
+            i["sk"] for i in self.query_all(pk, "", between=(str(rows[0]["sk"]), str(rows[-1]["sk"]))) if "sk" in i
         }
         rows = [r for r in rows if r["sk"] not in existing]
-        if not rows or self._transact(
+        if not rows or self.transact(
             [
-                {"Put": {"TableName": self._table, "Item": _item(r), "ConditionExpression": "attribute_not_exists(pk)"}}
+                {"Put": {"TableName": self.name, "Item": to_item(r), "ConditionExpression": "attribute_not_exists(pk)"}}
                 for r in rows
             ]
         ):
             return
         for row in rows:
             try:
-                self._db.put_item(
-                    TableName=self._table, Item=_item(row), ConditionExpression="attribute_not_exists(pk)"
-                )
+                self.db.put_item(TableName=self.name, Item=to_item(row), ConditionExpression="attribute_not_exists(pk)")
             except ClientError as exc:
-                if not _is_condition_failure(exc):
+                if not is_condition_failure(exc):
                     raise
 
     def mark_materialized(
@@ -524,13 +292,13 @@ class Store:
         items: list[dict[str, Any]] = [
             {
                 "Update": {
-                    "TableName": self._table,
-                    "Key": _item({"pk": tenant_pk(tenant_id), "sk": campaign_sk(campaign_id)}),
+                    "TableName": self.name,
+                    "Key": to_item({"pk": tenant_pk(tenant_id), "sk": campaign_sk(campaign_id)}),
                     "UpdateExpression": "SET audience_written = :yes, #t = :total, audience_report = :report",
                     # Closes: two dispatchers both writing the counters (the result would count everyone twice).
                     "ConditionExpression": "attribute_not_exists(audience_written) AND #s IN (:executing, :retrying)",
                     "ExpressionAttributeNames": {"#s": "status", "#t": "total"},
-                    "ExpressionAttributeValues": _values(
+                    "ExpressionAttributeValues": to_values(
                         {
                             ":yes": True,
                             ":total": sum(shard_counts),
@@ -547,18 +315,18 @@ class Store:
             items.append(
                 {
                     "Put": {
-                        "TableName": self._table,
-                        "Item": _item(counter),
+                        "TableName": self.name,
+                        "Item": to_item(counter),
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
                 }
             )
-        return self._transact(items)
+        return self.transact(items)
 
     def recipients_with_status(self, campaign_id: str, statuses: Sequence[str]) -> Iterator[dict[str, Any]]:
         """A campaign's recipients in one of `statuses`, in index order (reads the whole campaign)."""
         wanted = set(statuses)
-        for item in self._query_all(campaign_pk(campaign_id), "R#"):
+        for item in self.query_all(campaign_pk(campaign_id), "R#"):
             if item.get("status") in wanted:
                 yield item
 
@@ -589,23 +357,23 @@ class Store:
     def delete_campaign_data(self, campaign_id: str) -> None:
         """Remove a campaign's recipients and counters (cleanup of a refused create, or a deleted campaign)."""
         pk = campaign_pk(campaign_id)
-        keys = [{"pk": pk, "sk": i["sk"]} for i in self._query_all(pk, "", consistent=False)]
+        keys = [{"pk": pk, "sk": i["sk"]} for i in self.query_all(pk, "", consistent=False)]
         for start in range(0, len(keys), 25):
-            requests = [{"DeleteRequest": {"Key": _item(k)}} for k in keys[start : start + 25]]
+            requests = [{"DeleteRequest": {"Key": to_item(k)}} for k in keys[start : start + 25]]
             self._flush(requests)
 
     def _tenant_key(self, tenant_id: str) -> dict[str, Any]:
-        return _item({"pk": tenant_pk(tenant_id), "sk": TENANT_SK})
+        return to_item({"pk": tenant_pk(tenant_id), "sk": TENANT_SK})
 
     def _channel_use(self, tenant_id: str, channel_id: str) -> dict[str, Any]:
         return {
             "Update": {
-                "TableName": self._table,
-                "Key": _item({"pk": tenant_pk(tenant_id), "sk": f"CHANNEL#{channel_id}"}),
+                "TableName": self.name,
+                "Key": to_item({"pk": tenant_pk(tenant_id), "sk": f"CHANNEL#{channel_id}"}),
                 "UpdateExpression": "ADD use_seq :one",
                 # Closes: creating a campaign on a channel being deleted (the delete checks use_seq).
                 "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeValues": _values({":one": 1}),
+                "ExpressionAttributeValues": to_values({":one": 1}),
             }
         }
 
@@ -648,22 +416,22 @@ class Store:
                     )
             elif campaign["status"] == CampaignStatus.SCHEDULED:
                 item.update(gsi1pk=DUE, gsi1sk=f"{campaign['scheduled_at']}#{tid}#{cid}")
-            ok = self._transact(
+            ok = self.transact(
                 [
                     {
                         "Put": {
-                            "TableName": self._table,
-                            "Item": _item(item),
+                            "TableName": self.name,
+                            "Item": to_item(item),
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
                     {
                         "Update": {
-                            "TableName": self._table,
+                            "TableName": self.name,
                             "Key": self._tenant_key(tid),
                             "UpdateExpression": update,
                             "ConditionExpression": condition,
-                            "ExpressionAttributeValues": _values(values),
+                            "ExpressionAttributeValues": to_values(values),
                         }
                     },
                     self._channel_use(tid, campaign["channel_id"]),
@@ -685,19 +453,19 @@ class Store:
         items: list[dict[str, Any]] = [
             {
                 "Update": {
-                    "TableName": self._table,
-                    "Key": _item({"pk": tenant_pk(tenant_id), "sk": campaign_sk(campaign_id)}),
+                    "TableName": self.name,
+                    "Key": to_item({"pk": tenant_pk(tenant_id), "sk": campaign_sk(campaign_id)}),
                     "UpdateExpression": "SET " + ", ".join(sets),
                     # Closes: an edit racing a send (the send would go out with half of the edit) or another edit.
                     "ConditionExpression": "#s = :draft AND (attribute_not_exists(version) OR version = :version)",
                     "ExpressionAttributeNames": names,
-                    "ExpressionAttributeValues": _values(values),
+                    "ExpressionAttributeValues": to_values(values),
                 }
             }
         ]
         if "channel_id" in fields:
             items.append(self._channel_use(tenant_id, str(fields["channel_id"])))
-        return self._transact(items)
+        return self.transact(items)
 
     def schedule_draft(
         self, tenant_id: str, campaign_id: str, version: int, scheduled_at: str, audience_total: int
@@ -738,7 +506,7 @@ class Store:
                 )
             tenant_update: dict[str, Any] = {
                 "UpdateExpression": "ADD campaign_count :minus",
-                "ExpressionAttributeValues": _values({":minus": -1}),
+                "ExpressionAttributeValues": to_values({":minus": -1}),
             }
             if status == "pending":
                 queue = list((self.get_tenant(tenant_id) or {}).get("pending_queue") or [])
@@ -748,21 +516,21 @@ class Store:
                         "UpdateExpression": f"ADD campaign_count :minus REMOVE pending_queue[{at}]",
                         # Closes: the queue moving (a campaign started or left) since we read where we are in it.
                         "ConditionExpression": f"pending_queue[{at}] = :cid",
-                        "ExpressionAttributeValues": _values({":minus": -1, ":cid": campaign_id}),
+                        "ExpressionAttributeValues": to_values({":minus": -1, ":cid": campaign_id}),
                     }
-            ok = self._transact(
+            ok = self.transact(
                 [
                     {
                         "Delete": {
-                            "TableName": self._table,
-                            "Key": _item({"pk": tenant_pk(tenant_id), "sk": campaign_sk(campaign_id)}),
+                            "TableName": self.name,
+                            "Key": to_item({"pk": tenant_pk(tenant_id), "sk": campaign_sk(campaign_id)}),
                             # Closes: the campaign starting to send (a schedule, a lock hand-over) since we read it.
                             "ConditionExpression": "#s = :status",
                             "ExpressionAttributeNames": {"#s": "status"},
-                            "ExpressionAttributeValues": _values({":status": status}),
+                            "ExpressionAttributeValues": to_values({":status": status}),
                         }
                     },
-                    {"Update": {"TableName": self._table, "Key": self._tenant_key(tenant_id), **tenant_update}},
+                    {"Update": {"TableName": self.name, "Key": self._tenant_key(tenant_id), **tenant_update}},
                 ]
             )
             if ok:
@@ -771,15 +539,15 @@ class Store:
 
     def get_campaign(self, tenant_id: str, campaign_id: str, consistent: bool = True) -> dict[str, Any] | None:
         """A tenant's campaign."""
-        return self._get(tenant_pk(tenant_id), campaign_sk(campaign_id), consistent)
+        return self.get(tenant_pk(tenant_id), campaign_sk(campaign_id), consistent)
 
     def list_campaigns(self, tenant_id: str, status: str | None, limit: int, cursor: str | None) -> Page:
         """A page of the tenant's campaigns, newest first."""
-        return self._page(tenant_pk(tenant_id), "CAMPAIGN#", limit=limit, cursor=cursor, forward=False, status=status)
+        return self.page(tenant_pk(tenant_id), "CAMPAIGN#", limit=limit, cursor=cursor, forward=False, status=status)
 
     def campaigns_of_tenant(self, tenant_id: str) -> Iterator[dict[str, Any]]:
         """Every campaign of a tenant (at most the per-tenant limit)."""
-        return self._query_all(tenant_pk(tenant_id), "CAMPAIGN#")
+        return self.query_all(tenant_pk(tenant_id), "CAMPAIGN#")
 
     def start_campaign(
         self,
@@ -804,17 +572,17 @@ class Store:
             tenant = self.get_tenant(tenant_id)
             if tenant is None:
                 return None
-            campaign_key = _item({"pk": tenant_pk(tenant_id), "sk": campaign_sk(campaign_id)})
+            campaign_key = to_item({"pk": tenant_pk(tenant_id), "sk": campaign_sk(campaign_id)})
             lock_free = not tenant.get("sending") and not tenant.get("pending_queue")
             if lock_free:
                 tenant_update = {
                     "UpdateExpression": "SET sending = :cid",
                     "ConditionExpression": LOCK_FREE,
-                    "ExpressionAttributeValues": _values({":cid": campaign_id, ":zero": 0}),
+                    "ExpressionAttributeValues": to_values({":cid": campaign_id, ":zero": 0}),
                 }
                 campaign_update = {
                     "UpdateExpression": START_SENDING + extra_set,
-                    "ExpressionAttributeValues": _values(
+                    "ExpressionAttributeValues": to_values(
                         {
                             ":executing": to_status,
                             ":now": now,
@@ -830,7 +598,7 @@ class Store:
                 tenant_update = {
                     "UpdateExpression": "SET pending_queue = list_append(if_not_exists(pending_queue, :empty), :me)",
                     "ConditionExpression": f"{LOCK_TAKEN} AND NOT contains(pending_queue, :cid)",
-                    "ExpressionAttributeValues": _values(
+                    "ExpressionAttributeValues": to_values(
                         {":empty": [], ":me": [campaign_id], ":zero": 0, ":cid": campaign_id}
                     ),
                 }
@@ -838,17 +606,17 @@ class Store:
                     "UpdateExpression": "SET #s = :pending, pending_since = :now, start_as = :to"
                     + extra_set
                     + " REMOVE gsi1pk, gsi1sk",
-                    "ExpressionAttributeValues": _values(
+                    "ExpressionAttributeValues": to_values(
                         {":pending": "pending", ":now": now, ":from": from_status, ":to": to_status, **extra_values}
                     ),
                 }
                 new_status = "pending"
-            ok = self._transact(
+            ok = self.transact(
                 [
-                    {"Update": {"TableName": self._table, "Key": self._tenant_key(tenant_id), **tenant_update}},
+                    {"Update": {"TableName": self.name, "Key": self._tenant_key(tenant_id), **tenant_update}},
                     {
                         "Update": {
-                            "TableName": self._table,
+                            "TableName": self.name,
                             "Key": campaign_key,
                             **campaign_update,
                             # Closes: the same campaign being started twice (tick and schedule at once).
@@ -880,13 +648,13 @@ class Store:
             items: list[dict[str, Any]] = [
                 {
                     "Update": {
-                        "TableName": self._table,
-                        "Key": _item({"pk": tenant_pk(tenant_id), "sk": campaign_sk(campaign_id)}),
+                        "TableName": self.name,
+                        "Key": to_item({"pk": tenant_pk(tenant_id), "sk": campaign_sk(campaign_id)}),
                         "UpdateExpression": "SET #s = :final, completed_at = :now REMOVE gsi1pk, gsi1sk, start_as",
                         # Closes: two workers finishing the same campaign at once; only one hands the lock over.
                         "ConditionExpression": "#s = :was",
                         "ExpressionAttributeNames": {"#s": "status"},
-                        "ExpressionAttributeValues": _values(
+                        "ExpressionAttributeValues": to_values(
                             {":final": final_status, ":now": now, ":was": campaign["status"]}
                         ),
                     }
@@ -898,24 +666,24 @@ class Store:
                 items.append(
                     {
                         "Update": {
-                            "TableName": self._table,
+                            "TableName": self.name,
                             "Key": self._tenant_key(tenant_id),
                             "UpdateExpression": "SET sending = :next REMOVE pending_queue[0]",
                             # Closes: the queue's head changing (a pending campaign deleted) since we read it.
                             "ConditionExpression": "sending = :me AND pending_queue[0] = :next",
-                            "ExpressionAttributeValues": _values({":next": next_id, ":me": campaign_id}),
+                            "ExpressionAttributeValues": to_values({":next": next_id, ":me": campaign_id}),
                         }
                     }
                 )
                 items.append(
                     {
                         "Update": {
-                            "TableName": self._table,
-                            "Key": _item({"pk": tenant_pk(tenant_id), "sk": campaign_sk(next_id)}),
+                            "TableName": self.name,
+                            "Key": to_item({"pk": tenant_pk(tenant_id), "sk": campaign_sk(next_id)}),
                             "UpdateExpression": START_SENDING,
                             "ConditionExpression": "#s = :pending",
                             "ExpressionAttributeNames": {"#s": "status"},
-                            "ExpressionAttributeValues": _values(
+                            "ExpressionAttributeValues": to_values(
                                 {
                                     ":executing": "executing",
                                     ":now": now,
@@ -931,16 +699,16 @@ class Store:
                 items.append(
                     {
                         "Update": {
-                            "TableName": self._table,
+                            "TableName": self.name,
                             "Key": self._tenant_key(tenant_id),
                             "UpdateExpression": "REMOVE sending",
                             # Closes: a campaign queueing behind us after we read the tenant (it would wait forever).
                             "ConditionExpression": f"sending = :me AND {QUEUE_EMPTY}",
-                            "ExpressionAttributeValues": _values({":me": campaign_id, ":zero": 0}),
+                            "ExpressionAttributeValues": to_values({":me": campaign_id, ":zero": 0}),
                         }
                     }
                 )
-            if self._transact(items):
+            if self.transact(items):
                 return next_id
         raise ConcurrencyError("could not finish the campaign; try again")
 
@@ -968,18 +736,18 @@ class Store:
 
     def indexed_campaigns(self, kind: str, until: str | None = None) -> list[tuple[str, str, str]]:
         """(time, tenant_id, campaign_id) of campaigns on the DUE or ACTIVE index, up to `until`."""
-        kwargs: dict[str, Any] = {"TableName": self._table, "IndexName": "gsi1"}
+        kwargs: dict[str, Any] = {"TableName": self.name, "IndexName": "gsi1"}
         if until is None:
             kwargs["KeyConditionExpression"] = "gsi1pk = :k"
-            kwargs["ExpressionAttributeValues"] = _values({":k": kind})
+            kwargs["ExpressionAttributeValues"] = to_values({":k": kind})
         else:
             kwargs["KeyConditionExpression"] = "gsi1pk = :k AND gsi1sk <= :until"
-            kwargs["ExpressionAttributeValues"] = _values({":k": kind, ":until": until + "\uffff"})
+            kwargs["ExpressionAttributeValues"] = to_values({":k": kind, ":until": until + "\uffff"})
         out: list[tuple[str, str, str]] = []
         while True:
-            page = self._db.query(**kwargs)
+            page = self.db.query(**kwargs)
             for raw in page.get("Items", []):
-                when, tid, cid = _unitem(raw)["gsi1sk"].split("#", 2)
+                when, tid, cid = from_item(raw)["gsi1sk"].split("#", 2)
                 out.append((when, tid, cid))
             last = page.get("LastEvaluatedKey")
             if not last:
@@ -989,30 +757,30 @@ class Store:
     # ------------------------------------------------------------------ counters and recipients
     def counters(self, campaign_id: str) -> list[dict[str, Any]]:
         """The campaign's counter shards, read consistently."""
-        return list(self._query_all(campaign_pk(campaign_id), "C#"))
+        return list(self.query_all(campaign_pk(campaign_id), "C#"))
 
     def recipients_range(self, campaign_id: str, start: int, end: int) -> list[dict[str, Any]]:
         """Recipients with index in [start, end), read consistently."""
         if end <= start:
             return []
         return list(
-            self._query_all(campaign_pk(campaign_id), "R#", between=(recipient_sk(start), recipient_sk(end - 1)))
+            self.query_all(campaign_pk(campaign_id), "R#", between=(recipient_sk(start), recipient_sk(end - 1)))
         )
 
     def get_recipient(self, campaign_id: str, index: int) -> dict[str, Any] | None:
         """One recipient, read consistently."""
-        return self._get(campaign_pk(campaign_id), recipient_sk(index))
+        return self.get(campaign_pk(campaign_id), recipient_sk(index))
 
     def list_recipients(self, campaign_id: str, status: str | None, limit: int, cursor: str | None) -> Page:
         """A page of a campaign's recipients in list order, optionally of one status."""
-        return self._page(campaign_pk(campaign_id), "R#", limit=limit, cursor=cursor, forward=True, status=status)
+        return self.page(campaign_pk(campaign_id), "R#", limit=limit, cursor=cursor, forward=True, status=status)
 
     def claim_recipient(self, campaign_id: str, index: int, token: str, now: float) -> bool:
         """Claim a queued recipient for sending; False when someone else has it or it is done."""
         try:
-            self._db.update_item(**self._claim_item(campaign_id, index, token, now)["Update"])
+            self.db.update_item(**self._claim_item(campaign_id, index, token, now)["Update"])
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 return False
             raise
         return True
@@ -1033,21 +801,21 @@ class Store:
         """Count one more attempt on a recipient we still hold (the last one provably never left); its new number,
         or None when the claim is no longer ours."""
         try:
-            out = self._db.update_item(
-                TableName=self._table,
-                Key=_item({"pk": campaign_pk(campaign_id), "sk": recipient_sk(index)}),
+            out = self.db.update_item(
+                TableName=self.name,
+                Key=to_item({"pk": campaign_pk(campaign_id), "sk": recipient_sk(index)}),
                 UpdateExpression="ADD attempts :one",
                 # Closes: counting an attempt on a recipient another worker or a report has taken over.
                 ConditionExpression="#s = :sending AND claim_token = :token",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_values({":one": 1, ":sending": "sending", ":token": token}),
+                ExpressionAttributeValues=to_values({":one": 1, ":sending": "sending", ":token": token}),
                 ReturnValues="UPDATED_NEW",
             )
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 return None
             raise
-        return int(_unitem(out["Attributes"])["attempts"])
+        return int(from_item(out["Attributes"])["attempts"])
 
     def open_handover(self, campaign_id: str, token: str, indexes: Sequence[int], settle_after: float) -> None:
         """Record, before claiming them, the recipients a sender is about to hand over (see adapters/handovers.py)."""
@@ -1058,7 +826,7 @@ class Store:
             "indexes": [int(i) for i in indexes],
             "settle_after": settle_after,
         }
-        self._db.put_item(TableName=self._table, Item=_item(item))
+        self.db.put_item(TableName=self.name, Item=to_item(item))
 
     def narrow_handover(
         self, campaign_id: str, token: str, errors: Mapping[int, Mapping[str, str]], settle_after: float
@@ -1067,7 +835,7 @@ class Store:
         record when none is."""
         key = {"pk": campaign_pk(campaign_id), "sk": handover_sk(token)}
         if not errors:
-            self._db.delete_item(TableName=self._table, Key=_item(key))
+            self.db.delete_item(TableName=self.name, Key=to_item(key))
             return
         self._update(
             key,
@@ -1084,7 +852,7 @@ class Store:
 
     def handovers(self, campaign_id: str) -> list[Handover]:
         """Every open hand-over record of a campaign (few: one per chunk in flight or left uncertain)."""
-        return [handover_from_item(campaign_id, i) for i in self._query_all(campaign_pk(campaign_id), HANDOVER_PREFIX)]
+        return [handover_from_item(campaign_id, i) for i in self.query_all(campaign_pk(campaign_id), HANDOVER_PREFIX)]
 
     def claim_recipients(
         self, campaign_id: str, recipients: Sequence[Mapping[str, Any]], token: str, now: float
@@ -1097,7 +865,7 @@ class Store:
         for start in range(0, len(recipients), 100):
             batch = recipients[start : start + 100]
             items = [self._claim_item(campaign_id, int(r["index"]), token, now) for r in batch]
-            if self._transact(items):
+            if self.transact(items):
                 won = list(batch)
             else:
                 won = [r for r in batch if self.claim_recipient(campaign_id, int(r["index"]), token, now)]
@@ -1109,13 +877,13 @@ class Store:
     def _claim_item(self, campaign_id: str, index: int, token: str, now: float) -> dict[str, Any]:
         return {
             "Update": {
-                "TableName": self._table,
-                "Key": _item({"pk": campaign_pk(campaign_id), "sk": recipient_sk(index)}),
+                "TableName": self.name,
+                "Key": to_item({"pk": campaign_pk(campaign_id), "sk": recipient_sk(index)}),
                 "UpdateExpression": "SET #s = :sending, claim_token = :token, claimed_at = :now ADD attempts :one",
                 # Closes: two workers (a duplicated or redelivered SQS message) sending the same recipient.
                 "ConditionExpression": "#s = :queued",
                 "ExpressionAttributeNames": {"#s": "status"},
-                "ExpressionAttributeValues": _values(
+                "ExpressionAttributeValues": to_values(
                     {":sending": "sending", ":token": token, ":now": now, ":queued": "queued", ":one": 1}
                 ),
             }
@@ -1149,12 +917,12 @@ class Store:
             values[":token"] = claim_token
         return {
             "Update": {
-                "TableName": self._table,
-                "Key": _item({"pk": campaign_pk(campaign_id), "sk": recipient_sk(int(recipient["index"]))}),
+                "TableName": self.name,
+                "Key": to_item({"pk": campaign_pk(campaign_id), "sk": recipient_sk(int(recipient["index"]))}),
                 "UpdateExpression": expression,
                 "ConditionExpression": condition,
                 "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": _values(values),
+                "ExpressionAttributeValues": to_values(values),
             }
         }
 
@@ -1167,11 +935,11 @@ class Store:
             items.append(
                 {
                     "Update": {
-                        "TableName": self._table,
-                        "Key": _item({"pk": campaign_pk(campaign_id), "sk": f"C#{shard:02d}"}),
+                        "TableName": self.name,
+                        "Key": to_item({"pk": campaign_pk(campaign_id), "sk": f"C#{shard:02d}"}),
                         "UpdateExpression": "ADD " + ", ".join(f"#b{i} :d{i}" for i in range(len(moves))),
                         "ExpressionAttributeNames": {f"#b{i}": b for i, b in enumerate(moves)},
-                        "ExpressionAttributeValues": _values({f":d{i}": d for i, d in enumerate(moves.values())}),
+                        "ExpressionAttributeValues": to_values({f":d{i}": d for i, d in enumerate(moves.values())}),
                     }
                 }
             )
@@ -1218,13 +986,13 @@ class Store:
                         shard[old] = shard.get(old, 0) - 1
                         shard[new] = shard.get(new, 0) + 1
                 try:
-                    self._db.transact_write_items(TransactItems=items + self._counter_items(campaign_id, deltas))
+                    self.db.transact_write_items(TransactItems=items + self._counter_items(campaign_id, deltas))
                     todo = []
                     continue
                 except ClientError as exc:
-                    if not _is_condition_failure(exc):
+                    if not is_condition_failure(exc):
                         raise
-                    reasons = _cancel_reasons(exc)
+                    reasons = cancel_reasons(exc)
                 if "TransactionConflict" in reasons and "ConditionalCheckFailed" not in reasons:
                     # Another transaction had one of these items (a callback on the same counter shard): nothing
                     # lost a race, so the same moves are tried again; never reported as lost.
@@ -1266,18 +1034,18 @@ class Store:
         """
         if not 0 <= shard < COUNTER_SHARDS:
             return False
-        return self._transact(
+        return self.transact(
             [
                 {
                     "Update": {
-                        "TableName": self._table,
-                        "Key": _item({"pk": campaign_pk(campaign_id), "sk": recipient_sk(index)}),
+                        "TableName": self.name,
+                        "Key": to_item({"pk": campaign_pk(campaign_id), "sk": recipient_sk(index)}),
                         "UpdateExpression": "SET #s = :delivered, delivered_at = :now",
                         # Closes: a replayed, late or forged-looking report, or one for another attempt's message.
                         "ConditionExpression": "#s = :sent AND tenant_id = :tid AND channel_id = :ch "
                         "AND attempts = :a AND provider_message_id = :sid AND #sh = :shard",
                         "ExpressionAttributeNames": {"#s": "status", "#sh": "shard"},
-                        "ExpressionAttributeValues": _values(
+                        "ExpressionAttributeValues": to_values(
                             {
                                 ":delivered": "delivered",
                                 ":now": now,
@@ -1315,11 +1083,11 @@ class Store:
     def put_upload(self, upload: Mapping[str, Any]) -> None:
         """Store a new upload record."""
         item = {"pk": tenant_pk(upload["tenant_id"]), "sk": f"UPLOAD#{upload['upload_id']}", "type": "upload", **upload}
-        self._db.put_item(TableName=self._table, Item=_item(item), ConditionExpression="attribute_not_exists(pk)")
+        self.db.put_item(TableName=self.name, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
 
     def get_upload(self, tenant_id: str, upload_id: str) -> dict[str, Any] | None:
         """A tenant's upload."""
-        return self._get(tenant_pk(tenant_id), f"UPLOAD#{upload_id}")
+        return self.get(tenant_pk(tenant_id), f"UPLOAD#{upload_id}")
 
     def begin_import(self, tenant_id: str, upload_id: str, now: float, lease_seconds: int) -> bool:
         """Take an upload for processing: it must be waiting for its file, or its last import must have died.
@@ -1362,9 +1130,9 @@ class Store:
             **message,
         }
         try:
-            self._db.put_item(TableName=self._table, Item=_item(item), ConditionExpression="attribute_not_exists(pk)")
+            self.db.put_item(TableName=self.name, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 return False
             raise
         return True
@@ -1382,34 +1150,34 @@ class Store:
         names = {f"#f{i}": k for i, k in enumerate(values)}
         sets = [f"#f{i} = :v{i}" for i in range(len(values))]
         sets += ["created_at = if_not_exists(created_at, :now)", "updated_at = :now"]
-        out = self._db.update_item(
-            TableName=self._table,
-            Key=_item({"pk": tenant_pk(tenant_id), "sk": phonebook_sk(phonebook_id)}),
+        out = self.db.update_item(
+            TableName=self.name,
+            Key=to_item({"pk": tenant_pk(tenant_id), "sk": phonebook_sk(phonebook_id)}),
             UpdateExpression="SET " + ", ".join(sets),
             ExpressionAttributeNames=names,
-            ExpressionAttributeValues=_values({**{f":v{i}": v for i, v in enumerate(values.values())}, ":now": now}),
+            ExpressionAttributeValues=to_values({**{f":v{i}": v for i, v in enumerate(values.values())}, ":now": now}),
             ReturnValues="ALL_OLD",
         )
         old = out.get("Attributes")
-        return _unitem(old) if old else None
+        return from_item(old) if old else None
 
     def get_phonebook(self, tenant_id: str, phonebook_id: str) -> dict[str, Any] | None:
         """A tenant's phonebook item (its metadata), read consistently."""
-        return self._get(tenant_pk(tenant_id), phonebook_sk(phonebook_id))
+        return self.get(tenant_pk(tenant_id), phonebook_sk(phonebook_id))
 
     def list_phonebooks(self, tenant_id: str, limit: int, cursor: str | None) -> Page:
         """A page of the tenant's phonebook items, by id."""
-        return self._page(tenant_pk(tenant_id), "PHONEBOOK#", limit=limit, cursor=cursor, forward=True)
+        return self.page(tenant_pk(tenant_id), "PHONEBOOK#", limit=limit, cursor=cursor, forward=True)
 
     def delete_phonebook(self, tenant_id: str, phonebook_id: str) -> dict[str, Any] | None:
         """Delete a phonebook's item; the item deleted, or None when there was none."""
-        out = self._db.delete_item(
-            TableName=self._table,
-            Key=_item({"pk": tenant_pk(tenant_id), "sk": phonebook_sk(phonebook_id)}),
+        out = self.db.delete_item(
+            TableName=self.name,
+            Key=to_item({"pk": tenant_pk(tenant_id), "sk": phonebook_sk(phonebook_id)}),
             ReturnValues="ALL_OLD",
         )
         old = out.get("Attributes")
-        return _unitem(old) if old else None
+        return from_item(old) if old else None
 
     # ------------------------------------------------------------------ idempotency keys
     def claim_idempotency_key(
@@ -1418,28 +1186,28 @@ class Store:
         """Remember `record` under a tenant's Idempotency-Key; if the key is taken (and not expired), its record."""
         item = {"pk": f"IDEMPOTENCY#{tenant_id}", "sk": key, **record, "expires_at": int(now) + ttl_seconds}
         try:
-            self._db.put_item(
-                TableName=self._table,
-                Item=_item(item),
+            self.db.put_item(
+                TableName=self.name,
+                Item=to_item(item),
                 # Closes: two retries of one request racing; only one creates, the other replays.
                 ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
-                ExpressionAttributeValues=_values({":now": int(now)}),
+                ExpressionAttributeValues=to_values({":now": int(now)}),
             )
         except ClientError as exc:
-            if not _is_condition_failure(exc):
+            if not is_condition_failure(exc):
                 raise
-            return self._get(f"IDEMPOTENCY#{tenant_id}", key) or {}
+            return self.get(f"IDEMPOTENCY#{tenant_id}", key) or {}
         return None
 
     def release_idempotency_key(self, tenant_id: str, key: str, campaign_id: str) -> None:
         """Forget a key whose request created nothing, so the same request may be tried again."""
         try:
-            self._db.delete_item(
-                TableName=self._table,
-                Key=_item({"pk": f"IDEMPOTENCY#{tenant_id}", "sk": key}),
+            self.db.delete_item(
+                TableName=self.name,
+                Key=to_item({"pk": f"IDEMPOTENCY#{tenant_id}", "sk": key}),
                 ConditionExpression="campaign_id = :cid",
-                ExpressionAttributeValues=_values({":cid": campaign_id}),
+                ExpressionAttributeValues=to_values({":cid": campaign_id}),
             )
         except ClientError as exc:
-            if not _is_condition_failure(exc):
+            if not is_condition_failure(exc):
                 raise
