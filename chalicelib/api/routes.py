@@ -266,13 +266,13 @@ def _form() -> tuple[dict[str, str], bytes, str]:
 
 @endpoint("/webhooks/twilio/{channel_id}/status", ["POST"], auth=False, content_types=FORM)
 def twilio_status(deps: Deps, channel_id: str) -> Response:
-    webhooks.twilio_status(deps, channel_id, *_form())
+    webhooks.record_status(deps, channel_id, *_form())
     return http.no_content()
 
 
 @endpoint("/webhooks/twilio/{channel_id}/inbound", ["POST"], auth=False, content_types=FORM)
 def twilio_inbound(deps: Deps, channel_id: str) -> Response:
-    webhooks.twilio_inbound(deps, channel_id, *_form())
+    webhooks.record_inbound(deps, channel_id, *_form())
     # An empty TwiML answer: no automatic reply.
     return Response(
         body='<?xml version="1.0" encoding="UTF-8"?><Response></Response>',

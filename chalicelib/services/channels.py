@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from typing import Any
 
-from chalicelib.adapters.providers import twilio
+from chalicelib.adapters.providers.base import ProviderRules
 from chalicelib.api.schemas import ChannelIn, ChannelPatch, Credentials
 from chalicelib.domain.errors import ConcurrencyError, ConflictError, NotFoundError, UnprocessableError
 from chalicelib.domain.model import utc_iso
 from chalicelib.domain.phone import check_numbers
 from chalicelib.services.deps import Deps
-from chalicelib.services.webhooks import forget_channel, twilio_path
+from chalicelib.services.providers import rules_of, webhook_url
+from chalicelib.services.webhooks import forget_channel
 
-# Messages per second per sender when the channel does not say: Twilio long codes send 1 per second.
-DEFAULT_MPS = {"twilio": 1.0, "whatsapp_cloud": 80.0}
 MAX_MPS = 1000.0
 MIN_MPS = 0.01  # one message every 100 s
 FINISHED = ("completed", "stopped")
-# Each provider's own rule for credentials it could never accept (wrong shape, not sendable in a header).
-CREDENTIAL_RULES: dict[str, Callable[[Mapping[str, str]], list[tuple[str, str]]]] = {
-    "twilio": twilio.credential_problems,
-}
 
 
 def _check_senders(senders: list[str]) -> list[str]:
@@ -42,10 +36,10 @@ def _check_mps(mps: float | None) -> None:
         )
 
 
-def _check_credentials(provider: str, credentials: Credentials) -> dict[str, str]:
+def _check_credentials(rules: ProviderRules, credentials: Credentials) -> dict[str, str]:
     """The credentials to store, or 422 naming each field the provider could never accept (never echoing a value)."""
     creds = credentials.model_dump()
-    problems = CREDENTIAL_RULES[provider](creds)
+    problems = rules.credential_problems(creds)
     if problems:
         raise UnprocessableError(
             "the credentials could never be accepted by the provider: " + "; ".join(why for _, why in problems),
@@ -57,7 +51,6 @@ def _check_credentials(provider: str, credentials: Credentials) -> dict[str, str
 
 def view(deps: Deps, channel: dict[str, Any]) -> dict[str, Any]:
     """A channel as the API answers it (never with credentials)."""
-    base = deps.settings.public_base_url
     cid = channel["channel_id"]
     return {
         "id": cid,
@@ -67,8 +60,8 @@ def view(deps: Deps, channel: dict[str, Any]) -> dict[str, Any]:
         "senders": channel["senders"],
         "mps": channel["mps"],
         "webhooks": {
-            "status_callback_url": base + twilio_path(cid, "status"),
-            "inbound_url": base + twilio_path(cid, "inbound"),
+            "status_callback_url": webhook_url(deps, channel, "status"),
+            "inbound_url": webhook_url(deps, channel, "inbound"),
         },
         "created_at": channel["created_at"],
         "updated_at": channel.get("updated_at", channel["created_at"]),
@@ -77,15 +70,10 @@ def view(deps: Deps, channel: dict[str, Any]) -> dict[str, Any]:
 
 def create_channel(deps: Deps, tenant_id: str, body: ChannelIn, *, channel_id: str | None = None) -> dict[str, Any]:
     """Create a channel; credentials are stored in the secret store before the channel exists."""
-    if body.type != "sms" or body.provider != "twilio":
-        raise UnprocessableError(
-            "this deployment supports channels of type 'sms' with provider 'twilio' so far",
-            code="unsupported_channel",
-            details=[{"field": "type"}, {"field": "provider"}],
-        )
+    rules = deps.rules_for(body.provider, body.type)  # 422 unsupported_channel for a kind this deployment lacks
     senders = _check_senders(body.senders)
     _check_mps(body.mps)
-    creds = _check_credentials(body.provider, body.credentials)
+    creds = _check_credentials(rules, body.credentials)
     now = utc_iso(deps.clock.utcnow())
     channel_id = channel_id or deps.ids.new("ch")
     deps.secrets.put(tenant_id, channel_id, creds)
@@ -96,7 +84,7 @@ def create_channel(deps: Deps, tenant_id: str, body: ChannelIn, *, channel_id: s
         "type": body.type,
         "provider": body.provider,
         "senders": senders,
-        "mps": float(body.mps) if body.mps is not None else DEFAULT_MPS[body.provider],
+        "mps": float(body.mps) if body.mps is not None else rules.limits.default_mps,
         "created_at": now,
     }
     try:
@@ -133,7 +121,7 @@ def update_channel(deps: Deps, tenant_id: str, channel_id: str, body: ChannelPat
         _check_mps(body.mps)
         changes["mps"] = float(body.mps)
     if body.credentials is not None:
-        deps.secrets.put(tenant_id, channel_id, _check_credentials(channel["provider"], body.credentials))
+        deps.secrets.put(tenant_id, channel_id, _check_credentials(rules_of(deps, channel), body.credentials))
     forget_channel(channel_id)
     if not deps.store.update_channel(tenant_id, channel_id, changes, utc_iso(deps.clock.utcnow()) or ""):
         raise NotFoundError("no such channel")

@@ -8,11 +8,12 @@ from typing import Any
 
 from chalicelib.adapters.blobs import Blobs
 from chalicelib.adapters.dynamo import Store
-from chalicelib.adapters.providers.base import Provider, WebhookVerifier
+from chalicelib.adapters.providers.base import Provider, ProviderRules, WebhookVerifier
 from chalicelib.adapters.queue import SendQueue
 from chalicelib.adapters.scheduler import CampaignScheduler
 from chalicelib.adapters.secrets import SecretStore
 from chalicelib.config import Settings
+from chalicelib.domain.errors import UnprocessableError
 from chalicelib.domain.model import Clock, IdFactory
 
 
@@ -30,6 +31,8 @@ class Deps:
     ids: IdFactory
     provider_for: Callable[[Mapping[str, Any], Mapping[str, str]], Provider]
     verifier_for: Callable[[Mapping[str, Any], Mapping[str, str]], WebhookVerifier]
+    # The rules of a channel's provider, by (provider, channel type); 422 unsupported_channel for one not wired here.
+    rules_for: Callable[[str, str], ProviderRules]
 
 
 def build(settings: Settings, clock: Clock | None = None) -> Deps:
@@ -37,7 +40,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Deps:
     import boto3
     from botocore.config import Config
 
-    from chalicelib.adapters.providers.twilio import TwilioProvider, TwilioSignature
+    from chalicelib.adapters.providers.twilio import TWILIO_SMS, TwilioProvider, TwilioSignature
 
     clock = clock or Clock()
     _limits: dict[str, Any] = {
@@ -60,6 +63,15 @@ def build(settings: Settings, clock: Clock | None = None) -> Deps:
     def verifier_for(channel: Mapping[str, Any], creds: Mapping[str, str]) -> WebhookVerifier:
         return TwilioSignature(creds["auth_token"])
 
+    def rules_for(provider: str, channel_type: str) -> ProviderRules:
+        if (provider, channel_type) == ("twilio", "sms"):
+            return TWILIO_SMS
+        raise UnprocessableError(
+            "this deployment supports channels of type 'sms' with provider 'twilio' so far",
+            code="unsupported_channel",
+            details=[{"field": "type"}, {"field": "provider"}],
+        )
+
     deps = Deps(
         settings=settings,
         store=Store(session.client("dynamodb", config=cfg), settings.table_name),
@@ -79,6 +91,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Deps:
         ids=IdFactory(clock=clock.now),
         provider_for=provider_for,
         verifier_for=verifier_for,
+        rules_for=rules_for,
     )
     return deps
 

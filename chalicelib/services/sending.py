@@ -10,14 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlencode
 
-from chalicelib.adapters.providers.base import Outcome, Provider, SendResult
+from chalicelib.adapters.providers.base import Outcome, Provider, ProviderRules, SendResult
 from chalicelib.adapters.queue import Chunk, sender_group
 from chalicelib.domain.model import SENDING_STATUSES, CampaignStatus, Clock, RecipientStatus, utc_iso
 from chalicelib.domain.phone import mask
 from chalicelib.services import campaigns
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
-from chalicelib.services.webhooks import twilio_path
+from chalicelib.services.providers import rules_of
 
 # Stop taking new recipients when less than this is left of the invocation; the rest goes back on the queue.
 SAFETY_SECONDS = 20.0
@@ -58,7 +58,13 @@ class Pacer:
 
 
 def status_callback_url(
-    deps: Deps, channel_id: str, campaign_id: str, index: int, attempt: int = 1, shard: int | None = None
+    deps: Deps,
+    rules: ProviderRules,
+    channel_id: str,
+    campaign_id: str,
+    index: int,
+    attempt: int = 1,
+    shard: int | None = None,
 ) -> str:
     """The status callback the provider calls for one recipient's attempt (query keys sorted: the signature covers
     them). The attempt tells a late report about an earlier attempt's message apart after a retry; the counter
@@ -67,7 +73,7 @@ def status_callback_url(
     if shard is not None:
         params["s"] = str(shard)
     query = urlencode(sorted(params.items()))
-    return f"{deps.settings.public_base_url}{twilio_path(channel_id, 'status')}?{query}"
+    return f"{deps.settings.public_base_url}{rules.webhook_path(channel_id, 'status')}?{query}"
 
 
 def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> None:
@@ -87,6 +93,7 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
             {"code": "channel_missing", "message": "the campaign's channel or its credentials are gone"},
         )
         return
+    rules = rules_of(deps, channel)
     pacer = Pacer(float(channel.get("mps", 1.0)), deps.clock)
     text = campaign["content"].get("text")
     media_urls: tuple[str, ...] = ()
@@ -124,7 +131,7 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
         if not hasattr(providers, "provider"):
             providers.provider = deps.provider_for(channel, creds)
         verdict = _send_one(
-            deps, chunk, campaign, recipient, providers.provider, pacer, text, media_urls, time_left, outcomes
+            deps, chunk, campaign, recipient, providers.provider, rules, pacer, text, media_urls, time_left, outcomes
         )
         if verdict != "done":
             halt.set()
@@ -242,6 +249,7 @@ def _send_one(
     campaign: dict[str, Any],
     claimed: dict[str, Any],
     provider: Provider,
+    rules: ProviderRules,
     pacer: Pacer,
     text: str | None,
     media_urls: tuple[str, ...],
@@ -254,7 +262,13 @@ def _send_one(
     backoff = 0.5
     while True:
         callback = status_callback_url(
-            deps, campaign["channel_id"], chunk.campaign_id, index, int(claimed["attempts"]), int(claimed["shard"])
+            deps,
+            rules,
+            campaign["channel_id"],
+            chunk.campaign_id,
+            index,
+            int(claimed["attempts"]),
+            int(claimed["shard"]),
         )
         pacer.wait()
         result = provider.send(

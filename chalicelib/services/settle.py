@@ -143,7 +143,9 @@ def settle_one(
         return _moved(deps, campaign_id, recipient, R.FAILED, gone, token, "failed")
     if lookup.found:
         target = R(lookup.status or R.SENT)
-        fields = report_changes(recipient, target, lookup.message_id, lookup.error_code, now or "")
+        fields = report_changes(
+            recipient, target, lookup.message_id, lookup.error_code, now or "", lookup.error_message
+        )
         log.info("hand-over found at the provider", extra={"campaign_id": campaign_id, "index": index})
         return _moved(deps, campaign_id, recipient, target, fields, token, "found")
     if int(recipient.get("attempts", 1)) >= MAX_ATTEMPTS:

@@ -4,36 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
-from chalicelib.domain.errors import InvalidRequestError, InvalidSignatureError
+from chalicelib.adapters.providers.base import ProviderRules, WebhookKind, WebhookRequest
+from chalicelib.domain.errors import InvalidSignatureError
+from chalicelib.domain.events import StatusEvent
 from chalicelib.domain.model import RecipientStatus, provider_may_move, utc_iso
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
+from chalicelib.services.providers import rules_of, webhook_url
 
 R = RecipientStatus
 
-TWILIO_STATUSES = {
-    "sent": R.SENT,
-    "delivered": R.DELIVERED,
-    "read": R.READ,
-    "undelivered": R.UNDELIVERED,
-    "failed": R.FAILED,
-}
-# queued, accepted, scheduled, sending, canceled, receiving, received: nothing to record for a recipient.
-
-# Delivery error codes that arrive in status callbacks (https://www.twilio.com/docs/api/errors).
-TWILIO_DELIVERY_ERRORS = {
-    "30001": "Queue overflow",
-    "30002": "Account suspended",
-    "30003": "Unreachable destination handset",
-    "30004": "Message blocked",
-    "30005": "Unknown destination handset",
-    "30006": "Landline or unreachable carrier",
-    "30007": "Message filtered by the carrier",
-    "30008": "Unknown error",
-    "30034": "Message blocked: sender number not registered (US A2P 10DLC)",
-}
 MAX_ATTEMPTS = 10
 # Channels change rarely and every status callback needs one: keep them this long per Lambda container.
 CHANNEL_CACHE_SECONDS = 30.0
@@ -52,61 +34,44 @@ def _channel(deps: Deps, channel_id: str) -> tuple[str | None, dict[str, Any] | 
     return tenant_id, channel
 
 
-def twilio_path(channel_id: str, kind: str) -> str:
-    """The path of a channel's Twilio webhook (`status` or `inbound`): what we hand out is what we verify."""
-    return f"/webhooks/twilio/{channel_id}/{kind}"
-
-
 def forget_channel(channel_id: str) -> None:
     """Drop a channel from this container's cache (it was changed or deleted here)."""
     _channels.pop(channel_id, None)
 
 
-def _twilio_form(body: bytes) -> tuple[list[tuple[str, str]], bool]:
-    """A Twilio webhook's form fields, and whether its body was UTF-8 (Twilio's is: percent-encoded UTF-8)."""
-    try:
-        return parse_qsl(body.decode("utf-8"), keep_blank_values=True), True
-    except UnicodeDecodeError:
-        # Twilio signs text: the URL, then each field's name and value, sorted, encoded as UTF-8. Bytes that are not
-        # UTF-8 become U+FFFD, as parse_qsl already decodes a %-escape that is not UTF-8, so that such a body still
-        # meets the signature check first. Not surrogateescape: the validator encodes the text to UTF-8 again and
-        # would raise; not latin-1: it would garble a UTF-8 body and break its good signature.
-        return parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True), False
-
-
-def _verified_form(
-    deps: Deps, channel_id: str, path: str, query: Mapping[str, str], body: bytes, signature: str | None
-) -> tuple[str, list[tuple[str, str]]]:
-    """The tenant and form fields of a Twilio webhook whose signature is good; 403 otherwise, whatever the body."""
-    form, utf8 = _twilio_form(body)
+def _verified(
+    deps: Deps, channel_id: str, kind: WebhookKind, query: Mapping[str, str], body: bytes, signature: str | None
+) -> tuple[str, ProviderRules, WebhookRequest]:
+    """The tenant, provider rules and request of a webhook whose signature is good; 403 otherwise, whatever the body."""
     tenant_id, channel = _channel(deps, channel_id)
     creds = deps.secrets.get(tenant_id, channel_id) if tenant_id and channel else None
     if tenant_id is None or channel is None or creds is None:
         raise InvalidSignatureError("the request is not signed by this channel's provider")
-    url = f"{deps.settings.public_base_url}{path}"
+    url = webhook_url(deps, channel, kind)
     if query:
         url += "?" + urlencode(sorted(query.items()))
-    if not deps.verifier_for(channel, creds).valid(url, dict(form), signature):
+    request = WebhookRequest(url=url, body=body, signature=signature)
+    if not deps.verifier_for(channel, creds).valid(request):
         raise InvalidSignatureError("the request is not signed by this channel's provider")
-    if not utf8:
-        # Only now may the body be judged. Signed, yet not UTF-8: not a body Twilio's encoder writes, so it is
-        # refused as malformed (400, and Twilio's debugger shows it) rather than kept with replacement characters
-        # nobody sent. Nothing is recorded.
-        raise InvalidRequestError("the form body is not UTF-8")
-    return tenant_id, form
+    return tenant_id, rules_of(deps, channel), request
 
 
-def twilio_status(deps: Deps, channel_id: str, query: Mapping[str, str], body: bytes, signature: str | None) -> None:
-    """Record a Twilio status callback for the recipient its URL names."""
-    tenant_id, form = _verified_form(deps, channel_id, twilio_path(channel_id, "status"), query, body, signature)
-    fields = dict(form)
-    target = TWILIO_STATUSES.get((fields.get("MessageStatus") or fields.get("SmsStatus") or "").lower())
+def record_status(deps: Deps, channel_id: str, query: Mapping[str, str], body: bytes, signature: str | None) -> None:
+    """Record a provider's status callback for the recipient its URL names."""
+    tenant_id, rules, request = _verified(deps, channel_id, "status", query, body, signature)
+    for event in rules.parse_status(request):
+        _record_status(deps, tenant_id, channel_id, query, event)
+
+
+def _record_status(deps: Deps, tenant_id: str, channel_id: str, query: Mapping[str, str], event: StatusEvent) -> None:
+    """Move the recipient the callback URL's query names (c, r, a, s: we wrote them) as the report says."""
+    target = event.status
     campaign_id, index_raw = query.get("c"), query.get("r", "")
     # Indexes we write have at most 8 digits; anything else is not ours.
-    if target is None or not campaign_id or not index_raw.isascii() or not index_raw.isdigit() or len(index_raw) > 9:
+    if not campaign_id or not index_raw.isascii() or not index_raw.isdigit() or len(index_raw) > 9:
         return
     index = int(index_raw)
-    sid = fields.get("MessageSid") or fields.get("SmsSid")
+    sid = event.message_id
     now = utc_iso(deps.clock.utcnow()) or ""
     attempt, shard = query.get("a", ""), query.get("s", "")
     # The common report: a message we recorded as sent is delivered. One conditional write, no read; if the
@@ -132,7 +97,7 @@ def twilio_status(deps: Deps, channel_id: str, query: Mapping[str, str], body: b
         allowed = provider_may_move(current, target, recipient.get("error_code"))
         if not (allowed or _disproves_absence(recipient, attempt, target)):
             return  # a replay or a late report: never backwards, never twice
-        changes = report_changes(recipient, target, sid, fields.get("ErrorCode"), now)
+        changes = report_changes(recipient, target, sid, event.error_code, now, event.error_message)
         if deps.store.move_recipient(campaign_id, recipient, target, changes):
             log.info("recipient status", extra={"campaign_id": campaign_id, "index": index, "status": target.value})
             return
@@ -140,9 +105,15 @@ def twilio_status(deps: Deps, channel_id: str, query: Mapping[str, str], body: b
 
 
 def report_changes(
-    recipient: Mapping[str, Any], target: RecipientStatus, sid: str | None, error_code: str | None, now: str
+    recipient: Mapping[str, Any],
+    target: RecipientStatus,
+    sid: str | None,
+    error_code: str | None,
+    now: str,
+    error_message: str | None = None,
 ) -> dict[str, Any]:
-    """What a provider's report of `target` (a status callback, or its message records) sets on a recipient."""
+    """What a provider's report of `target` (a status callback, or its message records) sets on a recipient;
+    `error_message` is the provider's words for `error_code` (or for `target`, when the report gave no code)."""
     changes: dict[str, Any] = {}
     if recipient.get("status") == R.SENDING:
         changes["claim_token"] = None  # the report settles a hand-over whose answer was lost (or not yet written)
@@ -156,16 +127,14 @@ def report_changes(
         changes["read_at"] = now
     if target in (R.UNDELIVERED, R.FAILED):
         code = error_code or target.value
-        changes.update(
-            error_code=code, error_message=TWILIO_DELIVERY_ERRORS.get(code, f"Twilio error {code}"), failed_at=now
-        )
+        changes.update(error_code=code, error_message=error_message or code, failed_at=now)
     elif recipient.get("error_code"):
         changes.update(error_code=None, error_message=None)  # the provider settled an interrupted send
     return changes
 
 
 def _disproves_absence(recipient: Mapping[str, Any], attempt: str, target: RecipientStatus) -> bool:
-    """A report that Twilio sent this very attempt of a recipient queued again because Twilio's records seemed not to
+    """A report that the provider sent this very attempt of a recipient queued again because its records seemed not to
     have it (released after an uncertain hand-over; a retry's requeue sets last_error): it must not go out again."""
     return (
         recipient.get("status") == R.QUEUED
@@ -181,19 +150,19 @@ def _small_int(raw: str) -> bool:
     return raw.isascii() and raw.isdigit() and len(raw) < 6
 
 
-def twilio_inbound(deps: Deps, channel_id: str, query: Mapping[str, str], body: bytes, signature: str | None) -> None:
+def record_inbound(deps: Deps, channel_id: str, query: Mapping[str, str], body: bytes, signature: str | None) -> None:
     """Accept a signed inbound message and keep it (replies, sessions and opt-outs build on what is kept)."""
-    tenant_id, form = _verified_form(deps, channel_id, twilio_path(channel_id, "inbound"), query, body, signature)
-    fields = dict(form)
-    deps.store.put_inbound(
-        tenant_id,
-        channel_id,
-        {
-            "message_sid": fields.get("MessageSid") or fields.get("SmsSid") or "",
-            "from": fields.get("From", ""),
-            "to": fields.get("To", ""),
-            "body": fields.get("Body", ""),
-            "num_media": fields.get("NumMedia", "0"),
-            "received_at": utc_iso(deps.clock.utcnow()),
-        },
-    )
+    tenant_id, rules, request = _verified(deps, channel_id, "inbound", query, body, signature)
+    for message in rules.parse_inbound(request):
+        deps.store.put_inbound(
+            tenant_id,
+            channel_id,
+            {
+                "message_sid": message.message_id,
+                "from": message.from_,
+                "to": message.to,
+                "body": message.body,
+                "num_media": str(len(message.media)),
+                "received_at": utc_iso(deps.clock.utcnow()),
+            },
+        )

@@ -407,7 +407,9 @@ def report_first_attempt(
     client: Any, env: Env, channel: dict[str, Any], campaign_id: str, to: str, sid: str, status: str
 ) -> int:
     """Post Twilio's signed status callback about attempt 1 of recipient 0, to the URL the service hands out."""
-    url = status_callback_url(env.deps, channel["id"], campaign_id, 0, attempt=1, shard=0)
+    url = status_callback_url(
+        env.deps, env.deps.rules_for("twilio", "sms"), channel["id"], campaign_id, 0, attempt=1, shard=0
+    )
     message = {"sid": sid, "account_sid": SIM_ACCOUNT, "from": SENDER, "to": to}
     return int(post_callback(client, url, callback_params(message, status))[0])
 

@@ -1,11 +1,22 @@
-"""The one interface every messaging provider implements."""
+"""The one interface every messaging provider implements (the port); each provider's module is its whole dialect.
+
+A provider has two sides. Its rules (`ProviderRules`) need no account: what a message may carry (`Limits`), what its
+credentials look like, where its webhooks arrive and how they read, what its error codes mean. An account
+(`Provider`, built per channel from its credentials) adds the calls: send, look a message up, list templates, check
+a webhook's signature. The services see only these types and the domain's; they get instances from their
+dependencies (`rules_for`, `provider_for`, `verifier_for`) and never name a provider.
+
+This module imports only the standard library and the domain.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Literal, Protocol
+
+from chalicelib.domain.events import InboundMessage, StatusEvent
 
 
 class Outcome(StrEnum):
@@ -25,13 +36,30 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class SendResult:
-    """What a provider said to one send."""
+    """What a provider said to one send: accepted (with its id), refused (a code and its class), or uncertain."""
 
     outcome: Outcome
     message_id: str | None = None
     error_code: str | None = None
     error_message: str | None = None
     retry_after: float | None = None
+
+    @classmethod
+    def accepted(cls, message_id: str) -> SendResult:
+        """The provider has the message and named it."""
+        return cls(Outcome.ACCEPTED, message_id=message_id)
+
+    @classmethod
+    def refused(cls, outcome: Outcome, code: str, message: str = "", retry_after: float | None = None) -> SendResult:
+        """The provider (or this machine, before anything left) refused it; `outcome` says what to do next."""
+        if outcome in (Outcome.ACCEPTED, Outcome.UNCERTAIN):
+            raise ValueError(f"a refusal cannot be {outcome.value}")
+        return cls(outcome, error_code=code, error_message=message, retry_after=retry_after)
+
+    @classmethod
+    def uncertain(cls, code: str, message: str = "") -> SendResult:
+        """The provider may have it: settle it from its callback or records, never resend blindly."""
+        return cls(Outcome.UNCERTAIN, error_code=code, error_message=message)
 
 
 @dataclass(frozen=True)
@@ -46,25 +74,136 @@ class Lookup:
     message_id: str | None = None
     status: str | None = None
     error_code: str | None = None
+    error_message: str | None = None
 
 
-class Provider(Protocol):
-    """A messaging provider as the sender sees it."""
+@dataclass(frozen=True)
+class Limits:
+    """What one message may carry on a provider's channel, and how fast a sender goes when its channel does not say."""
+
+    media_types: frozenset[str]  # lower-case MIME types (no parameters) an attached file may have
+    max_media_bytes: int  # the media and the text of one message together
+    max_media_count: int  # files in one message
+    max_text_chars: int  # characters of text in one message
+    segmented: bool  # True: text is billed as SMS segments (GSM-7/UCS-2); False: one message whatever its length
+    default_mps: float  # messages per second per sender
+    templates: bool = False  # whether the provider has message templates (WhatsApp); SMS has none
+
+    def accepts_media_type(self, content_type: str) -> bool:
+        """Whether a file of this Content-Type (parameters and case ignored) may be attached."""
+        return content_type.split(";", 1)[0].strip().lower() in self.media_types
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """What one of a provider's error codes means for us."""
+
+    code: str
+    outcome: Outcome  # a send refused with this code: what to do next
+    message: str  # the provider's words for it
+    opted_out: bool = False  # the recipient opted out at the provider: never retried
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """One provider webhook as it arrived: the public URL it was sent to (with its query), raw body, signature."""
+
+    url: str
+    body: bytes
+    signature: str | None
+
+
+@dataclass(frozen=True)
+class Template:
+    """A message template as the provider lists it (WhatsApp). A provider without templates lists none."""
+
+    id: str
+    name: str
+    language: str
+    status: str
+    body: str
+    variables: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TemplateMessage:
+    """A template to send instead of text: which one, and the value of each of its variables."""
+
+    template_id: str
+    variables: Mapping[str, str] = field(default_factory=dict)
+    header_media_url: str | None = None
+
+
+WebhookKind = Literal["status", "inbound"]
+
+
+class ProviderRules(Protocol):
+    """What a provider is, whatever the account: its limits, credentials, webhooks and error codes."""
+
+    @property
+    def name(self) -> str:
+        """The provider as channels name it (`twilio`)."""
+        ...
+
+    @property
+    def title(self) -> str:
+        """The provider as people name it, for messages (`Twilio`)."""
+        ...
+
+    @property
+    def limits(self) -> Limits:
+        """What one message may carry, and the default pace."""
+        ...
+
+    def credential_problems(self, credentials: Mapping[str, str]) -> list[tuple[str, str]]:
+        """The credentials the provider could never accept, as (field, why) pairs; empty when worth trying."""
+        ...
+
+    def error(self, code: str) -> ErrorInfo:
+        """What one of the provider's error codes means (an unknown code is a permanent refusal)."""
+        ...
+
+    def webhook_path(self, channel_id: str, kind: WebhookKind) -> str:
+        """The path of a channel's webhook of this kind: what we hand out is what we verify."""
+        ...
+
+    def parse_status(self, request: WebhookRequest) -> list[StatusEvent]:
+        """The status reports in a (verified) status webhook; reports that move no recipient are left out."""
+        ...
+
+    def parse_inbound(self, request: WebhookRequest) -> list[InboundMessage]:
+        """The messages in a (verified) inbound webhook."""
+        ...
+
+
+class WebhookVerifier(Protocol):
+    """Checks a provider's webhook signature for one account."""
+
+    def valid(self, request: WebhookRequest) -> bool:
+        """True when the request is signed by the provider for this account."""
+        ...
+
+
+class Provider(ProviderRules, WebhookVerifier, Protocol):
+    """One provider account: its rules, its webhook signature, and the calls that need its credentials."""
 
     def send(
-        self, *, to: str, sender: str, text: str | None, media_urls: Sequence[str], status_callback: str
+        self,
+        *,
+        to: str,
+        sender: str,
+        text: str | None,
+        media_urls: Sequence[str],
+        status_callback: str,
+        template: TemplateMessage | None = None,
     ) -> SendResult:
-        """Hand one message to the provider."""
+        """Hand one message to the provider; every failure is a classified result, never an exception."""
         ...
 
     def find(self, *, to: str, sender: str, text: str | None, media_count: int, since: float) -> Lookup:
         """Look in the provider's records for a message handed over no earlier than `since` (epoch seconds)."""
         ...
 
-
-class WebhookVerifier(Protocol):
-    """Checks a provider's webhook signature."""
-
-    def valid(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
-        """True when the signature matches."""
+    def templates(self) -> list[Template]:
+        """The account's message templates; empty where the provider has none (`limits.templates` is False)."""
         ...

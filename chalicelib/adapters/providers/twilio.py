@@ -1,4 +1,7 @@
-"""Twilio, through the official SDK: sending, error classification, message records, webhook signatures."""
+"""Twilio SMS/MMS, the whole dialect: limits, credentials, error codes, webhooks, and the account calls (official SDK).
+
+Every Twilio rule the service follows lives here; the services see it only through the port (`base.py`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import requests
 from twilio.base.exceptions import TwilioRestException
@@ -16,8 +20,21 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from chalicelib.adapters.providers.base import Lookup, Outcome, SendResult
+from chalicelib.adapters.providers.base import (
+    ErrorInfo,
+    Limits,
+    Lookup,
+    Outcome,
+    SendResult,
+    Template,
+    TemplateMessage,
+    WebhookKind,
+    WebhookRequest,
+)
 from chalicelib.adapters.providers.twilio_http import RewritingTwilioHttpClient
+from chalicelib.domain.errors import InvalidRequestError
+from chalicelib.domain.events import InboundMessage, Media, StatusEvent
+from chalicelib.domain.model import RecipientStatus
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +62,22 @@ REFUSED_RETRYABLE_CODES = frozenset({30001})
 # 21211 invalid To number, 21612 cannot route to this number, 21408 region not enabled,
 # 21610 recipient unsubscribed (replied STOP), 21614 not a mobile number, 21604 To missing, 21602 body missing,
 # 21617 body too long, 21620/21623 media problems, 30007 carrier filtering.
+# 21610: the recipient replied STOP to this sender; Twilio refuses every message to them until they reply START.
+# A refusal like the others, but never retried: resending cannot reach them, and they asked not to be messaged.
+OPTED_OUT_CODES = frozenset({21610})
+
+# Delivery error codes that arrive in status callbacks (and on message records) for undelivered or failed messages.
+DELIVERY_ERRORS = {
+    "30001": "Queue overflow",  # the sender's queue at Twilio was full
+    "30002": "Account suspended",
+    "30003": "Unreachable destination handset",  # phone off or out of coverage
+    "30004": "Message blocked",  # by the recipient or their carrier
+    "30005": "Unknown destination handset",  # the number does not exist at the carrier
+    "30006": "Landline or unreachable carrier",
+    "30007": "Message filtered by the carrier",  # spam filtering
+    "30008": "Unknown error",
+    "30034": "Message blocked: sender number not registered (US A2P 10DLC)",
+}
 
 # How a Message resource's status maps onto a recipient's (https://www.twilio.com/docs/messaging/api/message-resource).
 # accepted/scheduled/queued/sending: Twilio has it and will send it, which is what `sent` means to us.
@@ -65,6 +98,49 @@ RECORD_STATUSES = {
 RECORD_SKEW_SECONDS = 5.0
 # A lookup reads at most this many messages from our sender to the number (usually a handful).
 RECORD_LOOKUP_LIMIT = 200
+
+# A status callback's MessageStatus as a recipient's status (https://www.twilio.com/docs/messaging/guides/track-
+# outbound-message-status). queued, accepted, scheduled, sending, canceled, receiving, received: nothing to record for
+# a recipient (Twilio has the message and will send it, or the report is not about a message we sent).
+CALLBACK_STATUSES = {
+    "sent": RecipientStatus.SENT,
+    "delivered": RecipientStatus.DELIVERED,
+    "read": RecipientStatus.READ,
+    "undelivered": RecipientStatus.UNDELIVERED,
+    "failed": RecipientStatus.FAILED,
+}
+
+# The one list of MIME types Twilio takes for MMS media (https://www.twilio.com/docs/messaging/guides/accepted-mime-
+# types: "supported", i.e. transcoded, and "accepted" as they are), lower-cased. The simulator plays Twilio with it.
+# Not image/webp: that page lists it for WhatsApp stickers only, not MMS (Twilio fails such a message with 12300).
+MMS_CONTENT_TYPES = frozenset(
+    t.lower()
+    for t in [
+        "image/jpeg", "image/jpg", "image/gif", "image/png", "image/bmp", "image/tiff",
+        "audio/basic", "audio/L24", "audio/mp4", "audio/mpeg", "audio/ogg", "audio/vorbis", "audio/vnd.rn-realaudio",
+        "audio/vnd.wave", "audio/3gpp", "audio/3gpp2", "audio/ac3", "audio/webm", "audio/amr-nb", "audio/amr",
+        "audio/aac",
+        "video/mpeg", "video/mp4", "video/quicktime", "video/webm", "video/3gpp", "video/3gpp2", "video/3gpp-tt",
+        "video/H261", "video/H263", "video/H263-1998", "video/H263-2000", "video/H264",
+        "text/vcard", "text/x-vcard", "text/csv", "text/rtf", "text/richtext", "text/calendar", "text/directory",
+        "application/pdf", "application/vcard", "application/vnd.apple.pkpass",
+    ]
+)  # fmt: skip
+# "For a media message, the maximum size limit is 5MB" (same page): the media and the text of one message together.
+MMS_MAX_BYTES = 5 * 1024 * 1024
+MAX_MEDIA_URLS = 10  # MediaUrl may be given up to 10 times
+MAX_BODY_CHARS = 1600  # Body: "up to 1,600 characters" (21617 beyond)
+# A long code sends 1 message per second (toll-free and short codes more; the channel's mps says so).
+DEFAULT_MPS = 1.0
+SMS_LIMITS = Limits(
+    media_types=MMS_CONTENT_TYPES,
+    max_media_bytes=MMS_MAX_BYTES,
+    max_media_count=MAX_MEDIA_URLS,
+    max_text_chars=MAX_BODY_CHARS,
+    segmented=True,
+    default_mps=DEFAULT_MPS,
+    templates=False,  # Twilio's templates (Content API) are for WhatsApp; an SMS channel has none
+)
 
 
 # What Twilio could ever accept as an account's credentials; anything else is refused when a channel is saved.
@@ -101,6 +177,17 @@ def classify(status: int, code: int | None) -> Outcome:
     if code in REFUSED_RETRYABLE_CODES:
         return Outcome.THROTTLED
     return Outcome.PERMANENT
+
+
+def error(code: str) -> ErrorInfo:
+    """What a Twilio error code (as we store it: its digits) means: for a send refused with it, and for a retry."""
+    number = int(code) if code.isascii() and code.isdigit() and len(code) < 10 else None
+    return ErrorInfo(
+        code=code,
+        outcome=classify(400, number),  # the code decides; a status decides only for answers without a known code
+        message=DELIVERY_ERRORS.get(code, f"Twilio error {code}"),
+        opted_out=number in OPTED_OUT_CODES,
+    )
 
 
 def classify_exception(exc: BaseException) -> SendResult:
@@ -148,7 +235,97 @@ def _connect_failed(exc: BaseException) -> bool:
     return any(isinstance(e, MaxRetryError) and isinstance(e.reason, NewConnectionError) for e in _chain(exc))
 
 
-class TwilioProvider:
+def form_fields(body: bytes) -> tuple[dict[str, str], bool]:
+    """A Twilio webhook's form fields, and whether its body was UTF-8 (Twilio's is: percent-encoded UTF-8)."""
+    try:
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True)), True
+    except UnicodeDecodeError:
+        # Twilio signs text: the URL, then each field's name and value, sorted, encoded as UTF-8. Bytes that are not
+        # UTF-8 become U+FFFD, as parse_qsl already decodes a %-escape that is not UTF-8, so that such a body still
+        # meets the signature check first. Not surrogateescape: the validator encodes the text to UTF-8 again and
+        # would raise; not latin-1: it would garble a UTF-8 body and break its good signature.
+        return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)), False
+
+
+def _signed_form(request: WebhookRequest) -> dict[str, str]:
+    """The fields of a webhook whose signature was checked; 400 when its body is not UTF-8."""
+    fields, utf8 = form_fields(request.body)
+    if not utf8:
+        # Only now may the body be judged. Signed, yet not UTF-8: not a body Twilio's encoder writes, so it is
+        # refused as malformed (400, and Twilio's debugger shows it) rather than kept with replacement characters
+        # nobody sent. Nothing is recorded.
+        raise InvalidRequestError("the form body is not UTF-8")
+    return fields
+
+
+def parse_status(request: WebhookRequest) -> list[StatusEvent]:
+    """A status callback as a status event: MessageStatus (SmsStatus in older ones), MessageSid, ErrorCode."""
+    fields = _signed_form(request)
+    raw = (fields.get("MessageStatus") or fields.get("SmsStatus") or "").lower()
+    status = CALLBACK_STATUSES.get(raw)
+    if status is None:
+        return []
+    sid = fields.get("MessageSid") or fields.get("SmsSid") or None
+    code = message = None
+    if status in (RecipientStatus.UNDELIVERED, RecipientStatus.FAILED):
+        code = fields.get("ErrorCode") or None
+        message = error(code or raw).message
+    # Twilio's callback says no time of its own (RawDlrDoneDate is the carrier's, minutes only, in no stated zone).
+    return [StatusEvent(message_id=sid, status=status, error_code=code, error_message=message)]
+
+
+def parse_inbound(request: WebhookRequest) -> list[InboundMessage]:
+    """An incoming message webhook as an inbound message: MessageSid, From, To, Body, NumMedia and MediaUrl{n}."""
+    fields = _signed_form(request)
+    count = fields.get("NumMedia", "0")
+    media = tuple(
+        Media(url=fields[f"MediaUrl{i}"], content_type=fields.get(f"MediaContentType{i}") or None)
+        for i in range(int(count) if count.isascii() and count.isdigit() and len(count) < 3 else 0)
+        if fields.get(f"MediaUrl{i}")
+    )
+    return [
+        InboundMessage(
+            message_id=fields.get("MessageSid") or fields.get("SmsSid") or "",
+            from_=fields.get("From", ""),
+            to=fields.get("To", ""),
+            body=fields.get("Body", ""),
+            media=media,
+        )
+    ]
+
+
+class TwilioRules:
+    """Twilio SMS/MMS, whatever the account (the port's ProviderRules)."""
+
+    name = "twilio"
+    title = "Twilio"
+    limits = SMS_LIMITS
+
+    def credential_problems(self, credentials: Mapping[str, str]) -> list[tuple[str, str]]:
+        """The credentials Twilio could never accept, as (field, why) pairs."""
+        return credential_problems(credentials)
+
+    def error(self, code: str) -> ErrorInfo:
+        """What a Twilio error code means."""
+        return error(code)
+
+    def webhook_path(self, channel_id: str, kind: WebhookKind) -> str:
+        """`/webhooks/twilio/{channel_id}/status` (per-message StatusCallback) or `.../inbound` (the number's URL)."""
+        return f"/webhooks/twilio/{channel_id}/{kind}"
+
+    def parse_status(self, request: WebhookRequest) -> list[StatusEvent]:
+        """A status callback's report (none for statuses that move no recipient)."""
+        return parse_status(request)
+
+    def parse_inbound(self, request: WebhookRequest) -> list[InboundMessage]:
+        """An incoming message."""
+        return parse_inbound(request)
+
+
+TWILIO_SMS = TwilioRules()
+
+
+class TwilioProvider(TwilioRules):
     """Sends through one Twilio account."""
 
     def __init__(self, account_sid: str, auth_token: str, api_base: str | None = None, timeout: float = 10.0) -> None:
@@ -158,11 +335,22 @@ class TwilioProvider:
         else:
             http_client = TwilioHttpClient(timeout=timeout)
         self._client = Client(account_sid, auth_token, http_client=http_client)
+        self._signature = TwilioSignature(auth_token)
 
     def send(
-        self, *, to: str, sender: str, text: str | None, media_urls: Sequence[str], status_callback: str
+        self,
+        *,
+        to: str,
+        sender: str,
+        text: str | None,
+        media_urls: Sequence[str],
+        status_callback: str,
+        template: TemplateMessage | None = None,
     ) -> SendResult:
         """Create one message; every failure becomes a classified result, never an exception."""
+        if template is not None:
+            # Nothing leaves: Twilio's templates (Content API) are for WhatsApp senders, not SMS.
+            return SendResult.refused(Outcome.PERMANENT, "template_not_supported", "an SMS channel has no templates")
         kwargs: dict[str, Any] = {"to": to, "from_": sender, "status_callback": status_callback}
         if text:
             kwargs["body"] = text
@@ -179,8 +367,16 @@ class TwilioProvider:
             return result
         if not message.sid:
             # A 2xx without a message (an empty or cut body): Twilio may have it, and we have no id to follow.
-            return SendResult(Outcome.UNCERTAIN, error_code="provider_no_answer", error_message="answer without sid")
-        return SendResult(Outcome.ACCEPTED, message_id=message.sid)
+            return SendResult.uncertain("provider_no_answer", "answer without sid")
+        return SendResult.accepted(message.sid)
+
+    def templates(self) -> list[Template]:
+        """None: an SMS channel has no templates (`limits.templates` is False)."""
+        return []
+
+    def valid(self, request: WebhookRequest) -> bool:
+        """True when Twilio signed the webhook with this account's auth token."""
+        return self._signature.valid(request)
 
     def find(self, *, to: str, sender: str, text: str | None, media_count: int, since: float) -> Lookup:
         """Look for our message in the account's Messages list, filtered by `To` and `From`.
@@ -217,8 +413,10 @@ class TwilioProvider:
             return Lookup(False)
         found = min(matches, key=lambda m: m[0])[1]  # the earliest since the claim is this attempt's
         status = RECORD_STATUSES.get(str(found.status or "").lower(), "sent")
-        code = str(found.error_code) if found.error_code and status in ("failed", "undelivered") else None
-        return Lookup(True, message_id=found.sid, status=status, error_code=code)
+        failed = status in ("failed", "undelivered")
+        code = str(found.error_code) if found.error_code and failed else None
+        message = error(code or status).message if failed else None
+        return Lookup(True, message_id=found.sid, status=status, error_code=code, error_message=message)
 
 
 def _epoch(value: datetime | None) -> float | None:
@@ -231,11 +429,12 @@ class TwilioSignature:
     def __init__(self, auth_token: str) -> None:
         self._validator = RequestValidator(auth_token)
 
-    def valid(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
-        """True when the signature is Twilio's for this URL and these form fields."""
-        if not signature:
+    def valid(self, request: WebhookRequest) -> bool:
+        """True when the signature is Twilio's for the URL and the form fields (any body, even one not UTF-8)."""
+        if not request.signature:
             return False
-        return bool(self._validator.validate(url, dict(params), signature))
+        fields, _ = form_fields(request.body)
+        return bool(self._validator.validate(request.url, fields, request.signature))
 
 
 def _short(text: Any, limit: int = 300) -> str:

@@ -1,0 +1,39 @@
+"""What providers tell us, in our own terms: a report on a message we sent, and a message someone sent us."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from chalicelib.domain.model import RecipientStatus
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    """A provider's report on one message we handed over: what became of it."""
+
+    message_id: str | None  # the provider's id of the message (Twilio's SID, Meta's wamid)
+    status: RecipientStatus  # one of sent, delivered, read, undelivered, failed
+    error_code: str | None = None  # the provider's code when it failed or was undelivered
+    error_message: str | None = None  # the provider's words for that code
+    at: datetime | None = None  # when the provider says it happened (UTC); None when it does not say
+
+
+@dataclass(frozen=True)
+class Media:
+    """One file attached to an inbound message, where the provider keeps it."""
+
+    url: str
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A message a contact sent to one of a channel's senders."""
+
+    message_id: str  # the provider's id of the message
+    from_: str  # the contact
+    to: str  # our sender
+    body: str
+    media: tuple[Media, ...] = ()
+    at: datetime | None = None  # when the provider says it arrived (UTC); None when it does not say
