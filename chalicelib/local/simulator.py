@@ -41,6 +41,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 from twilio.request_validator import RequestValidator
 
+from chalicelib.adapters.providers.twilio import MMS_CONTENT_TYPES  # the MIME types Twilio takes for MMS media
+
 logger = logging.getLogger(__name__)
 
 API_VERSION = "2010-04-01"
@@ -65,55 +67,6 @@ MEDIA_INVALID_CONTENT_TYPE = 12300
 # exceeds the maximum size limit for the channel" (5 MB for MMS). Not 30019 "Content size exceeds carrier limit":
 # that is a delivery error, for a destination carrier's own (smaller, per-carrier) limit, after Twilio sent it.
 MEDIA_TOO_LARGE = 11751
-# The MIME types Twilio accepts for MMS media (supported, i.e. transcoded, and accepted as-is), compared lowercased.
-MMS_CONTENT_TYPES = frozenset(
-    t.lower()
-    for t in [
-        "image/jpeg",
-        "image/jpg",
-        "image/gif",
-        "image/png",
-        "image/bmp",
-        "image/tiff",
-        "audio/basic",
-        "audio/L24",
-        "audio/mp4",
-        "audio/mpeg",
-        "audio/ogg",
-        "audio/vorbis",
-        "audio/vnd.rn-realaudio",
-        "audio/vnd.wave",
-        "audio/3gpp",
-        "audio/3gpp2",
-        "audio/ac3",
-        "audio/webm",
-        "audio/amr-nb",
-        "audio/amr",
-        "audio/aac",
-        "video/mpeg",
-        "video/mp4",
-        "video/quicktime",
-        "video/webm",
-        "video/3gpp",
-        "video/3gpp2",
-        "video/3gpp-tt",
-        "video/H261",
-        "video/H263",
-        "video/H263-1998",
-        "video/H263-2000",
-        "video/H264",
-        "text/vcard",
-        "text/x-vcard",
-        "text/csv",
-        "text/rtf",
-        "text/richtext",
-        "text/calendar",
-        "text/directory",
-        "application/pdf",
-        "application/vcard",
-        "application/vnd.apple.pkpass",
-    ]
-)
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _RESET = "__reset_connection__"  # marks an accepted message whose answer is a reset connection

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from chalicelib.adapters.blobs import BlobMissingError, upload_key
 from chalicelib.adapters.dynamo import ACTIVE, DUE, campaign_pk, recipient_sk
+from chalicelib.adapters.providers.base import Limits, ProviderRules
 from chalicelib.adapters.queue import Chunk, Job, sender_group
 from chalicelib.api.schemas import (
     CampaignIn,
@@ -37,8 +38,8 @@ from chalicelib.domain.segments import analyze
 from chalicelib.services import phonebooks, uploads
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
+from chalicelib.services.providers import rules_of
 
-MAX_TEXT_CHARACTERS = 1600
 # How long an Idempotency-Key is remembered.
 IDEMPOTENCY_SECONDS = 24 * 3600
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
@@ -87,25 +88,10 @@ def parse_schedule(deps: Deps, spec: SendScheduled) -> datetime:
     return at.astimezone(now.tzinfo)
 
 
-# Twilio's MMS limit: the message and its media together at most 5 MB
-# (https://www.twilio.com/docs/messaging/guides/accepted-mime-types).
-TWILIO_MMS_MAX_BYTES = 5 * 1024 * 1024
-# The content types Twilio accepts for MMS (same page); anything else Twilio refuses at send time.
-TWILIO_MMS_TYPES = frozenset(
-    {
-        "image/jpeg", "image/jpg", "image/gif", "image/png", "image/bmp", "image/tiff", "image/webp",
-        "audio/basic", "audio/l24", "audio/mp4", "audio/mpeg", "audio/ogg", "audio/vnd.rn-realaudio",
-        "audio/vnd.wave", "audio/3gpp", "audio/3gpp2", "audio/ac3", "audio/webm", "audio/amr-nb", "audio/amr",
-        "video/mpeg", "video/mp4", "video/quicktime", "video/webm", "video/3gpp", "video/3gpp2", "video/3gpp-tt",
-        "video/h261", "video/h263", "video/h263-1998", "video/h263-2000", "video/h264",
-        "text/vcard", "text/x-vcard", "text/csv", "text/rtf", "text/richtext", "text/calendar", "text/directory",
-        "application/pdf", "application/vcard", "application/vnd.apple.pkpass",
-    }
-)  # fmt: skip
 # Numbers typed into a campaign are kept on its item; larger lists belong in a CSV upload.
 MAX_TYPED_NUMBERS = 10_000
-# Errors a retry does not resend: the recipient opted out (Twilio 21610), or the message may have gone out already.
-NOT_RETRIED = frozenset({"21610", SEND_INTERRUPTED})
+# Errors a retry does not resend, besides those the provider says mean "opted out": the message may have gone out.
+NOT_RETRIED = frozenset({SEND_INTERRUPTED})
 RETRYABLE_STATUSES = ("failed", "undelivered")
 
 
@@ -247,22 +233,23 @@ def _content(deps: Deps, tenant_id: str, content: Content, channel: dict[str, An
         raise UnprocessableError(
             "templates need a WhatsApp channel", code="template_not_supported", details=[{"field": "content.type"}]
         )
+    limits = rules_of(deps, channel).limits
     if isinstance(content, FileContent):
         return _media_content(deps, tenant_id, content, channel)
     if not content.text.strip():
         raise UnprocessableError("content.text is empty", code="content_empty", details=[{"field": "content.text"}])
-    _text_length(content.text)
+    _text_length(content.text, limits)
     info = analyze(content.text)
-    return {"type": "text", "text": content.text}, info.segments, info.encoding
+    return {"type": "text", "text": content.text}, info.segments if limits.segmented else 1, info.encoding
 
 
-def _text_length(text: str) -> None:
-    characters = len(text)
-    if characters > MAX_TEXT_CHARACTERS:
+def _text_length(text: str, limits: Limits) -> None:
+    characters, most = len(text), limits.max_text_chars
+    if characters > most:
         raise UnprocessableError(
-            f"the text has {characters} characters; at most {MAX_TEXT_CHARACTERS} are allowed",
+            f"the text has {characters} characters; at most {most} are allowed",
             code="content_too_long",
-            details=[{"field": "content.text", "length": characters, "max": MAX_TEXT_CHARACTERS}],
+            details=[{"field": "content.text", "length": characters, "max": most}],
         )
 
 
@@ -279,24 +266,24 @@ def _media_content(
             code="content_empty",
             details=[{"field": "content.text"}],
         )
+    rules = rules_of(deps, channel)
+    limits = rules.limits
     if text:
-        _text_length(text)
-    if channel.get("provider") == "twilio":
-        total = size + len(text.encode("utf-8"))
-        if total > TWILIO_MMS_MAX_BYTES:
-            raise UnprocessableError(
-                f"Twilio accepts at most 5 MB (5,242,880 bytes) of media and text in an MMS; this one has {total:,}",
-                code="media_too_large",
-                details=[
-                    {"field": "content.upload_id", "size": total, "max": TWILIO_MMS_MAX_BYTES, "provider": "twilio"}
-                ],
-            )
-        if content_type.split(";")[0].strip() not in TWILIO_MMS_TYPES:
-            raise UnprocessableError(
-                f"Twilio does not accept {content_type or 'this content type'} in an MMS",
-                code="media_type_not_supported",
-                details=[{"field": "content.upload_id", "content_type": content_type, "provider": "twilio"}],
-            )
+        _text_length(text, limits)
+    total, most = size + len(text.encode("utf-8")), limits.max_media_bytes
+    if total > most:
+        raise UnprocessableError(
+            f"{rules.title} accepts at most {most / 2**20:g} MB ({most:,} bytes) of media and text in a message; "
+            f"this one has {total:,}",
+            code="media_too_large",
+            details=[{"field": "content.upload_id", "size": total, "max": most, "provider": rules.name}],
+        )
+    if not limits.accepts_media_type(content_type):
+        raise UnprocessableError(
+            f"{rules.title} does not accept {content_type or 'this content type'} in a message",
+            code="media_type_not_supported",
+            details=[{"field": "content.upload_id", "content_type": content_type, "provider": rules.name}],
+        )
     out: dict[str, Any] = {"type": "file", "upload_id": content.upload_id}
     if content.text is not None:
         out["text"] = content.text
@@ -676,8 +663,19 @@ def duplicate_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str
     return get_campaign(deps, tenant_id, new_id)
 
 
-def _retryable(recipient: dict[str, Any]) -> bool:
-    return recipient.get("status") in RETRYABLE_STATUSES and str(recipient.get("error_code")) not in NOT_RETRIED
+def _retry_rules(deps: Deps, tenant_id: str, campaign: dict[str, Any]) -> ProviderRules | None:
+    """The rules of the campaign's provider, which say which failures are opt-outs; None when its channel is gone."""
+    channel = deps.store.get_channel(tenant_id, campaign["channel_id"])
+    return rules_of(deps, channel) if channel else None
+
+
+def _retryable(recipient: dict[str, Any], rules: ProviderRules | None) -> bool:
+    """A failure worth sending again: not an opt-out at the provider, not one that may have gone out. Without the
+    channel (deleted since) nothing can be sent, nor told apart: every failure stays as it is."""
+    code = str(recipient.get("error_code"))
+    if recipient.get("status") not in RETRYABLE_STATUSES or code in NOT_RETRIED or rules is None:
+        return False
+    return not rules.error(code).opted_out
 
 
 def retry_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
@@ -693,10 +691,11 @@ def retry_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, An
             details=[{"status": status}],
         )
     if campaign.get("audience_written"):
+        rules = _retry_rules(deps, tenant_id, campaign)
         work = sum(
             1
             for r in deps.store.recipients_with_status(campaign_id, [*RETRYABLE_STATUSES, "queued", "sending"])
-            if _retryable(r) or r["status"] in ("queued", "sending")
+            if _retryable(r, rules) or r["status"] in ("queued", "sending")
         )
     else:
         work = int(campaign.get("audience_total", 0))  # stopped before its audience was written: start it again
@@ -834,7 +833,7 @@ def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
     generation = int(campaign.get("dispatch_gen", 0))
     retry_gen = int(campaign.get("retry_gen", 0))
     if campaign["status"] == CampaignStatus.RETRYING and int(campaign.get("retry_dispatched", 0)) < retry_gen:
-        todo = _requeue_failures(deps, campaign_id)
+        todo = _requeue_failures(deps, campaign_id, _retry_rules(deps, tenant_id, campaign))
         chunks = [
             Chunk(tenant_id, campaign_id, part[0], part[-1] + 1, generation, tuple(part))
             for part in (todo[i : i + size] for i in range(0, len(todo), size))
@@ -856,14 +855,14 @@ def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
         finish_if_done(deps, tenant_id, campaign_id)
 
 
-def _requeue_failures(deps: Deps, campaign_id: str) -> list[int]:
+def _requeue_failures(deps: Deps, campaign_id: str, rules: ProviderRules | None) -> list[int]:
     """Queue a retry's recipients again; returns every index it must send (also those a crashed run requeued)."""
     failed: list[dict[str, Any]] = []
     todo: list[int] = []
     for r in deps.store.recipients_with_status(campaign_id, [*RETRYABLE_STATUSES, "queued", "sending"]):
         if r["status"] in ("queued", "sending"):
             todo.append(int(r["index"]))
-        elif _retryable(r):
+        elif _retryable(r, rules):
             failed.append(r)
     todo.extend(deps.store.requeue_recipients(campaign_id, failed))
     return sorted(todo)
