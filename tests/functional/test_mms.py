@@ -246,3 +246,24 @@ def test_an_oversize_or_wrong_type_re_put_after_processing_changes_neither_the_u
             (fetched,) = message["media"]
             assert fetched["status"] == "fetched", fetched
             assert fetched["bytes"] == len(image) and fetched["content_type"] == "image/png", fetched
+
+
+def test_a_campaign_takes_the_media_types_twilio_sends_and_no_other(
+    env: Env, api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN a ready WebP image (Twilio sends WebP on WhatsApp only) and a ready AAC clip (Twilio accepts it for MMS)
+    webp = uploaded(api, pump, "media", b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 24, "image/webp", "s.webp")
+    aac = uploaded(api, pump, "media", b"\xff\xf1\x50\x80" + b"\x00" * 96, "audio/aac", "a.aac")
+    assert webp["status"] == aac["status"] == "ready"
+    # WHEN an MMS campaign uses the WebP, THEN 422 media_type_not_supported, naming the provider
+    status, got = api.call("POST", "/v1/campaigns", file_campaign(channel, webp["id"]))
+    assert status == 422 and got["error"]["code"] == "media_type_not_supported", got
+    assert got["error"]["details"][0]["provider"] == "twilio" and "Twilio" in got["error"]["message"]
+    # WHEN one uses the AAC clip, THEN it is taken, and Twilio (the simulator) fetches the clip and delivers it
+    status, draft = api.call("POST", "/v1/campaigns", file_campaign(channel, aac["id"], send_time={"type": "draft"}))
+    assert status == 201, draft
+    done, messages = send_draft(env, api, pump, draft["id"])
+    assert done["status"] == "completed" and done["result"]["sent"] == len(NUMBERS), done
+    for message in messages:
+        assert message["status"] == "delivered" and message["media"][0]["status"] == "fetched", message
+        assert message["media"][0]["content_type"] == "audio/aac"
