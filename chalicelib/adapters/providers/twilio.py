@@ -62,6 +62,7 @@ REFUSED_RETRYABLE_CODES = frozenset({30001})
 # 21211 invalid To number, 21612 cannot route to this number, 21408 region not enabled,
 # 21610 recipient unsubscribed (replied STOP), 21614 not a mobile number, 21604 To missing, 21602 body missing,
 # 21617 body too long, 21620/21623 media problems, 30007 carrier filtering.
+
 # 21610: the recipient replied STOP to this sender; Twilio refuses every message to them until they reply START.
 # A refusal like the others, but never retried: resending cannot reach them, and they asked not to be messaged.
 OPTED_OUT_CODES = frozenset({21610})
