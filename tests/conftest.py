@@ -104,12 +104,22 @@ def env(moto_url: str, sim: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[En
 
 @pytest.fixture
 def client(env: Env) -> Iterator[Any]:
-    """Chalice's test client over the real app."""
+    """Chalice's test client over the real app; every answer it gets is checked against the OpenAPI document."""
     from chalice.test import Client
 
     import app as app_module
+    from tests.openapi_answers import check_answer
 
     with Client(app_module.app) as test_client:
+        http = test_client.http
+        request = http.request
+
+        def checked(method: str, path: str, headers: dict[str, str] | None = None, body: Any = b"") -> Any:
+            response = request(method, path, headers=headers, body=body)
+            check_answer(method, path, response.status_code, response.headers, response.body)
+            return response
+
+        http.request = checked  # type: ignore[method-assign]
         yield test_client
 
 

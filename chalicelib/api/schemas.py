@@ -1,16 +1,77 @@
-"""Request bodies: strict shapes (unknown fields and wrong types are a 400); values are checked by the services."""
+"""Request bodies: strict shapes (unknown fields and wrong types are a 400); values are checked by the services.
+
+Each model is also its OpenAPI component (chalicelib/api/openapi.py generates the document from them). Where a
+service checks more than the shape (a valid E.164 number, a bound, a pattern), the field's JSON schema says so
+through `doc(...)` without changing the parser: such a value stays a 422 from the service, never a 400 from here.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    WithJsonSchema,
+)
+from pydantic.json_schema import JsonDict
 
 from chalicelib.domain.errors import InvalidRequestError
 
 # Ids are opaque; ours are ~30 characters. The bound keeps a looked-up id within DynamoDB's key size (a sort key is at
 # most 1024 bytes): a longer one would be refused by DynamoDB as a 500 instead of by us as a 400.
 MAX_ID_CHARS = 128
+X: JsonDict = {"x-extension": True}
+REF = "#/components/schemas/{model}"
+# What the services take as a phone number (chalicelib/domain/phone.py): `+`, a country code and up to 15 digits, and
+# (format `e164`) a number valid for its country's numbering plan.
+E164: JsonDict = {"type": "string", "pattern": r"^\+[1-9][0-9]{1,14}$", "format": "e164"}
+E164_STR = Annotated[StrictStr, WithJsonSchema(E164)]
+NUMBER_TYPES = ("business", "business2", "mobile", "mobile2", "home", "home2", "other")
+# Not blank: at least one character that is not white space (the services strip the text).
+NOT_BLANK = r"\S"
+# chalicelib/services/uploads.py `_check_filename`: not blank, no slash, backslash or control character.
+FILENAME_PATTERN = r"^[^/\\\x00-\x1f\x7f]*[^\s/\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]*$"
+# chalicelib/services/uploads.py `_MIME_RE`, parameters allowed after a `;`.
+MEDIA_TYPE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(;.*)?$"
+CSV_TYPE_PATTERN = r"^(text/csv|text/plain|application/csv|application/vnd\.ms-excel|text/x-csv)(;.*)?$"
+MAX_CSV_BYTES = 50 * 1024 * 1024
+MAX_MEDIA_BYTES = 100 * 1024 * 1024
+MAX_TEXT_CHARACTERS = 1600
+# RFC 3339 with an offset (chalicelib/services/campaigns.py `parse_schedule`).
+RFC3339 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+
+
+def doc(**keywords: Any) -> JsonDict:
+    """JSON-schema keywords for a field's document only (`x_extension=True` becomes `x-extension`)."""
+    return {k.replace("x_", "x-", 1) if k.startswith("x_") else k: v for k, v in keywords.items()}
+
+
+def non_null(schema: JsonDict) -> None:
+    """Document an optional field without `null`: a null is taken as absent, so the document need not offer it."""
+    found = schema.pop("anyOf", [])
+    options = [o for o in found if o != {"type": "null"}] if isinstance(found, list) else []
+    if len(options) == 1 and isinstance(options[0], dict):
+        schema.update(options[0])
+    elif options:
+        schema["anyOf"] = options
+    schema.pop("default", None)
+
+
+def _e164_non_null(schema: JsonDict) -> None:
+    non_null(schema)
+    schema.update(E164)
+
+
+def _direct_non_null(schema: JsonDict) -> None:
+    non_null(schema)
+    schema["enum"] = ["direct"]
 
 
 class Strict(BaseModel):
@@ -20,56 +81,128 @@ class Strict(BaseModel):
 
 
 class Credentials(Strict):
-    """Twilio account credentials (write-only); their shape is the provider's rule, a 422 from the channel service."""
+    """Twilio account credentials; write-only, kept in the secret store, never answered."""
 
-    account_sid: StrictStr
-    auth_token: StrictStr
+    model_config = ConfigDict(json_schema_extra={"writeOnly": True})
+
+    account_sid: StrictStr = Field(
+        description=(
+            "The Twilio Account SID: `AC` and 32 hexadecimal digits (Twilio issues them in lower case; upper case is "
+            "accepted too, as in Twilio's own API reference). Any other string is `422 invalid_credentials` with "
+            "`field` `credentials.account_sid`."
+        ),
+        json_schema_extra=doc(pattern="^AC[0-9a-fA-F]{32}$", examples=["AC" + "0123456789abcdef" * 2]),
+    )
+    auth_token: StrictStr = Field(
+        description=(
+            "The account's auth token: 1 to 256 printable ASCII characters without spaces (what an HTTP header can "
+            "carry; Twilio's are 32 hexadecimal digits). Anything else, such as a space, a control character or a "
+            "non-ASCII letter, is `422 invalid_credentials` with `field` `credentials.auth_token`."
+        ),
+        json_schema_extra=doc(pattern="^[!-~]{1,256}$"),
+    )
+
+
+_MPS: JsonDict = doc(minimum=0.01, maximum=1000)
 
 
 class ChannelIn(Strict):
     """POST /v1/channels."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Promotions",
+                    "type": "sms",
+                    "provider": "twilio",
+                    "senders": ["+15005550006"],
+                    "credentials": {"account_sid": "AC" + "0123456789abcdef" * 2, "auth_token": "secret"},
+                    "mps": 1,
+                }
+            ]
+        }
+    )
+
     name: StrictStr = Field(min_length=1, max_length=200)
-    type: Literal["sms", "whatsapp"]
-    provider: Literal["twilio", "whatsapp_cloud"]
-    senders: list[StrictStr] = Field(min_length=1, max_length=100)
+    type: Literal["sms", "whatsapp"] = Field(
+        description="`whatsapp` is not available yet: `422 unsupported_channel`; the document offers `sms` only.",
+        json_schema_extra=doc(enum=["sms"], x_extension=True),
+    )
+    provider: Literal["twilio", "whatsapp_cloud"] = Field(
+        description=(
+            "`whatsapp_cloud` is not available yet: `422 unsupported_channel`; the document offers `twilio` only."
+        ),
+        json_schema_extra=doc(enum=["twilio"], x_extension=True),
+    )
+    senders: list[E164_STR] = Field(
+        min_length=1,
+        max_length=100,
+        description="E.164 numbers (else `422 invalid_phone_number`); duplicates are dropped.",
+    )
     credentials: Credentials
-    mps: StrictInt | StrictFloat | None = None
+    mps: StrictInt | StrictFloat | None = Field(
+        default=None,
+        description=(
+            "Messages per second per sender, from 0.01 (one message every 100 s) to 1000 (else `422 invalid_mps`). "
+            "Absent or null: 1 for `twilio` (a long code's rate), 80 for `whatsapp_cloud`."
+        ),
+        json_schema_extra={**_MPS, **X},
+    )
 
 
 class ChannelPatch(Strict):
-    """PATCH /v1/channels/{id}: any of these."""
+    """PATCH /v1/channels/{channel_id}: any of these; absent or null leaves a field as it is."""
 
     name: StrictStr | None = Field(default=None, min_length=1, max_length=200)
-    senders: list[StrictStr] | None = Field(default=None, min_length=1, max_length=100)
+    senders: list[E164_STR] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Replaces the senders; E.164 numbers (else `422 invalid_phone_number`).",
+    )
     credentials: Credentials | None = None
-    mps: StrictInt | StrictFloat | None = None
+    mps: StrictInt | StrictFloat | None = Field(
+        default=None, description="From 0.01 to 1000 (else `422 invalid_mps`).", json_schema_extra=_MPS
+    )
+
+
+_E164_OR_NULL = Field(default=None, json_schema_extra={"anyOf": [E164, {"type": "null"}]})
 
 
 class PhonebookNumbers(Strict):
-    """A contact's numbers by type (the fields are the number types, in order); absent or null: none of that type."""
+    """A contact's numbers by type, each a valid E.164 number (else `422 invalid_phone_number`); an absent or null
+    type is no number of that type. Another type is `400 invalid_request`."""
 
-    business: StrictStr | None = None
-    business2: StrictStr | None = None
-    mobile: StrictStr | None = None
-    mobile2: StrictStr | None = None
-    home: StrictStr | None = None
-    home2: StrictStr | None = None
-    other: StrictStr | None = None
+    business: StrictStr | None = _E164_OR_NULL
+    business2: StrictStr | None = _E164_OR_NULL
+    mobile: StrictStr | None = _E164_OR_NULL
+    mobile2: StrictStr | None = _E164_OR_NULL
+    home: StrictStr | None = _E164_OR_NULL
+    home2: StrictStr | None = _E164_OR_NULL
+    other: StrictStr | None = _E164_OR_NULL
 
 
 class PhonebookContact(Strict):
-    """One contact of a phonebook."""
+    """One contact. As answered: `name` only when it has one, `numbers` only the types it has."""
 
     name: StrictStr | None = Field(default=None, max_length=200)
     numbers: PhonebookNumbers = Field(default_factory=PhonebookNumbers)
 
 
 class PhonebookIn(Strict):
-    """PUT /v1/phonebooks/{id}: the whole phonebook, replacing the stored one."""
+    """PUT /v1/phonebooks/{phonebook_id}: the whole phonebook, replacing the stored one."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"name": "Team", "contacts": [{"name": "Alice", "numbers": {"mobile": "+41791234567"}}]}]
+        }
+    )
 
     name: StrictStr = Field(min_length=1, max_length=200)
-    contacts: list[PhonebookContact] = Field(max_length=100_000)
+    contacts: list[PhonebookContact] = Field(
+        max_length=100_000, description="In the PBX's order, which campaigns keep; may be empty."
+    )
 
 
 class PhonebookRef(Strict):
@@ -79,12 +212,58 @@ class PhonebookRef(Strict):
     number_type: Literal["business", "business2", "mobile", "mobile2", "home", "home2", "other"]
 
 
-class Recipients(Strict):
-    """Who gets the campaign."""
+# Recipients: at least one source (else `422 no_recipients`), and a phonebook alone (else `422 invalid_recipients`).
+_ONE_SOURCE: JsonDict = {
+    "anyOf": [
+        {"required": ["numbers"], "properties": {"numbers": {"type": "array", "minItems": 1}}},
+        {"required": ["upload_id"], "properties": {"upload_id": {"type": "string"}}},
+        {"required": ["phonebook"], "properties": {"phonebook": {"type": "object"}}},
+    ],
+    "not": {
+        "required": ["phonebook"],
+        "properties": {"phonebook": {"type": "object"}},
+        "anyOf": [
+            {"required": ["numbers"], "properties": {"numbers": {"type": "array", "minItems": 1}}},
+            {"required": ["upload_id"], "properties": {"upload_id": {"type": "string"}}},
+        ],
+    },
+}
 
-    numbers: list[Any] | None = Field(default=None, max_length=100_000)
-    upload_id: StrictStr | None = Field(default=None, max_length=MAX_ID_CHARS)
-    phonebook: PhonebookRef | None = None
+
+class Recipients(Strict):
+    """Who gets the campaign: typed `numbers` and/or a contact CSV (`upload_id`), or a `phonebook` alone."""
+
+    model_config = ConfigDict(json_schema_extra=_ONE_SOURCE)
+
+    numbers: list[Annotated[Any, WithJsonSchema(E164)]] | None = Field(
+        default=None,
+        max_length=100_000,
+        description=(
+            "E.164 numbers, deduplicated. Any entry that is not a valid E.164 string fails the whole request with "
+            "`422 invalid_phone_number` listing the offenders. At most 10,000 typed (`422 too_many_recipients`; "
+            "x-extension): larger lists go in a CSV upload; at most 1,000 recipients after deduplication (a "
+            "setting; `422 too_many_recipients`)."
+        ),
+        json_schema_extra=doc(maxItems=1000),
+    )
+    upload_id: StrictStr | None = Field(
+        default=None,
+        max_length=MAX_ID_CHARS,
+        description=(
+            "A `contacts_csv` upload that is `ready` (else `422 upload_not_found`, `upload_wrong_kind`, "
+            "`upload_not_ready` or `upload_rejected`); its contacts come after the typed numbers, those repeating one "
+            "left out. Its columns become each recipient's `variables`."
+        ),
+    )
+    phonebook: PhonebookRef | None = Field(
+        default=None,
+        description=(
+            "The phonebook's contacts that have a number of `number_type`, in the phonebook's order (duplicates "
+            "removed), each with its `name` as a variable. Not with `numbers` or `upload_id` "
+            "(`422 invalid_recipients`); no such phonebook: `422 phonebook_not_found`; no contact with such a "
+            "number: `422 no_recipients`. It is read again when sending starts."
+        ),
+    )
 
 
 class ColumnRef(Strict):
@@ -94,29 +273,66 @@ class ColumnRef(Strict):
 
 
 class TextContent(Strict):
-    """An SMS."""
+    """An SMS: up to 1,600 characters, emoji allowed, not blank."""
 
     type: Literal["text"]
-    text: StrictStr
+    text: StrictStr = Field(
+        description="Not blank (`422 content_empty`), at most 1,600 characters (`422 content_too_long`).",
+        json_schema_extra=doc(minLength=1, maxLength=MAX_TEXT_CHARACTERS, pattern=NOT_BLANK, examples=["Hello 👋"]),
+    )
 
 
 class FileContent(Strict):
-    """An MMS."""
+    """An MMS: a `media` upload that is `ready` (else `422 upload_not_found`, `upload_wrong_kind`, `upload_not_ready`
+    or `upload_rejected`) and an optional text of up to 1,600 characters (`422 content_too_long`). On a Twilio
+    channel, media and text together at most 5 MB (5,242,880 bytes; `422 media_too_large`) and a content type Twilio
+    accepts in an MMS (images, audio, video, vCard, PDF and a few others; `422 media_type_not_supported`). Sent as one
+    message (`segments` 1). What is sent is the file as it was when its upload was processed, the one these checks
+    describe."""
 
     type: Literal["file"]
     upload_id: StrictStr = Field(max_length=MAX_ID_CHARS)
-    text: StrictStr | None = None
+    text: StrictStr | None = Field(
+        default=None,
+        description="Absent or null: the media alone; given, not blank (`422 content_empty`).",
+        json_schema_extra={
+            "anyOf": [
+                {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_CHARACTERS, "pattern": NOT_BLANK},
+                {"type": "null"},
+            ]
+        },
+    )
 
 
 class TemplateContent(Strict):
-    """A WhatsApp template."""
+    """A WhatsApp template. Needs a WhatsApp channel: `422 template_not_supported` for now (so `Content` does not
+    offer it yet)."""
+
+    model_config = ConfigDict(json_schema_extra=X)
 
     type: Literal["template"]
     template_id: StrictStr = Field(max_length=MAX_ID_CHARS)
     variables: dict[str, StrictStr | ColumnRef] = Field(default_factory=dict)
 
 
-Content = Annotated[TextContent | FileContent | TemplateContent, Field(discriminator="type")]
+def _union(*names: str) -> dict[str, Any]:
+    """A discriminated union of components by their `type` constant, as the document spells it."""
+    refs = {name: REF.format(model=name) for name in names}
+    tags = {"TextContent": "text", "FileContent": "file", "TemplateContent": "template"}
+    tags |= {"SendNow": "now", "SendScheduled": "scheduled", "SendDraft": "draft"}
+    return {
+        "oneOf": [{"$ref": ref} for ref in refs.values()],
+        "discriminator": {"propertyName": "type", "mapping": {tags[n]: ref for n, ref in refs.items()}},
+    }
+
+
+# A template is parsed (to answer 422 template_not_supported) but not offered by the document until it is available.
+CONTENT_DOC = {**_union("TextContent", "FileContent"), "description": "`template` content: not available yet."}
+Content = Annotated[
+    TextContent | FileContent | TemplateContent,
+    Field(discriminator="type"),
+    WithJsonSchema({"$ref": REF.format(model="Content")}),
+]
 
 
 class SendNow(Strict):
@@ -129,7 +345,13 @@ class SendScheduled(Strict):
     """Send at a time."""
 
     type: Literal["scheduled"]
-    at: StrictStr
+    at: StrictStr = Field(
+        description=(
+            "RFC 3339 with any offset, e.g. `2026-12-01T09:00:00+01:00`; in the future and within a year (else "
+            "`422 invalid_schedule`); stored and answered in UTC."
+        ),
+        json_schema_extra=doc(format="date-time", pattern=RFC3339, examples=["2026-12-01T09:00:00+01:00"]),
+    )
 
 
 class SendDraft(Strict):
@@ -138,7 +360,12 @@ class SendDraft(Strict):
     type: Literal["draft"]
 
 
-SendTime = Annotated[SendNow | SendScheduled | SendDraft, Field(discriminator="type")]
+SEND_TIME_DOC = _union("SendNow", "SendScheduled", "SendDraft")
+SendTime = Annotated[
+    SendNow | SendScheduled | SendDraft,
+    Field(discriminator="type"),
+    WithJsonSchema({"$ref": REF.format(model="SendTime")}),
+]
 
 
 class RoutingTarget(Strict):
@@ -148,45 +375,160 @@ class RoutingTarget(Strict):
     id: StrictStr = Field(min_length=1, max_length=64)
 
 
+_SEND_MODE = (
+    "`session` is not available yet: `422 unsupported_send_mode` (the document offers `direct` only; x-extension)."
+)
+_ROUTING = (
+    "Only with `send_mode` `session`, not available yet: a routing target is `422 invalid_routing_target`, so the "
+    "document offers null only."
+)
+
+
 class CampaignIn(Strict):
     """POST /v1/campaigns."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Spring promo",
+                    "channel_id": "ch_0123456789abcdef",
+                    "sender": "+15005550006",
+                    "recipients": {"numbers": ["+41415084545"]},
+                    "content": {"type": "text", "text": "Hello 👋"},
+                    "send_time": {"type": "now"},
+                    "send_mode": "direct",
+                }
+            ]
+        }
+    )
+
     name: StrictStr = Field(min_length=1, max_length=200)
-    channel_id: StrictStr = Field(max_length=MAX_ID_CHARS)
-    sender: StrictStr
+    channel_id: StrictStr = Field(
+        max_length=MAX_ID_CHARS, description="One of the tenant's channels (else `422 channel_not_found`)."
+    )
+    sender: StrictStr = Field(
+        description="One of the channel's senders (else `422 invalid_sender`).", json_schema_extra=E164
+    )
     recipients: Recipients
     content: Content
     send_time: SendTime
-    send_mode: Literal["direct", "session"] = "direct"
-    routing_target: RoutingTarget | None = None
+    send_mode: Literal["direct", "session"] = Field(
+        default="direct", description=_SEND_MODE, json_schema_extra=doc(enum=["direct"], x_extension=True)
+    )
+    routing_target: RoutingTarget | None = Field(
+        default=None, description=_ROUTING, json_schema_extra={"anyOf": [{"type": "null"}]}
+    )
 
 
 class CampaignPatch(Strict):
-    """PATCH /v1/campaigns/{id} (drafts only): any of a campaign's settings; `send_time` goes through /send."""
+    """PATCH /v1/campaigns/{campaign_id} (drafts only): any of a campaign's settings; an absent or null field is left
+    as it is. `send_time` is not one of them (`400 invalid_request`): a draft goes out with `POST .../send`."""
 
-    name: StrictStr | None = Field(default=None, min_length=1, max_length=200)
-    channel_id: StrictStr | None = Field(default=None, max_length=MAX_ID_CHARS)
-    sender: StrictStr | None = None
-    recipients: Recipients | None = None
-    content: Content | None = None
-    send_mode: Literal["direct", "session"] | None = None
-    routing_target: RoutingTarget | None = None
+    name: StrictStr | None = Field(default=None, min_length=1, max_length=200, json_schema_extra=non_null)
+    channel_id: StrictStr | None = Field(default=None, max_length=MAX_ID_CHARS, json_schema_extra=non_null)
+    sender: StrictStr | None = Field(default=None, json_schema_extra=_e164_non_null)
+    recipients: Recipients | None = Field(
+        default=None, description="Replaces the recipients whole.", json_schema_extra=non_null
+    )
+    content: Content | None = Field(default=None, description="Replaces the content whole.", json_schema_extra=non_null)
+    send_mode: Literal["direct", "session"] | None = Field(
+        default=None,
+        description=_SEND_MODE,
+        json_schema_extra=_direct_non_null,
+    )
+    routing_target: RoutingTarget | None = Field(
+        default=None, description=_ROUTING, json_schema_extra={"anyOf": [{"type": "null"}]}
+    )
 
 
 class UploadIn(Strict):
-    """POST /v1/uploads (JSON): announce a file to be PUT to the answered URL."""
+    """POST /v1/uploads (JSON): announce a file, to be PUT to the answered URL."""
 
-    kind: Literal["contacts_csv", "media"]
-    filename: StrictStr = Field(min_length=1, max_length=1000)
-    content_type: StrictStr = Field(min_length=1, max_length=255)
-    size: StrictInt = Field(ge=1)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"kind": {"const": "contacts_csv"}}},
+                    "then": {
+                        "properties": {
+                            "content_type": {"pattern": CSV_TYPE_PATTERN},
+                            "size": {"maximum": MAX_CSV_BYTES},
+                        }
+                    },
+                }
+            ],
+            "examples": [
+                {"kind": "contacts_csv", "filename": "contacts.csv", "content_type": "text/csv", "size": 1234}
+            ],
+        }
+    )
+
+    kind: Literal["contacts_csv", "media"] = Field(
+        description="`contacts_csv`: recipients for a campaign; `media`: an MMS's file."
+    )
+    filename: StrictStr = Field(
+        min_length=1,
+        max_length=1000,
+        description=(
+            "Under 127 characters (`422 filename_too_long`), not blank and without slashes or control characters "
+            "(`422 invalid_filename`); surrounding spaces are dropped."
+        ),
+        json_schema_extra=doc(maxLength=126, pattern=FILENAME_PATTERN),
+    )
+    content_type: StrictStr = Field(
+        min_length=1,
+        max_length=255,
+        description=(
+            "The file's media type, which the PUT must send (`422 invalid_content_type`); for a contact CSV one of "
+            "`text/csv`, `text/plain`, `application/csv`, `application/vnd.ms-excel`, `text/x-csv`."
+        ),
+        json_schema_extra=doc(pattern=MEDIA_TYPE_PATTERN),
+    )
+    size: StrictInt = Field(
+        ge=1,
+        description=(
+            "The file's exact size in bytes: at most 50 MB for a contact CSV, 100 MB for media "
+            "(`413 payload_too_large`)."
+        ),
+        json_schema_extra=doc(maximum=MAX_MEDIA_BYTES),
+    )
 
 
 class SendIn(Strict):
-    """POST /v1/campaigns/{id}/send."""
+    """POST /v1/campaigns/{campaign_id}/send."""
 
-    send_time: Annotated[SendNow | SendScheduled, Field(discriminator="type")]
+    send_time: Annotated[
+        SendNow | SendScheduled,
+        Field(discriminator="type"),
+        WithJsonSchema(_union("SendNow", "SendScheduled")),
+    ]
 
+
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    Credentials,
+    ChannelIn,
+    ChannelPatch,
+    PhonebookNumbers,
+    PhonebookContact,
+    PhonebookIn,
+    PhonebookRef,
+    Recipients,
+    ColumnRef,
+    TextContent,
+    FileContent,
+    TemplateContent,
+    SendNow,
+    SendScheduled,
+    SendDraft,
+    RoutingTarget,
+    CampaignIn,
+    CampaignPatch,
+    SendIn,
+    UploadIn,
+)
+# Named unions pydantic writes inline: the document gives them their own components.
+UNIONS = {"Content": CONTENT_DOC, "SendTime": SEND_TIME_DOC}
 
 _ = StrictBool  # re-exported for later shapes
 

@@ -1,4 +1,4 @@
-"""The OpenAPI document: valid OpenAPI 3.1, the same routes as the app, request schemas that match the parsers."""
+"""The OpenAPI document: valid OpenAPI 3.1, the same routes as the app, generated from the request and answer models."""
 
 from __future__ import annotations
 
@@ -10,35 +10,13 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from chalicelib.api import schemas
+from chalicelib.api import responses, schemas
 from chalicelib.api.openapi import document
+from chalicelib.api.operations import OPERATIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = "https://api.example.test/prod"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
-# Component name -> the pydantic shape it documents (the names are the same on purpose).
-REQUEST_SHAPES = [
-    schemas.Credentials,
-    schemas.ChannelIn,
-    schemas.ChannelPatch,
-    schemas.PhonebookNumbers,
-    schemas.PhonebookContact,
-    schemas.PhonebookIn,
-    schemas.PhonebookRef,
-    schemas.Recipients,
-    schemas.ColumnRef,
-    schemas.TextContent,
-    schemas.FileContent,
-    schemas.TemplateContent,
-    schemas.SendNow,
-    schemas.SendScheduled,
-    schemas.SendDraft,
-    schemas.RoutingTarget,
-    schemas.CampaignIn,
-    schemas.CampaignPatch,
-    schemas.SendIn,
-    schemas.UploadIn,
-]
 # Codes no route can answer: the base classes' defaults (every raise names its code) and the operators' CLI.
 UNROUTED_CODES = {"conflict", "unprocessable", "tenant_exists"}
 
@@ -172,65 +150,94 @@ def test_extensions_to_the_contract_are_marked(doc: dict[str, Any]) -> None:
     assert r["MethodNotAllowed"]["x-extension"] is True and r["TryAgain"]["x-extension"] is True
 
 
-# ------------------------------------------------------------------------------ request schemas mirror schemas.py
-_KEYWORDS = ("const", "minLength", "maxLength", "minItems", "maxItems", "minimum", "maximum")
+# ------------------------------------------------------------------------------ generated from the models
+MODELS = [*schemas.REQUEST_MODELS, *responses.RESPONSE_MODELS]
 
 
-def _shape(node: dict[str, Any], defs: dict[str, Any]) -> Any:
-    """What a schema accepts, with the ways of writing it (titles, descriptions, $defs vs components) removed."""
-    if "$ref" in node:
-        name = node["$ref"].rsplit("/", 1)[-1]
-        if "oneOf" in defs.get(name, {}):  # a named union (Content, SendTime) that pydantic writes inline
-            return _shape(defs[name], defs)
-        return ("ref", name)
-    alternatives = node.get("anyOf") or node.get("oneOf")
-    if alternatives is not None:
-        shapes = {_shape(a, defs) for a in alternatives}
-        if ("type", "integer") in shapes and ("type", "number") in shapes:
-            shapes.discard(("type", "integer"))  # int | float is a number
-        return ("union", frozenset(shapes)) if len(shapes) > 1 else next(iter(shapes))
-    kind = node.get("type")
-    if "const" in node:
-        return ("const", node["const"])
-    if "enum" in node:
-        return ("enum", frozenset(node["enum"]))
-    if kind == "object":
-        extra = node.get("additionalProperties", True)
-        return (
-            "object",
-            frozenset((k, _shape(v, defs)) for k, v in node.get("properties", {}).items()),
-            frozenset(node.get("required", [])),
-            _shape(extra, defs) if isinstance(extra, dict) else extra,
-        )
-    if kind == "array":
-        return ("array", _shape(node.get("items", {}), defs), node.get("minItems"), node.get("maxItems"))
-    if kind is None:
-        return ("any",)
-    return ("type", kind, *((k, node[k]) for k in _KEYWORDS if k in node))
-
-
-@pytest.mark.parametrize("model", REQUEST_SHAPES, ids=lambda m: m.__name__)
-def test_request_schema_mirrors_the_parser(doc: dict[str, Any], model: Any) -> None:
-    # GIVEN the pydantic shape the API parses a body with, and the document's component of the same name
-    theirs = model.model_json_schema()
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
+def test_each_model_is_its_component(doc: dict[str, Any], model: Any) -> None:
+    # GIVEN a request or answer model and the document's component of the same name
     ours = doc["components"]["schemas"][model.__name__]
-    # THEN they accept the same fields, types, bounds and required fields, and refuse unknown fields
-    assert ours["additionalProperties"] is False
-    assert _shape(ours, doc["components"]["schemas"]) == _shape(theirs, theirs.get("$defs", {}))
+    # THEN the component has exactly the model's fields, requires the ones the model requires, and says what it is
+    fields = {info.alias or name: info for name, info in model.model_fields.items()}
+    assert set(ours["properties"]) == set(fields)
+    required = {name for name, info in fields.items() if info.is_required()}
+    assert set(ours.get("required", [])) == required
+    assert ours.get("description"), model.__name__
+    if model.model_config.get("extra") == "forbid":
+        assert ours["additionalProperties"] is False
 
 
-@pytest.mark.parametrize(
-    ("union", "members"),
-    [
-        ("Content", {"text": "TextContent", "file": "FileContent", "template": "TemplateContent"}),
-        ("SendTime", {"now": "SendNow", "scheduled": "SendScheduled", "draft": "SendDraft"}),
-    ],
-)
-def test_discriminated_unions_mirror_the_parser(doc: dict[str, Any], union: str, members: dict[str, str]) -> None:
-    node = doc["components"]["schemas"][union]
-    assert node["discriminator"]["propertyName"] == "type"
-    assert node["discriminator"]["mapping"] == {k: f"#/components/schemas/{v}" for k, v in members.items()}
-    assert {ref["$ref"].rsplit("/", 1)[-1] for ref in node["oneOf"]} == set(members.values())
-    owner = {"Content": "content", "SendTime": "send_time"}[union]
-    parsed = schemas.CampaignIn.model_json_schema()["properties"][owner]
-    assert {ref["$ref"].rsplit("/", 1)[-1] for ref in parsed["oneOf"]} == set(members.values())
+def _examples(node: Any) -> list[tuple[str, Any, Any]]:
+    """(where, schema, example) for every example the document gives, at any depth."""
+    found: list[tuple[str, Any, Any]] = []
+    if isinstance(node, dict):
+        for example in node.get("examples", []) if isinstance(node.get("examples"), list) else []:
+            found.append(("", node, example))
+        for key, value in node.items():
+            found += [(f"{key}/{w}", s, e) for w, s, e in _examples(value)]
+    return found
+
+
+@pytest.mark.parametrize("model", schemas.REQUEST_MODELS, ids=lambda m: m.__name__)
+def test_request_examples_are_valid_by_the_document_and_accepted_by_the_parser(doc: dict[str, Any], model: Any) -> None:
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    # GIVEN the examples a request component gives, for itself or for one of its fields
+    component = doc["components"]["schemas"][model.__name__]
+    for where, schema, example in _examples(component):
+        # THEN each is valid by the document
+        root = {**schema, "components": doc["components"]}
+        errors = list(Draft202012Validator(root, format_checker=FormatChecker()).iter_errors(example))
+        assert not errors, (model.__name__, where, [e.message for e in errors])
+        if not where:
+            # AND a whole-body example is accepted by the parser the route uses
+            schemas.parse(model, example)
+
+
+def test_the_route_table_is_the_app_routes_one_operation_each() -> None:
+    # GIVEN the app's routes and the table the document is assembled from
+    import app
+
+    routes = {(method, path) for path, entries in app.app.routes.items() for method in entries}
+    table = [(op.method, op.path) for op in OPERATIONS]
+    # THEN each route has exactly one documented operation, and the table documents no route the app lacks
+    assert sorted(table) == sorted(routes)
+    assert len({op.id for op in OPERATIONS}) == len(OPERATIONS)
+
+
+def test_each_operation_documents_the_models_of_its_table_row(doc: dict[str, Any]) -> None:
+    # GIVEN the table
+    for op in OPERATIONS:
+        documented = doc["paths"][op.path][op.method.lower()]
+        assert documented["operationId"] == op.id
+        # THEN its request body is its model's component, and each answer the model of its status
+        if op.body is not None:
+            content = documented["requestBody"]["content"]
+            assert {"$ref": f"#/components/schemas/{op.body.__name__}"} in [c["schema"] for c in content.values()]
+        else:
+            assert "requestBody" not in documented
+        for status, (_, model) in op.answers.items():
+            answer = documented["responses"][str(status)]
+            if model is not None:
+                schema = answer["content"]["application/json"]["schema"]
+                refs = [schema, *schema.get("oneOf", [])]
+                assert {"$ref": f"#/components/schemas/{model.__name__}"} in refs, (op.id, status)
+
+
+def test_the_document_says_what_the_services_check(doc: dict[str, Any]) -> None:
+    # GIVEN the checks the issue named: inline upload filename, mps bounds, time formats, E.164 patterns
+    s = doc["components"]["schemas"]
+    upload = doc["paths"]["/v1/uploads"]["post"]
+    inline_filename = {p["name"]: p for p in upload["parameters"]}["filename"]
+    assert inline_filename["required"] is True
+    assert inline_filename["schema"]["maxLength"] == 126 and inline_filename["schema"]["pattern"]
+    assert s["UploadIn"]["properties"]["filename"]["maxLength"] == 126
+    assert (s["ChannelIn"]["properties"]["mps"]["minimum"], s["ChannelIn"]["properties"]["mps"]["maximum"]) == (
+        0.01,
+        1000,
+    )
+    assert s["SendScheduled"]["properties"]["at"]["format"] == "date-time"
+    assert s["ChannelIn"]["properties"]["senders"]["items"]["pattern"] == "^\\+[1-9][0-9]{1,14}$"
+    assert s["Recipients"]["properties"]["numbers"]["anyOf"][0]["items"]["format"] == "e164"
+    assert s["TextContent"]["properties"]["text"]["maxLength"] == 1600

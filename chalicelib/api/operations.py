@@ -1,0 +1,476 @@
+"""The route table the OpenAPI document is assembled from: each operation's path, method, id, models and answers.
+
+tests/unit/test_openapi.py checks that these are exactly the app's routes. Error answers name either a shared
+response (`"NotFound"`) or a description and the codes the operation can answer with that status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from chalicelib.api import responses as out
+from chalicelib.api import schemas as body
+
+# (description, code, ...): an error answer of its own; a str: a shared one in `components.responses`.
+ErrorAnswer = tuple[str, ...] | str
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One documented operation."""
+
+    method: str
+    path: str
+    id: str
+    tag: str
+    summary: str
+    answers: dict[int, tuple[str, type[BaseModel] | None]]
+    errors: dict[int, ErrorAnswer] = field(default_factory=dict)
+    description: str | None = None
+    body: type[BaseModel] | None = None
+    parameters: tuple[dict[str, Any] | str, ...] = ()
+    auth: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _status(what: str, enum: str, *, extension: bool = False) -> dict[str, Any]:
+    param = {
+        "name": "status",
+        "in": "query",
+        "required": False,
+        "description": f"Only {what} with this status (another value: `400 invalid_request`).",
+        "schema": {"$ref": f"#/components/schemas/{enum}"},
+    }
+    return {**param, "x-extension": True} if extension else param
+
+
+PAGE = ("limit", "cursor")
+# What a campaign's settings must satisfy on create, edit (PATCH) and send alike, in the order they are checked
+# (chalicelib/services/campaigns.py `_check_settings`).
+SETTINGS_CHECKS = (
+    "`channel_not_found`: no such channel for this tenant; `invalid_sender`: `sender` is not one of the channel's "
+    "senders (details list them); `unsupported_send_mode`: `send_mode` `session` is not available yet (x-extension); "
+    "`invalid_routing_target`: a `routing_target` without `send_mode` `session`; `template_not_supported`: content "
+    "of type `template` needs a WhatsApp channel (x-extension); for content of type `file`, `upload_not_found`: no "
+    "such upload for this tenant, `upload_wrong_kind`: not a `media` upload, `upload_not_ready`: still `processing`, "
+    "`upload_rejected`: the upload was rejected, `content_too_long`: its text has more than 1,600 characters, "
+    "`media_too_large`: media and text together over Twilio's 5 MB (5,242,880 bytes) for an MMS, "
+    "`media_type_not_supported`: a content type Twilio does not accept in an MMS; for content of type `text`, "
+    "`content_empty`: `content.text` is blank, `content_too_long`: more than 1,600 characters; then the recipients: "
+    "`too_many_recipients`: more than 10,000 typed `numbers` (x-extension); `invalid_phone_number`: numbers that are "
+    "not valid E.164 (details list the first 100, `field` `recipients.numbers.<index>`); `invalid_recipients`: a "
+    "`phonebook` together with `numbers` or `upload_id`; `phonebook_not_found`: no such phonebook for this tenant; "
+    "`no_recipients`: no contact of the phonebook has a number of that `number_type`; for `upload_id`, "
+    "`upload_not_found`, `upload_wrong_kind` (not a `contacts_csv` upload), `upload_not_ready` and "
+    "`upload_rejected` as above; `no_recipients`: no number at all; `too_many_recipients`: more than 1,000 after "
+    "removing duplicates (a setting)."
+)
+SETTINGS_CODES = (
+    "channel_not_found",
+    "invalid_sender",
+    "unsupported_send_mode",
+    "invalid_routing_target",
+    "template_not_supported",
+    "upload_not_found",
+    "upload_wrong_kind",
+    "upload_not_ready",
+    "upload_rejected",
+    "content_empty",
+    "content_too_long",
+    "media_too_large",
+    "media_type_not_supported",
+    "phonebook_not_found",
+    "invalid_phone_number",
+    "invalid_recipients",
+    "no_recipients",
+    "too_many_recipients",
+)
+INVALID_SCHEDULE = (
+    "`invalid_schedule`: `send_time.at` is not an RFC 3339 time with an offset, not in the future, or more than a "
+    "year ahead"
+)
+NOT_EDITABLE = (
+    "`campaign_not_editable`: the campaign is not a `draft` (details give its `status`).",
+    "campaign_not_editable",
+)
+LIMIT_REACHED = (
+    "`campaign_limit_reached`: the tenant has the most campaigns allowed (1,000 by default; deleting one frees a place)"
+)
+_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+_WEBHOOK_ERRORS: dict[int, ErrorAnswer] = {
+    400: "BadRequest",
+    403: "InvalidSignature",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+}
+_DIGITS = {"type": "string", "pattern": "^[0-9]+$"}
+
+
+def _query(name: str, description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema, **extra}
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "GET", "/v1/health", "health", "meta", "Liveness; needs no key.",
+        {200: ("The service answers.", out.Health)}, auth=False,
+    ),
+    Operation(
+        "GET", "/v1/openapi.json", "openapi", "meta", "This document.",
+        {200: ("The OpenAPI 3.1 document, with this deployment as its server.", None)},
+    ),
+    # ---------------------------------------------------------------------------------------------------- channels
+    Operation(
+        "POST", "/v1/channels", "createChannel", "channels",
+        "Create a channel; its credentials go to the secret store and are never answered.",
+        {201: ("The channel, with the webhook URLs to configure at the provider.", out.Channel)},
+        {
+            422: (
+                "`unsupported_channel`: only type `sms` with provider `twilio` so far (x-extension); "
+                "`invalid_phone_number`: a sender is not a valid E.164 number (details list each, `field` "
+                "`senders.<index>`); `invalid_mps`: `mps` not from 0.01 to 1000; `invalid_credentials`: credentials "
+                "the provider could never accept (see `Credentials`; details name each field, "
+                "`credentials.account_sid` or `credentials.auth_token`, never its value). Nothing is saved.",
+                "unsupported_channel", "invalid_phone_number", "invalid_mps", "invalid_credentials",
+            ),
+            503: "TryAgain",
+        },
+        body=body.ChannelIn,
+    ),
+    Operation(
+        "GET", "/v1/channels", "listChannels", "channels", "The tenant's channels, oldest first.",
+        {200: ("A page of channels.", out.ChannelList)}, {400: "BadRequest"}, parameters=PAGE,
+    ),
+    Operation(
+        "GET", "/v1/channels/{channel_id}", "getChannel", "channels", "One channel.",
+        {200: ("The channel.", out.Channel)},
+    ),
+    Operation(
+        "PATCH", "/v1/channels/{channel_id}", "updateChannel", "channels",
+        "Change a channel's name, senders, mps or credentials (any of them; null leaves one as is).",
+        {200: ("The channel as changed.", out.Channel)},
+        {
+            422: (
+                "`invalid_phone_number`: a sender is not a valid E.164 number; `invalid_mps`: `mps` not from 0.01 to "
+                "1000; `invalid_credentials`: credentials the provider could never accept (details name each field). "
+                "Nothing is changed: not the channel, not the stored credentials.",
+                "invalid_phone_number", "invalid_mps", "invalid_credentials",
+            ),
+        },
+        body=body.ChannelPatch,
+    ),
+    Operation(
+        "DELETE", "/v1/channels/{channel_id}", "deleteChannel", "channels",
+        "Delete a channel (and its credentials) that no unfinished campaign uses.",
+        {204: ("Deleted.", None)},
+        {
+            409: (
+                "`channel_in_use`: campaigns that are not `completed` or `stopped` use the channel (details list up "
+                "to 20 `campaign_id`s).",
+                "channel_in_use",
+            ),
+            503: "TryAgain",
+        },
+    ),
+    # -------------------------------------------------------------------------------------------------- phonebooks
+    Operation(
+        "GET", "/v1/phonebooks", "listPhonebooks", "phonebooks",
+        "The tenant's phonebooks, by id, without their contacts.",
+        {200: ("A page of phonebooks.", out.PhonebookList)}, {400: "BadRequest"}, parameters=PAGE,
+    ),
+    Operation(
+        "PUT", "/v1/phonebooks/{phonebook_id}", "putPhonebook", "phonebooks",
+        "Create or replace a whole phonebook under the PBX's own id.",
+        {
+            200: ("Replaced: the phonebook as stored, with its contacts.", out.Phonebook),
+            201: ("Created: the phonebook as stored, with its contacts.", out.Phonebook),
+        },
+        {
+            422: (
+                "`invalid_phone_number`: numbers that are not valid E.164 (details list the first 100 as "
+                "`{field: contacts.<index>.numbers.<type>, value, reason}`); nothing is stored.",
+                "invalid_phone_number",
+            ),
+        },
+        description=(
+            "The contacts given replace all the stored ones at once: a reader sees the old phonebook or the new one, "
+            "never a mix. Nothing is stored when the request is refused."
+        ),
+        body=body.PhonebookIn,
+    ),
+    Operation(
+        "GET", "/v1/phonebooks/{phonebook_id}", "getPhonebook", "phonebooks", "One phonebook with its contacts.",
+        {200: ("The phonebook.", out.Phonebook)}, {503: "TryAgain"},
+    ),
+    Operation(
+        "DELETE", "/v1/phonebooks/{phonebook_id}", "deletePhonebook", "phonebooks",
+        "Delete a phonebook and its contacts.", {204: ("Deleted.", None)},
+        description=(
+            "Allowed even while a draft or scheduled campaign names it (that campaign finds the phonebook missing "
+            "when it starts)."
+        ),
+    ),
+    # --------------------------------------------------------------------------------------------------- campaigns
+    Operation(
+        "POST", "/v1/campaigns", "createCampaign", "campaigns",
+        "Create a campaign: it sends now (or waits, `pending`), is scheduled, or is a draft.",
+        {
+            201: (
+                "The campaign: `executing` or `pending`, `scheduled`, or `draft`. A request repeated with the same "
+                "`Idempotency-Key` answers the campaign the first one created, with the header "
+                "`Idempotent-Replayed: true` (x-extension).",
+                out.Campaign,
+            )
+        },
+        {
+            409: (
+                LIMIT_REACHED + "; `channel_not_found`: the channel was deleted while the campaign was being created; "
+                "`request_in_progress`: the first request with this `Idempotency-Key` is still being processed "
+                "(x-extension).",
+                "campaign_limit_reached", "channel_not_found", "request_in_progress",
+            ),
+            422: (
+                "Checked in this order. " + SETTINGS_CHECKS + " Then " + INVALID_SCHEDULE + "; "
+                "`idempotency_key_reused`: the `Idempotency-Key` came with a different request before (x-extension).",
+                *SETTINGS_CODES, "invalid_schedule", "idempotency_key_reused",
+            ),
+            503: "TryAgain",
+        },
+        body=body.CampaignIn,
+        parameters=("idempotency_key",),
+        extra={
+            "headers": {
+                "Idempotent-Replayed": {
+                    "description": "`true` when this answer replays an earlier request (x-extension).",
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+            }
+        },
+    ),
+    Operation(
+        "GET", "/v1/campaigns", "listCampaigns", "campaigns",
+        "The tenant's campaigns, newest first, optionally of one status.",
+        {200: ("A page of campaigns.", out.CampaignList)}, {400: "BadRequest"},
+        parameters=(_status("campaigns", "CampaignStatus", extension=True), *PAGE),
+    ),
+    Operation(
+        "GET", "/v1/campaigns/{campaign_id}", "getCampaign", "campaigns",
+        "One campaign with its live result figures.", {200: ("The campaign.", out.Campaign)},
+    ),
+    Operation(
+        "PATCH", "/v1/campaigns/{campaign_id}", "updateCampaign", "campaigns",
+        "Edit a draft: the fields given replace the stored ones; every setting is checked again.",
+        {200: ("The draft as changed.", out.Campaign)},
+        {
+            409: NOT_EDITABLE,
+            422: ("As on create, checked in this order. " + SETTINGS_CHECKS, *SETTINGS_CODES),
+            503: "TryAgain",
+        },
+        description=(
+            "Drafts only. An absent (or null) field is left as it is; `recipients` and `content` are replaced whole. "
+            "The campaign's settings as changed pass the same checks as a create (a draft whose channel, upload or "
+            "phonebook has gone since is refused until it is fixed). `send_time` is not a field here "
+            "(`400 invalid_request`): a draft goes out with `POST .../send`."
+        ),
+        body=body.CampaignPatch,
+    ),
+    Operation(
+        "DELETE", "/v1/campaigns/{campaign_id}", "deleteCampaign", "campaigns",
+        "Delete a campaign that is not sending, with its recipients; frees its place in the limit.",
+        {204: ("Deleted.", None)},
+        {
+            409: (
+                "`campaign_busy`: the campaign is `executing` or `retrying`; it can be deleted once it has finished.",
+                "campaign_busy",
+            ),
+            503: "TryAgain",
+        },
+        description=(
+            "A `scheduled` campaign's start schedule is removed; a `pending` one leaves the tenant's queue (the "
+            "campaigns behind it move up). The tenant may then create another campaign in its place."
+        ),
+    ),
+    Operation(
+        "POST", "/v1/campaigns/{campaign_id}/send", "sendCampaign", "campaigns", "Send a draft now, or schedule it.",
+        {200: ("The campaign: `executing`, `pending` or `scheduled`.", out.Campaign)},
+        {
+            409: NOT_EDITABLE,
+            422: (
+                "As on create, checked in this order. " + SETTINGS_CHECKS + " Then " + INVALID_SCHEDULE + ".",
+                *SETTINGS_CODES, "invalid_schedule",
+            ),
+            503: "TryAgain",
+        },
+        description=(
+            "Drafts only. Every setting is checked again, as on create. `now`: the campaign is `executing`, or "
+            "`pending` while another campaign of the tenant is sending; `scheduled`: it starts at `scheduled_at`."
+        ),
+        body=body.SendIn,
+    ),
+    Operation(
+        "POST", "/v1/campaigns/{campaign_id}/duplicate", "duplicateCampaign", "campaigns",
+        "A new draft with the same settings and recipients.", {201: ("The new draft.", out.Campaign)},
+        {
+            409: (
+                LIMIT_REACHED + "; `channel_not_found`: the campaign's channel has been deleted.",
+                "campaign_limit_reached", "channel_not_found",
+            ),
+            415: "UnsupportedMediaType",
+            503: "TryAgain",
+        },
+        description=(
+            "Any campaign can be duplicated, whatever its status. The copy is a `draft` named like the original with "
+            "` (copy)` appended (the same name when that would be over 200 characters), with the same channel, "
+            "sender, content, send mode and recipients as given (a phonebook or upload is resolved again when the "
+            "copy is sent). The settings are not checked again until it is edited or sent. A body is not needed and "
+            "is ignored."
+        ),
+    ),
+    Operation(
+        "POST", "/v1/campaigns/{campaign_id}/retry", "retryCampaign", "campaigns",
+        "Resend the failed messages of a `completed` or `stopped` campaign.",
+        {200: ("The campaign: `retrying` or `pending`.", out.Campaign)},
+        {
+            409: (
+                "`campaign_not_retryable`: the campaign is not `completed` or `stopped` (details give its `status`; "
+                "x-extension); `nothing_to_retry`: no message failed in a way worth resending; `campaign_busy`: the "
+                "campaign changed status while the retry started (read it again).",
+                "campaign_not_retryable", "nothing_to_retry", "campaign_busy",
+            ),
+            415: "UnsupportedMediaType",
+            503: "TryAgain",
+        },
+        description=(
+            "Resends to the recipients whose status is `failed` or `undelivered`, except those whose error is `21610` "
+            "(the number opted out) or `send_interrupted` (the message may have gone out: a hand-over the provider's "
+            "records could not settle within a day), and finishes the sending of recipients still `queued` (a "
+            "`stopped` campaign). A campaign stopped before its recipients were written starts again. The status "
+            "becomes `retrying`, or `pending` while another campaign of the tenant is sending; `stop_reason` and "
+            "`completed_at` are cleared and `started_at` becomes the retry's start when it starts. Each resend counts "
+            "in the recipient's `attempts`. A body is not needed and is ignored."
+        ),
+    ),
+    Operation(
+        "GET", "/v1/campaigns/{campaign_id}/recipients", "listRecipients", "campaigns",
+        "A campaign's recipients: typed numbers first, then the upload's or phonebook's.",
+        {200: ("A page of recipients.", out.RecipientList)}, {400: "BadRequest"},
+        description=(
+            "Recipients are written when sending starts (the phonebook or upload resolved then, duplicates removed): "
+            "a `draft` or `scheduled` campaign, or a `pending` one not started yet, lists none."
+        ),
+        parameters=(_status("recipients", "RecipientStatus"), *PAGE),
+    ),
+    # ----------------------------------------------------------------------------------------------------- uploads
+    Operation(
+        "POST", "/v1/uploads", "createUpload", "uploads",
+        "Announce a file and get a URL to PUT it to; or send a small contact CSV inline.",
+        {
+            201: (
+                "JSON: the upload, `processing` at stage `awaiting_file`, with where to PUT the file. Inline: the "
+                "upload as imported, `ready` or `rejected` (stage `done`).",
+                out.UploadTicket,
+            )
+        },
+        {
+            413: (
+                "`payload_too_large`: the announced `size` is over 50 MB (52,428,800 bytes) for a contact CSV or "
+                "100 MB (104,857,600 bytes) for media, or an inline CSV is over 5 MB (5,242,880 bytes); details give "
+                "`size` and `max`.",
+                "payload_too_large",
+            ),
+            422: (
+                "`invalid_filename`: blank, or with a slash, a backslash or a control character; "
+                "`filename_too_long`: 127 characters or more; `invalid_content_type`: not a media type "
+                "(`type/subtype`), or for a contact CSV not one of `text/csv`, `text/plain`, `application/csv`, "
+                "`application/vnd.ms-excel`, `text/x-csv`. Checked in this order, the size (`413`) between the "
+                "filename and the content type.",
+                "invalid_filename", "filename_too_long", "invalid_content_type",
+            ),
+        },
+        description=(
+            "JSON (`UploadIn`): the answer's `upload_url` takes the file with one HTTP `PUT` of exactly `size` bytes "
+            "and the `upload_headers`, before `expires_at` (an hour); the file never passes through the API. The "
+            "upload is then processed (a contact CSV imported, media checked): `GET /v1/uploads/{upload_id}` shows "
+            "how that went. Processing happens once: media is kept as it was when checked, and another `PUT` to the "
+            "URL afterwards changes neither the upload nor what a campaign sends.\n\n"
+            "Inline: a contact CSV of at most 5 MB as the body with `Content-Type: text/csv` and the query parameters "
+            "`kind=contacts_csv` and `filename`; it is imported before the answer, which shows the outcome (`ready` "
+            "or `rejected`; a rejected file is not an HTTP error).\n\n"
+            "A contact CSV: UTF-8 (a BOM is allowed), comma, semicolon or tab separated, a header row with a `Number` "
+            "column (any case); the other columns are kept as each contact's `variables`. Every number must be "
+            "E.164: a file with any other number is rejected, listing the rows to fix."
+        ),
+        body=body.UploadIn,
+        parameters=(
+            _query(
+                "kind", "Inline only: `contacts_csv` (the default); another value is `400`.",
+                {"type": "string", "const": "contacts_csv"},
+            ),
+            _query(
+                "filename",
+                "Inline only, and required there (else `400 invalid_request`); the same rules as `UploadIn.filename` "
+                "(`422 invalid_filename`, `filename_too_long`). A JSON announcement ignores it, so the document asks "
+                "for it always.",
+                {"type": "string", "minLength": 1, "maxLength": 126, "pattern": body.FILENAME_PATTERN},
+                required=True,
+            ),
+        ),
+        extra={
+            "text/csv": {
+                "schema": {"type": "string", "maxLength": 5242880},
+                "example": "Number,first_name\n+41415084545,Anna\n",
+            },
+            "answer": {"oneOf": [{"$ref": f"#/components/schemas/{m}"} for m in ("UploadTicket", "Upload")]},
+        },
+    ),
+    Operation(
+        "GET", "/v1/uploads/{upload_id}", "getUpload", "uploads", "An upload and how its processing went.",
+        {200: ("The upload.", out.Upload)},
+        description=(
+            "An upload whose URL expired (with a minute's grace) with no file put to it is `rejected` with "
+            "`error.code` `upload_expired`."
+        ),
+    ),
+    # ---------------------------------------------------------------------------------------------------- webhooks
+    Operation(
+        "POST", "/webhooks/twilio/{channel_id}/status", "twilioStatusCallback", "webhooks",
+        "Twilio's status callback for one message.",
+        {204: ("Accepted (recorded, or nothing to record).", None)}, _WEBHOOK_ERRORS,
+        description=(
+            "Recorded forward only: a replayed or late report never moves a recipient backwards and never counts "
+            "twice. Reports for unknown recipients or statuses with nothing to record are accepted and ignored."
+        ),
+        body=out.TwilioStatusForm,
+        auth=False,
+        parameters=(
+            _query("c", "The campaign id, set by the service in the callback URL it gives Twilio.", {"type": "string"}),
+            _query("r", "The recipient's index, set by the service in the callback URL.", _DIGITS),
+            _query(
+                "a",
+                "The recipient's attempt (1 for the first send, one more for each resend), set by the service in the "
+                "callback URL; a report about another attempt than the recipient's latest is accepted and ignored (a "
+                "late report about a message a retry replaced).",
+                _DIGITS,
+                **{"x-extension": True},
+            ),
+            _query(
+                "s",
+                "The recipient's counter shard, set by the service in the callback URL, so the common report (a sent "
+                "message delivered) is recorded in one conditional write.",
+                _DIGITS,
+                **{"x-extension": True},
+            ),
+        ),
+    ),
+    Operation(
+        "POST", "/webhooks/twilio/{channel_id}/inbound", "twilioInbound", "webhooks",
+        "An incoming message to one of the channel's senders; kept, no automatic reply.",
+        {200: ("An empty TwiML answer: no automatic reply.", None)}, _WEBHOOK_ERRORS,
+        body=out.TwilioInboundForm,
+        auth=False,
+        extra={"text/xml": {"schema": {"type": "string"}, "example": _TWIML}},
+    ),
+)  # fmt: skip
