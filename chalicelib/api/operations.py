@@ -420,7 +420,8 @@ OPERATIONS: tuple[Operation, ...] = (
         ),
         extra={
             "text/csv": {
-                "schema": {"type": "string", "maxLength": 5242880},
+                # No `type`: whatever the body holds arrives as text (an inline CSV that is not one is `rejected`).
+                "schema": {"maxLength": 5242880, "description": "The CSV file's text, at most 5 MB."},
                 "example": "Number,first_name\n+41415084545,Anna\n",
             },
             "answer": {"oneOf": [{"$ref": f"#/components/schemas/{m}"} for m in ("UploadTicket", "Upload")]},

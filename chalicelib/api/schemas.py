@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -72,6 +73,15 @@ def _e164_non_null(schema: JsonDict) -> None:
 def _direct_non_null(schema: JsonDict) -> None:
     non_null(schema)
     schema["enum"] = ["direct"]
+
+
+def _whole(value: Any) -> Any:
+    """A JSON number without a fractional part (`1234.0`) is the integer JSON Schema says it is."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# An integer field: strict (no "1", no true), but `1234.0` is 1234, as in the document's JSON Schema.
+WholeInt = Annotated[StrictInt, BeforeValidator(_whole)]
 
 
 class Strict(BaseModel):
@@ -485,7 +495,7 @@ class UploadIn(Strict):
         ),
         json_schema_extra=doc(pattern=MEDIA_TYPE_PATTERN),
     )
-    size: StrictInt = Field(
+    size: WholeInt = Field(
         ge=1,
         description=(
             "The file's exact size in bytes: at most 50 MB for a contact CSV, 100 MB for media "

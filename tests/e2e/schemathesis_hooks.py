@@ -1,0 +1,136 @@
+"""Schemathesis hooks for tests/e2e/test_schemathesis.py (loaded through SCHEMATHESIS_HOOKS).
+
+The document says everything a request's shape must satisfy. What it cannot say is which ids exist and what time
+it is: a schema-valid campaign naming a channel nobody created is rightly `422 channel_not_found`. So for requests
+schemathesis generates as valid, these hooks point the references at resources the test created (its tenant's
+channel and sender, a ready media file and contact CSV, a phonebook, a real page cursor), move a scheduled time into
+the coming day, and make each Idempotency-Key unique; nothing else is changed. Every value comes from
+FUZZ_CONTEXT (JSON) that the test sets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import phonenumbers
+import schemathesis
+from hypothesis import strategies as st
+from hypothesis.internal import lambda_sources
+
+CONTEXT: dict[str, Any] = json.loads(os.environ.get("FUZZ_CONTEXT", "{}"))
+_describe = lambda_sources.lambda_description
+
+
+def _lambda_description(f: Any) -> str:
+    # CPython 3.11.7's ast.parse can raise "AST constructor recursion depth mismatch" deep in a stack (gh-106905,
+    # fixed in 3.11.8); hypothesis only wants a name for a filter's repr here.
+    try:
+        return str(_describe(f))
+    except SystemError:
+        return "lambda"
+
+
+lambda_sources.lambda_description = _lambda_description
+
+
+def _valid(number: str) -> bool:
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(number, None))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+# `format: e164`: a number valid for its country's numbering plan (Swiss mobiles, US numbers and Twilio's test ones).
+E164 = st.one_of(
+    st.integers(0, 9_999_999).map(lambda n: f"+4179{n:07d}"),
+    st.integers(0, 9_999).map(lambda n: f"+1415555{n:04d}"),
+    st.sampled_from(["+15005550006", "+15005550001", "+15005550004", "+41415084545"]),
+).filter(_valid)
+schemathesis.openapi.format("e164", E164)
+
+
+# The fields whose values the document gives `format: e164`. Schemathesis's coverage phase draws such values from
+# the pattern alone (`+10`), which a numbering plan refuses; a valid request gets a valid number in their place.
+_NUMBER_FIELDS = {
+    "senders",
+    "numbers",
+    "sender",
+    *("business", "business2", "mobile", "mobile2", "home", "home2", "other"),
+}
+
+
+def _numbers_valid(node: Any, key: str | None = None) -> Any:
+    if isinstance(node, dict):
+        return {k: _numbers_valid(v, k) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_numbers_valid(v, key) for v in node]
+    if key in _NUMBER_FIELDS and isinstance(node, str) and not _valid(node):
+        return "+41791234567"
+    return node
+
+
+def _future() -> str:
+    return (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _campaign_refs(body: dict[str, Any]) -> None:
+    if isinstance(body.get("channel_id"), str):
+        body["channel_id"] = CONTEXT["channel_id"]
+    if isinstance(body.get("sender"), str):
+        body["sender"] = CONTEXT["sender"]
+    recipients = body.get("recipients")
+    if isinstance(recipients, dict):
+        if isinstance(recipients.get("upload_id"), str):
+            recipients["upload_id"] = CONTEXT["csv_upload_id"]
+        if isinstance(recipients.get("phonebook"), dict):
+            recipients["phonebook"]["id"] = CONTEXT["phonebook_id"]
+    content = body.get("content")
+    if isinstance(content, dict) and content.get("type") == "file":
+        content["upload_id"] = CONTEXT["media_upload_id"]
+
+
+def _schedule(body: dict[str, Any]) -> None:
+    when = body.get("send_time")
+    if isinstance(when, dict) and when.get("type") == "scheduled":
+        when["at"] = _future()
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    """Point a schema-valid request's references at existing resources (see the module's docstring)."""
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive:
+        return
+    method, path = case.operation.method.upper(), case.operation.path
+    if isinstance(case.body, dict):
+        case.body = _numbers_valid(case.body)
+    body = case.body if isinstance(case.body, dict) else None
+    if body is not None and path.startswith("/v1/campaigns") and method in ("POST", "PATCH"):
+        _campaign_refs(body)
+        _schedule(body)
+    if case.headers and "Idempotency-Key" in case.headers:
+        case.headers["Idempotency-Key"] = uuid.uuid4().hex
+    query = case.query or {}
+    if isinstance(query.get("cursor"), str) and path in CONTEXT["cursors"]:
+        query["cursor"] = CONTEXT["cursors"][path]
+    if path == "/v1/uploads" and case.media_type == "text/csv" and not query.get("filename"):
+        # The document cannot say "required with a text/csv body only": it offers `filename` as optional, and an
+        # inline CSV without one is `400 invalid_request`, as its description says.
+        case.query = {**query, "filename": "fuzz.csv"}
+
+
+@schemathesis.hook
+def filter_case(context: Any, case: Any) -> bool:
+    """Drop the cases that only break the inline upload's query parameters while sending a JSON announcement,
+    which does not read them (`kind` and `filename` describe an inline CSV)."""
+    if case.operation.path != "/v1/uploads" or case.media_type == "text/csv":
+        return True
+    meta = case.meta
+    if meta is None or meta.generation.mode.is_positive:
+        return True
+    location = getattr(meta.phase.data, "parameter_location", None)
+    return str(getattr(location, "value", location)).lower() != "query"
