@@ -23,7 +23,9 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonDict
 
+from chalicelib.domain.contacts_csv import MAX_CSV_BYTES
 from chalicelib.domain.errors import InvalidRequestError
+from chalicelib.domain.phone import E164_RE
 
 # Ids are opaque; ours are ~30 characters. The bound keeps a looked-up id within DynamoDB's key size (a sort key is at
 # most 1024 bytes): a longer one would be refused by DynamoDB as a 500 instead of by us as a 400.
@@ -32,17 +34,16 @@ X: JsonDict = {"x-extension": True}
 REF = "#/components/schemas/{model}"
 # What the services take as a phone number (chalicelib/domain/phone.py): `+`, a country code and up to 15 digits, and
 # (format `e164`) a number valid for its country's numbering plan.
-E164: JsonDict = {"type": "string", "pattern": r"^\+[1-9][0-9]{1,14}$", "format": "e164"}
+E164: JsonDict = {"type": "string", "pattern": f"^{E164_RE.pattern}$", "format": "e164"}
 E164_STR = Annotated[StrictStr, WithJsonSchema(E164)]
-NUMBER_TYPES = ("business", "business2", "mobile", "mobile2", "home", "home2", "other")
 # Not blank: at least one character that is not white space (the services strip the text).
 NOT_BLANK = r"\S"
-# chalicelib/services/uploads.py `_check_filename`: not blank, no slash, backslash or control character.
-FILENAME_PATTERN = r"^[^/\\\x00-\x1f\x7f]*[^\s/\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]*$"
+# chalicelib/services/uploads.py `_check_filename`: not blank (U+0085 is blank to Python's strip, not to `\s`), no
+# slash, backslash or control character.
+FILENAME_PATTERN = r"^[^/\\\x00-\x1f\x7f]*[^\s\x85/\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]*$"
 # chalicelib/services/uploads.py `_MIME_RE`, parameters allowed after a `;`.
 MEDIA_TYPE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(;.*)?$"
 CSV_TYPE_PATTERN = r"^(text/csv|text/plain|application/csv|application/vnd\.ms-excel|text/x-csv)(;.*)?$"
-MAX_CSV_BYTES = 50 * 1024 * 1024
 MAX_MEDIA_BYTES = 100 * 1024 * 1024
 MAX_TEXT_CHARACTERS = 1600
 # RFC 3339 with an offset (chalicelib/services/campaigns.py `parse_schedule`).

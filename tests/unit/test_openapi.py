@@ -241,3 +241,42 @@ def test_the_document_says_what_the_services_check(doc: dict[str, Any]) -> None:
     assert s["ChannelIn"]["properties"]["senders"]["items"]["pattern"] == "^\\+[1-9][0-9]{1,14}$"
     assert s["Recipients"]["properties"]["numbers"]["anyOf"][0]["items"]["format"] == "e164"
     assert s["TextContent"]["properties"]["text"]["maxLength"] == 1600
+
+
+def test_the_documents_bounds_are_the_services_own() -> None:
+    # GIVEN the bounds and patterns the document states, and the constants the services check with
+    from chalicelib.adapters.providers import twilio
+    from chalicelib.services import campaigns, channels, uploads
+
+    s = document(BASE)["components"]["schemas"]
+    # THEN they are the same numbers and patterns (a service changing one makes this fail until the model follows)
+    assert s["ChannelIn"]["properties"]["mps"]["minimum"] == channels.MIN_MPS
+    assert s["ChannelIn"]["properties"]["mps"]["maximum"] == channels.MAX_MPS
+    assert s["TextContent"]["properties"]["text"]["maxLength"] == campaigns.MAX_TEXT_CHARACTERS
+    assert s["UploadIn"]["properties"]["filename"]["maxLength"] == uploads.MAX_FILENAME_CHARS
+    assert s["UploadIn"]["properties"]["size"]["maximum"] == uploads.MAX_MEDIA_BYTES
+    assert schemas.MEDIA_TYPE_PATTERN.startswith("^" + uploads._MIME_RE.pattern)
+    assert all(re.match(schemas.CSV_TYPE_PATTERN, t) for t in uploads.CSV_TYPES)
+    assert not re.match(schemas.CSV_TYPE_PATTERN, "image/png")
+    credentials = s["Credentials"]["properties"]
+    assert credentials["account_sid"]["pattern"] == f"^{twilio.ACCOUNT_SID.pattern}$"
+    assert credentials["auth_token"]["pattern"] == f"^{twilio.AUTH_TOKEN.pattern}$"
+    inline = {p["name"]: p for p in document(BASE)["paths"]["/v1/uploads"]["post"]["parameters"]}["filename"]
+    assert inline["schema"]["pattern"] == schemas.FILENAME_PATTERN
+
+
+@pytest.mark.parametrize(
+    "name", ["a.csv", " a ", "ü名.png", "a b", "a/b", "a\\b", "a\x01", "\x7f", "   ", "\x85", "a\x85", "\u2003", "\t"]
+)
+def test_a_filename_valid_by_the_document_is_accepted_by_the_upload_service(name: str) -> None:
+    from chalicelib.domain.errors import ServiceError
+    from chalicelib.services import uploads
+
+    # GIVEN a filename WHEN the document's pattern allows it THEN the upload service takes it
+    try:
+        uploads._check_filename(name)
+        accepted = True
+    except ServiceError:
+        accepted = False
+    if re.search(schemas.FILENAME_PATTERN, name):
+        assert accepted, repr(name)
