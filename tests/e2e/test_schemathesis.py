@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -88,12 +89,13 @@ def _context(stack: StackProcess) -> dict[str, Any]:
     }
 
 
-def test_schemathesis_finds_no_server_error_and_no_refused_valid_request(stack: StackProcess) -> None:
+def test_schemathesis_finds_no_server_error_and_no_refused_valid_request(stack: StackProcess, tmp_path: Path) -> None:
     # GIVEN the local stack, a tenant's key and the resources a valid request may name
     context = _context(stack)
     env = {**os.environ, "FUZZ_CONTEXT": json.dumps(context), "SCHEMATHESIS_HOOKS": "tests.e2e.schemathesis_hooks"}
     env["PYTHONPATH"] = str(REPO)
-    # WHEN schemathesis runs every check, 20 examples per operation, against the served document
+    # WHEN schemathesis runs every check, 20 examples per operation, against the served document (from a scratch
+    # folder: it keeps a crash cache where it runs)
     command = [
         sys.executable,
         "-m",
@@ -121,7 +123,7 @@ def test_schemathesis_finds_no_server_error_and_no_refused_valid_request(stack: 
         "--no-color",
     ]
     started = time.monotonic()
-    run = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=RUN_SECONDS)
+    run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=RUN_SECONDS)
     took = time.monotonic() - started
     report = run.stdout[-20000:] + run.stderr[-5000:]
     # THEN it finds nothing: no server error, no schema-valid request refused, no other check failing
