@@ -246,13 +246,13 @@ def test_the_document_says_what_the_services_check(doc: dict[str, Any]) -> None:
 def test_the_documents_bounds_are_the_services_own() -> None:
     # GIVEN the bounds and patterns the document states, and the constants the services check with
     from chalicelib.adapters.providers import twilio
-    from chalicelib.services import campaigns, channels, uploads
+    from chalicelib.services import channels, uploads
 
     s = document(BASE)["components"]["schemas"]
     # THEN they are the same numbers and patterns (a service changing one makes this fail until the model follows)
     assert s["ChannelIn"]["properties"]["mps"]["minimum"] == channels.MIN_MPS
     assert s["ChannelIn"]["properties"]["mps"]["maximum"] == channels.MAX_MPS
-    assert s["TextContent"]["properties"]["text"]["maxLength"] == campaigns.MAX_TEXT_CHARACTERS
+    assert s["TextContent"]["properties"]["text"]["maxLength"] == twilio.MAX_BODY_CHARS  # the only provider yet
     assert s["UploadIn"]["properties"]["filename"]["maxLength"] == uploads.MAX_FILENAME_CHARS
     assert s["UploadIn"]["properties"]["size"]["maximum"] == uploads.MAX_MEDIA_BYTES
     assert schemas.MEDIA_TYPE_PATTERN.startswith("^" + uploads._MIME_RE.pattern)
