@@ -12,7 +12,7 @@ from chalicelib.adapters.queue import Job, parse_message
 from chalicelib.api import http
 from chalicelib.api.routes import api
 from chalicelib.services import campaigns, sending, uploads
-from chalicelib.services.deps import current
+from chalicelib.wiring import current
 
 app = Chalice(app_name="msgcampaigns")
 app.register_blueprint(api)

@@ -1,14 +1,14 @@
 """Count the AWS requests a process makes, by service and operation, with botocore's event hooks.
 
 `install()` wraps `botocore.session.Session.__init__` so that every botocore session created afterwards (each
-`boto3.session.Session()`, which is what `chalicelib.services.deps.build` and `boto3.client` use underneath)
+`boto3.session.Session()`, which is what `chalicelib.wiring.build` and `boto3.client` use underneath)
 registers two handlers before any client is made from it (a client copies its session's handlers when created):
 
 - `before-call`: once per API call (what the code asks for), keyed `service.Operation`;
 - `before-send`: once per HTTP request actually sent, retries included.
 
-Each session is labelled when it is created, from the code creating it: `service` when
-`chalicelib/services/deps.py` (the service's dependencies: API, workers, webhooks) is on the stack, else `harness`
+Each session is labelled when it is created, from the code creating it: `service` when `chalicelib/wiring.py`
+(the composition root of the service's dependencies: API, workers, webhooks) is on the stack, else `harness`
 (the local stack's event pump polling SQS and listing schedules as the Lambda trigger and EventBridge Scheduler
 would, resource creation, the benchmark). Counter keys are `label|service.Operation`.
 
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 SERVICES = {"dynamodb": "DynamoDB", "sqs": "SQS", "s3": "S3"}
-SERVICE_MARKER = "chalicelib/services/deps.py"
+SERVICE_MARKER = "chalicelib/wiring.py"
 
 
 class AwsCounter:

@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.awscount import AwsCounter, by_service, code_fingerprint, diff, only  # noqa: E402
 from bench.contacts import write_csv  # noqa: E402
-from bench.csv_import import proc_cpu_s  # noqa: E402
+from bench.csv_import import proc_cpu_s, upload_state  # noqa: E402
 from bench.figures import print_figures  # noqa: E402
 
 FINAL = ("completed", "stopped")
@@ -136,9 +136,9 @@ def bench_campaign_csv(recipients: int | None = None) -> dict[str, Any]:
     )
     startup_s = time.perf_counter() - t_start
     try:
-        from chalicelib.services import deps as deps_module
+        from chalicelib import wiring
 
-        d = deps_module.current()
+        d = wiring.current()
         base = f"http://127.0.0.1:{stack.port}"
         sim = f"http://127.0.0.1:{stack.sim_port}"
         http = requests.Session()
@@ -186,7 +186,7 @@ def bench_campaign_csv(recipients: int | None = None) -> dict[str, Any]:
             state: dict[str, Any] = {}
             while time.time() - t0 < timeout:
                 with counter.paused():
-                    state = d.store.get_upload(tenant_id, upload["id"]) or {}
+                    state = upload_state(d, tenant_id, upload["id"])
                 if state.get("status") != "processing":
                     break
                 time.sleep(0.1)

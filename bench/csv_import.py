@@ -44,6 +44,12 @@ def proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def upload_state(deps: Any, tenant_id: str, upload_id: str) -> dict[str, Any]:
+    """An upload's status and error as stored ({} when there is none), read without changing it."""
+    upload = deps.uploads.get(tenant_id, upload_id)
+    return {} if upload is None else {"status": str(upload.status), "error": upload.error}
+
+
 def _rss_mib() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1024.0 * 1024.0)
@@ -76,13 +82,12 @@ def bench_csv_import(megabytes: float | None = None) -> dict[str, Any]:
         os.environ.update(resources.env())
         os.environ["PUBLIC_BASE_URL"] = "http://127.0.0.1:9"
 
-        from chalicelib import config
-        from chalicelib.api.schemas import UploadIn
-        from chalicelib.services import deps as deps_module
+        from chalicelib import config, wiring
+        from chalicelib.domain.uploads import CreateUpload
         from chalicelib.services import tenants, uploads
 
         config.settings.cache_clear()
-        d = deps_module.build(config.settings())
+        d = wiring.build(config.settings())
         tenant_id, _ = tenants.create_tenant(d, "Bench PBX", api_key="bench-csv-key")
 
         with tempfile.TemporaryDirectory(prefix="bench-csv-") as tmp:
@@ -95,7 +100,7 @@ def bench_csv_import(megabytes: float | None = None) -> dict[str, Any]:
                 upload = uploads.create_upload(
                     d,
                     tenant_id,
-                    UploadIn(kind="contacts_csv", filename="contacts.csv", content_type="text/csv", size=size),
+                    CreateUpload(kind="contacts_csv", filename="contacts.csv", content_type="text/csv", size=size),
                 )
                 with path.open("rb") as body:
                     response = requests.put(
@@ -114,7 +119,7 @@ def bench_csv_import(megabytes: float | None = None) -> dict[str, Any]:
             cpu, moto_cpu = time.process_time() - cpu, proc_cpu_s(moto.pid) - moto_cpu
             maxrss_after = _maxrss_mib()
             calls_after, sends_after = counter.snapshot()
-            result = d.store.get_upload(tenant_id, upload_id) or {}
+            result = upload_state(d, tenant_id, upload_id)
             if result.get("status") != "ready":
                 print(f"  upload not ready: {result.get('status')} {result.get('error')}", file=sys.stderr)
             processed = d.blobs.head(f"processed/{tenant_id}/{upload_id}.jsonl") or {"size": 0}

@@ -11,13 +11,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, cast
 
-import boto3
-
-from chalicelib.adapters.dynamo import Store
+from chalicelib import wiring
 from chalicelib.domain.errors import ServiceError
-from chalicelib.domain.model import Clock, IdFactory
 from chalicelib.services import tenants
 from chalicelib.services.deps import Deps
 
@@ -26,12 +22,7 @@ def _deps() -> Deps:
     table = os.environ.get("TABLE_NAME")
     if not table:
         raise SystemExit("TABLE_NAME must name the service's DynamoDB table (see the stack's TableName output)")
-    clock = Clock()
-    # Tenant commands use only the table, ids and the clock.
-    light: Any = type(
-        "AdminDeps", (), {"store": Store(boto3.client("dynamodb"), table), "ids": IdFactory(clock.now), "clock": clock}
-    )()
-    return cast(Deps, light)
+    return wiring.tenant_deps(table)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,9 +80,8 @@ class Env:
 @pytest.fixture
 def env(moto_url: str, sim: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     """A fresh AWS state and the app's dependencies pointed at it and at the simulator."""
-    from chalicelib import config
+    from chalicelib import config, wiring
     from chalicelib.local.resources import create_resources
-    from chalicelib.services import deps as deps_module
 
     requests.post(f"{moto_url}/moto-api/reset", timeout=10)
     sim.reset()
@@ -93,12 +92,12 @@ def env(moto_url: str, sim: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[En
     monkeypatch.setenv("PUBLIC_BASE_URL", PUBLIC_BASE)
     monkeypatch.setenv("TWILIO_API_BASE", sim.url)
     config.settings.cache_clear()
-    deps = deps_module.build(config.settings())
-    deps_module.override(deps)
+    deps = wiring.build(config.settings())
+    wiring.override(deps)
     sim.wall_clock = deps.clock.now  # Twilio's clock agrees with ours, also when a test moves ours
     yield Env(deps=deps, resources=resources, moto_url=moto_url, sim=sim)
     sim.wall_clock = time.time
-    deps_module.override(None)
+    wiring.override(None)
     config.settings.cache_clear()
 
 

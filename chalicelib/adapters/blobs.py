@@ -17,34 +17,17 @@ from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.domain.objects import (
+    BlobMissingError,
+    media_key,
+    parse_upload_key,
+    processed_key,
+    upload_key,
+)
+
+__all__ = ["READ_CHUNK", "BlobMissingError", "Blobs", "media_key", "parse_upload_key", "processed_key", "upload_key"]
+
 READ_CHUNK = 1024 * 1024
-
-
-def upload_key(tenant_id: str, upload_id: str) -> str:
-    """Where the PBX's file lands."""
-    return f"uploads/{tenant_id}/{upload_id}"
-
-
-def processed_key(tenant_id: str, upload_id: str) -> str:
-    """Where an imported contact list is kept, one contact per line."""
-    return f"processed/{tenant_id}/{upload_id}.jsonl"
-
-
-def media_key(tenant_id: str, upload_id: str, etag: str) -> str:
-    """Where processed media is pinned: named after the ETag of the file it copies, outside `uploads/`."""
-    return f"media/{tenant_id}/{upload_id}/{etag}"
-
-
-def parse_upload_key(key: str) -> tuple[str, str] | None:
-    """(tenant, upload) of an `uploads/` key, or None for any other key."""
-    parts = key.split("/")
-    if len(parts) != 3 or parts[0] != "uploads" or not parts[1] or not parts[2]:
-        return None
-    return parts[1], parts[2]
-
-
-class BlobMissingError(LookupError):
-    """The object is not (or no longer) in the bucket."""
 
 
 class Blobs:

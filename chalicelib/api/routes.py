@@ -8,7 +8,8 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.api import http
+from chalicelib import wiring
+from chalicelib.api import commands, http
 from chalicelib.api.openapi import document
 from chalicelib.api.schemas import (
     MAX_ID_CHARS,
@@ -29,7 +30,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.model import CampaignStatus, RecipientStatus
 from chalicelib.services import campaigns, channels, phonebooks, tenants, uploads, webhooks
-from chalicelib.services.deps import Deps, current
+from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
 
 api = Blueprint(__name__)
@@ -85,7 +86,7 @@ def endpoint(
         @functools.wraps(view)
         def handler(**params: Any) -> Response:
             try:
-                deps = current()
+                deps = wiring.current()
                 if auth:
                     tenant_id = tenants.authenticate(deps, _authorization())
                     # `own_ids`: the view checks its path ids itself (a PUT naming what it creates answers 400).
@@ -131,7 +132,9 @@ def openapi(deps: Deps, tenant_id: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------- channels
 @endpoint("/v1/channels", ["POST"], status=201)
 def create_channel(deps: Deps, tenant_id: str) -> dict[str, Any]:
-    return channels.create_channel(deps, tenant_id, parse(ChannelIn, http.json_body(_request())))
+    return channels.create_channel(
+        deps, tenant_id, commands.create_channel(parse(ChannelIn, http.json_body(_request())))
+    )
 
 
 @endpoint("/v1/channels", ["GET"])
@@ -147,7 +150,8 @@ def get_channel(deps: Deps, tenant_id: str, channel_id: str) -> dict[str, Any]:
 
 @endpoint("/v1/channels/{channel_id}", ["PATCH"])
 def update_channel(deps: Deps, tenant_id: str, channel_id: str) -> dict[str, Any]:
-    return channels.update_channel(deps, tenant_id, channel_id, parse(ChannelPatch, http.json_body(_request())))
+    command = commands.patch_channel(parse(ChannelPatch, http.json_body(_request())))
+    return channels.update_channel(deps, tenant_id, channel_id, command)
 
 
 @endpoint("/v1/channels/{channel_id}", ["DELETE"])
@@ -166,8 +170,8 @@ def list_phonebooks(deps: Deps, tenant_id: str) -> dict[str, Any]:
 @endpoint("/v1/phonebooks/{phonebook_id}", ["PUT"], own_ids=True)
 def put_phonebook(deps: Deps, tenant_id: str, phonebook_id: str) -> Response:
     phonebooks.check_id(phonebook_id)  # before reading a body of up to 5 MB
-    body = parse(PhonebookIn, http.json_body(_request()))
-    phonebook, created = phonebooks.put_phonebook(deps, tenant_id, phonebook_id, body)
+    command = commands.put_phonebook(parse(PhonebookIn, http.json_body(_request())))
+    phonebook, created = phonebooks.put_phonebook(deps, tenant_id, phonebook_id, command)
     return http.respond(phonebook, 201 if created else 200)
 
 
@@ -246,7 +250,7 @@ def create_upload(deps: Deps, tenant_id: str) -> dict[str, Any]:
         return uploads.create_inline_csv(
             deps, tenant_id, http.query(request), http.raw_bytes(request, checked_by_caller=True)
         )
-    return uploads.create_upload(deps, tenant_id, parse(UploadIn, http.json_body(request)))
+    return uploads.create_upload(deps, tenant_id, commands.create_upload(parse(UploadIn, http.json_body(request))))
 
 
 @endpoint("/v1/uploads/{upload_id}", ["GET"])

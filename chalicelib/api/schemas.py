@@ -25,11 +25,9 @@ from pydantic.json_schema import JsonDict
 
 from chalicelib.domain.contacts_csv import MAX_CSV_BYTES
 from chalicelib.domain.errors import InvalidRequestError
+from chalicelib.domain.ids import MAX_ID_CHARS
 from chalicelib.domain.phone import E164_RE
 
-# Ids are opaque; ours are ~30 characters. The bound keeps a looked-up id within DynamoDB's key size (a sort key is at
-# most 1024 bytes): a longer one would be refused by DynamoDB as a 500 instead of by us as a 400.
-MAX_ID_CHARS = 128
 X: JsonDict = {"x-extension": True}
 REF = "#/components/schemas/{model}"
 # What the services take as a phone number (chalicelib/domain/phone.py): `+`, a country code and up to 15 digits, and

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain.channels import Channel
+from chalicelib.domain.idempotency import IdempotencyRecord
+from chalicelib.domain.uploads import Upload
+
 
 class ServiceError(Exception):
     """Base of every error the service answers with; `status` and `code` are part of the contract."""
@@ -87,3 +91,78 @@ class ConcurrencyError(ServiceError):
 
     status = 503
     code = "try_again"
+
+
+# ---------------------------------------------------------------------------------------------------- lost races
+# What a repository raises when a conditional write loses. Each is a subclass of the error the API answered with
+# before, so statuses and codes stay the same; each carries what the caller needs (the item as it was, from
+# ReturnValuesOnConditionCheckFailure=ALL_OLD) instead of making it read again.
+
+
+class TenantExistsError(ConflictError):
+    """A tenant or API key with this id or hash exists already (409 tenant_exists)."""
+
+    code = "tenant_exists"
+
+
+class TenantNotFoundError(NotFoundError):
+    """No such tenant (404)."""
+
+
+class KeyRotationRaceError(ConcurrencyError):
+    """The tenant's API key kept changing while it was being rotated (503)."""
+
+
+class ChannelNotFoundError(NotFoundError):
+    """No such channel for this tenant (404)."""
+
+
+class ChannelIdTakenError(ConcurrencyError):
+    """A channel id that exists already was given to a new channel (503: ids are random, never expected)."""
+
+
+class ChannelChangedError(ConcurrencyError):
+    """A campaign started using the channel since it was read: `channel` is the channel as it is now (503 if it
+    keeps happening)."""
+
+    def __init__(self, message: str, *, channel: Channel | None = None) -> None:
+        super().__init__(message)
+        self.channel = channel
+
+
+class DuplicateInboundError(ConflictError):
+    """This inbound message (provider message id) is kept already: a provider's retry (409, never answered)."""
+
+
+class UploadIdTakenError(ConcurrencyError):
+    """An upload id that exists already was given to a new upload (503: ids are random, never expected)."""
+
+
+class UploadBusyError(ConflictError):
+    """The upload is processed already, or another worker's import of it is alive: `upload` is it as it is now."""
+
+    code = "upload_busy"
+
+    def __init__(self, message: str, *, upload: Upload | None = None) -> None:
+        super().__init__(message)
+        self.upload = upload
+
+
+class UploadFinishedError(ConflictError):
+    """The upload's outcome is recorded already (or it is gone: `upload` is None); `upload` is it as it is now."""
+
+    code = "upload_finished"
+
+    def __init__(self, message: str, *, upload: Upload | None = None) -> None:
+        super().__init__(message)
+        self.upload = upload
+
+
+class IdempotencyKeyTakenError(ConflictError):
+    """The Idempotency-Key is remembered (and not expired): `record` is what the request that took it stored."""
+
+    code = "idempotency_key_taken"
+
+    def __init__(self, message: str, *, record: IdempotencyRecord) -> None:
+        super().__init__(message)
+        self.record = record

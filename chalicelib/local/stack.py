@@ -116,25 +116,23 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
     for key, value in config_env.items():
         os.environ.setdefault(key, value)
 
-    from chalicelib import config
-    from chalicelib.api.schemas import ChannelIn
-    from chalicelib.services import channels, deps, tenants
+    from chalicelib import config, wiring
+    from chalicelib.domain.channels import CreateChannel
+    from chalicelib.services import channels, tenants
 
     config.settings.cache_clear()
-    d = deps.current()
+    d = wiring.current()
     tenant_id, _ = tenants.create_tenant(d, "Local PBX", api_key=api_key)
     channel = channels.create_channel(
         d,
         tenant_id,
-        ChannelIn.model_validate(
-            {
-                "name": "Sandbox SMS",
-                "type": "sms",
-                "provider": "twilio",
-                "senders": [SANDBOX_SENDER],
-                "credentials": {"account_sid": SANDBOX_ACCOUNT_SID, "auth_token": SANDBOX_AUTH_TOKEN},
-                "mps": SANDBOX_MPS,
-            }
+        CreateChannel(
+            name="Sandbox SMS",
+            type="sms",
+            provider="twilio",
+            senders=(SANDBOX_SENDER,),
+            credentials={"account_sid": SANDBOX_ACCOUNT_SID, "auth_token": SANDBOX_AUTH_TOKEN},
+            mps=SANDBOX_MPS,
         ),
         channel_id=SANDBOX_CHANNEL_ID,
     )

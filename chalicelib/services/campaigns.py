@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from chalicelib.adapters.blobs import BlobMissingError, upload_key
 from chalicelib.adapters.dynamo import ACTIVE, DUE, campaign_pk, recipient_sk
 from chalicelib.adapters.providers.base import Limits, ProviderRules
 from chalicelib.adapters.queue import Chunk, Job, sender_group
@@ -22,7 +21,15 @@ from chalicelib.api.schemas import (
     TemplateContent,
     parse,
 )
-from chalicelib.domain.errors import ConcurrencyError, ConflictError, NotFoundError, UnprocessableError
+from chalicelib.domain.channels import Channel
+from chalicelib.domain.errors import (
+    ConcurrencyError,
+    ConflictError,
+    IdempotencyKeyTakenError,
+    NotFoundError,
+    UnprocessableError,
+)
+from chalicelib.domain.idempotency import IdempotencyRecord
 from chalicelib.domain.model import (
     COUNTER_SHARDS,
     SEND_INTERRUPTED,
@@ -33,6 +40,7 @@ from chalicelib.domain.model import (
     parse_utc,
     utc_iso,
 )
+from chalicelib.domain.objects import BlobMissingError, upload_key
 from chalicelib.domain.phone import check_numbers
 from chalicelib.domain.segments import analyze
 from chalicelib.services import phonebooks, uploads
@@ -164,7 +172,7 @@ def _audience(deps: Deps, tenant_id: str, rec: Recipients) -> Audience:
     total = len(check.valid)
     if rec.upload_id is not None:
         upload = uploads.ready_upload(deps, tenant_id, rec.upload_id, uploads.CSV, "recipients.upload_id")
-        distinct = int(upload["valid"]) - int(upload["duplicates"])
+        distinct = upload.valid - upload.duplicates
         typed_only = set(check.valid)
         if typed_only:
             for number, _ in uploads.contacts(deps, tenant_id, rec.upload_id):
@@ -228,7 +236,7 @@ def _resolve(deps: Deps, tenant_id: str, spec: dict[str, Any]) -> tuple[list[tup
     return entries, {"duplicates": duplicates}
 
 
-def _content(deps: Deps, tenant_id: str, content: Content, channel: dict[str, Any]) -> tuple[dict[str, Any], int, str]:
+def _content(deps: Deps, tenant_id: str, content: Content, channel: Channel) -> tuple[dict[str, Any], int, str]:
     if isinstance(content, TemplateContent):
         raise UnprocessableError(
             "templates need a WhatsApp channel", code="template_not_supported", details=[{"field": "content.type"}]
@@ -254,11 +262,11 @@ def _text_length(text: str, limits: Limits) -> None:
 
 
 def _media_content(
-    deps: Deps, tenant_id: str, content: FileContent, channel: dict[str, Any]
+    deps: Deps, tenant_id: str, content: FileContent, channel: Channel
 ) -> tuple[dict[str, Any], int, str]:
     """An MMS: the media must be ready and within what the channel's provider accepts, checked now, not at send."""
     upload = uploads.ready_upload(deps, tenant_id, content.upload_id, uploads.MEDIA, "content.upload_id")
-    size, content_type = int(upload.get("size", 0)), str(upload.get("content_type", "")).lower()
+    size, content_type = int(upload.size or 0), upload.content_type.lower()
     text = content.text or ""
     if content.text is not None and not text.strip():
         raise UnprocessableError(
@@ -287,9 +295,9 @@ def _media_content(
     out: dict[str, Any] = {"type": "file", "upload_id": content.upload_id}
     if content.text is not None:
         out["text"] = content.text
-    if upload.get("media_key"):
+    if upload.media_key:
         # The copy these checks describe, which no PUT to the upload URL can replace: what is sent (internal).
-        out["media_key"] = upload["media_key"]
+        out["media_key"] = upload.media_key
     encoding = analyze(text).encoding if text else "GSM-7"
     # An MMS is one message whatever its text's length.
     return out, 1, encoding
@@ -310,22 +318,20 @@ def media_key_of(tenant_id: str, content: dict[str, Any]) -> str:
     return str(content.get("media_key") or upload_key(tenant_id, content["upload_id"]))
 
 
-def _check_settings(
-    deps: Deps, tenant_id: str, body: CampaignIn
-) -> tuple[dict[str, Any], dict[str, Any], int, str, Audience]:
+def _check_settings(deps: Deps, tenant_id: str, body: CampaignIn) -> tuple[Channel, dict[str, Any], int, str, Audience]:
     """Everything a campaign's settings must satisfy, for a create, an edit and a send alike."""
-    channel = deps.store.get_channel(tenant_id, body.channel_id)
+    channel = deps.channels.get(tenant_id, body.channel_id)
     if channel is None:
         raise UnprocessableError(
             f"no channel {body.channel_id!r} for this tenant",
             code="channel_not_found",
             details=[{"field": "channel_id"}],
         )
-    if body.sender not in channel["senders"]:
+    if body.sender not in channel.senders:
         raise UnprocessableError(
             "sender is not one of the channel's senders",
             code="invalid_sender",
-            details=[{"field": "sender", "allowed": channel["senders"]}],
+            details=[{"field": "sender", "allowed": list(channel.senders)}],
         )
     if body.send_mode != "direct":
         raise UnprocessableError(
@@ -389,15 +395,16 @@ def create_campaign(
     ]
     campaign_id = deps.ids.new("cmp")
     if idempotency is not None:
-        earlier = deps.store.claim_idempotency_key(
-            tenant_id,
-            idempotency.key,
-            {"campaign_id": campaign_id, "request_hash": idempotency.request_hash},
-            now=deps.clock.now(),
-            ttl_seconds=IDEMPOTENCY_SECONDS,
-        )
-        if earlier is not None:
-            return _replay(deps, tenant_id, earlier, idempotency), True
+        try:
+            deps.idempotency.claim(
+                tenant_id,
+                idempotency.key,
+                IdempotencyRecord(campaign_id=campaign_id, request_hash=idempotency.request_hash),
+                now=deps.clock.now(),
+                ttl_seconds=IDEMPOTENCY_SECONDS,
+            )
+        except IdempotencyKeyTakenError as taken:
+            return _replay(deps, tenant_id, taken.record, idempotency), True
     campaign: dict[str, Any] = {
         "type": "campaign",
         "campaign_id": campaign_id,
@@ -416,7 +423,7 @@ def create_campaign(
         stored = deps.store.create_campaign(campaign, deps.settings.max_campaigns_per_tenant)
     except Exception:
         if idempotency is not None:
-            deps.store.release_idempotency_key(tenant_id, idempotency.key, campaign_id)
+            deps.idempotency.release(tenant_id, idempotency.key, campaign_id)
         raise
     log.info(
         "campaign created",
@@ -454,20 +461,20 @@ def _begin_dispatch(deps: Deps, tenant_id: str, campaign_id: str, size: int, gen
         )
 
 
-def _replay(deps: Deps, tenant_id: str, earlier: dict[str, Any], idempotency: Idempotency) -> dict[str, Any]:
-    if earlier.get("request_hash") != idempotency.request_hash:
+def _replay(deps: Deps, tenant_id: str, earlier: IdempotencyRecord, idempotency: Idempotency) -> dict[str, Any]:
+    if earlier.request_hash != idempotency.request_hash:
         raise UnprocessableError(
             "this Idempotency-Key was used with a different request; use a new key for a new campaign",
             code="idempotency_key_reused",
             details=[{"header": "Idempotency-Key"}],
         )
-    if deps.store.get_campaign(tenant_id, str(earlier["campaign_id"])) is None:
+    if deps.store.get_campaign(tenant_id, earlier.campaign_id) is None:
         raise ConflictError(
             "the first request with this Idempotency-Key is still being processed, or its campaign was deleted",
             code="request_in_progress",
             details=[{"header": "Idempotency-Key"}],
         )
-    return get_campaign(deps, tenant_id, str(earlier["campaign_id"]))
+    return get_campaign(deps, tenant_id, earlier.campaign_id)
 
 
 def result_of(deps: Deps, campaign: dict[str, Any]) -> Result:
@@ -665,7 +672,7 @@ def duplicate_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str
 
 def _retry_rules(deps: Deps, tenant_id: str, campaign: dict[str, Any]) -> ProviderRules | None:
     """The rules of the campaign's provider, which say which failures are opt-outs; None when its channel is gone."""
-    channel = deps.store.get_channel(tenant_id, campaign["channel_id"])
+    channel = deps.channels.get(tenant_id, campaign["channel_id"])
     return rules_of(deps, channel) if channel else None
 
 

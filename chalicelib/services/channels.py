@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.adapters.providers.base import ProviderRules
-from chalicelib.api.schemas import ChannelIn, ChannelPatch, Credentials
-from chalicelib.domain.errors import ConcurrencyError, ConflictError, NotFoundError, UnprocessableError
+from chalicelib.domain.channels import FINISHED_CAMPAIGN_STATUSES, Channel, ChannelChanges, CreateChannel, PatchChannel
+from chalicelib.domain.errors import (
+    ChannelChangedError,
+    ConcurrencyError,
+    ConflictError,
+    NotFoundError,
+    UnprocessableError,
+)
 from chalicelib.domain.model import utc_iso
 from chalicelib.domain.phone import check_numbers
 from chalicelib.services.deps import Deps
@@ -15,18 +22,20 @@ from chalicelib.services.webhooks import forget_channel
 
 MAX_MPS = 1000.0
 MIN_MPS = 0.01  # one message every 100 s
-FINISHED = ("completed", "stopped")
+FINISHED = FINISHED_CAMPAIGN_STATUSES
+# A delete that keeps losing to campaigns created on the channel gives up after this many tries.
+DELETE_ATTEMPTS = 10
 
 
-def _check_senders(senders: list[str]) -> list[str]:
-    check = check_numbers(senders)
+def _check_senders(senders: tuple[str, ...]) -> tuple[str, ...]:
+    check = check_numbers(list(senders))
     if check.invalid:
         raise UnprocessableError(
             "every sender must be a valid E.164 phone number",
             code="invalid_phone_number",
             details=[{"field": f"senders.{i['index']}", **i} for i in check.invalid],
         )
-    return check.valid
+    return tuple(check.valid)
 
 
 def _check_mps(mps: float | None) -> None:
@@ -36,9 +45,9 @@ def _check_mps(mps: float | None) -> None:
         )
 
 
-def _check_credentials(rules: ProviderRules, credentials: Credentials) -> dict[str, str]:
+def _check_credentials(rules: ProviderRules, credentials: Mapping[str, str]) -> dict[str, str]:
     """The credentials to store, or 422 naming each field the provider could never accept (never echoing a value)."""
-    creds = credentials.model_dump()
+    creds = dict(credentials)
     problems = rules.credential_problems(creds)
     if problems:
         raise UnprocessableError(
@@ -49,55 +58,57 @@ def _check_credentials(rules: ProviderRules, credentials: Credentials) -> dict[s
     return creds
 
 
-def view(deps: Deps, channel: dict[str, Any]) -> dict[str, Any]:
+def view(deps: Deps, channel: Channel) -> dict[str, Any]:
     """A channel as the API answers it (never with credentials)."""
-    cid = channel["channel_id"]
+    cid = channel.channel_id
     return {
         "id": cid,
-        "name": channel["name"],
-        "type": channel["type"],
-        "provider": channel["provider"],
-        "senders": channel["senders"],
-        "mps": channel["mps"],
+        "name": channel.name,
+        "type": channel.type,
+        "provider": channel.provider,
+        "senders": list(channel.senders),
+        "mps": channel.mps,
         "webhooks": {
             "status_callback_url": webhook_url(deps, channel, "status"),
             "inbound_url": webhook_url(deps, channel, "inbound"),
         },
-        "created_at": channel["created_at"],
-        "updated_at": channel.get("updated_at", channel["created_at"]),
+        "created_at": channel.created_at,
+        "updated_at": channel.updated_at or channel.created_at,
     }
 
 
-def create_channel(deps: Deps, tenant_id: str, body: ChannelIn, *, channel_id: str | None = None) -> dict[str, Any]:
+def create_channel(
+    deps: Deps, tenant_id: str, command: CreateChannel, *, channel_id: str | None = None
+) -> dict[str, Any]:
     """Create a channel; credentials are stored in the secret store before the channel exists."""
-    rules = deps.rules_for(body.provider, body.type)  # 422 unsupported_channel for a kind this deployment lacks
-    senders = _check_senders(body.senders)
-    _check_mps(body.mps)
-    creds = _check_credentials(rules, body.credentials)
-    now = utc_iso(deps.clock.utcnow())
+    rules = deps.rules_for(command.provider, command.type)  # 422 unsupported_channel for a kind this deployment lacks
+    senders = _check_senders(command.senders)
+    _check_mps(command.mps)
+    creds = _check_credentials(rules, command.credentials)
+    now = utc_iso(deps.clock.utcnow()) or ""
     channel_id = channel_id or deps.ids.new("ch")
     deps.secrets.put(tenant_id, channel_id, creds)
-    channel = {
-        "tenant_id": tenant_id,
-        "channel_id": channel_id,
-        "name": body.name,
-        "type": body.type,
-        "provider": body.provider,
-        "senders": senders,
-        "mps": float(body.mps) if body.mps is not None else rules.limits.default_mps,
-        "created_at": now,
-    }
+    channel = Channel(
+        tenant_id=tenant_id,
+        channel_id=channel_id,
+        name=command.name,
+        type=command.type,
+        provider=command.provider,
+        senders=senders,
+        mps=float(command.mps) if command.mps is not None else rules.limits.default_mps,
+        created_at=now,
+    )
     try:
-        deps.store.create_channel(channel)
+        deps.channels.create(channel)
     except Exception:
         deps.secrets.delete(tenant_id, channel_id)
         raise
     return view(deps, channel)
 
 
-def get_channel(deps: Deps, tenant_id: str, channel_id: str) -> dict[str, Any]:
+def get_channel(deps: Deps, tenant_id: str, channel_id: str) -> Channel:
     """One channel of the tenant, or 404."""
-    channel = deps.store.get_channel(tenant_id, channel_id)
+    channel = deps.channels.get(tenant_id, channel_id)
     if channel is None:
         raise NotFoundError("no such channel")
     return channel
@@ -105,33 +116,27 @@ def get_channel(deps: Deps, tenant_id: str, channel_id: str) -> dict[str, Any]:
 
 def list_channels(deps: Deps, tenant_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
     """A page of channels."""
-    page = deps.store.list_channels(tenant_id, limit, cursor)
+    page = deps.channels.list(tenant_id, limit, cursor)
     return {"items": [view(deps, c) for c in page.items], "next_cursor": page.next_cursor}
 
 
-def update_channel(deps: Deps, tenant_id: str, channel_id: str, body: ChannelPatch) -> dict[str, Any]:
+def update_channel(deps: Deps, tenant_id: str, channel_id: str, command: PatchChannel) -> dict[str, Any]:
     """Change a channel's name, senders, mps or credentials; every check comes before the first write."""
     channel = get_channel(deps, tenant_id, channel_id)
-    changes: dict[str, Any] = {}
-    if body.name is not None:
-        changes["name"] = body.name
-    if body.senders is not None:
-        changes["senders"] = _check_senders(body.senders)
-    if body.mps is not None:
-        _check_mps(body.mps)
-        changes["mps"] = float(body.mps)
-    if body.credentials is not None:
-        deps.secrets.put(tenant_id, channel_id, _check_credentials(rules_of(deps, channel), body.credentials))
+    senders = _check_senders(command.senders) if command.senders is not None else None
+    _check_mps(command.mps)
+    if command.credentials is not None:
+        deps.secrets.put(tenant_id, channel_id, _check_credentials(rules_of(deps, channel), command.credentials))
     forget_channel(channel_id)
-    if not deps.store.update_channel(tenant_id, channel_id, changes, utc_iso(deps.clock.utcnow()) or ""):
-        raise NotFoundError("no such channel")
-    return view(deps, get_channel(deps, tenant_id, channel_id))
+    mps = float(command.mps) if command.mps is not None else None
+    changes = ChannelChanges(name=command.name, senders=senders, mps=mps)
+    return view(deps, deps.channels.update(tenant_id, channel_id, changes, utc_iso(deps.clock.utcnow()) or ""))
 
 
 def delete_channel(deps: Deps, tenant_id: str, channel_id: str) -> None:
     """Delete a channel no unfinished campaign uses (409 otherwise)."""
-    for _ in range(10):
-        channel = get_channel(deps, tenant_id, channel_id)
+    channel = get_channel(deps, tenant_id, channel_id)
+    for _ in range(DELETE_ATTEMPTS):
         users = [
             c["campaign_id"]
             for c in deps.store.campaigns_of_tenant(tenant_id)
@@ -143,8 +148,13 @@ def delete_channel(deps: Deps, tenant_id: str, channel_id: str) -> None:
                 code="channel_in_use",
                 details=[{"campaign_id": c} for c in users[:20]],
             )
-        if deps.store.delete_channel(tenant_id, channel_id, int(channel.get("use_seq", 0))):
-            deps.secrets.delete(tenant_id, channel_id)
-            forget_channel(channel_id)
-            return
+        try:
+            deps.channels.delete(tenant_id, channel_id, channel.use_seq)
+        except ChannelChangedError as lost:
+            # A campaign was created on it since it was read: look at the campaigns again, with the use_seq it has now.
+            channel = lost.channel or channel
+            continue
+        deps.secrets.delete(tenant_id, channel_id)
+        forget_channel(channel_id)
+        return
     raise ConcurrencyError("the channel kept changing; try again")

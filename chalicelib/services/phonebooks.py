@@ -12,14 +12,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.adapters.blobs import BlobMissingError
-from chalicelib.api.schemas import PhonebookIn, PhonebookNumbers
 from chalicelib.domain.errors import ConcurrencyError, InvalidRequestError, NotFoundError, UnprocessableError
 from chalicelib.domain.model import utc_iso
+from chalicelib.domain.objects import BlobMissingError
 from chalicelib.domain.phone import invalid_reason
+from chalicelib.domain.phonebooks import NUMBER_TYPES, Phonebook, PhonebookVersion, PutPhonebook, number_type_counts
 from chalicelib.services.deps import Deps
 
-NUMBER_TYPES: tuple[str, ...] = tuple(PhonebookNumbers.model_fields)
 # The PBX names its phonebooks: characters safe in a URL path segment, a DynamoDB key and an S3 key.
 ID_RE = re.compile(r"[A-Za-z0-9._:~-]{1,128}")
 ID_RULE = "1 to 128 characters of A-Z a-z 0-9 . _ : ~ -"
@@ -65,22 +64,12 @@ def _check_type(number_type: str) -> None:
         raise ValueError(f"unknown number type {number_type!r}")
 
 
-def _stored_contacts(body: PhonebookIn) -> list[dict[str, Any]]:
-    """The contacts as stored and answered: `name` only when given, `numbers` only the types given."""
-    out: list[dict[str, Any]] = []
-    for contact in body.contacts:
-        stored: dict[str, Any] = {} if contact.name is None else {"name": contact.name}
-        stored["numbers"] = contact.numbers.model_dump(exclude_none=True)
-        out.append(stored)
-    return out
-
-
-def _check_numbers(contacts: list[dict[str, Any]]) -> None:
+def _check_numbers(command: PutPhonebook) -> None:
     """422 invalid_phone_number listing the first offenders when any number is not valid E.164."""
     invalid: list[dict[str, Any]] = []
     count = 0
-    for index, contact in enumerate(contacts):
-        for kind, number in contact["numbers"].items():
+    for index, contact in enumerate(command.contacts):
+        for kind, number in contact.numbers.items():
             reason = invalid_reason(number)
             if reason is None:
                 continue
@@ -95,68 +84,69 @@ def _check_numbers(contacts: list[dict[str, Any]]) -> None:
         )
 
 
-def _number_types(contacts: list[dict[str, Any]]) -> dict[str, int]:
-    counts = dict.fromkeys(NUMBER_TYPES, 0)
-    for contact in contacts:
-        for kind in contact["numbers"]:
-            counts[kind] += 1
-    return counts
-
-
-def view(item: dict[str, Any], contacts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def view(phonebook: Phonebook, contacts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A phonebook as the API answers it; with its contacts when given (a list item has none)."""
-    types = item.get("number_types") or {}
     out: dict[str, Any] = {
-        "id": item["phonebook_id"],
-        "name": item["name"],
-        "contact_count": int(item["contact_count"]),
-        "number_types": {kind: int(types.get(kind, 0)) for kind in NUMBER_TYPES},
-        "created_at": item["created_at"],
-        "updated_at": item["updated_at"],
+        "id": phonebook.phonebook_id,
+        "name": phonebook.name,
+        "contact_count": phonebook.contact_count,
+        "number_types": {kind: phonebook.count_of(kind) for kind in NUMBER_TYPES},
+        "created_at": phonebook.created_at,
+        "updated_at": phonebook.updated_at,
     }
     if contacts is not None:
         out["contacts"] = contacts
     return out
 
 
-def put_phonebook(deps: Deps, tenant_id: str, phonebook_id: str, body: PhonebookIn) -> tuple[dict[str, Any], bool]:
+def put_phonebook(deps: Deps, tenant_id: str, phonebook_id: str, command: PutPhonebook) -> tuple[dict[str, Any], bool]:
     """Create or replace a whole phonebook; the answer and whether it was created (else replaced)."""
     check_id(phonebook_id)
-    contacts = _stored_contacts(body)
-    _check_numbers(contacts)
+    _check_numbers(command)
+    contacts = [contact.stored() for contact in command.contacts]
     now = utc_iso(deps.clock.utcnow()) or ""
-    version = deps.ids.new("v")
-    key = object_key(tenant_id, phonebook_id, version)
+    version_id = deps.ids.new("v")
+    key = object_key(tenant_id, phonebook_id, version_id)
     data = json.dumps({"contacts": contacts}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     deps.blobs.put_bytes(key, data, "application/json")
-    fields = {
-        "name": body.name,
-        "contact_count": len(contacts),
-        "number_types": _number_types(contacts),
-        "version": version,
-        "object_key": key,
-    }
+    version = PhonebookVersion(
+        name=command.name,
+        contact_count=len(contacts),
+        number_types=number_type_counts(command.contacts),
+        version=version_id,
+        object_key=key,
+    )
     try:
-        old = deps.store.put_phonebook(tenant_id, phonebook_id, fields, now)
+        old = deps.phonebooks.put(tenant_id, phonebook_id, version, now)
     except Exception:
         deps.blobs.delete(key)
         raise
-    if old is not None and old.get("object_key") and old["object_key"] != key:
-        deps.blobs.delete(old["object_key"])
-    item = {**fields, "phonebook_id": phonebook_id, "created_at": (old or {}).get("created_at", now), "updated_at": now}
-    return view(item, contacts), old is None
+    if old is not None and old.object_key and old.object_key != key:
+        deps.blobs.delete(old.object_key)
+    stored = Phonebook(
+        tenant_id=tenant_id,
+        phonebook_id=phonebook_id,
+        name=version.name,
+        contact_count=version.contact_count,
+        number_types=version.number_types,
+        version=version_id,
+        object_key=key,
+        created_at=old.created_at if old is not None else now,
+        updated_at=now,
+    )
+    return view(stored, contacts), old is None
 
 
-def _load(deps: Deps, tenant_id: str, phonebook_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _load(deps: Deps, tenant_id: str, phonebook_id: str) -> tuple[Phonebook, list[dict[str, Any]]]:
     """The phonebook's item and its contacts, read as one version; PhonebookMissingError when there is none."""
     if not valid_id(phonebook_id):
         raise PhonebookMissingError(phonebook_id)
     for _ in range(MAX_READS):
-        item = deps.store.get_phonebook(tenant_id, phonebook_id)
+        item = deps.phonebooks.get(tenant_id, phonebook_id)
         if item is None:
             raise PhonebookMissingError(phonebook_id)
         try:
-            data = deps.blobs.get_bytes(item["object_key"])
+            data = deps.blobs.get_bytes(item.object_key)
         except BlobMissingError:
             continue  # a PUT replaced the version we read (and deleted its object), or a DELETE removed it
         contacts: list[dict[str, Any]] = json.loads(data)["contacts"]
@@ -175,17 +165,17 @@ def get_phonebook(deps: Deps, tenant_id: str, phonebook_id: str) -> dict[str, An
 
 def list_phonebooks(deps: Deps, tenant_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
     """A page of phonebooks, by id, without their contacts."""
-    page = deps.store.list_phonebooks(tenant_id, limit, cursor)
+    page = deps.phonebooks.list(tenant_id, limit, cursor)
     return {"items": [view(item) for item in page.items], "next_cursor": page.next_cursor}
 
 
 def delete_phonebook(deps: Deps, tenant_id: str, phonebook_id: str) -> None:
     """Delete a phonebook and its contacts (campaigns that name it find it missing when they start), or 404."""
-    old = deps.store.delete_phonebook(tenant_id, phonebook_id) if valid_id(phonebook_id) else None
+    old = deps.phonebooks.delete(tenant_id, phonebook_id) if valid_id(phonebook_id) else None
     if old is None:
         raise NotFoundError("no such phonebook")
-    if old.get("object_key"):
-        deps.blobs.delete(old["object_key"])
+    if old.object_key:
+        deps.blobs.delete(old.object_key)
 
 
 def audience(deps: Deps, tenant_id: str, phonebook_id: str, number_type: str) -> PhonebookAudience:
@@ -203,7 +193,7 @@ def audience(deps: Deps, tenant_id: str, phonebook_id: str, number_type: str) ->
 def count_for(deps: Deps, tenant_id: str, phonebook_id: str, number_type: str) -> int | None:
     """How many contacts have a number of `number_type` (from the item, no S3 read); None when no such phonebook."""
     _check_type(number_type)
-    item = deps.store.get_phonebook(tenant_id, phonebook_id) if valid_id(phonebook_id) else None
+    item = deps.phonebooks.get(tenant_id, phonebook_id) if valid_id(phonebook_id) else None
     if item is None:
         return None
-    return int((item.get("number_types") or {}).get(number_type, 0))
+    return item.count_of(number_type)

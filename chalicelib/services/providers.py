@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from chalicelib.adapters.providers.base import ProviderRules, WebhookKind
+from chalicelib.domain.channels import Channel
 from chalicelib.services.deps import Deps
 
 
-def rules_of(deps: Deps, channel: Mapping[str, Any]) -> ProviderRules:
+def rules_of(deps: Deps, channel: Channel) -> ProviderRules:
     """The rules of a channel's provider (its limits, credentials, webhooks and error codes)."""
-    return deps.rules_for(str(channel["provider"]), str(channel["type"]))
+    return deps.rules_for(channel.provider, channel.type)
 
 
-def webhook_url(deps: Deps, channel: Mapping[str, Any], kind: WebhookKind) -> str:
+def webhook_url(deps: Deps, channel: Channel, kind: WebhookKind) -> str:
     """The public URL of a channel's webhook: what we hand out is what we verify."""
-    return deps.settings.public_base_url + rules_of(deps, channel).webhook_path(str(channel["channel_id"]), kind)
+    return deps.settings.public_base_url + rules_of(deps, channel).webhook_path(channel.channel_id, kind)

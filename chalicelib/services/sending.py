@@ -82,7 +82,7 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
     campaign = store.get_campaign(chunk.tenant_id, chunk.campaign_id)
     if campaign is None or campaign["status"] not in SENDING_STATUSES:
         return
-    channel = store.get_channel(chunk.tenant_id, campaign["channel_id"])
+    channel = deps.channels.get(chunk.tenant_id, campaign["channel_id"])
     creds = deps.secrets.get(chunk.tenant_id, campaign["channel_id"]) if channel else None
     if channel is None or creds is None:
         campaigns.finish(
@@ -94,7 +94,7 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
         )
         return
     rules = rules_of(deps, channel)
-    pacer = Pacer(float(channel.get("mps", 1.0)), deps.clock)
+    pacer = Pacer(float(channel.mps), deps.clock)
     text = campaign["content"].get("text")
     media_urls: tuple[str, ...] = ()
     if campaign["content"].get("type") == "file":

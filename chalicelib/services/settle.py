@@ -65,7 +65,7 @@ def settle_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, i
     records = [h for h in store.handovers(campaign_id) if h.due(now)]
     if not records:
         return counts
-    channel = store.get_channel(tenant_id, campaign["channel_id"])
+    channel = deps.channels.get(tenant_id, campaign["channel_id"])
     creds = deps.secrets.get(tenant_id, campaign["channel_id"]) if channel else None
     if channel is None or creds is None:
         return counts  # the sender stops a campaign whose channel is gone

@@ -7,6 +7,7 @@ import secrets as pysecrets
 
 from chalicelib.domain.errors import UnauthorizedError
 from chalicelib.domain.model import utc_iso
+from chalicelib.domain.tenants import Tenant
 from chalicelib.services.deps import Deps
 
 
@@ -24,14 +25,15 @@ def create_tenant(deps: Deps, name: str, api_key: str | None = None) -> tuple[st
     """A new tenant; returns its id and API key (shown once: only the hash is kept)."""
     tenant_id = deps.ids.new("tn")
     key = api_key or new_api_key()
-    deps.store.create_tenant(tenant_id, name, hash_key(key), utc_iso(deps.clock.utcnow()) or "")
+    now = utc_iso(deps.clock.utcnow()) or ""
+    deps.tenants.create(Tenant(tenant_id=tenant_id, name=name, api_key_hash=hash_key(key), created_at=now))
     return tenant_id, key
 
 
 def rotate_key(deps: Deps, tenant_id: str) -> str:
     """Issue a new key for the tenant; the old one stops working at once."""
     key = new_api_key()
-    deps.store.rotate_key(tenant_id, hash_key(key), utc_iso(deps.clock.utcnow()) or "")
+    deps.tenants.rotate_key(tenant_id, hash_key(key), utc_iso(deps.clock.utcnow()) or "")
     return key
 
 
@@ -45,7 +47,7 @@ def authenticate(deps: Deps, authorization: str | None) -> str:
         raise UnauthorizedError("the Authorization header must be 'Bearer <api key>'")
     if not token.isascii() or len(token) > 512:
         raise UnauthorizedError("the API key is not valid")
-    tenant_id = deps.store.tenant_for_key(hash_key(token))
+    tenant_id = deps.tenants.tenant_for_key(hash_key(token))
     if tenant_id is None:
         raise UnauthorizedError("the API key is not valid")
     return tenant_id

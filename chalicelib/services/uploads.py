@@ -17,24 +17,27 @@ import json
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from chalicelib.adapters.blobs import BlobMissingError, media_key, parse_upload_key, processed_key, upload_key
-from chalicelib.api.schemas import MAX_ID_CHARS, UploadIn
 from chalicelib.domain.contacts_csv import MAX_CSV_BYTES, CsvRejectedError, parse_contacts
 from chalicelib.domain.errors import (
     InvalidRequestError,
     NotFoundError,
     PayloadTooLargeError,
     UnprocessableError,
+    UploadBusyError,
+    UploadFinishedError,
 )
+from chalicelib.domain.ids import MAX_ID_CHARS
 from chalicelib.domain.model import utc_iso
+from chalicelib.domain.objects import BlobMissingError, media_key, parse_upload_key, processed_key, upload_key
+from chalicelib.domain.uploads import CSV, CreateUpload, Upload, UploadOutcome, UploadStage, UploadStatus
+from chalicelib.domain.uploads import MEDIA as MEDIA  # campaigns name both kinds as uploads.CSV, uploads.MEDIA
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
 
-CSV = "contacts_csv"
-MEDIA = "media"
 MAX_MEDIA_BYTES = 100 * 1024 * 1024
 MAX_INLINE_CSV_BYTES = 5 * 1024 * 1024
 # "a filename under 127 characters": 126 at most.
@@ -104,51 +107,50 @@ def _check_content_type(kind: str, content_type: str) -> str:
     return value
 
 
-def view(upload: dict[str, Any]) -> dict[str, Any]:
+def view(upload: Upload) -> dict[str, Any]:
     """An upload as the API answers it."""
     out: dict[str, Any] = {
-        "id": upload["upload_id"],
-        "kind": upload["kind"],
-        "filename": upload["filename"],
-        "content_type": upload["content_type"],
-        "size": upload.get("size"),
-        "status": upload["status"],
-        "stage": upload["stage"],
-        "created_at": upload["created_at"],
-        "expires_at": upload.get("expires_at"),
-        "processed_at": upload.get("processed_at"),
-        "error": upload.get("error"),
+        "id": upload.upload_id,
+        "kind": upload.kind,
+        "filename": upload.filename,
+        "content_type": upload.content_type,
+        "size": upload.size,
+        "status": str(upload.status),
+        "stage": str(upload.stage),
+        "created_at": upload.created_at,
+        "expires_at": upload.expires_at,
+        "processed_at": upload.processed_at,
+        "error": dict(upload.error) if upload.error is not None else None,
     }
-    if upload["kind"] == CSV:
-        for field in ("rows", "valid", "invalid", "duplicates"):
-            out[field] = int(upload.get(field, 0))
-        out["columns"] = list(upload.get("columns") or [])
-        out["errors"] = list(upload.get("errors") or [])
+    if upload.kind == CSV:
+        out.update(rows=upload.rows, valid=upload.valid, invalid=upload.invalid, duplicates=upload.duplicates)
+        out["columns"] = list(upload.columns)
+        out["errors"] = [dict(e) for e in upload.errors]
     return out
 
 
-def create_upload(deps: Deps, tenant_id: str, body: UploadIn) -> dict[str, Any]:
+def create_upload(deps: Deps, tenant_id: str, command: CreateUpload) -> dict[str, Any]:
     """Announce a file: answers a presigned PUT URL for it (the file never passes through the API)."""
-    filename = _check_filename(body.filename)
-    _check_size(body.kind, body.size)
-    content_type = _check_content_type(body.kind, body.content_type)
+    filename = _check_filename(command.filename)
+    _check_size(command.kind, command.size)
+    content_type = _check_content_type(command.kind, command.content_type)
     upload_id = deps.ids.new("upl")
     now = deps.clock.utcnow()
-    upload = {
-        "upload_id": upload_id,
-        "tenant_id": tenant_id,
-        "kind": body.kind,
-        "filename": filename,
-        "content_type": content_type,
-        "size": body.size,
-        "status": "processing",
-        "stage": "awaiting_file",
-        "created_at": utc_iso(now),
-        "expires_at": utc_iso(now + timedelta(seconds=PUT_URL_SECONDS)),
-    }
-    deps.store.put_upload(upload)
-    url = deps.blobs.presigned_put(upload_key(tenant_id, upload_id), content_type, body.size, PUT_URL_SECONDS)
-    log.info("upload announced", extra={"tenant_id": tenant_id, "upload_id": upload_id, "kind": body.kind})
+    upload = Upload(
+        tenant_id=tenant_id,
+        upload_id=upload_id,
+        kind=command.kind,
+        filename=filename,
+        content_type=content_type,
+        size=command.size,
+        status=UploadStatus.PROCESSING,
+        stage=UploadStage.AWAITING_FILE,
+        created_at=utc_iso(now) or "",
+        expires_at=utc_iso(now + timedelta(seconds=PUT_URL_SECONDS)),
+    )
+    deps.uploads.create(upload)
+    url = deps.blobs.presigned_put(upload_key(tenant_id, upload_id), content_type, command.size, PUT_URL_SECONDS)
+    log.info("upload announced", extra={"tenant_id": tenant_id, "upload_id": upload_id, "kind": command.kind})
     return {
         **view(upload),
         "upload_url": url,
@@ -174,75 +176,77 @@ def create_inline_csv(deps: Deps, tenant_id: str, query: dict[str, str], data: b
         )
     upload_id = deps.ids.new("upl")
     now = deps.clock.utcnow()
-    upload: dict[str, Any] = {
-        "upload_id": upload_id,
-        "tenant_id": tenant_id,
-        "kind": CSV,
-        "filename": filename,
-        "content_type": "text/csv",
-        "size": len(data),
-        "status": "processing",
-        "stage": "importing",
-        "lease_until": deps.clock.now() + IMPORT_LEASE_SECONDS,
-        "created_at": utc_iso(now),
-    }
-    deps.store.put_upload(upload)
+    upload = Upload(
+        tenant_id=tenant_id,
+        upload_id=upload_id,
+        kind=CSV,
+        filename=filename,
+        content_type="text/csv",
+        size=len(data),
+        status=UploadStatus.PROCESSING,
+        stage=UploadStage.IMPORTING,
+        lease_until=deps.clock.now() + IMPORT_LEASE_SECONDS,
+        created_at=utc_iso(now) or "",
+    )
+    deps.uploads.create(upload)
     deps.blobs.put_bytes(upload_key(tenant_id, upload_id), data, "text/csv")
-    outcome = _import_csv(deps, tenant_id, upload_id, [data])
-    outcome["processed_at"] = utc_iso(deps.clock.utcnow())
-    deps.store.finish_upload(tenant_id, upload_id, outcome)
-    return get_upload(deps, tenant_id, upload_id)
+    outcome = replace(_import_csv(deps, tenant_id, upload_id, [data]), processed_at=utc_iso(deps.clock.utcnow()))
+    return view(_finish(deps, upload, outcome))
+
+
+def _finish(deps: Deps, upload: Upload, outcome: UploadOutcome) -> Upload:
+    """Record an outcome; when another one was recorded first (or the upload is gone), the upload as it is."""
+    try:
+        return deps.uploads.finish(upload.tenant_id, upload.upload_id, outcome)
+    except UploadFinishedError as lost:
+        return lost.upload or upload
 
 
 def get_upload(deps: Deps, tenant_id: str, upload_id: str) -> dict[str, Any]:
     """An upload and how its processing went."""
-    upload = deps.store.get_upload(tenant_id, upload_id)
+    upload = deps.uploads.get(tenant_id, upload_id)
     if upload is None:
         raise NotFoundError("no such upload")
     return view(_settle_expired(deps, upload))
 
 
-def _settle_expired(deps: Deps, upload: dict[str, Any]) -> dict[str, Any]:
+def _settle_expired(deps: Deps, upload: Upload) -> Upload:
     """An upload whose URL expired (with a minute's grace) and whose file never came is rejected."""
-    if upload["stage"] != "awaiting_file" or not upload.get("expires_at"):
+    if not upload.url_expired(utc_iso(deps.clock.utcnow() - timedelta(seconds=60)) or ""):
         return upload
-    if upload["expires_at"] >= (utc_iso(deps.clock.utcnow() - timedelta(seconds=60)) or ""):
-        return upload
-    tenant_id, upload_id = upload["tenant_id"], upload["upload_id"]
-    if deps.blobs.head(upload_key(tenant_id, upload_id)) is not None:
+    if deps.blobs.head(upload_key(upload.tenant_id, upload.upload_id)) is not None:
         return upload  # the file came; its S3 event is on the way
-    outcome = _rejected("upload_expired", "the upload URL expired before a file was put to it")
-    outcome["processed_at"] = utc_iso(deps.clock.utcnow())
-    deps.store.finish_upload(tenant_id, upload_id, outcome)
-    return deps.store.get_upload(tenant_id, upload_id) or upload
+    outcome = UploadOutcome.rejected("upload_expired", "the upload URL expired before a file was put to it")
+    return _finish(deps, upload, replace(outcome, processed_at=utc_iso(deps.clock.utcnow())))
 
 
-def ready_upload(deps: Deps, tenant_id: str, upload_id: str, kind: str, field: str) -> dict[str, Any]:
+def ready_upload(deps: Deps, tenant_id: str, upload_id: str, kind: str, field: str) -> Upload:
     """An upload a campaign may use: this tenant's, of `kind`, processed and accepted; else a clear 422."""
-    upload = deps.store.get_upload(tenant_id, upload_id) if len(upload_id) <= MAX_ID_CHARS else None
+    upload = deps.uploads.get(tenant_id, upload_id) if len(upload_id) <= MAX_ID_CHARS else None
     if upload is None:
         raise UnprocessableError(
             f"no upload {upload_id!r} for this tenant", code="upload_not_found", details=[{"field": field}]
         )
-    if upload["kind"] != kind:
+    if upload.kind != kind:
         wanted = "a contact CSV" if kind == CSV else "a media file"
         raise UnprocessableError(
             f"upload {upload_id!r} is not {wanted}",
             code="upload_wrong_kind",
-            details=[{"field": field, "kind": upload["kind"]}],
+            details=[{"field": field, "kind": upload.kind}],
         )
     upload = _settle_expired(deps, upload)
-    if upload["status"] == "processing":
+    error = dict(upload.error) if upload.error is not None else None
+    if upload.status == UploadStatus.PROCESSING:
         raise UnprocessableError(
             f"upload {upload_id!r} is still being processed; try again when its status is ready",
             code="upload_not_ready",
-            details=[{"field": field, "stage": upload["stage"]}],
+            details=[{"field": field, "stage": str(upload.stage)}],
         )
-    if upload["status"] != "ready":
+    if upload.status != UploadStatus.READY:
         raise UnprocessableError(
-            f"upload {upload_id!r} was rejected: {(upload.get('error') or {}).get('message', '')}",
+            f"upload {upload_id!r} was rejected: {(error or {}).get('message', '')}",
             code="upload_rejected",
-            details=[{"field": field, "error": upload.get("error")}],
+            details=[{"field": field, "error": error}],
         )
     return upload
 
@@ -283,43 +287,42 @@ def handle_s3_notification(deps: Deps, body: str) -> None:
 
 def process_upload(deps: Deps, tenant_id: str, upload_id: str) -> None:
     """Import or check an uploaded file once (a repeated event is a no-op)."""
-    upload = deps.store.get_upload(tenant_id, upload_id)
-    if upload is None:
+    if deps.uploads.get(tenant_id, upload_id) is None:
         log.warning("an object with no upload record arrived; ignored", extra={"upload_id": upload_id})
         return
-    if not deps.store.begin_import(tenant_id, upload_id, deps.clock.now(), IMPORT_LEASE_SECONDS):
+    try:
+        upload = deps.uploads.begin_import(tenant_id, upload_id, deps.clock.now(), IMPORT_LEASE_SECONDS)
+    except UploadBusyError:
         return  # imported already, or being imported by another worker
     key = upload_key(tenant_id, upload_id)
     head = deps.blobs.head(key)
     if head is None:
-        outcome = _rejected("file_missing", "the file is not in storage")
-    elif upload["kind"] == CSV:
+        outcome = UploadOutcome.rejected("file_missing", "the file is not in storage")
+    elif upload.kind == CSV:
         if head["size"] > MAX_CSV_BYTES:
-            outcome = _rejected(
+            outcome = UploadOutcome.rejected(
                 "payload_too_large", f"a contact CSV may be at most 50 MB; this one is {head['size']:,} bytes"
             )
         else:
             outcome = _import_csv(deps, tenant_id, upload_id, deps.blobs.stream(key))
     else:
-        outcome = _pin_media(deps, tenant_id, upload_id, upload, head)
-    outcome["processed_at"] = utc_iso(deps.clock.utcnow())
-    deps.store.finish_upload(tenant_id, upload_id, outcome)
-    log.info("upload processed", extra={"upload_id": upload_id, "status": outcome["status"]})
+        outcome = _pin_media(deps, upload, head)
+    _finish(deps, upload, replace(outcome, processed_at=utc_iso(deps.clock.utcnow())))
+    log.info("upload processed", extra={"upload_id": upload_id, "status": str(outcome.status)})
 
 
-def _pin_media(
-    deps: Deps, tenant_id: str, upload_id: str, upload: dict[str, Any], head: dict[str, Any] | None
-) -> dict[str, Any]:
+def _pin_media(deps: Deps, upload: Upload, head: dict[str, Any] | None) -> UploadOutcome:
     """Copy media to a key no presigned URL names and describe the copy: what a campaign checks is what it sends.
 
     The upload URL takes PUTs for an hour, also after processing; a campaign sends the copy (`media_key`), so a later
     PUT changes neither what was checked nor what is sent. The copy is made only from the file that was looked at
     (its ETag), and its own size and type are what the upload reports.
     """
+    tenant_id, upload_id = upload.tenant_id, upload.upload_id
     source = upload_key(tenant_id, upload_id)
     for _ in range(PIN_ATTEMPTS):
         if head is None:
-            return _rejected("file_missing", "the file is not in storage")
+            return UploadOutcome.rejected("file_missing", "the file is not in storage")
         if head["size"] > MAX_MEDIA_BYTES:
             return _too_large_media(head["size"])
         pinned = media_key(tenant_id, upload_id, head["etag"])
@@ -327,30 +330,28 @@ def _pin_media(
         if copy is not None:
             if copy["size"] > MAX_MEDIA_BYTES:
                 return _too_large_media(copy["size"])
-            return {
-                "status": "ready",
-                "size": copy["size"],
-                "content_type": copy["content_type"] or upload["content_type"],
-                "etag": copy["etag"],
-                "media_key": pinned,
-            }
+            return UploadOutcome(
+                UploadStatus.READY,
+                size=copy["size"],
+                content_type=copy["content_type"] or upload.content_type,
+                etag=copy["etag"],
+                media_key=pinned,
+            )
         head = deps.blobs.head(source)  # replaced (or removed) since it was looked at: look at what is there now
-    return _rejected("file_changing", "the file was replaced again and again while it was being checked")
+    return UploadOutcome.rejected("file_changing", "the file was replaced again and again while it was being checked")
 
 
-def _too_large_media(size: int) -> dict[str, Any]:
-    return _rejected("payload_too_large", f"a media file may be at most 100 MB; this one is {size:,} bytes")
-
-
-def _rejected(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
-    return {"status": "rejected", "error": {"code": code, "message": message, "details": details or []}}
+def _too_large_media(size: int) -> UploadOutcome:
+    return UploadOutcome.rejected(
+        "payload_too_large", f"a media file may be at most 100 MB; this one is {size:,} bytes"
+    )
 
 
 class _VariablesTooLargeError(Exception):
     """A contact's other columns are too large to keep with it."""
 
 
-def _import_csv(deps: Deps, tenant_id: str, upload_id: str, chunks: Iterable[bytes]) -> dict[str, Any]:
+def _import_csv(deps: Deps, tenant_id: str, upload_id: str, chunks: Iterable[bytes]) -> UploadOutcome:
     """Parse a contact CSV into the processed contact list (spooled through a temporary file, never all in memory);
     returns the upload's outcome (the caller stamps `processed_at`).
 
@@ -376,19 +377,20 @@ def _import_csv(deps: Deps, tenant_id: str, upload_id: str, chunks: Iterable[byt
         try:
             report = parse_contacts(chunks, keep)
         except CsvRejectedError as exc:
-            return _rejected(exc.code, exc.message, exc.details)
+            return UploadOutcome.rejected(exc.code, exc.message, exc.details)
         except _VariablesTooLargeError as exc:
             message = (
                 f"the other columns of contact {exc.args[0]} hold more than {MAX_CONTACT_BYTES // 1024} KB; "
                 "a contact's variables are kept with each message and must be smaller"
             )
-            return _rejected("contact_too_large", message, [{"number": exc.args[0], "max_bytes": MAX_CONTACT_BYTES}])
+            details = [{"number": exc.args[0], "max_bytes": MAX_CONTACT_BYTES}]
+            return UploadOutcome.rejected("contact_too_large", message, details)
         except BlobMissingError:
-            return _rejected("file_missing", "the file is not in storage")
+            return UploadOutcome.rejected("file_missing", "the file is not in storage")
         if report.invalid:
             # "Every number must be E.164": the file is refused whole, with the rows to fix.
             message = f"{report.invalid} of {report.rows} rows have a number that is not a valid E.164 number"
-            return {**report.as_dict(), **_rejected("invalid_phone_number", message, report.errors)}
+            return UploadOutcome.rejected("invalid_phone_number", message, report.errors).with_report(report.as_dict())
         spool.seek(0)
         deps.blobs.put_file(processed_key(tenant_id, upload_id), spool, "application/x-ndjson")
-    return {**report.as_dict(), "status": "ready"}
+    return UploadOutcome(UploadStatus.READY).with_report(report.as_dict())

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 from chalicelib.adapters.providers.base import ProviderRules, WebhookKind, WebhookRequest
-from chalicelib.domain.errors import InvalidSignatureError
+from chalicelib.domain.channels import Channel
+from chalicelib.domain.errors import DuplicateInboundError, InvalidSignatureError
 from chalicelib.domain.events import StatusEvent
 from chalicelib.domain.model import RecipientStatus, provider_may_move, utc_iso
 from chalicelib.services.deps import Deps
@@ -19,16 +21,16 @@ R = RecipientStatus
 MAX_ATTEMPTS = 10
 # Channels change rarely and every status callback needs one: keep them this long per Lambda container.
 CHANNEL_CACHE_SECONDS = 30.0
-_channels: dict[str, tuple[float, str, dict[str, Any]]] = {}
+_channels: dict[str, tuple[float, str, Channel]] = {}
 
 
-def _channel(deps: Deps, channel_id: str) -> tuple[str | None, dict[str, Any] | None]:
+def _channel(deps: Deps, channel_id: str) -> tuple[str | None, Channel | None]:
     hit = _channels.get(channel_id)
     now = deps.clock.now()
     if hit and now - hit[0] < CHANNEL_CACHE_SECONDS:
         return hit[1], hit[2]
-    tenant_id = deps.store.channel_tenant(channel_id)
-    channel = deps.store.get_channel(tenant_id, channel_id, consistent=False) if tenant_id else None
+    tenant_id = deps.channels.tenant_of(channel_id)
+    channel = deps.channels.get(tenant_id, channel_id, consistent=False) if tenant_id else None
     if tenant_id and channel:
         _channels[channel_id] = (now, tenant_id, channel)
     return tenant_id, channel
@@ -154,15 +156,13 @@ def record_inbound(deps: Deps, channel_id: str, query: Mapping[str, str], body: 
     """Accept a signed inbound message and keep it (replies, sessions and opt-outs build on what is kept)."""
     tenant_id, rules, request = _verified(deps, channel_id, "inbound", query, body, signature)
     for message in rules.parse_inbound(request):
-        deps.store.put_inbound(
-            tenant_id,
-            channel_id,
-            {
-                "message_sid": message.message_id,
-                "from": message.from_,
-                "to": message.to,
-                "body": message.body,
-                "num_media": str(len(message.media)),
-                "received_at": utc_iso(deps.clock.utcnow()),
-            },
-        )
+        kept = {
+            "message_sid": message.message_id,
+            "from": message.from_,
+            "to": message.to,
+            "body": message.body,
+            "num_media": str(len(message.media)),
+            "received_at": utc_iso(deps.clock.utcnow()),
+        }
+        with contextlib.suppress(DuplicateInboundError):  # the provider's retry of a message we kept: answered alike
+            deps.channels.put_inbound(tenant_id, channel_id, kept)

@@ -142,7 +142,7 @@ def test_channel_used_by_an_unfinished_campaign_cannot_be_deleted(
     assert body["error"]["code"] == "channel_in_use"
     assert {"campaign_id": campaign["id"]} in body["error"]["details"]
     assert api.call("GET", f"/v1/channels/{channel['id']}")[0] == 200
-    tenant_id = env.deps.store.channel_tenant(channel["id"])
+    tenant_id = env.deps.channels.tenant_of(channel["id"])
     assert secret_of(env, str(tenant_id), channel["id"])["auth_token"] == SIM_TOKEN
 
 
@@ -189,8 +189,8 @@ def test_campaign_created_while_its_channel_is_being_deleted_keeps_the_channel(
     created: list[dict[str, Any]] = []
     ran = once_before(
         monkeypatch,
-        env.deps.store,
-        "delete_channel",
+        env.deps.channels,
+        "delete",
         lambda: created.append(campaigns.create_campaign(env.deps, tenant[0], body)[0]),
     )
     # WHEN the delete goes on
@@ -301,7 +301,7 @@ def test_credentials_of_the_right_shape_are_accepted_whatever_the_hex_case(env: 
     # WHEN a channel is created with them, THEN it is, and the secret holds them as given
     status, created = api.call("POST", "/v1/channels", channel_body(credentials=creds))
     assert status == 201, created
-    tenant_id = str(env.deps.store.channel_tenant(created["id"]))
+    tenant_id = str(env.deps.channels.tenant_of(created["id"]))
     assert secret_of(env, tenant_id, created["id"]) == creds
 
 
@@ -311,7 +311,7 @@ def test_credentials_that_can_never_work_are_refused_on_patch_and_nothing_change
 ) -> None:
     # GIVEN a working channel and what the PBX and the secret store see of it
     cid = channel["id"]
-    tenant_id = str(env.deps.store.channel_tenant(cid))
+    tenant_id = str(env.deps.channels.tenant_of(cid))
     before = api.call("GET", f"/v1/channels/{cid}")[1]
     # WHEN it is patched with a new name and credentials with one field Twilio could never accept
     field, value = case

@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
+from chalicelib.api import commands
 from chalicelib.api.schemas import PhonebookIn
 from chalicelib.services import phonebooks
 from chalicelib.services.tenants import create_tenant
@@ -327,8 +328,8 @@ def test_racing_puts_leave_exactly_the_winners_object(
     answers: list[tuple[int, Any]] = []
     ran = once_before(
         monkeypatch,
-        env.deps.store,
-        "put_phonebook",
+        env.deps.phonebooks,
+        "put",
         lambda: answers.append(api.call("PUT", "/v1/phonebooks/pb-1", second)),
     )
     # WHEN the first goes on
@@ -337,8 +338,8 @@ def test_racing_puts_leave_exactly_the_winners_object(
     assert ran == [True] and answers[0][0] == 201 and status == 200
     # AND the phonebook is the last written, with its object the only one left (the other's object deleted)
     assert api.call("GET", "/v1/phonebooks/pb-1") == (200, first)
-    item = env.deps.store.get_phonebook(tenant[0], "pb-1")
-    assert item is not None and objects(env) == [item["object_key"]]
+    item = env.deps.phonebooks.get(tenant[0], "pb-1")
+    assert item is not None and objects(env) == [item.object_key]
 
 
 def test_an_item_write_that_fails_leaves_no_object(
@@ -348,8 +349,10 @@ def test_an_item_write_that_fails_leaves_no_object(
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("table unavailable")
 
-    monkeypatch.setattr(env.deps.store, "put_phonebook", refuse)
+    monkeypatch.setattr(env.deps.phonebooks, "put", refuse)
     # WHEN a phonebook is pushed THEN the error propagates and the object written first is removed again
     with pytest.raises(RuntimeError):
-        phonebooks.put_phonebook(env.deps, tenant[0], "pb-1", PhonebookIn.model_validate(book()))
+        phonebooks.put_phonebook(
+            env.deps, tenant[0], "pb-1", commands.put_phonebook(PhonebookIn.model_validate(book()))
+        )
     assert objects(env) == []

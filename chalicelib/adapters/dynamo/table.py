@@ -257,8 +257,12 @@ class Table:
         names: Mapping[str, str] | None = None,
         *,
         want_old: bool = False,
-    ) -> None:
-        """Update one item; a failed condition raises ConditionFailed (part "item", with the old item if asked)."""
+        want_new: bool = False,
+    ) -> dict[str, Any] | None:
+        """Update one item; a failed condition raises ConditionFailed (part "item", with the old item if asked).
+
+        With `want_new`, the item as the update left it (so nobody reads it again).
+        """
         kwargs: dict[str, Any] = {
             "TableName": self.name,
             "Key": to_item(key),
@@ -272,13 +276,17 @@ class Table:
             kwargs["ConditionExpression"] = condition
             if want_old:
                 kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        if want_new:
+            kwargs["ReturnValues"] = "ALL_NEW"
         try:
-            self.db.update_item(**kwargs)
+            out = self.db.update_item(**kwargs)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code", "") == "ConditionalCheckFailedException":
                 raw: Mapping[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
                 raise ConditionFailed(["item"], {"item": from_item(raw)} if raw else None) from exc
             raise
+        new = out.get("Attributes")
+        return from_item(new) if want_new and new else None
 
     def batch_put(self, puts: Iterable[dict[str, Any]]) -> None:
         """Put items unconditionally, 25 per request, retrying what DynamoDB left unprocessed."""

@@ -1,0 +1,84 @@
+"""Channels: a provider account and its sender numbers, and the commands that create and change one. No I/O.
+
+Credentials travel in the commands only: they go to the secret store, never onto a `Channel`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+# A channel is deletable only when no campaign that uses it is in one of the other statuses.
+FINISHED_CAMPAIGN_STATUSES = ("completed", "stopped")
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A tenant's channel as stored (no credentials).
+
+    `use_seq` grows by one whenever a campaign starts using the channel: a delete that read it earlier loses to that
+    campaign (optimistic concurrency, see the channel repository).
+    """
+
+    tenant_id: str
+    channel_id: str
+    name: str
+    type: str
+    provider: str
+    senders: tuple[str, ...]
+    mps: float
+    created_at: str
+    updated_at: str | None = None
+    use_seq: int = 0
+
+    def changed(self, changes: ChannelChanges, now: str) -> Channel:
+        """This channel with `changes` applied at `now`."""
+        return replace(
+            self,
+            name=changes.name if changes.name is not None else self.name,
+            senders=changes.senders if changes.senders is not None else self.senders,
+            mps=changes.mps if changes.mps is not None else self.mps,
+            updated_at=now,
+        )
+
+
+@dataclass(frozen=True)
+class ChannelChanges:
+    """The checked changes to a channel's stored fields (None: leave as it is)."""
+
+    name: str | None = None
+    senders: tuple[str, ...] | None = None
+    mps: float | None = None
+
+    def fields(self) -> dict[str, object]:
+        """The stored attributes these changes set, in a stable order."""
+        out: dict[str, object] = {}
+        if self.name is not None:
+            out["name"] = self.name
+        if self.senders is not None:
+            out["senders"] = list(self.senders)
+        if self.mps is not None:
+            out["mps"] = self.mps
+        return out
+
+
+@dataclass(frozen=True)
+class CreateChannel:
+    """Command: create a channel."""
+
+    name: str
+    type: str
+    provider: str
+    senders: tuple[str, ...]
+    credentials: Mapping[str, str] = field(repr=False)
+    mps: float | None = None
+
+
+@dataclass(frozen=True)
+class PatchChannel:
+    """Command: change any of a channel's name, senders, mps or credentials (None: unchanged)."""
+
+    name: str | None = None
+    senders: tuple[str, ...] | None = None
+    credentials: Mapping[str, str] | None = field(default=None, repr=False)
+    mps: float | None = None

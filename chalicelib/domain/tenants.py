@@ -1,0 +1,16 @@
+"""A tenant (one PBX) and its API key: pure data, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """One PBX: its name, the hash of its one valid API key, and how many campaigns it holds."""
+
+    tenant_id: str
+    name: str
+    api_key_hash: str
+    created_at: str
+    campaign_count: int = 0

@@ -1,0 +1,135 @@
+"""The composition root: builds the boto3 clients, the table, the repositories, the queue, scheduler, bucket, secret
+store and provider factories, once per Lambda container. Nothing else in chalicelib/ makes a client."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from chalicelib.adapters.blobs import Blobs
+from chalicelib.adapters.dynamo.channels import ChannelRepository
+from chalicelib.adapters.dynamo.idempotency import IdempotencyRepository
+from chalicelib.adapters.dynamo.phonebooks import PhonebookRepository
+from chalicelib.adapters.dynamo.store import Store
+from chalicelib.adapters.dynamo.table import Table
+from chalicelib.adapters.dynamo.tenants import TenantRepository
+from chalicelib.adapters.dynamo.uploads import UploadRepository
+from chalicelib.adapters.providers import twilio
+from chalicelib.adapters.providers.base import Provider, ProviderRules, WebhookVerifier
+from chalicelib.adapters.queue import SendQueue
+from chalicelib.adapters.scheduler import CampaignScheduler
+from chalicelib.adapters.secrets import SecretStore
+from chalicelib.config import Settings
+from chalicelib.domain.channels import Channel
+from chalicelib.domain.errors import UnprocessableError
+from chalicelib.domain.model import Clock, IdFactory
+from chalicelib.services.deps import Deps
+
+# Retries and timeouts of every AWS client.
+LIMITS: dict[str, Any] = {
+    "retries": {"mode": "standard", "max_attempts": 5},
+    "connect_timeout": 5,
+    "read_timeout": 20,
+}
+
+
+def tenant_deps(table_name: str, clock: Clock | None = None) -> Deps:
+    """Just enough for the operator's tenant commands (the table, ids, the clock): see chalicelib/admin.py."""
+    clock = clock or Clock()
+    shared = Table(boto3.session.Session().client("dynamodb", config=Config(**LIMITS)), table_name)
+    unused: Any = None  # the tenant commands touch nothing else
+    return Deps(
+        settings=unused,
+        store=unused,
+        tenants=TenantRepository(shared),
+        channels=unused,
+        uploads=unused,
+        phonebooks=unused,
+        idempotency=unused,
+        queue=unused,
+        secrets=unused,
+        scheduler=unused,
+        blobs=unused,
+        clock=clock,
+        ids=IdFactory(clock=clock.now),
+        provider_for=unused,
+        verifier_for=unused,
+        rules_for=unused,
+    )
+
+
+def build(settings: Settings, clock: Clock | None = None) -> Deps:
+    """Real adapters over boto3 clients (AWS, or moto when AWS_ENDPOINT_URL points at it)."""
+    clock = clock or Clock()
+    cfg = Config(**LIMITS)
+    session = boto3.session.Session()
+    dynamodb = session.client("dynamodb", config=cfg)
+    shared = Table(dynamodb, settings.table_name)
+
+    def provider_for(channel: Channel, creds: Mapping[str, str]) -> Provider:
+        current = deps.settings  # read when called: a test may change the settings after build()
+        return twilio.TwilioProvider(
+            creds["account_sid"],
+            creds["auth_token"],
+            api_base=current.twilio_api_base,
+            timeout=current.provider_timeout_seconds,
+        )
+
+    def verifier_for(channel: Channel, creds: Mapping[str, str]) -> WebhookVerifier:
+        return twilio.TwilioSignature(creds["auth_token"])
+
+    def rules_for(provider: str, channel_type: str) -> ProviderRules:
+        if (provider, channel_type) == ("twilio", "sms"):
+            return twilio.TWILIO_SMS
+        raise UnprocessableError(
+            "this deployment supports channels of type 'sms' with provider 'twilio' so far",
+            code="unsupported_channel",
+            details=[{"field": "type"}, {"field": "provider"}],
+        )
+
+    deps = Deps(
+        settings=settings,
+        store=Store(dynamodb, settings.table_name),
+        tenants=TenantRepository(shared),
+        channels=ChannelRepository(shared),
+        uploads=UploadRepository(shared),
+        phonebooks=PhonebookRepository(shared),
+        idempotency=IdempotencyRepository(shared),
+        queue=SendQueue(session.client("sqs", config=cfg), settings.send_queue_url),
+        secrets=SecretStore(session.client("secretsmanager", config=cfg), settings.secrets_prefix),
+        scheduler=CampaignScheduler(
+            session.client("scheduler", config=cfg),
+            settings.scheduler_group,
+            settings.scheduler_target_arn,
+            settings.scheduler_role_arn,
+        ),
+        blobs=Blobs(session.client("s3", config=Config(signature_version="s3v4", **LIMITS)), settings.upload_bucket),
+        clock=clock,
+        ids=IdFactory(clock=clock.now),
+        provider_for=provider_for,
+        verifier_for=verifier_for,
+        rules_for=rules_for,
+    )
+    return deps
+
+
+_current: Deps | None = None
+
+
+def current() -> Deps:
+    """This container's dependencies, created on first use."""
+    global _current
+    if _current is None:
+        from chalicelib.config import settings
+
+        _current = build(settings())
+    return _current
+
+
+def override(deps: Deps | None) -> None:
+    """Replace this process's dependencies (tests, the local stack)."""
+    global _current
+    _current = deps
