@@ -39,7 +39,7 @@ package: venv
 	$(BIN)/python scripts/package.py
 
 lint: venv
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 typecheck: venv
 	$(BIN)/mypy app.py chalicelib
