@@ -141,8 +141,6 @@ class UploadIdTakenError(ConcurrencyError):
 class UploadBusyError(ConflictError):
     """The upload is processed already, or another worker's import of it is alive: `upload` is it as it is now."""
 
-    code = "upload_busy"
-
     def __init__(self, message: str, *, upload: Upload | None = None) -> None:
         super().__init__(message)
         self.upload = upload
@@ -151,8 +149,6 @@ class UploadBusyError(ConflictError):
 class UploadFinishedError(ConflictError):
     """The upload's outcome is recorded already (or it is gone: `upload` is None); `upload` is it as it is now."""
 
-    code = "upload_finished"
-
     def __init__(self, message: str, *, upload: Upload | None = None) -> None:
         super().__init__(message)
         self.upload = upload
@@ -160,8 +156,6 @@ class UploadFinishedError(ConflictError):
 
 class IdempotencyKeyTakenError(ConflictError):
     """The Idempotency-Key is remembered (and not expired): `record` is what the request that took it stored."""
-
-    code = "idempotency_key_taken"
 
     def __init__(self, message: str, *, record: IdempotencyRecord) -> None:
         super().__init__(message)
