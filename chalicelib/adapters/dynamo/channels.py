@@ -167,6 +167,6 @@ class ChannelRepository:
         }
         try:
             # Closes: a provider delivering one message twice (its retries), also concurrently.
-            self.table.tx().put("inbound", item, ITEM_IS_NEW).commit()
+            self.table.put(item, ITEM_IS_NEW)
         except ConditionFailed as exc:
             raise DuplicateInboundError("this inbound message is kept already") from exc

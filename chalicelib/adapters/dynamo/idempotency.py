@@ -52,11 +52,9 @@ class IdempotencyRepository:
         }
         try:
             # Closes: two retries of one request racing; only one creates, the other replays what it created.
-            self.table.tx().put(
-                "key", item, f"{KEY_NOT_EXIST} OR {KEY_EXPIRED}", {":now": int(now)}, want_old=True
-            ).commit()
+            self.table.put(item, f"{KEY_NOT_EXIST} OR {KEY_EXPIRED}", {":now": int(now)}, want_old=True)
         except ConditionFailed as exc:
-            first = exc.item("key")
+            first = exc.item("item")
             raise IdempotencyKeyTakenError(
                 "this Idempotency-Key is taken", record=record_from_item(first or {})
             ) from exc
@@ -68,8 +66,6 @@ class IdempotencyRepository:
         """
         try:
             # Closes: releasing a key that another request took after this one's expired.
-            self.table.tx().delete(
-                "key", {"pk": key_pk(tenant_id), "sk": key}, SAME_REQUEST, {":cid": campaign_id}
-            ).commit()
+            self.table.delete({"pk": key_pk(tenant_id), "sk": key}, SAME_REQUEST, {":cid": campaign_id})
         except ConditionFailed:
             return

@@ -288,6 +288,41 @@ class Table:
         new = out.get("Attributes")
         return from_item(new) if want_new and new else None
 
+    def put(
+        self,
+        item: Mapping[str, Any],
+        condition: str,
+        values: Mapping[str, Any] | None = None,
+        *,
+        want_old: bool = False,
+    ) -> None:
+        """Put one item under `condition` (one PutItem, not a transaction); a failed condition raises ConditionFailed
+        (part "item", with the item as it was if asked)."""
+        kwargs: dict[str, Any] = {"TableName": self.name, "Item": to_item(item), "ConditionExpression": condition}
+        if values:
+            kwargs["ExpressionAttributeValues"] = to_values(values)
+        if want_old:
+            kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        try:
+            self.db.put_item(**kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code", "") == "ConditionalCheckFailedException":
+                raw: Mapping[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
+                raise ConditionFailed(["item"], {"item": from_item(raw)} if raw else None) from exc
+            raise
+
+    def delete(self, key: Mapping[str, str], condition: str, values: Mapping[str, Any] | None = None) -> None:
+        """Delete one item under `condition` (one DeleteItem); a failed condition raises ConditionFailed ("item")."""
+        kwargs: dict[str, Any] = {"TableName": self.name, "Key": to_item(key), "ConditionExpression": condition}
+        if values:
+            kwargs["ExpressionAttributeValues"] = to_values(values)
+        try:
+            self.db.delete_item(**kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code", "") == "ConditionalCheckFailedException":
+                raise ConditionFailed(["item"]) from exc
+            raise
+
     def batch_put(self, puts: Iterable[dict[str, Any]]) -> None:
         """Put items unconditionally, 25 per request, retrying what DynamoDB left unprocessed."""
         batch: list[dict[str, Any]] = []

@@ -83,7 +83,7 @@ class UploadRepository:
         """Store a new upload record; UploadIdTakenError when the id exists."""
         try:
             # Closes: an id given twice (a new upload must never reset one being processed).
-            self.table.tx().put("upload", upload_item(upload), ITEM_IS_NEW).commit()
+            self.table.put(upload_item(upload), ITEM_IS_NEW)
         except ConditionFailed as exc:
             raise UploadIdTakenError("upload id collision") from exc
 
