@@ -16,7 +16,7 @@ def create_channel(body: ChannelIn) -> CreateChannel:
         provider=body.provider,
         senders=tuple(body.senders),
         credentials=body.credentials.model_dump(),
-        mps=float(body.mps) if body.mps is not None else None,
+        mps=body.mps,  # as sent: the service checks its range before it becomes a float (it may be a huge int)
     )
 
 
@@ -26,7 +26,7 @@ def patch_channel(body: ChannelPatch) -> PatchChannel:
         name=body.name,
         senders=tuple(body.senders) if body.senders is not None else None,
         credentials=body.credentials.model_dump() if body.credentials is not None else None,
-        mps=float(body.mps) if body.mps is not None else None,
+        mps=body.mps,  # as sent: the service checks its range before it becomes a float (it may be a huge int)
     )
 
 

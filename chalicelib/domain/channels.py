@@ -64,7 +64,7 @@ class ChannelChanges:
 
 @dataclass(frozen=True)
 class CreateChannel:
-    """Command: create a channel."""
+    """Command: create a channel (`mps` as the PBX sent it, an int or a float of any size, until it is checked)."""
 
     name: str
     type: str
@@ -76,7 +76,7 @@ class CreateChannel:
 
 @dataclass(frozen=True)
 class PatchChannel:
-    """Command: change any of a channel's name, senders, mps or credentials (None: unchanged)."""
+    """Command: change any of a channel's name, senders, mps (as sent) or credentials (None: unchanged)."""
 
     name: str | None = None
     senders: tuple[str, ...] | None = None

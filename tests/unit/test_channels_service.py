@@ -55,6 +55,7 @@ def test_a_channel_is_answered_with_its_webhooks_and_never_its_credentials() -> 
         ({"senders": ("+1500555",)}, "invalid_phone_number"),
         ({"mps": 0.001}, "invalid_mps"),
         ({"mps": 1001.0}, "invalid_mps"),
+        ({"mps": 10**4000}, "invalid_mps"),  # an int no float can hold: refused, never converted first
         ({"credentials": {"account_sid": "XX", "auth_token": "t"}}, "invalid_credentials"),
         ({"type": "whatsapp"}, "unsupported_channel"),
         ({"provider": "whatsapp_cloud"}, "unsupported_channel"),
@@ -103,6 +104,15 @@ def test_an_update_checks_everything_before_it_writes() -> None:
     assert (answer["name"], answer["mps"], answer["senders"]) == ("Renamed", 5, ["+15005550006"])
     assert answer["updated_at"] > answer["created_at"]
     assert world.secrets.get("tn_a", cid) == {**CREDS, "auth_token": "new"}
+
+
+def test_an_mps_no_float_can_hold_is_refused_on_update_too() -> None:
+    # GIVEN a channel WHEN its mps is changed to a 4000-digit int THEN 422 invalid_mps, the channel unchanged
+    world = fake_world()
+    cid = created(world)["id"]
+    with pytest.raises(UnprocessableError) as refused:
+        channels.update_channel(world.deps, "tn_a", cid, PatchChannel(mps=10**4000))
+    assert refused.value.code == "invalid_mps" and world.channels.get("tn_a", cid).mps == 1  # type: ignore[union-attr]
 
 
 def test_another_tenants_channel_is_not_found() -> None:
