@@ -36,6 +36,17 @@ LIMITS: dict[str, Any] = {
 }
 
 
+def provider_rules(provider: str, channel_type: str) -> ProviderRules:
+    """The rules of the providers this deployment wires (by provider and channel type); 422 for any other."""
+    if (provider, channel_type) == ("twilio", "sms"):
+        return twilio.TWILIO_SMS
+    raise UnprocessableError(
+        "this deployment supports channels of type 'sms' with provider 'twilio' so far",
+        code="unsupported_channel",
+        details=[{"field": "type"}, {"field": "provider"}],
+    )
+
+
 def tenant_deps(table_name: str, clock: Clock | None = None) -> Deps:
     """Just enough for the operator's tenant commands (the table, ids, the clock): see chalicelib/admin.py."""
     clock = clock or Clock()
@@ -81,15 +92,6 @@ def build(settings: Settings, clock: Clock | None = None) -> Deps:
     def verifier_for(channel: Channel, creds: Mapping[str, str]) -> WebhookVerifier:
         return twilio.TwilioSignature(creds["auth_token"])
 
-    def rules_for(provider: str, channel_type: str) -> ProviderRules:
-        if (provider, channel_type) == ("twilio", "sms"):
-            return twilio.TWILIO_SMS
-        raise UnprocessableError(
-            "this deployment supports channels of type 'sms' with provider 'twilio' so far",
-            code="unsupported_channel",
-            details=[{"field": "type"}, {"field": "provider"}],
-        )
-
     deps = Deps(
         settings=settings,
         store=Store(dynamodb, settings.table_name),
@@ -111,7 +113,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Deps:
         ids=IdFactory(clock=clock.now),
         provider_for=provider_for,
         verifier_for=verifier_for,
-        rules_for=rules_for,
+        rules_for=provider_rules,
     )
     return deps
 

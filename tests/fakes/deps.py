@@ -6,12 +6,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from chalicelib.adapters.providers import twilio
 from chalicelib.adapters.providers.base import Provider, WebhookVerifier
 from chalicelib.config import Settings
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.model import Clock, IdFactory
 from chalicelib.services.deps import Deps
+from chalicelib.wiring import provider_rules
 from tests.fakes.aws import FakeBlobs, FakeQueue, FakeScheduler, FakeSecrets
 from tests.fakes.channels import FakeChannels
 from tests.fakes.idempotency import FakeIdempotency
@@ -116,6 +116,6 @@ def fake_world(now: float = T0) -> FakeWorld:
         ids=IdFactory(clock=clock.now),
         provider_for=_no_provider,
         verifier_for=_no_verifier,
-        credential_rules={"twilio": twilio.credential_problems},
+        rules_for=provider_rules,
     )
     return world
