@@ -220,7 +220,7 @@ def bench_campaign_csv(recipients: int | None = None) -> dict[str, Any]:
         campaign: dict[str, Any] = {}
         while time.time() - t_create < timeout:
             with counter.paused():
-                campaign = d.store.get_campaign(tenant_id, campaign_id) or {}
+                campaign = d.campaigns.get(tenant_id, campaign_id) or {}
             status = str(campaign.get("status", ""))
             if t_dispatched is None and campaign.get("dispatched_gen") is not None:
                 t_dispatched = time.time()

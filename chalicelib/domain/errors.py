@@ -87,3 +87,42 @@ class ConcurrencyError(ServiceError):
 
     status = 503
     code = "try_again"
+
+
+# ---------------------------------------------------------------------------------------------- lost races
+# Raised by repositories when a conditional write loses; each carries, where the caller needs it, the item as the
+# winner left it (DynamoDB's ALL_OLD), so nobody reads it again to find out what happened.
+
+
+class CampaignLimitError(ConflictError):
+    """The tenant has as many campaigns as it may (409 campaign_limit_reached)."""
+
+    code = "campaign_limit_reached"
+
+
+class ChannelGoneError(ConflictError):
+    """The campaign's channel was deleted while the campaign was being written (409 channel_not_found)."""
+
+    code = "channel_not_found"
+
+
+class CampaignMovedError(ConcurrencyError):
+    """A campaign was not in the status (or draft version) a write expected; `campaign` is it as it was, if any."""
+
+    def __init__(self, message: str, campaign: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.campaign = campaign
+
+
+class AudienceWrittenError(ConflictError):
+    """A campaign's recipients and counters were written already (by another dispatcher), or it stopped sending."""
+
+    code = "audience_written"
+
+
+class RecipientMovedError(ConcurrencyError):
+    """A recipient was not as a write expected (moved on, or claimed by another); `recipient` is it as it was."""
+
+    def __init__(self, message: str, recipient: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.recipient = recipient

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +23,14 @@ from chalicelib.api.schemas import (
     TemplateContent,
     parse,
 )
-from chalicelib.domain.errors import ConcurrencyError, ConflictError, NotFoundError, UnprocessableError
+from chalicelib.domain.errors import (
+    AudienceWrittenError,
+    CampaignMovedError,
+    ConcurrencyError,
+    ConflictError,
+    NotFoundError,
+    UnprocessableError,
+)
 from chalicelib.domain.model import (
     COUNTER_SHARDS,
     SEND_INTERRUPTED,
@@ -413,7 +421,7 @@ def create_campaign(
         "started_at": now_iso if status == CampaignStatus.EXECUTING else None,
     }
     try:
-        stored = deps.store.create_campaign(campaign, deps.settings.max_campaigns_per_tenant)
+        stored = deps.campaigns.create(campaign, deps.settings.max_campaigns_per_tenant)
     except Exception:
         if idempotency is not None:
             deps.store.release_idempotency_key(tenant_id, idempotency.key, campaign_id)
@@ -461,7 +469,7 @@ def _replay(deps: Deps, tenant_id: str, earlier: dict[str, Any], idempotency: Id
             code="idempotency_key_reused",
             details=[{"header": "Idempotency-Key"}],
         )
-    if deps.store.get_campaign(tenant_id, str(earlier["campaign_id"])) is None:
+    if deps.campaigns.get(tenant_id, str(earlier["campaign_id"])) is None:
         raise ConflictError(
             "the first request with this Idempotency-Key is still being processed, or its campaign was deleted",
             code="request_in_progress",
@@ -473,7 +481,7 @@ def _replay(deps: Deps, tenant_id: str, earlier: dict[str, Any], idempotency: Id
 def result_of(deps: Deps, campaign: dict[str, Any]) -> Result:
     """The campaign's figures: its counters once its recipients are written, before that its audience's size."""
     if campaign.get("audience_written"):
-        return Result.from_buckets(deps.store.counters(campaign["campaign_id"]))
+        return Result.from_buckets(deps.recipients.counters(campaign["campaign_id"]))
     total = int(campaign.get("audience_total", campaign.get("total", 0)))
     return Result(total=total, pending=total)
 
@@ -515,7 +523,7 @@ def view(campaign: dict[str, Any], result: Result, *, full: bool = True) -> dict
 
 def get_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
     """One campaign with its live result figures, or 404."""
-    campaign = deps.store.get_campaign(tenant_id, campaign_id)
+    campaign = deps.campaigns.get(tenant_id, campaign_id)
     if campaign is None:
         raise NotFoundError("no such campaign")
     return view(campaign, result_of(deps, campaign))
@@ -523,7 +531,7 @@ def get_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]
 
 def list_campaigns(deps: Deps, tenant_id: str, status: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
     """A page of the tenant's campaigns, newest first."""
-    page = deps.store.list_campaigns(tenant_id, status, limit, cursor)
+    page = deps.campaigns.page(tenant_id, status, limit, cursor)
     items = [view(c, result_of(deps, c), full=False) for c in page.items]
     return {"items": items, "next_cursor": page.next_cursor}
 
@@ -551,15 +559,19 @@ def list_recipients(
     deps: Deps, tenant_id: str, campaign_id: str, status: str | None, limit: int, cursor: str | None
 ) -> dict[str, Any]:
     """A page of a campaign's per-recipient details (written when sending starts)."""
-    if deps.store.get_campaign(tenant_id, campaign_id, consistent=False) is None:
+    if deps.campaigns.get(tenant_id, campaign_id, consistent=False) is None:
         raise NotFoundError("no such campaign")
-    page = deps.store.list_recipients(campaign_id, status, limit, cursor)
+    page = deps.recipients.page(campaign_id, status, limit, cursor)
     return {"items": [recipient_view(i) for i in page.items], "next_cursor": page.next_cursor}
 
 
 # ---------------------------------------------------------------------------------------------- operations
 def _draft(deps: Deps, tenant_id: str, campaign_id: str, action: str) -> dict[str, Any]:
-    campaign = deps.store.get_campaign(tenant_id, campaign_id)
+    return _still_draft(deps.campaigns.get(tenant_id, campaign_id), action)
+
+
+def _still_draft(campaign: dict[str, Any] | None, action: str) -> dict[str, Any]:
+    """The campaign if it is a draft; 404 or 409 campaign_not_editable if it is not."""
     if campaign is None:
         raise NotFoundError("no such campaign")
     if campaign["status"] != CampaignStatus.DRAFT:
@@ -602,8 +614,11 @@ def update_campaign(deps: Deps, tenant_id: str, campaign_id: str, patch: Campaig
         _, content, segments, encoding, audience = _check_settings(deps, tenant_id, body)
         fields = _settings_fields(body, content, segments, encoding, audience)
         fields["routing_target"] = None
-        if deps.store.update_draft(tenant_id, campaign_id, int(campaign.get("version", 0)), fields):
-            return get_campaign(deps, tenant_id, campaign_id)
+        try:
+            deps.campaigns.update_draft(tenant_id, campaign_id, int(campaign.get("version", 0)), fields)
+        except CampaignMovedError:
+            continue  # edited, sent or deleted meanwhile: read it again and decide again
+        return get_campaign(deps, tenant_id, campaign_id)
     raise ConcurrencyError("the campaign kept changing while being edited; try again")
 
 
@@ -614,21 +629,24 @@ def send_campaign(deps: Deps, tenant_id: str, campaign_id: str, body: SendIn) ->
     version = int(campaign.get("version", 0))
     if isinstance(body.send_time, SendScheduled):
         scheduled_at = utc_iso(parse_schedule(deps, body.send_time)) or ""
-        if not deps.store.schedule_draft(tenant_id, campaign_id, version, scheduled_at, audience.total):
-            _draft(deps, tenant_id, campaign_id, "sent")
-            raise ConcurrencyError("the draft changed while being sent; try again")
+        try:
+            deps.campaigns.schedule_draft(tenant_id, campaign_id, version, scheduled_at, audience.total)
+        except CampaignMovedError as lost:
+            _still_draft(lost.campaign, "sent")
+            raise ConcurrencyError("the draft changed while being sent; try again") from lost
         _schedule(deps, tenant_id, campaign_id, scheduled_at)
         return get_campaign(deps, tenant_id, campaign_id)
-    status = deps.store.start_campaign(
-        tenant_id,
-        campaign_id,
-        "draft",
-        utc_iso(deps.clock.utcnow()) or "",
-        extra={"send_time": {"type": "now"}, "audience_total": audience.total},
-    )
-    if status is None:
-        _draft(deps, tenant_id, campaign_id, "sent")
-        raise ConcurrencyError("the draft changed while being sent; try again")
+    try:
+        status = deps.campaigns.start(
+            tenant_id,
+            campaign_id,
+            "draft",
+            utc_iso(deps.clock.utcnow()) or "",
+            extra={"send_time": {"type": "now"}, "audience_total": audience.total},
+        )
+    except CampaignMovedError as lost:
+        _still_draft(lost.campaign, "sent")
+        raise ConcurrencyError("the draft changed while being sent; try again") from lost
     if status == CampaignStatus.EXECUTING:
         _begin_dispatch(deps, tenant_id, campaign_id, audience.total, int(campaign.get("dispatch_gen", 0)))
     return get_campaign(deps, tenant_id, campaign_id)
@@ -636,7 +654,7 @@ def send_campaign(deps: Deps, tenant_id: str, campaign_id: str, body: SendIn) ->
 
 def duplicate_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
     """A new draft with the same settings and recipients (a phonebook is resolved again when it is sent)."""
-    source = deps.store.get_campaign(tenant_id, campaign_id)
+    source = deps.campaigns.get(tenant_id, campaign_id)
     if source is None:
         raise NotFoundError("no such campaign")
     new_id = deps.ids.new("cmp")
@@ -658,7 +676,7 @@ def duplicate_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str
         "created_at": now_iso,
         "duplicated_from": campaign_id,
     }
-    deps.store.create_campaign(campaign, deps.settings.max_campaigns_per_tenant)
+    deps.campaigns.create(campaign, deps.settings.max_campaigns_per_tenant)
     log.info("campaign duplicated", extra={"campaign_id": new_id, "from": campaign_id})
     return get_campaign(deps, tenant_id, new_id)
 
@@ -680,7 +698,7 @@ def _retryable(recipient: dict[str, Any], rules: ProviderRules | None) -> bool:
 
 def retry_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
     """Resend a finished campaign's failed messages (never to opted-out numbers, never what may have gone out)."""
-    campaign = deps.store.get_campaign(tenant_id, campaign_id)
+    campaign = deps.campaigns.get(tenant_id, campaign_id)
     if campaign is None:
         raise NotFoundError("no such campaign")
     status = campaign["status"]
@@ -694,7 +712,7 @@ def retry_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, An
         rules = _retry_rules(deps, tenant_id, campaign)
         work = sum(
             1
-            for r in deps.store.recipients_with_status(campaign_id, [*RETRYABLE_STATUSES, "queued", "sending"])
+            for r in deps.recipients.with_status(campaign_id, [*RETRYABLE_STATUSES, "queued", "sending"])
             if _retryable(r, rules) or r["status"] in ("queued", "sending")
         )
     else:
@@ -702,23 +720,24 @@ def retry_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, An
     if work == 0:
         raise ConflictError("no message of this campaign failed in a way worth retrying", code="nothing_to_retry")
     retry_gen = int(campaign.get("retry_gen", 0)) + 1
-    started = deps.store.start_campaign(
-        tenant_id,
-        campaign_id,
-        status,
-        utc_iso(deps.clock.utcnow()) or "",
-        to_status=CampaignStatus.RETRYING.value,
-        extra={
-            "retry_gen": retry_gen,
-            "dispatch_gen": int(campaign.get("dispatch_gen", 0)) + 1,
-            "dispatched_gen": None,
-            "dispatching_at": None,
-            "stop_reason": None,
-        },
-    )
-    if started is None:
-        raise ConflictError("the campaign changed; read it again", code="campaign_busy")
-    deps.store.set_campaign_fields(tenant_id, campaign_id, {"completed_at": None})
+    try:
+        started = deps.campaigns.start(
+            tenant_id,
+            campaign_id,
+            status,
+            utc_iso(deps.clock.utcnow()) or "",
+            to_status=CampaignStatus.RETRYING.value,
+            extra={
+                "retry_gen": retry_gen,
+                "dispatch_gen": int(campaign.get("dispatch_gen", 0)) + 1,
+                "dispatched_gen": None,
+                "dispatching_at": None,
+                "stop_reason": None,
+            },
+        )
+    except CampaignMovedError as lost:
+        raise ConflictError("the campaign changed; read it again", code="campaign_busy") from lost
+    deps.campaigns.set_fields(tenant_id, campaign_id, {"completed_at": None})
     log.info("campaign retry", extra={"campaign_id": campaign_id, "status": started, "recipients": work})
     if started == CampaignStatus.RETRYING:
         _begin_dispatch(deps, tenant_id, campaign_id, work, int(campaign.get("dispatch_gen", 0)) + 1)
@@ -727,7 +746,7 @@ def retry_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, An
 
 def delete_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> None:
     """Delete a campaign that is not sending, with its schedule, recipients and counters; its place is freed."""
-    campaign = deps.store.delete_campaign(tenant_id, campaign_id)
+    campaign = deps.campaigns.delete(tenant_id, campaign_id)
     if campaign["status"] == CampaignStatus.SCHEDULED:
         try:
             deps.scheduler.cancel(campaign_id)
@@ -736,7 +755,7 @@ def delete_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> None:
     if not campaign.get("audience_written"):
         return
     if int(campaign.get("total", 0)) <= deps.settings.inline_dispatch_max:
-        deps.store.delete_campaign_data(campaign_id)
+        deps.recipients.purge(campaign_id)
     else:
         deps.queue.publish_job(Job("purge", tenant_id, campaign_id), f"purge:{campaign_id}")
     log.info("campaign deleted", extra={"campaign_id": campaign_id})
@@ -747,7 +766,7 @@ def run_job(deps: Deps, job: Job) -> None:
     if job.kind == "dispatch":
         dispatch(deps, job.tenant_id, job.campaign_id)
     elif job.kind == "purge":
-        deps.store.delete_campaign_data(job.campaign_id)
+        deps.recipients.purge(job.campaign_id)
     elif job.kind == "settle":
         from chalicelib.services import settle
 
@@ -794,8 +813,10 @@ def _materialize(deps: Deps, campaign: dict[str, Any], beat: Callable[[], None])
                 row["variables"] = variables
             yield row
 
-    deps.store.create_recipients(campaign_id, rows(), on_batch=beat)
-    deps.store.mark_materialized(tenant_id, campaign_id, shard_counts, report)
+    deps.recipients.create(campaign_id, rows(), on_batch=beat)
+    # Another dispatcher may have counted them (the recipients it wrote are the same): its counters stand.
+    with contextlib.suppress(AudienceWrittenError):
+        deps.campaigns.mark_materialized(tenant_id, campaign_id, shard_counts, report)
     log.info("audience written", extra={"campaign_id": campaign_id, "recipients": len(entries)})
     return True
 
@@ -812,12 +833,12 @@ class _Heartbeat:
         if now - self._last >= HEARTBEAT_SECONDS:
             self._last = now
             stamp = utc_iso(self._deps.clock.utcnow())
-            self._deps.store.set_campaign_fields(self._tenant_id, self._campaign_id, {"dispatching_at": stamp})
+            self._deps.campaigns.set_fields(self._tenant_id, self._campaign_id, {"dispatching_at": stamp})
 
 
 def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
     """Write a sending campaign's audience if not yet done, and put its recipients on the queue in chunks."""
-    campaign = deps.store.get_campaign(tenant_id, campaign_id)
+    campaign = deps.campaigns.get(tenant_id, campaign_id)
     if campaign is None or campaign["status"] not in SENDING_STATUSES:
         return
     # The first mark comes with the first batch written or queued: a small audience (the common case) costs none.
@@ -825,7 +846,7 @@ def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
     if not campaign.get("audience_written"):
         if not _materialize(deps, campaign, beat):
             return
-        campaign = deps.store.get_campaign(tenant_id, campaign_id)
+        campaign = deps.campaigns.get(tenant_id, campaign_id)
         if campaign is None or campaign["status"] not in SENDING_STATUSES:
             return
     total = int(campaign["total"])
@@ -845,7 +866,7 @@ def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
         ]
     deps.queue.publish(chunks, group=sender_group(campaign), dedup_prefix=f"{campaign_id}:{generation}", on_batch=beat)
     now = utc_iso(deps.clock.utcnow())
-    deps.store.set_campaign_fields(
+    deps.campaigns.set_fields(
         tenant_id,
         campaign_id,
         {"dispatched_gen": generation, "dispatched_at": now, "progress_at": now, "retry_dispatched": retry_gen},
@@ -859,18 +880,18 @@ def _requeue_failures(deps: Deps, campaign_id: str, rules: ProviderRules | None)
     """Queue a retry's recipients again; returns every index it must send (also those a crashed run requeued)."""
     failed: list[dict[str, Any]] = []
     todo: list[int] = []
-    for r in deps.store.recipients_with_status(campaign_id, [*RETRYABLE_STATUSES, "queued", "sending"]):
+    for r in deps.recipients.with_status(campaign_id, [*RETRYABLE_STATUSES, "queued", "sending"]):
         if r["status"] in ("queued", "sending"):
             todo.append(int(r["index"]))
         elif _retryable(r, rules):
             failed.append(r)
-    todo.extend(deps.store.requeue_recipients(campaign_id, failed))
+    todo.extend(deps.recipients.requeue(campaign_id, failed))
     return sorted(todo)
 
 
 def finish_if_done(deps: Deps, tenant_id: str, campaign_id: str) -> bool:
     """Complete a sending campaign once no recipient is pending, and start the next pending one."""
-    return _finish_if_done(deps, deps.store.get_campaign(tenant_id, campaign_id))
+    return _finish_if_done(deps, deps.campaigns.get(tenant_id, campaign_id))
 
 
 def _finish_if_done(deps: Deps, campaign: dict[str, Any] | None) -> bool:
@@ -882,7 +903,7 @@ def _finish_if_done(deps: Deps, campaign: dict[str, Any] | None) -> bool:
         campaign.get("retry_gen", 0)
     ):
         return False  # its recipients (or a retry's) are not queued yet: nothing pending only means nothing written
-    result = Result.from_buckets(deps.store.counters(campaign_id))
+    result = Result.from_buckets(deps.recipients.counters(campaign_id))
     if result.pending > 0:
         return False
     finish(deps, tenant_id, campaign_id, CampaignStatus.COMPLETED)
@@ -894,25 +915,30 @@ def finish(
 ) -> None:
     """End a sending campaign (completed or stopped) and hand the tenant's send lock on."""
     if reason:
-        deps.store.set_campaign_fields(
-            tenant_id, campaign_id, {"stop_reason": reason}, condition_status=["executing", "retrying"]
-        )
-    next_id = deps.store.finish_campaign(tenant_id, campaign_id, final.value, utc_iso(deps.clock.utcnow()) or "")
+        # If it finished meanwhile, finishing it below does nothing either.
+        with contextlib.suppress(CampaignMovedError):
+            deps.campaigns.set_fields(
+                tenant_id, campaign_id, {"stop_reason": reason}, condition_status=["executing", "retrying"]
+            )
+    next_id = deps.campaigns.finish(tenant_id, campaign_id, final.value, utc_iso(deps.clock.utcnow()) or "")
     log.info("campaign finished", extra={"campaign_id": campaign_id, "status": final.value, "next": next_id})
     if next_id:
-        nxt = deps.store.get_campaign(tenant_id, next_id) or {}
+        nxt = deps.campaigns.get(tenant_id, next_id) or {}
         _begin_dispatch(deps, tenant_id, next_id, int(nxt.get("audience_total", 0)), int(nxt.get("dispatch_gen", 0)))
 
 
 def start_scheduled(deps: Deps, tenant_id: str, campaign_id: str) -> str | None:
     """Start a scheduled campaign whose time has come (idempotent: schedule and tick may both call it)."""
-    campaign = deps.store.get_campaign(tenant_id, campaign_id)
+    campaign = deps.campaigns.get(tenant_id, campaign_id)
     if campaign is None or campaign["status"] != CampaignStatus.SCHEDULED:
         return None
     now = deps.clock.utcnow()
     if campaign.get("scheduled_at") and parse_utc(campaign["scheduled_at"]) > now:
         return None
-    status = deps.store.start_campaign(tenant_id, campaign_id, "scheduled", utc_iso(now) or "")
+    try:
+        status: str | None = deps.campaigns.start(tenant_id, campaign_id, "scheduled", utc_iso(now) or "")
+    except CampaignMovedError:
+        status = None  # the schedule and the tick both started it; the other one did
     log.info("scheduled campaign started", extra={"campaign_id": campaign_id, "status": status})
     if status == CampaignStatus.EXECUTING:
         _begin_dispatch(deps, tenant_id, campaign_id, int(campaign.get("audience_total", 0)), 0)
@@ -926,11 +952,11 @@ def tick(deps: Deps) -> dict[str, int]:
     now = deps.clock.utcnow()
     now_iso = utc_iso(now) or ""
     started = finished = revived = settling = 0
-    for _, tenant_id, campaign_id in deps.store.indexed_campaigns(DUE, until=now_iso):
+    for _, tenant_id, campaign_id in deps.campaigns.indexed(DUE, until=now_iso):
         if start_scheduled(deps, tenant_id, campaign_id):
             started += 1
-    for _, tenant_id, campaign_id in deps.store.indexed_campaigns(ACTIVE):
-        campaign = deps.store.get_campaign(tenant_id, campaign_id)
+    for _, tenant_id, campaign_id in deps.campaigns.indexed(ACTIVE):
+        campaign = deps.campaigns.get(tenant_id, campaign_id)
         if campaign is None or campaign["status"] not in SENDING_STATUSES:
             continue
         if _finish_if_done(deps, campaign):
@@ -942,7 +968,7 @@ def tick(deps: Deps) -> dict[str, int]:
             generation = int(campaign.get("dispatch_gen", 0))
             if campaign.get("dispatched_gen") is not None:
                 generation += 1
-                deps.store.set_campaign_fields(tenant_id, campaign_id, {"dispatch_gen": generation})
+                deps.campaigns.set_fields(tenant_id, campaign_id, {"dispatch_gen": generation})
             # Through the queue: a job's message group runs one dispatch of a campaign at a time, and FIFO
             # de-duplication drops a repeat while the first (writing a large audience) is still running.
             deps.queue.publish_job(Job("dispatch", tenant_id, campaign_id), f"dispatch:{campaign_id}:{generation}")

@@ -134,7 +134,7 @@ def delete_channel(deps: Deps, tenant_id: str, channel_id: str) -> None:
         channel = get_channel(deps, tenant_id, channel_id)
         users = [
             c["campaign_id"]
-            for c in deps.store.campaigns_of_tenant(tenant_id)
+            for c in deps.campaigns.of_tenant(tenant_id)
             if c.get("channel_id") == channel_id and c.get("status") not in FINISHED
         ]
         if users:

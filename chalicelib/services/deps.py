@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.adapters.blobs import Blobs
-from chalicelib.adapters.dynamo import Store
+from chalicelib.adapters.dynamo import CampaignRepo, RecipientRepo, Store
+from chalicelib.adapters.handovers import HandoverRepo
 from chalicelib.adapters.providers.base import Provider, ProviderRules, WebhookVerifier
 from chalicelib.adapters.queue import SendQueue
 from chalicelib.adapters.scheduler import CampaignScheduler
@@ -33,6 +34,9 @@ class Deps:
     verifier_for: Callable[[Mapping[str, Any], Mapping[str, str]], WebhookVerifier]
     # The rules of a channel's provider, by (provider, channel type); 422 unsupported_channel for one not wired here.
     rules_for: Callable[[str, str], ProviderRules]
+    campaigns: CampaignRepo
+    recipients: RecipientRepo
+    handovers: HandoverRepo
 
 
 def build(settings: Settings, clock: Clock | None = None) -> Deps:
@@ -72,9 +76,10 @@ def build(settings: Settings, clock: Clock | None = None) -> Deps:
             details=[{"field": "type"}, {"field": "provider"}],
         )
 
+    store = Store(session.client("dynamodb", config=cfg), settings.table_name)
     deps = Deps(
         settings=settings,
-        store=Store(session.client("dynamodb", config=cfg), settings.table_name),
+        store=store,
         queue=SendQueue(session.client("sqs", config=cfg), settings.send_queue_url),
         secrets=SecretStore(session.client("secretsmanager", config=cfg), settings.secrets_prefix),
         scheduler=CampaignScheduler(
@@ -92,6 +97,9 @@ def build(settings: Settings, clock: Clock | None = None) -> Deps:
         provider_for=provider_for,
         verifier_for=verifier_for,
         rules_for=rules_for,
+        campaigns=CampaignRepo(store),
+        recipients=RecipientRepo(store),
+        handovers=HandoverRepo(store),
     )
     return deps
 

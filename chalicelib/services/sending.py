@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import uuid
@@ -12,6 +13,7 @@ from urllib.parse import urlencode
 
 from chalicelib.adapters.providers.base import Outcome, Provider, ProviderRules, SendResult
 from chalicelib.adapters.queue import Chunk, sender_group
+from chalicelib.domain.errors import CampaignMovedError, RecipientMovedError
 from chalicelib.domain.model import SENDING_STATUSES, CampaignStatus, Clock, RecipientStatus, utc_iso
 from chalicelib.domain.phone import mask
 from chalicelib.services import campaigns
@@ -78,11 +80,10 @@ def status_callback_url(
 
 def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> None:
     """Send a chunk; safe to run twice for the same message (claims), and to be cut short (the rest is requeued)."""
-    store = deps.store
-    campaign = store.get_campaign(chunk.tenant_id, chunk.campaign_id)
+    campaign = deps.campaigns.get(chunk.tenant_id, chunk.campaign_id)
     if campaign is None or campaign["status"] not in SENDING_STATUSES:
         return
-    channel = store.get_channel(chunk.tenant_id, campaign["channel_id"])
+    channel = deps.store.get_channel(chunk.tenant_id, campaign["channel_id"])
     creds = deps.secrets.get(chunk.tenant_id, campaign["channel_id"]) if channel else None
     if channel is None or creds is None:
         campaigns.finish(
@@ -106,7 +107,7 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
     # settled from its hand-over record (never resent from here).
     todo = [
         r
-        for r in store.recipients_range(chunk.campaign_id, chunk.start, chunk.end)
+        for r in deps.recipients.range(chunk.campaign_id, chunk.start, chunk.end)
         if (wanted is None or int(r["index"]) in wanted) and r["status"] == RecipientStatus.QUEUED
     ]
     token = uuid.uuid4().hex
@@ -114,9 +115,9 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
         # Written before the claim: should this worker die from here on, the record names the recipients that may
         # be at the provider, due for settling once this invocation must have ended (Lambda stops it at its timeout).
         due = deps.clock.now() + time_left() + HANDOVER_MARGIN_SECONDS
-        store.open_handover(chunk.campaign_id, token, [int(r["index"]) for r in todo], due)
+        deps.handovers.open(chunk.campaign_id, token, [int(r["index"]) for r in todo], due)
     # One claim for the chunk (a transaction per 100 recipients), not one per recipient.
-    claimed = store.claim_recipients(chunk.campaign_id, todo, token, deps.clock.now()) if todo else []
+    claimed = deps.recipients.claim(chunk.campaign_id, todo, token, deps.clock.now()) if todo else []
     outcomes = OutcomeBuffer(deps, chunk.campaign_id, token)
     halt = threading.Event()
     providers = threading.local()
@@ -148,11 +149,13 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
         pacer.drain()
     unsent = [i for v, i in verdicts if v != "done"]
     for index in unsent:
-        store.release_recipient(chunk.campaign_id, index, token)  # sent nothing: queued again, attempt not counted
+        # Sent nothing: queued again, attempt not counted (unless a status report or a settler has it now).
+        with contextlib.suppress(RecipientMovedError):
+            deps.recipients.release(chunk.campaign_id, index, token)
     if todo:
         # Every claimed recipient now has an outcome except the uncertain ones: the record keeps those alone, due
         # once the provider's status callback has had time to settle them.
-        store.narrow_handover(
+        deps.handovers.narrow(
             chunk.campaign_id, token, outcomes.uncertain(), deps.clock.now() + deps.settings.settle_seconds
         )
     if any(v == "stop" for v, _ in verdicts):
@@ -160,7 +163,10 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
     if unsent:
         _requeue(deps, chunk, campaign, min(unsent))
         return
-    store.set_campaign_fields(chunk.tenant_id, chunk.campaign_id, {"progress_at": utc_iso(deps.clock.utcnow())})
+    try:
+        deps.campaigns.set_fields(chunk.tenant_id, chunk.campaign_id, {"progress_at": utc_iso(deps.clock.utcnow())})
+    except CampaignMovedError:
+        return  # finished and deleted meanwhile: nothing is left to finish
     campaigns.finish_if_done(deps, chunk.tenant_id, chunk.campaign_id)
 
 
@@ -224,13 +230,13 @@ class OutcomeBuffer:
             self._write(batch)
 
     def _write(self, batch: list[tuple[dict[str, Any], RecipientStatus, dict[str, Any], str | None]]) -> None:
-        store = self._deps.store
-        lost = store.move_recipients(self._campaign_id, [(c, to, f, self._token) for c, to, f, _ in batch])
+        recipients = self._deps.recipients
+        lost = recipients.move_many(self._campaign_id, [(c, to, f, self._token) for c, to, f, _ in batch])
         for pos in lost:
             claimed, _, _, message_id = batch[pos]
             # The provider's status callback got here first and moved the recipient on; keep its status, add the id.
             if message_id:
-                store.set_recipient_fields(
+                recipients.set_fields(
                     self._campaign_id,
                     int(claimed["index"]),
                     {"provider_message_id": message_id},
@@ -316,8 +322,9 @@ def _send_one(
             return "stop"
         if result.outcome == Outcome.TRANSIENT:
             # It provably never left: the next call is a new attempt, with its own callback URL.
-            attempt = deps.store.next_attempt(chunk.campaign_id, index, str(claimed["claim_token"]))
-            if attempt is None:
+            try:
+                attempt = deps.recipients.next_attempt(chunk.campaign_id, index, str(claimed["claim_token"]))
+            except RecipientMovedError:
                 return "done"  # no longer ours to send
             claimed = {**claimed, "attempts": attempt}
         # Throttled (a refusal, never the recipient's failure) or never sent: wait, then try the same recipient again.

@@ -18,6 +18,7 @@ from typing import Any
 from chalicelib.adapters.handovers import Handover
 from chalicelib.adapters.providers.base import Provider
 from chalicelib.adapters.queue import Chunk, Job, sender_group
+from chalicelib.domain.errors import RecipientMovedError
 from chalicelib.domain.model import SEND_INTERRUPTED, SENDING_STATUSES, RecipientStatus, utc_iso
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
@@ -40,7 +41,7 @@ UNSETTLED = {
 def due(deps: Deps, campaign_id: str) -> bool:
     """Whether any of the campaign's hand-over records is due for settling."""
     now = deps.clock.now()
-    return any(h.due(now) for h in deps.store.handovers(campaign_id))
+    return any(h.due(now) for h in deps.handovers.of_campaign(campaign_id))
 
 
 def queue_if_due(deps: Deps, tenant_id: str, campaign_id: str) -> bool:
@@ -57,15 +58,14 @@ def settle_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, i
     from chalicelib.services import campaigns  # campaigns' tick imports this module
 
     counts = {"found": 0, "released": 0, "failed": 0, "unknown": 0, "settled": 0}
-    store = deps.store
-    campaign = store.get_campaign(tenant_id, campaign_id)
+    campaign = deps.campaigns.get(tenant_id, campaign_id)
     if campaign is None or campaign["status"] not in SENDING_STATUSES:
         return counts
     now = deps.clock.now()
-    records = [h for h in store.handovers(campaign_id) if h.due(now)]
+    records = [h for h in deps.handovers.of_campaign(campaign_id) if h.due(now)]
     if not records:
         return counts
-    channel = store.get_channel(tenant_id, campaign["channel_id"])
+    channel = deps.store.get_channel(tenant_id, campaign["channel_id"])
     creds = deps.secrets.get(tenant_id, campaign["channel_id"]) if channel else None
     if channel is None or creds is None:
         return counts  # the sender stops a campaign whose channel is gone
@@ -95,7 +95,7 @@ def settle_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, i
             deps.queue.publish(
                 [chunk], group=sender_group(campaign), dedup_prefix=f"{campaign_id}:settled:{uuid.uuid4().hex}"
             )
-        store.narrow_handover(campaign_id, record.token, unknown, now + deps.settings.settle_seconds)
+        deps.handovers.narrow(campaign_id, record.token, unknown, now + deps.settings.settle_seconds)
     log.info("hand-overs settled", extra={"campaign_id": campaign_id, **counts})
     campaigns.finish_if_done(deps, tenant_id, campaign_id)
     return counts
@@ -109,7 +109,7 @@ def _still_held(deps: Deps, record: Handover) -> list[dict[str, Any]]:
     lo, hi = min(wanted), max(wanted) + 1
     return [
         r
-        for r in deps.store.recipients_range(record.campaign_id, lo, hi)
+        for r in deps.recipients.range(record.campaign_id, lo, hi)
         if int(r["index"]) in wanted and r["status"] == R.SENDING and r.get("claim_token") == record.token
     ]
 
@@ -156,10 +156,12 @@ def settle_one(
             "failed_at": now,
         }
         return _moved(deps, campaign_id, recipient, R.FAILED, absent, token, "failed")
-    if deps.store.release_recipient(campaign_id, index, token, attempted=True):
-        log.info("hand-over provably absent; sending again", extra={"campaign_id": campaign_id, "index": index})
-        return "released"
-    return _still_ours(deps, campaign_id, index, token)
+    try:
+        deps.recipients.release(campaign_id, index, token, attempted=True)
+    except RecipientMovedError as lost:
+        return _still_ours(lost.recipient, token)
+    log.info("hand-over provably absent; sending again", extra={"campaign_id": campaign_id, "index": index})
+    return "released"
 
 
 def _moved(
@@ -172,14 +174,17 @@ def _moved(
     verdict: str,
 ) -> str:
     """Record a settled hand-over; when the write loses, "settled" if a callback got there first, else "unknown"."""
-    if deps.store.move_recipient(campaign_id, recipient, target, fields, claim_token=token):
-        return verdict
-    return _still_ours(deps, campaign_id, int(recipient["index"]), token)
+    try:
+        deps.recipients.move(campaign_id, recipient, target, fields, claim_token=token)
+    except RecipientMovedError as lost:
+        return _still_ours(lost.recipient, token)
+    return verdict
 
 
-def _still_ours(deps: Deps, campaign_id: str, index: int, token: str) -> str:
-    """After a lost write: "unknown" (kept in the record, asked again) while the claim is still ours, else "settled"."""
-    current = deps.store.get_recipient(campaign_id, index) or {}
+def _still_ours(current: dict[str, Any] | None, token: str) -> str:
+    """After a lost write (given the recipient as the winner left it): "unknown" (kept in the record, asked again)
+    while the claim is still ours, else "settled"."""
+    current = current or {}
     if current.get("status") == R.SENDING and current.get("claim_token") == token:
         return "unknown"
     return "settled"

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from chalicelib.adapters.providers.base import ProviderRules, WebhookKind, WebhookRequest
-from chalicelib.domain.errors import InvalidSignatureError
+from chalicelib.domain.errors import InvalidSignatureError, RecipientMovedError
 from chalicelib.domain.events import StatusEvent
 from chalicelib.domain.model import RecipientStatus, provider_may_move, utc_iso
 from chalicelib.services.deps import Deps
@@ -75,18 +75,18 @@ def _record_status(deps: Deps, tenant_id: str, channel_id: str, query: Mapping[s
     now = utc_iso(deps.clock.utcnow()) or ""
     attempt, shard = query.get("a", ""), query.get("s", "")
     # The common report: a message we recorded as sent is delivered. One conditional write, no read; if the
-    # recipient is anywhere else, the general path below reads it and decides.
-    if (
-        target == R.DELIVERED
-        and sid
-        and _small_int(attempt)
-        and _small_int(shard)
-        and deps.store.deliver_sent(campaign_id, index, int(shard), tenant_id, channel_id, int(attempt), sid, now)
-    ):
-        log.info("recipient status", extra={"campaign_id": campaign_id, "index": index, "status": "delivered"})
-        return
+    # recipient is anywhere else, the general path below decides on the recipient as that write found it.
+    known: dict[str, Any] | None = None
+    if target == R.DELIVERED and sid and _small_int(attempt) and _small_int(shard):
+        try:
+            deps.recipients.deliver_sent(campaign_id, index, int(shard), tenant_id, channel_id, int(attempt), sid, now)
+        except RecipientMovedError as lost:
+            known = lost.recipient
+        else:
+            log.info("recipient status", extra={"campaign_id": campaign_id, "index": index, "status": "delivered"})
+            return
     for _ in range(MAX_ATTEMPTS):
-        recipient = deps.store.get_recipient(campaign_id, index)
+        recipient = known if known is not None else deps.recipients.get(campaign_id, index)
         if recipient is None or recipient.get("channel_id") != channel_id or recipient.get("tenant_id") != tenant_id:
             return
         if recipient.get("provider_message_id") and sid and recipient["provider_message_id"] != sid:
@@ -98,9 +98,13 @@ def _record_status(deps: Deps, tenant_id: str, channel_id: str, query: Mapping[s
         if not (allowed or _disproves_absence(recipient, attempt, target)):
             return  # a replay or a late report: never backwards, never twice
         changes = report_changes(recipient, target, sid, event.error_code, now, event.error_message)
-        if deps.store.move_recipient(campaign_id, recipient, target, changes):
-            log.info("recipient status", extra={"campaign_id": campaign_id, "index": index, "status": target.value})
-            return
+        try:
+            deps.recipients.move(campaign_id, recipient, target, changes)
+        except RecipientMovedError as lost:
+            known = lost.recipient  # someone moved it first: decide again on the recipient as they left it
+            continue
+        log.info("recipient status", extra={"campaign_id": campaign_id, "index": index, "status": target.value})
+        return
     log.warning("status callback kept losing races", extra={"campaign_id": campaign_id, "index": index})
 
 

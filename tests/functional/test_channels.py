@@ -207,7 +207,7 @@ def test_channel_deleted_while_a_campaign_is_being_created_on_it_leaves_no_campa
 ) -> None:
     # GIVEN a campaign create that has found its channel, and the channel deleted right then
     ran = once_before(
-        monkeypatch, env.deps.store, "create_campaign", lambda: api.call("DELETE", f"/v1/channels/{channel['id']}")
+        monkeypatch, env.deps.campaigns, "create", lambda: api.call("DELETE", f"/v1/channels/{channel['id']}")
     )
     # WHEN the create goes on
     status, answer = api.call("POST", "/v1/campaigns", campaign_body(["+14155550100"], channel["id"]))

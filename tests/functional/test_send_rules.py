@@ -82,7 +82,7 @@ def race(jobs: list[Callable[[], Any]]) -> list[Any]:
 
 def tenant_campaigns(env: Env, tenant_id: str) -> dict[str, dict[str, Any]]:
     """The tenant's campaigns by id, read straight from the table."""
-    return {c["campaign_id"]: c for c in env.deps.store.campaigns_of_tenant(tenant_id)}
+    return {c["campaign_id"]: c for c in env.deps.campaigns.of_tenant(tenant_id)}
 
 
 def sent_per_number(env: Env) -> Counter[str]:
@@ -274,15 +274,16 @@ def test_campaigns_created_while_others_finish_never_overlap_and_none_is_left_wa
 
 
 def interleave(monkeypatch: pytest.MonkeyPatch, env: Env, during: str, action: Callable[[], Any]) -> list[bool]:
-    """Run `action` once, right after the store's `during` operation has read the tenant item and before it writes.
+    """Run `action` once, right after the campaign repository's `during` operation has read the tenant item (its send
+    lock) and before it writes.
 
     This pins down the race a conditional write must close: the operation decides on a tenant item that is already
     stale when it writes. Returns a one-item list that says whether the action ran.
     """
-    store = env.deps.store
+    repo = env.deps.campaigns
     inside = threading.local()
     ran = [False]
-    operation, read_tenant = getattr(store, during), store.get_tenant
+    operation, read_tenant = getattr(repo, during), repo.lock_of
 
     def wrapped_operation(*args: Any, **kwargs: Any) -> Any:
         inside.active = True
@@ -300,8 +301,8 @@ def interleave(monkeypatch: pytest.MonkeyPatch, env: Env, during: str, action: C
             inside.active = True
         return tenant
 
-    monkeypatch.setattr(store, during, wrapped_operation)
-    monkeypatch.setattr(store, "get_tenant", hooked_read)
+    monkeypatch.setattr(repo, during, wrapped_operation)
+    monkeypatch.setattr(repo, "lock_of", hooked_read)
     return ran
 
 
@@ -322,7 +323,7 @@ def test_campaign_created_while_the_sender_finishes_is_not_left_waiting(
     ran = interleave(
         monkeypatch,
         env,
-        "finish_campaign",
+        "finish",
         lambda: created.append(campaigns.create_campaign(env.deps, tenant[0], body_b)[0]),
     )
     # WHEN A's chunk is sent and A finishes, with B created in between its read and its write
@@ -349,7 +350,7 @@ def test_campaign_whose_creator_saw_a_sender_that_then_finished_starts_at_once(
     # GIVEN campaign A sending, and campaign B being created: B's creator reads the tenant while A holds the lock
     status, a = api.call("POST", "/v1/campaigns", campaign_body(numbers(1, 2), channel["id"], name="A"))
     assert a["status"] == "executing"
-    ran = interleave(monkeypatch, env, "create_campaign", lambda: pump.drain())
+    ran = interleave(monkeypatch, env, "create", lambda: pump.drain())
     # WHEN A is sent and finishes between that read and B's write
     status, b = api.call("POST", "/v1/campaigns", campaign_body(numbers(2, 2), channel["id"], name="B"))
     assert ran == [True]
@@ -380,7 +381,7 @@ def test_campaign_whose_sender_died_before_finishing_it_is_finished_by_the_tick_
     status, b = api.call("POST", "/v1/campaigns", campaign_body(numbers(4, 2), channel["id"], name="B"))
     assert (a["status"], b["status"]) == ("executing", "pending")
     # AND A's sender dies after recording every outcome, at the moment it would end the campaign
-    died = once_before(monkeypatch, env.deps.store, "finish_campaign", partial(_raise, RuntimeError("sender killed")))
+    died = once_before(monkeypatch, env.deps.campaigns, "finish", partial(_raise, RuntimeError("sender killed")))
     pump.drain()
     assert died == [True] and len(pump.errors) == 1
     got = api.call("GET", f"/v1/campaigns/{a['id']}")[1]
@@ -421,7 +422,7 @@ def test_scheduled_campaign_whose_starter_saw_a_sender_that_then_finished_starts
     status, a = api.call("POST", "/v1/campaigns", campaign_body(numbers(1, 2), channel["id"], name="A"))
     assert a["status"] == "executing"
     env.deps.clock.offset += 2 * 3600
-    ran = interleave(monkeypatch, env, "start_campaign", lambda: pump.drain())
+    ran = interleave(monkeypatch, env, "start", lambda: pump.drain())
     # WHEN A is sent and finishes between that read and B's start
     started = campaigns.start_scheduled(env.deps, tenant[0], b["id"])
     assert ran == [True]
