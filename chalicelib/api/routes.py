@@ -28,7 +28,7 @@ from chalicelib.domain.errors import (
     UnauthorizedError,
 )
 from chalicelib.domain.model import CampaignStatus, RecipientStatus
-from chalicelib.services import campaigns, channels, phonebooks, tenants, uploads, webhooks
+from chalicelib.services import campaigns, channels, phonebooks, tenants, uploads, views, webhooks
 from chalicelib.services.deps import Deps, current
 from chalicelib.services.logs import log
 
@@ -196,19 +196,19 @@ def create_campaign(deps: Deps, tenant_id: str) -> Response:
 def list_campaigns(deps: Deps, tenant_id: str) -> dict[str, Any]:
     limit, cursor = http.page_params(_request())
     status = http.choice(_request(), "status", CAMPAIGN_STATUSES)
-    return campaigns.list_campaigns(deps, tenant_id, status, limit, cursor)
+    return views.list_campaigns(deps, tenant_id, status, limit, cursor)
 
 
 @endpoint("/v1/campaigns/{campaign_id}", ["GET"])
 def get_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
-    return campaigns.get_campaign(deps, tenant_id, campaign_id)
+    return views.get_campaign(deps, tenant_id, campaign_id)
 
 
 @endpoint("/v1/campaigns/{campaign_id}/recipients", ["GET"])
 def list_recipients(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
     limit, cursor = http.page_params(_request())
     status = http.choice(_request(), "status", RECIPIENT_STATUSES)
-    return campaigns.list_recipients(deps, tenant_id, campaign_id, status, limit, cursor)
+    return views.list_recipients(deps, tenant_id, campaign_id, status, limit, cursor)
 
 
 @endpoint("/v1/campaigns/{campaign_id}", ["PATCH"])

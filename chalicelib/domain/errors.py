@@ -115,9 +115,8 @@ class CampaignMovedError(ConcurrencyError):
 
 
 class AudienceWrittenError(ConflictError):
-    """A campaign's recipients and counters were written already (by another dispatcher), or it stopped sending."""
-
-    code = "audience_written"
+    """A campaign's recipients and counters were written already (by another dispatcher), or it stopped sending
+    (never answered: the dispatcher that loses leaves the winner's counters)."""
 
 
 class RecipientMovedError(ConcurrencyError):

@@ -16,7 +16,7 @@ from chalicelib.adapters.queue import Chunk, sender_group
 from chalicelib.domain.errors import CampaignMovedError, RecipientMovedError
 from chalicelib.domain.model import SENDING_STATUSES, CampaignStatus, Clock, RecipientStatus, utc_iso
 from chalicelib.domain.phone import mask
-from chalicelib.services import campaigns
+from chalicelib.services import lifecycle, views
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
 from chalicelib.services.providers import rules_of
@@ -86,7 +86,7 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
     channel = deps.store.get_channel(chunk.tenant_id, campaign["channel_id"])
     creds = deps.secrets.get(chunk.tenant_id, campaign["channel_id"]) if channel else None
     if channel is None or creds is None:
-        campaigns.finish(
+        lifecycle.finish(
             deps,
             chunk.tenant_id,
             chunk.campaign_id,
@@ -100,7 +100,7 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
     media_urls: tuple[str, ...] = ()
     if campaign["content"].get("type") == "file":
         # Presigned at send time: the provider fetches the media within minutes of accepting the message.
-        key = campaigns.media_key_of(chunk.tenant_id, campaign["content"])
+        key = views.media_key_of(chunk.tenant_id, campaign["content"])
         media_urls = (deps.blobs.presigned_get(key, MEDIA_URL_SECONDS),)
     wanted = set(chunk.indexes) if chunk.indexes is not None else None
     # Only queued recipients are sent. One `sending` is held by a live worker, or its hand-over is uncertain and is
@@ -167,7 +167,7 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
         deps.campaigns.set_fields(chunk.tenant_id, chunk.campaign_id, {"progress_at": utc_iso(deps.clock.utcnow())})
     except CampaignMovedError:
         return  # finished and deleted meanwhile: nothing is left to finish
-    campaigns.finish_if_done(deps, chunk.tenant_id, chunk.campaign_id)
+    lifecycle.finish_if_done(deps, chunk.tenant_id, chunk.campaign_id)
 
 
 class OutcomeBuffer:
@@ -312,7 +312,7 @@ def _send_one(
                 "provider refused the account; stopping the campaign",
                 extra={"campaign_id": chunk.campaign_id, "code": result.error_code},
             )
-            campaigns.finish(
+            lifecycle.finish(
                 deps,
                 chunk.tenant_id,
                 chunk.campaign_id,

@@ -20,6 +20,7 @@ from chalicelib.adapters.providers.base import Provider
 from chalicelib.adapters.queue import Chunk, Job, sender_group
 from chalicelib.domain.errors import RecipientMovedError
 from chalicelib.domain.model import SEND_INTERRUPTED, SENDING_STATUSES, RecipientStatus, utc_iso
+from chalicelib.services import lifecycle
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
 from chalicelib.services.webhooks import report_changes
@@ -55,8 +56,6 @@ def queue_if_due(deps: Deps, tenant_id: str, campaign_id: str) -> bool:
 
 def settle_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, int]:
     """Settle every due hand-over record of a sending campaign; returns what became of its recipients."""
-    from chalicelib.services import campaigns  # campaigns' tick imports this module
-
     counts = {"found": 0, "released": 0, "failed": 0, "unknown": 0, "settled": 0}
     campaign = deps.campaigns.get(tenant_id, campaign_id)
     if campaign is None or campaign["status"] not in SENDING_STATUSES:
@@ -97,7 +96,7 @@ def settle_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, i
             )
         deps.handovers.narrow(campaign_id, record.token, unknown, now + deps.settings.settle_seconds)
     log.info("hand-overs settled", extra={"campaign_id": campaign_id, **counts})
-    campaigns.finish_if_done(deps, tenant_id, campaign_id)
+    lifecycle.finish_if_done(deps, tenant_id, campaign_id)
     return counts
 
 

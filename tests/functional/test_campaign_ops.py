@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.services import campaigns
+from chalicelib.services import lifecycle
 from tests.conftest import (
     SENDER,
     Api,
@@ -490,7 +490,7 @@ def test_a_dispatch_that_died_half_way_is_finished_by_the_next_without_sending_t
     events.register("before-call.dynamodb.TransactWriteItems", die_on_second_write, unique_id="die")
     try:
         with pytest.raises(RuntimeError):
-            campaigns.dispatch(env.deps, tenant[0], created["id"])
+            lifecycle.dispatch(env.deps, tenant[0], created["id"])
     finally:
         events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="die")
     assert len(recipients(api, created["id"])) == 100 and get(api, created["id"])["status"] == "executing"

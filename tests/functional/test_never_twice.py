@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from chalicelib.adapters.queue import Job
 from chalicelib.local.simulator import TwilioSimulator
 from chalicelib.local.stack import is_outcome_write
-from chalicelib.services import campaigns
+from chalicelib.services import lifecycle
 from chalicelib.services.sending import status_callback_url
 from tests.conftest import (
     SANDBOX_CHANNEL,
@@ -385,7 +385,7 @@ def test_a_settle_job_while_the_sender_still_works_leaves_its_recipients_alone(
     try:
         assert wait_until(lambda: len(env.sim.messages()) == 1)
         # WHEN a settle job runs right now (another Lambda, a tick that found the record)
-        campaigns.run_job(env.deps, Job("settle", tenant[0], campaign_id))
+        lifecycle.run_job(env.deps, Job("settle", tenant[0], campaign_id))
     finally:
         worker.join()
     env.sim.configure(latency_ms=0)

@@ -18,7 +18,7 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from chalicelib.api.schemas import CampaignIn
 from chalicelib.local.pump import EventPump
-from chalicelib.services import campaigns
+from chalicelib.services import campaigns, lifecycle
 from tests.conftest import SENDER, Api, Env, campaign_body, once_before, settle_time
 
 SENDING = ("executing", "retrying")
@@ -173,9 +173,9 @@ def test_scheduled_campaigns_started_by_schedule_and_tick_at_once_never_send_two
     # WHEN their time has passed and each is started twice at once (its schedule and a retry), while two ticks run
     env.deps.clock.offset += 2 * 3600
     jobs: list[Callable[[], Any]] = [
-        partial(campaigns.start_scheduled, env.deps, tenant_id, cid) for cid in ids for _ in range(2)
+        partial(lifecycle.start_scheduled, env.deps, tenant_id, cid) for cid in ids for _ in range(2)
     ]
-    jobs += [partial(campaigns.tick, env.deps) for _ in range(2)]
+    jobs += [partial(lifecycle.tick, env.deps) for _ in range(2)]
     race(jobs)
     # THEN exactly one is executing, the other three pending, each queued exactly once
     listed = tenant_campaigns(env, tenant_id)
@@ -424,7 +424,7 @@ def test_scheduled_campaign_whose_starter_saw_a_sender_that_then_finished_starts
     env.deps.clock.offset += 2 * 3600
     ran = interleave(monkeypatch, env, "start", lambda: pump.drain())
     # WHEN A is sent and finishes between that read and B's start
-    started = campaigns.start_scheduled(env.deps, tenant[0], b["id"])
+    started = lifecycle.start_scheduled(env.deps, tenant[0], b["id"])
     assert ran == [True]
     # THEN B took the free lock and is sending, then completes
     assert started == "executing"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.domain.model import utc_iso
-from chalicelib.services.campaigns import (
+from chalicelib.services.lifecycle import (
     DISPATCH_SILENCE_SECONDS,
     STALL_SECONDS,
     UNDISPATCHED_GRACE_SECONDS,
