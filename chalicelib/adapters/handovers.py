@@ -12,33 +12,18 @@ and writes them (`open`, `narrow`, `of_campaign`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.adapters.dynamo.table import ConditionFailed, Table, campaign_pk, to_item
+from chalicelib.domain.handover import Handover
 
 HANDOVER_PREFIX = "H#"
+__all__ = ["HANDOVER_PREFIX", "Handover", "HandoverRepo", "handover_from_item", "handover_sk"]
 
 
 def handover_sk(token: str) -> str:
     """Sort key of a claim token's hand-over record."""
     return f"{HANDOVER_PREFIX}{token}"
-
-
-@dataclass(frozen=True)
-class Handover:
-    """One claim token's recipients whose hand-over to the provider is not settled."""
-
-    campaign_id: str
-    token: str
-    indexes: tuple[int, ...]
-    settle_after: float
-    # index -> {"code", "message"}: what the sender saw, for the uncertain ones it recorded.
-    errors: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-
-    def due(self, now: float) -> bool:
-        """Whether it is time to settle it."""
-        return self.settle_after <= now
 
 
 def handover_from_item(campaign_id: str, item: Mapping[str, Any]) -> Handover:

@@ -8,7 +8,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.api import http
+from chalicelib.api import commands, http
 from chalicelib.api.openapi import document
 from chalicelib.api.schemas import (
     MAX_ID_CHARS,
@@ -187,7 +187,7 @@ def delete_phonebook(deps: Deps, tenant_id: str, phonebook_id: str) -> Response:
 def create_campaign(deps: Deps, tenant_id: str) -> Response:
     body = http.json_body(_request())
     campaign, replayed = campaigns.create_campaign(
-        deps, tenant_id, parse(CampaignIn, body), http.idempotency(_request(), body)
+        deps, tenant_id, commands.create_campaign(parse(CampaignIn, body)), http.idempotency(_request(), body)
     )
     return http.respond(campaign, 201, {"Idempotent-Replayed": "true"} if replayed else None)
 
@@ -213,7 +213,9 @@ def list_recipients(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, A
 
 @endpoint("/v1/campaigns/{campaign_id}", ["PATCH"])
 def update_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
-    return campaigns.update_campaign(deps, tenant_id, campaign_id, parse(CampaignPatch, http.json_body(_request())))
+    return campaigns.update_campaign(
+        deps, tenant_id, campaign_id, commands.patch_campaign(parse(CampaignPatch, http.json_body(_request())))
+    )
 
 
 @endpoint("/v1/campaigns/{campaign_id}", ["DELETE"])
@@ -224,7 +226,9 @@ def delete_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> Response:
 
 @endpoint("/v1/campaigns/{campaign_id}/send", ["POST"])
 def send_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
-    return campaigns.send_campaign(deps, tenant_id, campaign_id, parse(SendIn, http.json_body(_request())))
+    return campaigns.send_campaign(
+        deps, tenant_id, campaign_id, commands.send_campaign(parse(SendIn, http.json_body(_request())))
+    )
 
 
 @endpoint("/v1/campaigns/{campaign_id}/duplicate", ["POST"], status=201, content_types=ANY_TYPES)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.adapters.blobs import BlobMissingError
-from chalicelib.api.schemas import Recipients
+from chalicelib.domain.commands import RecipientsSpec
 from chalicelib.domain.errors import UnprocessableError
 from chalicelib.domain.phone import check_numbers
 from chalicelib.services import phonebooks, uploads
@@ -43,9 +43,9 @@ def _too_many(deps: Deps, count: int) -> None:
         )
 
 
-def check_audience(deps: Deps, tenant_id: str, rec: Recipients) -> Audience:
+def check_audience(deps: Deps, tenant_id: str, rec: RecipientsSpec) -> Audience:
     """Check who a campaign goes to and count them (duplicates removed); the numbers are resolved at start."""
-    typed = rec.numbers or []
+    typed: tuple[Any, ...] = rec.numbers or ()
     if len(typed) > MAX_TYPED_NUMBERS:
         raise UnprocessableError(
             f"{len(typed)} numbers were typed in; at most {MAX_TYPED_NUMBERS} are allowed (upload larger lists as CSV)",

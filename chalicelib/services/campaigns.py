@@ -5,19 +5,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from chalicelib.adapters.providers.base import Limits
 from chalicelib.adapters.queue import Job
-from chalicelib.api.schemas import (
-    CampaignIn,
-    CampaignPatch,
+from chalicelib.domain.commands import (
+    CampaignSettings,
     Content,
+    CreateCampaign,
     FileContent,
-    SendIn,
+    PatchCampaign,
+    SendCampaign,
     SendScheduled,
     TemplateContent,
-    parse,
+    settings_of,
 )
 from chalicelib.domain.errors import (
     CampaignMovedError,
@@ -143,7 +144,7 @@ def _media_content(
 
 
 def _check_settings(
-    deps: Deps, tenant_id: str, body: CampaignIn
+    deps: Deps, tenant_id: str, body: CampaignSettings
 ) -> tuple[dict[str, Any], dict[str, Any], int, str, Audience]:
     """Everything a campaign's settings must satisfy, for a create, an edit and a send alike."""
     channel = deps.store.get_channel(tenant_id, body.channel_id)
@@ -184,7 +185,7 @@ class Idempotency:
 
 
 def _settings_fields(
-    body: CampaignIn, content: dict[str, Any], segments: int, encoding: str, audience: Audience
+    body: CampaignSettings, content: dict[str, Any], segments: int, encoding: str, audience: Audience
 ) -> dict:
     return {
         "name": body.name,
@@ -200,24 +201,24 @@ def _settings_fields(
 
 
 def create_campaign(
-    deps: Deps, tenant_id: str, body: CampaignIn, idempotency: Idempotency | None = None
+    deps: Deps, tenant_id: str, command: CreateCampaign, idempotency: Idempotency | None = None
 ) -> tuple[dict[str, Any], bool]:
     """Validate and store a campaign, and start, schedule or keep it as a draft.
 
     Returns the campaign and whether it is a replay: a request repeated with the same Idempotency-Key answers the
     campaign the first one created, so a PBX retrying after a timeout never sends a campaign twice.
     """
-    _, content, segments, encoding, audience = _check_settings(deps, tenant_id, body)
+    _, content, segments, encoding, audience = _check_settings(deps, tenant_id, command.settings)
     now = deps.clock.utcnow()
     now_iso = utc_iso(now)
     scheduled_at = None
-    send_time: dict[str, Any] = {"type": body.send_time.type}
-    if isinstance(body.send_time, SendScheduled):
-        at = parse_schedule(deps, body.send_time)
+    send_time: dict[str, Any] = {"type": command.send_time.type}
+    if isinstance(command.send_time, SendScheduled):
+        at = parse_schedule(deps, command.send_time)
         scheduled_at = utc_iso(at)
         send_time["at"] = scheduled_at
     status = {"now": CampaignStatus.EXECUTING, "scheduled": CampaignStatus.SCHEDULED, "draft": CampaignStatus.DRAFT}[
-        body.send_time.type
+        command.send_time.type
     ]
     campaign_id = deps.ids.new("cmp")
     if idempotency is not None:
@@ -235,7 +236,7 @@ def create_campaign(
         "campaign_id": campaign_id,
         "tenant_id": tenant_id,
         "status": status.value,
-        **_settings_fields(body, content, segments, encoding, audience),
+        **_settings_fields(command.settings, content, segments, encoding, audience),
         "send_time": send_time,
         "chunk_size": deps.settings.chunk_size,
         "dispatch_gen": 0,
@@ -295,34 +296,11 @@ def _still_draft(campaign: dict[str, Any] | None, action: str) -> dict[str, Any]
     return campaign
 
 
-def _as_input(campaign: dict[str, Any], changes: dict[str, Any] | None = None) -> CampaignIn:
-    """A stored campaign's settings as a create body (with `changes` applied), to check them all again."""
-    spec = campaign.get("audience") or {}
-    data: dict[str, Any] = {
-        "name": campaign["name"],
-        "channel_id": campaign["channel_id"],
-        "sender": campaign["sender"],
-        "recipients": {
-            "numbers": list(spec.get("numbers") or []) or None,
-            "upload_id": spec.get("upload_id"),
-            "phonebook": spec.get("phonebook"),
-        },
-        "content": views.public_content(campaign["content"]),
-        "send_time": {"type": "draft"},
-        "send_mode": campaign["send_mode"],
-        "routing_target": campaign.get("routing_target"),
-    }
-    data.update(changes or {})
-    return cast(CampaignIn, parse(CampaignIn, data))
-
-
-def update_campaign(deps: Deps, tenant_id: str, campaign_id: str, patch: CampaignPatch) -> dict[str, Any]:
+def update_campaign(deps: Deps, tenant_id: str, campaign_id: str, patch: PatchCampaign) -> dict[str, Any]:
     """Edit a draft: the given fields replace the stored ones and everything is checked again."""
-    # A null, like a missing field, leaves the setting as it is (as PATCH /v1/channels does).
-    changes = {k: v for k, v in patch.model_dump(exclude_unset=True, mode="json").items() if v is not None}
     for _ in range(5):
         campaign = _draft(deps, tenant_id, campaign_id, "edited")
-        body = _as_input(campaign, changes)
+        body = patch.apply(settings_of(campaign))
         _, content, segments, encoding, audience = _check_settings(deps, tenant_id, body)
         fields = _settings_fields(body, content, segments, encoding, audience)
         fields["routing_target"] = None
@@ -334,10 +312,10 @@ def update_campaign(deps: Deps, tenant_id: str, campaign_id: str, patch: Campaig
     raise ConcurrencyError("the campaign kept changing while being edited; try again")
 
 
-def send_campaign(deps: Deps, tenant_id: str, campaign_id: str, body: SendIn) -> dict[str, Any]:
+def send_campaign(deps: Deps, tenant_id: str, campaign_id: str, body: SendCampaign) -> dict[str, Any]:
     """Send a draft now, or schedule it."""
     campaign = _draft(deps, tenant_id, campaign_id, "sent")
-    _, _, _, _, audience = _check_settings(deps, tenant_id, _as_input(campaign))
+    _, _, _, _, audience = _check_settings(deps, tenant_id, settings_of(campaign))
     version = int(campaign.get("version", 0))
     if isinstance(body.send_time, SendScheduled):
         scheduled_at = utc_iso(parse_schedule(deps, body.send_time)) or ""

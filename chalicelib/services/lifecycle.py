@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from chalicelib.adapters.dynamo import ACTIVE, DUE, campaign_pk, recipient_sk
 from chalicelib.adapters.providers.base import ProviderRules
 from chalicelib.adapters.queue import Chunk, Job, sender_group
 from chalicelib.domain.errors import AudienceWrittenError, CampaignMovedError
@@ -113,15 +112,12 @@ def materialize(deps: Deps, campaign: dict[str, Any], beat: Callable[[], None]) 
         return False
     chunk = int(campaign.get("chunk_size") or deps.settings.chunk_size)
     shard_counts = [0] * COUNTER_SHARDS
-    pk = campaign_pk(campaign_id)
 
     def rows() -> Iterator[dict[str, Any]]:
         for index, (number, variables) in enumerate(entries):
             shard = counter_shard(index, chunk)
             shard_counts[shard] += 1
             row = {
-                "pk": pk,
-                "sk": recipient_sk(index),
                 "index": index,
                 "number": number,
                 "status": "queued",
@@ -271,10 +267,10 @@ def tick(deps: Deps) -> dict[str, int]:
     now = deps.clock.utcnow()
     now_iso = utc_iso(now) or ""
     started = finished = revived = settling = 0
-    for _, tenant_id, campaign_id in deps.campaigns.indexed(DUE, until=now_iso):
+    for tenant_id, campaign_id in deps.campaigns.due(now_iso):
         if start_scheduled(deps, tenant_id, campaign_id):
             started += 1
-    for _, tenant_id, campaign_id in deps.campaigns.indexed(ACTIVE):
+    for tenant_id, campaign_id in deps.campaigns.active():
         campaign = deps.campaigns.get(tenant_id, campaign_id)
         if campaign is None or campaign["status"] not in SENDING_STATUSES:
             continue

@@ -15,10 +15,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from chalicelib.adapters.handovers import Handover
 from chalicelib.adapters.providers.base import Provider
 from chalicelib.adapters.queue import Chunk, Job, sender_group
 from chalicelib.domain.errors import RecipientMovedError
+from chalicelib.domain.handover import Handover
 from chalicelib.domain.model import SEND_INTERRUPTED, SENDING_STATUSES, RecipientStatus, utc_iso
 from chalicelib.services import lifecycle
 from chalicelib.services.deps import Deps

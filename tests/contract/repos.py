@@ -10,7 +10,7 @@ import requests
 
 from chalicelib.adapters.dynamo.campaigns import CampaignRepo
 from chalicelib.adapters.dynamo.recipients import RecipientRepo
-from chalicelib.adapters.dynamo.table import TENANT_SK, Table, campaign_pk, recipient_sk, tenant_pk, to_item
+from chalicelib.adapters.dynamo.table import TENANT_SK, Table, tenant_pk, to_item
 from chalicelib.adapters.handovers import HandoverRepo
 from tests.fakes.campaigns import FakeCampaigns
 from tests.fakes.items import FakeTable
@@ -89,8 +89,6 @@ def recipient_rows(campaign_id: str, count: int, shard: int = 0) -> list[dict[st
     """Queued recipients as dispatch writes them."""
     return [
         {
-            "pk": campaign_pk(campaign_id),
-            "sk": recipient_sk(i),
             "index": i,
             "number": f"+1415555{i:04d}",
             "status": "queued",

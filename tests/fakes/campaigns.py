@@ -70,6 +70,14 @@ class FakeCampaigns:
         """Every campaign of a tenant."""
         return iter(self.table.query(tenant_pk(tenant_id), "CAMPAIGN#"))
 
+    def due(self, until: str) -> list[tuple[str, str]]:
+        """(tenant_id, campaign_id) of scheduled campaigns due by `until`."""
+        return [(tid, cid) for _, tid, cid in self.indexed(DUE, until)]
+
+    def active(self) -> list[tuple[str, str]]:
+        """(tenant_id, campaign_id) of campaigns sending."""
+        return [(tid, cid) for _, tid, cid in self.indexed(ACTIVE)]
+
     def indexed(self, kind: str, until: str | None = None) -> list[tuple[str, str, str]]:
         """(time, tenant_id, campaign_id) of campaigns on the DUE or ACTIVE index, up to `until`."""
         keys = sorted(

@@ -53,10 +53,12 @@ class FakeRecipients:
         self, campaign_id: str, rows: Iterable[Mapping[str, Any]], on_batch: Callable[[], None] | None = None
     ) -> None:
         """Create queued recipients, each only if it does not exist yet."""
+        pk = campaign_pk(campaign_id)
         for count, row in enumerate(rows, start=1):
+            sk = recipient_sk(int(row["index"]))
             with self.table.lock:
-                if self.table.raw(str(row["pk"]), str(row["sk"])) is None:
-                    self.table.put(dict(row))
+                if self.table.raw(pk, sk) is None:
+                    self.table.put({"pk": pk, "sk": sk, **row})
             if count % 100 == 0 and on_batch is not None:
                 on_batch()
 

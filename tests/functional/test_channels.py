@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from twilio.request_validator import RequestValidator
 
+from chalicelib.api.commands import create_campaign as create_command
 from chalicelib.api.schemas import CampaignIn
 from chalicelib.services import campaigns
 from tests.conftest import PUBLIC_BASE, SENDER, SIM_ACCOUNT, SIM_TOKEN, Api, Env, campaign_body, once_before
@@ -185,7 +186,9 @@ def test_campaign_created_while_its_channel_is_being_deleted_keeps_the_channel(
     env: Env, api: Api, tenant: tuple[str, str], channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a channel delete that has checked no campaign uses the channel, and a campaign created right then
-    body = CampaignIn.model_validate(campaign_body(["+14155550100"], channel["id"], send_time={"type": "draft"}))
+    body = create_command(
+        CampaignIn.model_validate(campaign_body(["+14155550100"], channel["id"], send_time={"type": "draft"}))
+    )
     created: list[dict[str, Any]] = []
     ran = once_before(
         monkeypatch,

@@ -16,6 +16,7 @@ import boto3
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
+from chalicelib.api.commands import create_campaign as create_command
 from chalicelib.api.schemas import CampaignIn
 from chalicelib.local.pump import EventPump
 from chalicelib.services import campaigns, lifecycle
@@ -136,7 +137,8 @@ def test_campaigns_created_at_once_send_one_at_a_time_in_fifo_order(
     # GIVEN eight PBX requests, each creating a campaign to send now for the same tenant, released at one instant
     tenant_id = tenant[0]
     bodies = [
-        CampaignIn.model_validate(campaign_body(numbers(i, 2), channel["id"], name=f"race {i}")) for i in range(8)
+        create_command(CampaignIn.model_validate(campaign_body(numbers(i, 2), channel["id"], name=f"race {i}")))
+        for i in range(8)
     ]
     # WHEN they all run at once
     created = [c for c, _ in race([partial(campaigns.create_campaign, env.deps, tenant_id, b) for b in bodies])]
@@ -167,7 +169,7 @@ def test_scheduled_campaigns_started_by_schedule_and_tick_at_once_never_send_two
     ids = []
     for i in range(4):
         body = campaign_body(numbers(i, 1), channel["id"], name=f"sched {i}", send_time={"type": "scheduled", "at": at})
-        created, _ = campaigns.create_campaign(env.deps, tenant_id, CampaignIn.model_validate(body))
+        created, _ = campaigns.create_campaign(env.deps, tenant_id, create_command(CampaignIn.model_validate(body)))
         assert created["status"] == "scheduled"
         ids.append(created["id"])
     # WHEN their time has passed and each is started twice at once (its schedule and a retry), while two ticks run
@@ -243,7 +245,7 @@ def test_campaigns_created_while_others_finish_never_overlap_and_none_is_left_wa
             stop.wait(0.02)
 
     def create(i: int) -> Callable[[], Any]:
-        body = CampaignIn.model_validate(campaign_body(numbers(i, 1), channel["id"], name=f"wave {i}"))
+        body = create_command(CampaignIn.model_validate(campaign_body(numbers(i, 1), channel["id"], name=f"wave {i}")))
         return lambda: campaigns.create_campaign(env.deps, tenant_id, body)
 
     # AND two campaigns created at once
@@ -318,7 +320,7 @@ def test_campaign_created_while_the_sender_finishes_is_not_left_waiting(
     # GIVEN campaign A sending, and campaign B to be created just after A's finisher has seen an empty queue
     status, a = api.call("POST", "/v1/campaigns", campaign_body(numbers(1, 2), channel["id"], name="A"))
     assert a["status"] == "executing"
-    body_b = CampaignIn.model_validate(campaign_body(numbers(2, 2), channel["id"], name="B"))
+    body_b = create_command(CampaignIn.model_validate(campaign_body(numbers(2, 2), channel["id"], name="B")))
     created: list[dict[str, Any]] = []
     ran = interleave(
         monkeypatch,

@@ -87,6 +87,14 @@ class CampaignRepo:
         """Every campaign of a tenant (at most the per-tenant limit)."""
         return self.table.query_all(tenant_pk(tenant_id), "CAMPAIGN#")
 
+    def due(self, until: str) -> list[tuple[str, str]]:
+        """(tenant_id, campaign_id) of scheduled campaigns due by `until`, earliest first."""
+        return [(tid, cid) for _, tid, cid in self.indexed(DUE, until)]
+
+    def active(self) -> list[tuple[str, str]]:
+        """(tenant_id, campaign_id) of campaigns sending, earliest started first."""
+        return [(tid, cid) for _, tid, cid in self.indexed(ACTIVE)]
+
     def indexed(self, kind: str, until: str | None = None) -> list[tuple[str, str, str]]:
         """(time, tenant_id, campaign_id) of campaigns on the DUE or ACTIVE index, up to `until`."""
         kwargs: dict[str, Any] = {"TableName": self.table.name, "IndexName": "gsi1"}

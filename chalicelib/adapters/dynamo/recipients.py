@@ -95,14 +95,15 @@ class RecipientRepo:
     def create(
         self, campaign_id: str, rows: Iterable[Mapping[str, Any]], on_batch: Callable[[], None] | None = None
     ) -> None:
-        """Create queued recipients, 100 per transaction, each only if it does not exist yet.
+        """Create queued recipients (rows with their `index`), 100 per transaction, each only if it does not exist yet.
 
         The condition makes writing an audience safe to repeat: a second dispatcher (the tick reviving a campaign whose
         first dispatcher seemed dead) can never reset a recipient that a sender has already claimed.
         """
+        pk = campaign_pk(campaign_id)
         batch: list[Mapping[str, Any]] = []
         for row in rows:
-            batch.append(row)
+            batch.append({"pk": pk, "sk": recipient_sk(int(row["index"])), **row})
             if len(batch) == 100:
                 self._create_batch(batch)
                 batch = []
