@@ -358,7 +358,7 @@ def duplicate_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str
         "name": name,
         **{k: source.get(k) for k in ("channel_id", "sender", "content", "send_mode", "segments", "encoding")},
         "audience": source.get("audience") or {"numbers": [], "upload_id": None, "phonebook": None},
-        "audience_total": int(source.get("audience_total", source.get("total", 0))),
+        "audience_total": int(source.get("audience_total", source.get("total", 0)) or 0),
         "send_time": {"type": "draft"},
         "chunk_size": deps.settings.chunk_size,
         "dispatch_gen": 0,

@@ -16,6 +16,7 @@ from chalicelib.adapters.secrets import SecretStore
 from chalicelib.config import Settings
 from chalicelib.domain.errors import UnprocessableError
 from chalicelib.domain.model import Clock, IdFactory
+from chalicelib.services.campaign_ports import Campaigns, Handovers, Recipients
 
 
 @dataclass
@@ -34,9 +35,9 @@ class Deps:
     verifier_for: Callable[[Mapping[str, Any], Mapping[str, str]], WebhookVerifier]
     # The rules of a channel's provider, by (provider, channel type); 422 unsupported_channel for one not wired here.
     rules_for: Callable[[str, str], ProviderRules]
-    campaigns: CampaignRepo
-    recipients: RecipientRepo
-    handovers: HandoverRepo
+    campaigns: Campaigns
+    recipients: Recipients
+    handovers: Handovers
 
 
 def build(settings: Settings, clock: Clock | None = None) -> Deps:

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from chalicelib.adapters.providers.base import ProviderRules, WebhookKind, WebhookRequest
 from chalicelib.domain.errors import InvalidSignatureError, RecipientMovedError
 from chalicelib.domain.events import StatusEvent
-from chalicelib.domain.model import RecipientStatus, provider_may_move, utc_iso
+from chalicelib.domain.model import RecipientStatus, disproves_absence, provider_may_move, utc_iso
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
 from chalicelib.services.providers import rules_of, webhook_url
@@ -95,7 +95,7 @@ def _record_status(deps: Deps, tenant_id: str, channel_id: str, query: Mapping[s
             return  # a report about an earlier attempt, arriving while a retry sends
         current = R(recipient["status"])
         allowed = provider_may_move(current, target, recipient.get("error_code"))
-        if not (allowed or _disproves_absence(recipient, attempt, target)):
+        if not (allowed or disproves_absence(recipient, int(attempt) if _small_int(attempt) else None, target)):
             return  # a replay or a late report: never backwards, never twice
         changes = report_changes(recipient, target, sid, event.error_code, now, event.error_message)
         try:
@@ -135,18 +135,6 @@ def report_changes(
     elif recipient.get("error_code"):
         changes.update(error_code=None, error_message=None)  # the provider settled an interrupted send
     return changes
-
-
-def _disproves_absence(recipient: Mapping[str, Any], attempt: str, target: RecipientStatus) -> bool:
-    """A report that the provider sent this very attempt of a recipient queued again because its records seemed not to
-    have it (released after an uncertain hand-over; a retry's requeue sets last_error): it must not go out again."""
-    return (
-        recipient.get("status") == R.QUEUED
-        and not recipient.get("last_error")
-        and _small_int(attempt)
-        and 0 < int(attempt) == int(recipient.get("attempts", 0))
-        and target in (R.SENT, R.DELIVERED, R.READ)
-    )
 
 
 def _small_int(raw: str) -> bool:
