@@ -77,6 +77,7 @@ class CampaignRepoContract:
         lock = r.campaigns.lock_of(TENANT)
         assert lock["sending"] == "b" and lock["pending_queue"] == ["c"]
         assert [cid for _, _, cid in r.campaigns.indexed(ACTIVE)] == ["b"]
+        assert r.campaigns.active() == [(TENANT, "b")]
         # AND finishing A again is a no-op
         assert r.campaigns.finish(TENANT, "a", "completed", LATER) is None
         assert r.campaigns.finish(TENANT, "b", "completed", LATER) == "c"
@@ -111,6 +112,7 @@ class CampaignRepoContract:
         # THEN it is on the DUE index from LATER on, not before
         assert r.campaigns.indexed(DUE, until=NOW) == []
         assert r.campaigns.indexed(DUE, until=LATER) == [(LATER, TENANT, "c1")]
+        assert r.campaigns.due(NOW) == [] and r.campaigns.due(LATER) == [(TENANT, "c1")]
         # AND sending the same draft again loses: it is no draft any more
         with pytest.raises(CampaignMovedError) as lost:
             r.campaigns.schedule_draft(TENANT, "c1", 0, LATER, 3)
