@@ -3,6 +3,7 @@ starts in lifecycle)."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -412,7 +413,8 @@ def retry_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, An
         )
     except CampaignMovedError as lost:
         raise ConflictError("the campaign changed; read it again", code="campaign_busy") from lost
-    deps.campaigns.set_fields(tenant_id, campaign_id, {"completed_at": None})
+    with contextlib.suppress(CampaignMovedError):  # a sending campaign cannot be deleted: never expected
+        deps.campaigns.set_fields(tenant_id, campaign_id, {"completed_at": None})
     log.info("campaign retry", extra={"campaign_id": campaign_id, "status": started, "recipients": work})
     if started == CampaignStatus.RETRYING:
         lifecycle.begin_dispatch(deps, tenant_id, campaign_id, work, int(campaign.get("dispatch_gen", 0)) + 1)

@@ -150,7 +150,9 @@ class _Heartbeat:
         if now - self._last >= HEARTBEAT_SECONDS:
             self._last = now
             stamp = utc_iso(self._deps.clock.utcnow())
-            self._deps.campaigns.set_fields(self._tenant_id, self._campaign_id, {"dispatching_at": stamp})
+            # A sending campaign cannot be deleted; should it be gone, the dispatch's next read finds out.
+            with contextlib.suppress(CampaignMovedError):
+                self._deps.campaigns.set_fields(self._tenant_id, self._campaign_id, {"dispatching_at": stamp})
 
 
 def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
@@ -183,11 +185,9 @@ def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
         ]
     deps.queue.publish(chunks, group=sender_group(campaign), dedup_prefix=f"{campaign_id}:{generation}", on_batch=beat)
     now = utc_iso(deps.clock.utcnow())
-    deps.campaigns.set_fields(
-        tenant_id,
-        campaign_id,
-        {"dispatched_gen": generation, "dispatched_at": now, "progress_at": now, "retry_dispatched": retry_gen},
-    )
+    marks = {"dispatched_gen": generation, "dispatched_at": now, "progress_at": now, "retry_dispatched": retry_gen}
+    with contextlib.suppress(CampaignMovedError):  # gone meanwhile: its chunks find no campaign and do nothing
+        deps.campaigns.set_fields(tenant_id, campaign_id, marks)
     log.info("campaign dispatched", extra={"campaign_id": campaign_id, "chunks": len(chunks), "generation": generation})
     if not chunks:
         finish_if_done(deps, tenant_id, campaign_id)
@@ -283,7 +283,8 @@ def tick(deps: Deps) -> dict[str, int]:
             generation = int(campaign.get("dispatch_gen", 0))
             if campaign.get("dispatched_gen") is not None:
                 generation += 1
-                deps.campaigns.set_fields(tenant_id, campaign_id, {"dispatch_gen": generation})
+                with contextlib.suppress(CampaignMovedError):  # gone meanwhile: the job finds nothing to dispatch
+                    deps.campaigns.set_fields(tenant_id, campaign_id, {"dispatch_gen": generation})
             # Through the queue: a job's message group runs one dispatch of a campaign at a time, and FIFO
             # de-duplication drops a repeat while the first (writing a large audience) is still running.
             deps.queue.publish_job(Job("dispatch", tenant_id, campaign_id), f"dispatch:{campaign_id}:{generation}")
