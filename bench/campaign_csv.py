@@ -27,6 +27,7 @@ are then per message accepted so far, to extrapolate from).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import subprocess
@@ -220,7 +221,8 @@ def bench_campaign_csv(recipients: int | None = None) -> dict[str, Any]:
         campaign: dict[str, Any] = {}
         while time.time() - t_create < timeout:
             with counter.paused():
-                campaign = d.campaigns.get(tenant_id, campaign_id) or {}
+                found = d.campaigns.get(tenant_id, campaign_id)
+                campaign = dataclasses.asdict(found) if found else {}
             status = str(campaign.get("status", ""))
             if t_dispatched is None and campaign.get("dispatched_gen") is not None:
                 t_dispatched = time.time()

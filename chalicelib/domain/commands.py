@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from chalicelib.domain.campaign import Campaign
+
 
 @dataclass(frozen=True)
 class PhonebookAudience:
@@ -146,21 +148,21 @@ def content_of(stored: Mapping[str, Any]) -> Content:
     return TextContent(text=str(stored.get("text", "")))
 
 
-def settings_of(campaign: Mapping[str, Any]) -> CampaignSettings:
+def settings_of(campaign: Campaign) -> CampaignSettings:
     """A stored campaign's settings, to check them again (an edit, a send)."""
-    spec = campaign.get("audience") or {}
+    spec = campaign.audience or {}
     book = spec.get("phonebook")
-    target = campaign.get("routing_target")
+    target = campaign.routing_target
     return CampaignSettings(
-        name=str(campaign["name"]),
-        channel_id=str(campaign["channel_id"]),
-        sender=str(campaign["sender"]),
+        name=campaign.name,
+        channel_id=campaign.channel_id,
+        sender=campaign.sender,
         recipients=RecipientsSpec(
             numbers=tuple(spec.get("numbers") or ()) or None,
             upload_id=spec.get("upload_id"),
             phonebook=PhonebookAudience(str(book["id"]), str(book["number_type"])) if book else None,
         ),
-        content=content_of(campaign["content"]),
-        send_mode=str(campaign.get("send_mode", "direct")),
+        content=content_of(campaign.content),
+        send_mode=campaign.send_mode,
         routing_target=RoutingTarget(str(target["type"]), str(target["id"])) if target else None,
     )

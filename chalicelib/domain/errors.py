@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain.campaign import Campaign
+
 
 class ServiceError(Exception):
     """Base of every error the service answers with; `status` and `code` are part of the contract."""
@@ -109,7 +111,7 @@ class ChannelGoneError(ConflictError):
 class CampaignMovedError(ConcurrencyError):
     """A campaign was not in the status (or draft version) a write expected; `campaign` is it as it was, if any."""
 
-    def __init__(self, message: str, campaign: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, campaign: Campaign | None = None) -> None:
         super().__init__(message)
         self.campaign = campaign
 

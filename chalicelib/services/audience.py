@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,7 +121,7 @@ def _phonebook_entries(
     return entries, report
 
 
-def resolve(deps: Deps, tenant_id: str, spec: dict[str, Any]) -> tuple[list[tuple[str, dict[str, str]]], dict]:
+def resolve(deps: Deps, tenant_id: str, spec: Mapping[str, Any]) -> tuple[list[tuple[str, dict[str, str]]], dict]:
     """The campaign's recipients as of now: typed numbers first, then the upload's contacts (or the phonebook's)."""
     if spec.get("phonebook"):
         return _phonebook_entries(deps, tenant_id, spec["phonebook"])

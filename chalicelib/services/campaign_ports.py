@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
+from chalicelib.domain.campaign import Campaign, CampaignPage
 from chalicelib.domain.handover import Handover
 from chalicelib.domain.model import RecipientStatus
 
@@ -36,15 +37,15 @@ class Campaigns(Protocol):
         """The tenant's send lock (`sending`, `pending_queue`) and `campaign_count`."""
         ...
 
-    def get(self, tenant_id: str, campaign_id: str, consistent: bool = True) -> Item | None:
+    def get(self, tenant_id: str, campaign_id: str, consistent: bool = True) -> Campaign | None:
         """A tenant's campaign."""
         ...
 
-    def page(self, tenant_id: str, status: str | None, limit: int, cursor: str | None) -> ItemPage:
+    def page(self, tenant_id: str, status: str | None, limit: int, cursor: str | None) -> CampaignPage:
         """A page of the tenant's campaigns, newest first."""
         ...
 
-    def of_tenant(self, tenant_id: str) -> Iterator[Item]:
+    def of_tenant(self, tenant_id: str) -> Iterator[Campaign]:
         """Every campaign of a tenant."""
         ...
 
@@ -56,7 +57,7 @@ class Campaigns(Protocol):
         """(tenant_id, campaign_id) of sending campaigns."""
         ...
 
-    def create(self, campaign: Item, max_campaigns: int) -> str:
+    def create(self, campaign: Campaign, max_campaigns: int) -> str:
         """Store a new campaign (taking the send lock or queueing if it is to go now); the status stored.
         CampaignLimitError, ChannelGoneError."""
         ...
@@ -71,7 +72,7 @@ class Campaigns(Protocol):
         """Schedule a draft if it is the version read; CampaignMovedError if not."""
         ...
 
-    def delete(self, tenant_id: str, campaign_id: str) -> Item:
+    def delete(self, tenant_id: str, campaign_id: str) -> Campaign:
         """Delete a campaign that is not sending; what it was. NotFoundError, ConflictError (campaign_busy)."""
         ...
 

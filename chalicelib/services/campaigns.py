@@ -10,6 +10,7 @@ from typing import Any
 
 from chalicelib.adapters.providers.base import Limits
 from chalicelib.adapters.queue import Job
+from chalicelib.domain.campaign import Campaign
 from chalicelib.domain.commands import (
     CampaignSettings,
     Content,
@@ -187,7 +188,7 @@ class Idempotency:
 
 def _settings_fields(
     body: CampaignSettings, content: dict[str, Any], segments: int, encoding: str, audience: Audience
-) -> dict:
+) -> dict[str, Any]:
     return {
         "name": body.name,
         "channel_id": body.channel_id,
@@ -232,20 +233,19 @@ def create_campaign(
         )
         if earlier is not None:
             return _replay(deps, tenant_id, earlier, idempotency), True
-    campaign: dict[str, Any] = {
-        "type": "campaign",
-        "campaign_id": campaign_id,
-        "tenant_id": tenant_id,
-        "status": status.value,
+    campaign = Campaign(
+        campaign_id=campaign_id,
+        tenant_id=tenant_id,
+        status=status.value,
         **_settings_fields(command.settings, content, segments, encoding, audience),
-        "send_time": send_time,
-        "chunk_size": deps.settings.chunk_size,
-        "dispatch_gen": 0,
-        "version": 0,
-        "created_at": now_iso,
-        "scheduled_at": scheduled_at,
-        "started_at": now_iso if status == CampaignStatus.EXECUTING else None,
-    }
+        send_time=send_time,
+        chunk_size=deps.settings.chunk_size,
+        dispatch_gen=0,
+        version=0,
+        created_at=now_iso or "",
+        scheduled_at=scheduled_at,
+        started_at=now_iso if status == CampaignStatus.EXECUTING else None,
+    )
     try:
         stored = deps.campaigns.create(campaign, deps.settings.max_campaigns_per_tenant)
     except Exception:
@@ -280,19 +280,19 @@ def _replay(deps: Deps, tenant_id: str, earlier: dict[str, Any], idempotency: Id
 
 
 # ---------------------------------------------------------------------------------------------- operations
-def _draft(deps: Deps, tenant_id: str, campaign_id: str, action: str) -> dict[str, Any]:
+def _draft(deps: Deps, tenant_id: str, campaign_id: str, action: str) -> Campaign:
     return _still_draft(deps.campaigns.get(tenant_id, campaign_id), action)
 
 
-def _still_draft(campaign: dict[str, Any] | None, action: str) -> dict[str, Any]:
+def _still_draft(campaign: Campaign | None, action: str) -> Campaign:
     """The campaign if it is a draft; 404 or 409 campaign_not_editable if it is not."""
     if campaign is None:
         raise NotFoundError("no such campaign")
-    if campaign["status"] != CampaignStatus.DRAFT:
+    if campaign.status != CampaignStatus.DRAFT:
         raise ConflictError(
-            f"only a draft can be {action}; this campaign is {campaign['status']}",
+            f"only a draft can be {action}; this campaign is {campaign.status}",
             code="campaign_not_editable",
-            details=[{"status": campaign["status"]}],
+            details=[{"status": campaign.status}],
         )
     return campaign
 
@@ -306,7 +306,7 @@ def update_campaign(deps: Deps, tenant_id: str, campaign_id: str, patch: PatchCa
         fields = _settings_fields(body, content, segments, encoding, audience)
         fields["routing_target"] = None
         try:
-            deps.campaigns.update_draft(tenant_id, campaign_id, int(campaign.get("version", 0)), fields)
+            deps.campaigns.update_draft(tenant_id, campaign_id, int(campaign.version), fields)
         except CampaignMovedError:
             continue  # edited, sent or deleted meanwhile: read it again and decide again
         return views.get_campaign(deps, tenant_id, campaign_id)
@@ -317,7 +317,7 @@ def send_campaign(deps: Deps, tenant_id: str, campaign_id: str, body: SendCampai
     """Send a draft now, or schedule it."""
     campaign = _draft(deps, tenant_id, campaign_id, "sent")
     _, _, _, _, audience = _check_settings(deps, tenant_id, settings_of(campaign))
-    version = int(campaign.get("version", 0))
+    version = int(campaign.version)
     if isinstance(body.send_time, SendScheduled):
         scheduled_at = utc_iso(parse_schedule(deps, body.send_time)) or ""
         try:
@@ -339,7 +339,7 @@ def send_campaign(deps: Deps, tenant_id: str, campaign_id: str, body: SendCampai
         _still_draft(lost.campaign, "sent")
         raise ConcurrencyError("the draft changed while being sent; try again") from lost
     if status == CampaignStatus.EXECUTING:
-        lifecycle.begin_dispatch(deps, tenant_id, campaign_id, audience.total, int(campaign.get("dispatch_gen", 0)))
+        lifecycle.begin_dispatch(deps, tenant_id, campaign_id, audience.total, int(campaign.dispatch_gen))
     return views.get_campaign(deps, tenant_id, campaign_id)
 
 
@@ -350,23 +350,27 @@ def duplicate_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str
         raise NotFoundError("no such campaign")
     new_id = deps.ids.new("cmp")
     now_iso = utc_iso(deps.clock.utcnow())
-    name = source["name"] if len(source["name"]) > 193 else f"{source['name']} (copy)"
-    campaign: dict[str, Any] = {
-        "type": "campaign",
-        "campaign_id": new_id,
-        "tenant_id": tenant_id,
-        "status": CampaignStatus.DRAFT.value,
-        "name": name,
-        **{k: source.get(k) for k in ("channel_id", "sender", "content", "send_mode", "segments", "encoding")},
-        "audience": source.get("audience") or {"numbers": [], "upload_id": None, "phonebook": None},
-        "audience_total": int(source.get("audience_total", source.get("total", 0)) or 0),
-        "send_time": {"type": "draft"},
-        "chunk_size": deps.settings.chunk_size,
-        "dispatch_gen": 0,
-        "version": 0,
-        "created_at": now_iso,
-        "duplicated_from": campaign_id,
-    }
+    name = source.name if len(source.name) > 193 else f"{source.name} (copy)"
+    campaign = Campaign(
+        campaign_id=new_id,
+        tenant_id=tenant_id,
+        status=CampaignStatus.DRAFT.value,
+        name=name,
+        channel_id=source.channel_id,
+        sender=source.sender,
+        content=source.content,
+        send_mode=source.send_mode,
+        segments=source.segments,
+        encoding=source.encoding,
+        audience=source.audience or {"numbers": [], "upload_id": None, "phonebook": None},
+        audience_total=source.size,
+        send_time={"type": "draft"},
+        chunk_size=deps.settings.chunk_size,
+        dispatch_gen=0,
+        version=0,
+        created_at=now_iso or "",
+        duplicated_from=campaign_id,
+    )
     deps.campaigns.create(campaign, deps.settings.max_campaigns_per_tenant)
     log.info("campaign duplicated", extra={"campaign_id": new_id, "from": campaign_id})
     return views.get_campaign(deps, tenant_id, new_id)
@@ -377,14 +381,14 @@ def retry_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, An
     campaign = deps.campaigns.get(tenant_id, campaign_id)
     if campaign is None:
         raise NotFoundError("no such campaign")
-    status = campaign["status"]
+    status = campaign.status
     if status not in (CampaignStatus.COMPLETED, CampaignStatus.STOPPED):
         raise ConflictError(
             f"only a completed or stopped campaign can be retried; this one is {status}",
             code="campaign_not_retryable",
             details=[{"status": status}],
         )
-    if campaign.get("audience_written"):
+    if campaign.audience_written:
         rules = lifecycle.retry_rules(deps, tenant_id, campaign)
         work = sum(
             1
@@ -392,10 +396,10 @@ def retry_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, An
             if lifecycle.retryable(r, rules) or r["status"] in ("queued", "sending")
         )
     else:
-        work = int(campaign.get("audience_total", 0))  # stopped before its audience was written: start it again
+        work = int(campaign.audience_total or 0)  # stopped before its audience was written: start it again
     if work == 0:
         raise ConflictError("no message of this campaign failed in a way worth retrying", code="nothing_to_retry")
-    retry_gen = int(campaign.get("retry_gen", 0)) + 1
+    retry_gen = int(campaign.retry_gen) + 1
     try:
         started = deps.campaigns.start(
             tenant_id,
@@ -405,7 +409,7 @@ def retry_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, An
             to_status=CampaignStatus.RETRYING.value,
             extra={
                 "retry_gen": retry_gen,
-                "dispatch_gen": int(campaign.get("dispatch_gen", 0)) + 1,
+                "dispatch_gen": int(campaign.dispatch_gen) + 1,
                 "dispatched_gen": None,
                 "dispatching_at": None,
                 "stop_reason": None,
@@ -417,21 +421,21 @@ def retry_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, An
         deps.campaigns.set_fields(tenant_id, campaign_id, {"completed_at": None})
     log.info("campaign retry", extra={"campaign_id": campaign_id, "status": started, "recipients": work})
     if started == CampaignStatus.RETRYING:
-        lifecycle.begin_dispatch(deps, tenant_id, campaign_id, work, int(campaign.get("dispatch_gen", 0)) + 1)
+        lifecycle.begin_dispatch(deps, tenant_id, campaign_id, work, int(campaign.dispatch_gen) + 1)
     return views.get_campaign(deps, tenant_id, campaign_id)
 
 
 def delete_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> None:
     """Delete a campaign that is not sending, with its schedule, recipients and counters; its place is freed."""
     campaign = deps.campaigns.delete(tenant_id, campaign_id)
-    if campaign["status"] == CampaignStatus.SCHEDULED:
+    if campaign.status == CampaignStatus.SCHEDULED:
         try:
             deps.scheduler.cancel(campaign_id)
         except Exception:  # noqa: BLE001 - a left-over schedule finds no campaign and does nothing
             log.exception("could not remove the start schedule", extra={"campaign_id": campaign_id})
-    if not campaign.get("audience_written"):
+    if not campaign.audience_written:
         return
-    if int(campaign.get("total", 0)) <= deps.settings.inline_dispatch_max:
+    if int(campaign.total or 0) <= deps.settings.inline_dispatch_max:
         deps.recipients.purge(campaign_id)
     else:
         deps.queue.publish_job(Job("purge", tenant_id, campaign_id), f"purge:{campaign_id}")

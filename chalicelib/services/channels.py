@@ -133,9 +133,9 @@ def delete_channel(deps: Deps, tenant_id: str, channel_id: str) -> None:
     for _ in range(10):
         channel = get_channel(deps, tenant_id, channel_id)
         users = [
-            c["campaign_id"]
+            c.campaign_id
             for c in deps.campaigns.of_tenant(tenant_id)
-            if c.get("channel_id") == channel_id and c.get("status") not in FINISHED
+            if c.channel_id == channel_id and c.status not in FINISHED
         ]
         if users:
             raise ConflictError(

@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.providers.base import ProviderRules
-from chalicelib.adapters.queue import Chunk, Job, sender_group
+from chalicelib.adapters.queue import Chunk, Job
+from chalicelib.domain.campaign import Campaign
 from chalicelib.domain.errors import AudienceWrittenError, CampaignMovedError
 from chalicelib.domain.model import (
     COUNTER_SHARDS,
@@ -43,9 +44,9 @@ NOT_RETRIED = frozenset({SEND_INTERRUPTED})
 RETRYABLE_STATUSES = ("failed", "undelivered")
 
 
-def retry_rules(deps: Deps, tenant_id: str, campaign: dict[str, Any]) -> ProviderRules | None:
+def retry_rules(deps: Deps, tenant_id: str, campaign: Campaign) -> ProviderRules | None:
     """The rules of the campaign's provider, which say which failures are opt-outs; None when its channel is gone."""
-    channel = deps.store.get_channel(tenant_id, campaign["channel_id"])
+    channel = deps.store.get_channel(tenant_id, campaign.channel_id)
     return rules_of(deps, channel) if channel else None
 
 
@@ -96,11 +97,11 @@ def run_job(deps: Deps, job: Job) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- life of a campaign
-def materialize(deps: Deps, campaign: dict[str, Any], beat: Callable[[], None]) -> bool:
+def materialize(deps: Deps, campaign: Campaign, beat: Callable[[], None]) -> bool:
     """Write a sending campaign's recipients (resolving its phonebook or upload now); False when it had to stop."""
-    tenant_id, campaign_id = campaign["tenant_id"], campaign["campaign_id"]
+    tenant_id, campaign_id = campaign.tenant_id, campaign.campaign_id
     try:
-        entries, report = audience.resolve(deps, tenant_id, campaign.get("audience") or {})
+        entries, report = audience.resolve(deps, tenant_id, campaign.audience or {})
         limit = deps.settings.max_recipients_per_campaign
         if len(entries) > limit:
             raise audience.AudienceGoneError(
@@ -110,7 +111,7 @@ def materialize(deps: Deps, campaign: dict[str, Any], beat: Callable[[], None]) 
         log.warning("audience unavailable; stopping", extra={"campaign_id": campaign_id, "code": exc.code})
         finish(deps, tenant_id, campaign_id, CampaignStatus.STOPPED, {"code": exc.code, "message": exc.message})
         return False
-    chunk = int(campaign.get("chunk_size") or deps.settings.chunk_size)
+    chunk = int(campaign.chunk_size or deps.settings.chunk_size)
     shard_counts = [0] * COUNTER_SHARDS
 
     def rows() -> Iterator[dict[str, Any]]:
@@ -124,7 +125,7 @@ def materialize(deps: Deps, campaign: dict[str, Any], beat: Callable[[], None]) 
                 "attempts": 0,
                 "shard": shard,
                 "tenant_id": tenant_id,
-                "channel_id": campaign["channel_id"],
+                "channel_id": campaign.channel_id,
             }
             if variables:
                 row["variables"] = variables
@@ -158,21 +159,21 @@ class _Heartbeat:
 def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
     """Write a sending campaign's audience if not yet done, and put its recipients on the queue in chunks."""
     campaign = deps.campaigns.get(tenant_id, campaign_id)
-    if campaign is None or campaign["status"] not in SENDING_STATUSES:
+    if campaign is None or campaign.status not in SENDING_STATUSES:
         return
     # The first mark comes with the first batch written or queued: a small audience (the common case) costs none.
     beat = _Heartbeat(deps, tenant_id, campaign_id)
-    if not campaign.get("audience_written"):
+    if not campaign.audience_written:
         if not materialize(deps, campaign, beat):
             return
         campaign = deps.campaigns.get(tenant_id, campaign_id)
-        if campaign is None or campaign["status"] not in SENDING_STATUSES:
+        if campaign is None or campaign.status not in SENDING_STATUSES:
             return
-    total = int(campaign["total"])
-    size = int(campaign.get("chunk_size") or deps.settings.chunk_size)
-    generation = int(campaign.get("dispatch_gen", 0))
-    retry_gen = int(campaign.get("retry_gen", 0))
-    if campaign["status"] == CampaignStatus.RETRYING and int(campaign.get("retry_dispatched", 0)) < retry_gen:
+    total = int(campaign.total or 0)
+    size = int(campaign.chunk_size or deps.settings.chunk_size)
+    generation = int(campaign.dispatch_gen)
+    retry_gen = int(campaign.retry_gen)
+    if campaign.status == CampaignStatus.RETRYING and int(campaign.retry_dispatched) < retry_gen:
         todo = _requeue_failures(deps, campaign_id, retry_rules(deps, tenant_id, campaign))
         chunks = [
             Chunk(tenant_id, campaign_id, part[0], part[-1] + 1, generation, tuple(part))
@@ -183,7 +184,7 @@ def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
             Chunk(tenant_id, campaign_id, start, min(start + size, total), generation)
             for start in range(0, total, size)
         ]
-    deps.queue.publish(chunks, group=sender_group(campaign), dedup_prefix=f"{campaign_id}:{generation}", on_batch=beat)
+    deps.queue.publish(chunks, group=campaign.send_group, dedup_prefix=f"{campaign_id}:{generation}", on_batch=beat)
     now = utc_iso(deps.clock.utcnow())
     marks = {"dispatched_gen": generation, "dispatched_at": now, "progress_at": now, "retry_dispatched": retry_gen}
     with contextlib.suppress(CampaignMovedError):  # gone meanwhile: its chunks find no campaign and do nothing
@@ -211,14 +212,12 @@ def finish_if_done(deps: Deps, tenant_id: str, campaign_id: str) -> bool:
     return _finish_if_done(deps, deps.campaigns.get(tenant_id, campaign_id))
 
 
-def _finish_if_done(deps: Deps, campaign: dict[str, Any] | None) -> bool:
+def _finish_if_done(deps: Deps, campaign: Campaign | None) -> bool:
     """finish_if_done for a campaign item the caller has just read."""
-    if campaign is None or campaign["status"] not in SENDING_STATUSES:
+    if campaign is None or campaign.status not in SENDING_STATUSES:
         return False
-    tenant_id, campaign_id = campaign["tenant_id"], campaign["campaign_id"]
-    if not campaign.get("audience_written") or int(campaign.get("retry_dispatched", 0)) < int(
-        campaign.get("retry_gen", 0)
-    ):
+    tenant_id, campaign_id = campaign.tenant_id, campaign.campaign_id
+    if not campaign.audience_written or int(campaign.retry_dispatched) < int(campaign.retry_gen):
         return False  # its recipients (or a retry's) are not queued yet: nothing pending only means nothing written
     result = Result.from_buckets(deps.recipients.counters(campaign_id))
     if result.pending > 0:
@@ -240,17 +239,18 @@ def finish(
     next_id = deps.campaigns.finish(tenant_id, campaign_id, final.value, utc_iso(deps.clock.utcnow()) or "")
     log.info("campaign finished", extra={"campaign_id": campaign_id, "status": final.value, "next": next_id})
     if next_id:
-        nxt = deps.campaigns.get(tenant_id, next_id) or {}
-        begin_dispatch(deps, tenant_id, next_id, int(nxt.get("audience_total", 0)), int(nxt.get("dispatch_gen", 0)))
+        nxt = deps.campaigns.get(tenant_id, next_id)
+        size, generation = (int(nxt.audience_total or 0), nxt.dispatch_gen) if nxt else (0, 0)
+        begin_dispatch(deps, tenant_id, next_id, size, generation)
 
 
 def start_scheduled(deps: Deps, tenant_id: str, campaign_id: str) -> str | None:
     """Start a scheduled campaign whose time has come (idempotent: schedule and tick may both call it)."""
     campaign = deps.campaigns.get(tenant_id, campaign_id)
-    if campaign is None or campaign["status"] != CampaignStatus.SCHEDULED:
+    if campaign is None or campaign.status != CampaignStatus.SCHEDULED:
         return None
     now = deps.clock.utcnow()
-    if campaign.get("scheduled_at") and parse_utc(campaign["scheduled_at"]) > now:
+    if campaign.scheduled_at and parse_utc(campaign.scheduled_at) > now:
         return None
     try:
         status: str | None = deps.campaigns.start(tenant_id, campaign_id, "scheduled", utc_iso(now) or "")
@@ -258,7 +258,7 @@ def start_scheduled(deps: Deps, tenant_id: str, campaign_id: str) -> str | None:
         status = None  # the schedule and the tick both started it; the other one did
     log.info("scheduled campaign started", extra={"campaign_id": campaign_id, "status": status})
     if status == CampaignStatus.EXECUTING:
-        begin_dispatch(deps, tenant_id, campaign_id, int(campaign.get("audience_total", 0)), 0)
+        begin_dispatch(deps, tenant_id, campaign_id, int(campaign.audience_total or 0), 0)
     return status
 
 
@@ -272,7 +272,7 @@ def tick(deps: Deps) -> dict[str, int]:
             started += 1
     for tenant_id, campaign_id in deps.campaigns.active():
         campaign = deps.campaigns.get(tenant_id, campaign_id)
-        if campaign is None or campaign["status"] not in SENDING_STATUSES:
+        if campaign is None or campaign.status not in SENDING_STATUSES:
             continue
         if _finish_if_done(deps, campaign):
             finished += 1
@@ -280,8 +280,8 @@ def tick(deps: Deps) -> dict[str, int]:
         if settle.queue_if_due(deps, tenant_id, campaign_id):
             settling += 1
         if _needs_dispatch(campaign, now):
-            generation = int(campaign.get("dispatch_gen", 0))
-            if campaign.get("dispatched_gen") is not None:
+            generation = int(campaign.dispatch_gen)
+            if campaign.dispatched_gen is not None:
                 generation += 1
                 with contextlib.suppress(CampaignMovedError):  # gone meanwhile: the job finds nothing to dispatch
                     deps.campaigns.set_fields(tenant_id, campaign_id, {"dispatch_gen": generation})
@@ -298,10 +298,10 @@ def _age(stamp: str | None, now: datetime) -> float:
     return (now - parse_utc(stamp)).total_seconds()
 
 
-def _needs_dispatch(campaign: dict[str, Any], now: datetime) -> bool:
-    if campaign.get("dispatched_gen") is None:
-        if campaign.get("dispatching_at"):
+def _needs_dispatch(campaign: Campaign, now: datetime) -> bool:
+    if campaign.dispatched_gen is None:
+        if campaign.dispatching_at:
             # A dispatcher is (or was) writing a large audience: only one silent for a while has died.
-            return _age(campaign["dispatching_at"], now) > DISPATCH_SILENCE_SECONDS
-        return _age(campaign.get("started_at"), now) > UNDISPATCHED_GRACE_SECONDS
-    return _age(campaign.get("progress_at"), now) > STALL_SECONDS
+            return _age(campaign.dispatching_at, now) > DISPATCH_SILENCE_SECONDS
+        return _age(campaign.started_at, now) > UNDISPATCHED_GRACE_SECONDS
+    return _age(campaign.progress_at, now) > STALL_SECONDS

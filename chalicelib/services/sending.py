@@ -12,7 +12,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from chalicelib.adapters.providers.base import Outcome, Provider, ProviderRules, SendResult
-from chalicelib.adapters.queue import Chunk, sender_group
+from chalicelib.adapters.queue import Chunk
+from chalicelib.domain.campaign import Campaign
 from chalicelib.domain.errors import CampaignMovedError, RecipientMovedError
 from chalicelib.domain.model import SENDING_STATUSES, CampaignStatus, Clock, RecipientStatus, utc_iso
 from chalicelib.domain.phone import mask
@@ -81,10 +82,10 @@ def status_callback_url(
 def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> None:
     """Send a chunk; safe to run twice for the same message (claims), and to be cut short (the rest is requeued)."""
     campaign = deps.campaigns.get(chunk.tenant_id, chunk.campaign_id)
-    if campaign is None or campaign["status"] not in SENDING_STATUSES:
+    if campaign is None or campaign.status not in SENDING_STATUSES:
         return
-    channel = deps.store.get_channel(chunk.tenant_id, campaign["channel_id"])
-    creds = deps.secrets.get(chunk.tenant_id, campaign["channel_id"]) if channel else None
+    channel = deps.store.get_channel(chunk.tenant_id, campaign.channel_id)
+    creds = deps.secrets.get(chunk.tenant_id, campaign.channel_id) if channel else None
     if channel is None or creds is None:
         lifecycle.finish(
             deps,
@@ -96,11 +97,11 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
         return
     rules = rules_of(deps, channel)
     pacer = Pacer(float(channel.get("mps", 1.0)), deps.clock)
-    text = campaign["content"].get("text")
+    text = campaign.content.get("text")
     media_urls: tuple[str, ...] = ()
-    if campaign["content"].get("type") == "file":
+    if campaign.content.get("type") == "file":
         # Presigned at send time: the provider fetches the media within minutes of accepting the message.
-        key = views.media_key_of(chunk.tenant_id, campaign["content"])
+        key = views.media_key_of(chunk.tenant_id, campaign.content)
         media_urls = (deps.blobs.presigned_get(key, MEDIA_URL_SECONDS),)
     wanted = set(chunk.indexes) if chunk.indexes is not None else None
     # Only queued recipients are sent. One `sending` is held by a live worker, or its hand-over is uncertain and is
@@ -252,7 +253,7 @@ def parallelism(mps: float) -> int:
 def _send_one(
     deps: Deps,
     chunk: Chunk,
-    campaign: dict[str, Any],
+    campaign: Campaign,
     claimed: dict[str, Any],
     provider: Provider,
     rules: ProviderRules,
@@ -270,7 +271,7 @@ def _send_one(
         callback = status_callback_url(
             deps,
             rules,
-            campaign["channel_id"],
+            campaign.channel_id,
             chunk.campaign_id,
             index,
             int(claimed["attempts"]),
@@ -278,7 +279,7 @@ def _send_one(
         )
         pacer.wait()
         result = provider.send(
-            to=claimed["number"], sender=campaign["sender"], text=text, media_urls=media_urls, status_callback=callback
+            to=claimed["number"], sender=campaign.sender, text=text, media_urls=media_urls, status_callback=callback
         )
         if result.outcome == Outcome.ACCEPTED:
             outcomes.add(claimed, RecipientStatus.SENT, result)
@@ -339,12 +340,12 @@ def _send_one(
         deps.clock.sleep(wait)
 
 
-def _requeue(deps: Deps, chunk: Chunk, campaign: dict[str, Any], from_index: int) -> None:
+def _requeue(deps: Deps, chunk: Chunk, campaign: Campaign, from_index: int) -> None:
     indexes = None if chunk.indexes is None else tuple(i for i in chunk.indexes if i >= from_index)
     rest = Chunk(chunk.tenant_id, chunk.campaign_id, from_index, chunk.end, chunk.generation, indexes)
     deps.queue.publish(
         [rest],
-        group=sender_group(campaign),
+        group=campaign.send_group,
         dedup_prefix=f"{chunk.campaign_id}:requeue:{uuid.uuid4().hex}",
     )
     log.info("chunk requeued", extra={"campaign_id": chunk.campaign_id, "from": from_index, "end": chunk.end})

@@ -16,7 +16,8 @@ import uuid
 from typing import Any
 
 from chalicelib.adapters.providers.base import Provider
-from chalicelib.adapters.queue import Chunk, Job, sender_group
+from chalicelib.adapters.queue import Chunk, Job
+from chalicelib.domain.campaign import Campaign
 from chalicelib.domain.errors import RecipientMovedError
 from chalicelib.domain.handover import Handover
 from chalicelib.domain.model import SEND_INTERRUPTED, SENDING_STATUSES, RecipientStatus, utc_iso
@@ -58,14 +59,14 @@ def settle_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, i
     """Settle every due hand-over record of a sending campaign; returns what became of its recipients."""
     counts = {"found": 0, "released": 0, "failed": 0, "unknown": 0, "settled": 0}
     campaign = deps.campaigns.get(tenant_id, campaign_id)
-    if campaign is None or campaign["status"] not in SENDING_STATUSES:
+    if campaign is None or campaign.status not in SENDING_STATUSES:
         return counts
     now = deps.clock.now()
     records = [h for h in deps.handovers.of_campaign(campaign_id) if h.due(now)]
     if not records:
         return counts
-    channel = deps.store.get_channel(tenant_id, campaign["channel_id"])
-    creds = deps.secrets.get(tenant_id, campaign["channel_id"]) if channel else None
+    channel = deps.store.get_channel(tenant_id, campaign.channel_id)
+    creds = deps.secrets.get(tenant_id, campaign.channel_id) if channel else None
     if channel is None or creds is None:
         return counts  # the sender stops a campaign whose channel is gone
     provider = deps.provider_for(channel, creds)
@@ -88,11 +89,11 @@ def settle_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, i
                 campaign_id,
                 released[0],
                 released[-1] + 1,
-                int(campaign.get("dispatch_gen", 0)),
+                int(campaign.dispatch_gen),
                 tuple(released),
             )
             deps.queue.publish(
-                [chunk], group=sender_group(campaign), dedup_prefix=f"{campaign_id}:settled:{uuid.uuid4().hex}"
+                [chunk], group=campaign.send_group, dedup_prefix=f"{campaign_id}:settled:{uuid.uuid4().hex}"
             )
         deps.handovers.narrow(campaign_id, record.token, unknown, now + deps.settings.settle_seconds)
     log.info("hand-overs settled", extra={"campaign_id": campaign_id, **counts})
@@ -116,22 +117,22 @@ def _still_held(deps: Deps, record: Handover) -> list[dict[str, Any]]:
 def settle_one(
     deps: Deps,
     provider: Provider,
-    campaign: dict[str, Any],
+    campaign: Campaign,
     recipient: dict[str, Any],
     token: str,
     error: dict[str, str],
 ) -> str:
     """Settle one uncertain hand-over from the provider's records: "found", "released", "failed", "unknown" (ask
     again later) or "settled" (a status callback did it meanwhile)."""
-    content = campaign.get("content") or {}
+    content = campaign.content or {}
     lookup = provider.find(
         to=recipient["number"],
-        sender=campaign["sender"],
+        sender=campaign.sender,
         text=content.get("text"),
         media_count=1 if content.get("type") == "file" else 0,
         since=float(recipient.get("claimed_at", 0)),
     )
-    campaign_id, index = campaign["campaign_id"], int(recipient["index"])
+    campaign_id, index = campaign.campaign_id, int(recipient["index"])
     now = utc_iso(deps.clock.utcnow())
     if lookup.found is None:
         if deps.clock.now() - float(recipient.get("claimed_at", 0)) < MAX_UNSETTLED_SECONDS:

@@ -3,9 +3,11 @@ sender hands to the provider."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.adapters.blobs import upload_key
+from chalicelib.domain.campaign import Campaign
 from chalicelib.domain.errors import NotFoundError
 from chalicelib.domain.model import Result
 from chalicelib.services.deps import Deps
@@ -14,52 +16,51 @@ from chalicelib.services.deps import Deps
 _INTERNAL_CONTENT = frozenset({"media_key"})
 
 
-def public_content(content: dict[str, Any]) -> dict[str, Any]:
+def public_content(content: Mapping[str, Any]) -> dict[str, Any]:
     """A campaign's content as the API answers (and takes) it."""
     return {k: v for k, v in content.items() if k not in _INTERNAL_CONTENT}
 
 
-def media_key_of(tenant_id: str, content: dict[str, Any]) -> str:
+def media_key_of(tenant_id: str, content: Mapping[str, Any]) -> str:
     """The object an MMS campaign sends: the copy pinned when its media was checked (or, for a campaign or upload
     stored before media was pinned, the upload's own object)."""
     return str(content.get("media_key") or upload_key(tenant_id, content["upload_id"]))
 
 
-def result_of(deps: Deps, campaign: dict[str, Any]) -> Result:
+def result_of(deps: Deps, campaign: Campaign) -> Result:
     """The campaign's figures: its counters once its recipients are written, before that its audience's size."""
-    if campaign.get("audience_written"):
-        return Result.from_buckets(deps.recipients.counters(campaign["campaign_id"]))
-    total = int(campaign.get("audience_total", campaign.get("total", 0)))
-    return Result(total=total, pending=total)
+    if campaign.audience_written:
+        return Result.from_buckets(deps.recipients.counters(campaign.campaign_id))
+    return Result(total=campaign.size, pending=campaign.size)
 
 
-def view(campaign: dict[str, Any], result: Result, *, full: bool = True) -> dict[str, Any]:
+def view(campaign: Campaign, result: Result, *, full: bool = True) -> dict[str, Any]:
     """A campaign as the API answers it (`full`: with its recipients' spec, for single-campaign answers)."""
     total = result.total
     out = {
-        "id": campaign["campaign_id"],
-        "name": campaign["name"],
-        "status": campaign["status"],
-        "channel_id": campaign["channel_id"],
-        "sender": campaign["sender"],
-        "content": public_content(campaign["content"]),
-        "send_time": campaign["send_time"],
-        "send_mode": campaign["send_mode"],
-        "routing_target": campaign.get("routing_target"),
+        "id": campaign.campaign_id,
+        "name": campaign.name,
+        "status": campaign.status,
+        "channel_id": campaign.channel_id,
+        "sender": campaign.sender,
+        "content": public_content(campaign.content),
+        "send_time": campaign.send_time,
+        "send_mode": campaign.send_mode,
+        "routing_target": campaign.routing_target,
         "result": result.as_dict(),
-        "responded": int(campaign.get("responded", 0)),
-        "response_rate": (int(campaign.get("responded", 0)) / total) if total else 0.0,
-        "segments": campaign["segments"],
-        "encoding": campaign["encoding"],
-        "created_at": campaign["created_at"],
-        "scheduled_at": campaign.get("scheduled_at"),
-        "started_at": campaign.get("started_at"),
-        "completed_at": campaign.get("completed_at"),
-        "stop_reason": campaign.get("stop_reason"),
-        "audience_report": campaign.get("audience_report"),
+        "responded": campaign.responded,
+        "response_rate": (campaign.responded / total) if total else 0.0,
+        "segments": campaign.segments,
+        "encoding": campaign.encoding,
+        "created_at": campaign.created_at,
+        "scheduled_at": campaign.scheduled_at,
+        "started_at": campaign.started_at,
+        "completed_at": campaign.completed_at,
+        "stop_reason": campaign.stop_reason,
+        "audience_report": campaign.audience_report,
     }
     if full:
-        spec = campaign.get("audience") or {}
+        spec = campaign.audience
         out["recipients"] = {
             "numbers": list(spec.get("numbers") or []),
             "upload_id": spec.get("upload_id"),

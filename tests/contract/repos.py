@@ -12,6 +12,7 @@ from chalicelib.adapters.dynamo.campaigns import CampaignRepo
 from chalicelib.adapters.dynamo.recipients import RecipientRepo
 from chalicelib.adapters.dynamo.table import TENANT_SK, Table, tenant_pk, to_item
 from chalicelib.adapters.handovers import HandoverRepo
+from chalicelib.domain.campaign import Campaign
 from tests.fakes.campaigns import FakeCampaigns
 from tests.fakes.items import FakeTable
 from tests.fakes.recipients import FakeHandovers, FakeRecipients
@@ -61,28 +62,29 @@ def moto_repos(moto_url: str) -> Repos:
     return Repos(CampaignRepo(table), RecipientRepo(table), HandoverRepo(table), put_item)
 
 
-def campaign(campaign_id: str, status: str = "draft", **fields: Any) -> dict[str, Any]:
-    """A campaign item as the service creates it."""
-    return {
-        "type": "campaign",
-        "campaign_id": campaign_id,
-        "tenant_id": TENANT,
-        "status": status,
-        "name": f"campaign {campaign_id}",
-        "channel_id": CHANNEL,
-        "sender": "+15005550006",
-        "content": {"type": "text", "text": "hi"},
-        "send_time": {"type": "now" if status == "executing" else status},
-        "audience": {"numbers": ["+14155550100"], "upload_id": None, "phonebook": None},
-        "audience_total": 1,
-        "chunk_size": 50,
-        "dispatch_gen": 0,
-        "version": 0,
-        "created_at": NOW,
-        "scheduled_at": fields.pop("scheduled_at", None),
-        "started_at": NOW if status == "executing" else None,
+def campaign(campaign_id: str, status: str = "draft", **fields: Any) -> Campaign:
+    """A campaign as the service creates it."""
+    return Campaign(
+        campaign_id=campaign_id,
+        tenant_id=TENANT,
+        status=status,
+        name=f"campaign {campaign_id}",
+        channel_id=fields.pop("channel_id", CHANNEL),
+        sender="+15005550006",
+        content={"type": "text", "text": "hi"},
+        send_time={"type": "now" if status == "executing" else status},
+        send_mode="direct",
+        segments=1,
+        encoding="GSM-7",
+        audience={"numbers": ["+14155550100"], "upload_id": None, "phonebook": None},
+        audience_total=1,
+        chunk_size=50,
+        dispatch_gen=0,
+        version=0,
+        created_at=NOW,
+        started_at=NOW if status == "executing" else None,
         **fields,
-    }
+    )
 
 
 def recipient_rows(campaign_id: str, count: int, shard: int = 0) -> list[dict[str, Any]]:

@@ -39,9 +39,9 @@ class CampaignRepoContract:
         assert r.campaigns.create(campaign("c1"), max_campaigns=5) == "draft"
         # THEN it reads back as written, and the tenant counts it
         got = r.campaigns.get(TENANT, "c1")
-        assert got["status"] == "draft" and got["name"] == "campaign c1" and "scheduled_at" not in got
+        assert got.status == "draft" and got.name == "campaign c1" and got.scheduled_at is None
         assert r.campaigns.lock_of(TENANT)["campaign_count"] == 1
-        assert [c["campaign_id"] for c in r.campaigns.of_tenant(TENANT)] == ["c1"]
+        assert [c.campaign_id for c in r.campaigns.of_tenant(TENANT)] == ["c1"]
 
     def test_the_tenants_limit_is_a_named_error(self, r: Repos) -> None:
         # GIVEN a tenant at its limit
@@ -72,8 +72,8 @@ class CampaignRepoContract:
         assert [cid for _, _, cid in r.campaigns.indexed(ACTIVE)] == ["a"]
         # WHEN A finishes THEN the lock goes to B, and B is on the ACTIVE index
         assert r.campaigns.finish(TENANT, "a", "completed", LATER) == "b"
-        assert r.campaigns.get(TENANT, "a")["status"] == "completed"
-        assert r.campaigns.get(TENANT, "b")["status"] == "executing"
+        assert r.campaigns.get(TENANT, "a").status == "completed"
+        assert r.campaigns.get(TENANT, "b").status == "executing"
         lock = r.campaigns.lock_of(TENANT)
         assert lock["sending"] == "b" and lock["pending_queue"] == ["c"]
         assert [cid for _, _, cid in r.campaigns.indexed(ACTIVE)] == ["b"]
@@ -93,22 +93,22 @@ class CampaignRepoContract:
             r.campaigns.update_draft(TENANT, "c1", 0, {"name": "second edit"})
         # THEN it loses, told what the draft is now; the first edit stands
         assert lost.value.status == 503
-        assert lost.value.campaign is not None and lost.value.campaign["name"] == "first edit"
-        assert lost.value.campaign["version"] == 1
-        assert r.campaigns.get(TENANT, "c1")["name"] == "first edit"
+        assert lost.value.campaign is not None and lost.value.campaign.name == "first edit"
+        assert lost.value.campaign.version == 1
+        assert r.campaigns.get(TENANT, "c1").name == "first edit"
 
     def test_a_draft_edit_onto_a_deleted_channel_loses(self, r: Repos) -> None:
         r.campaigns.create(campaign("c1"), max_campaigns=5)
         with pytest.raises(CampaignMovedError):
             r.campaigns.update_draft(TENANT, "c1", 0, {"channel_id": "ch_gone"})
-        assert r.campaigns.get(TENANT, "c1")["channel_id"] == "ch_1"
+        assert r.campaigns.get(TENANT, "c1").channel_id == "ch_1"
 
     def test_a_scheduled_draft_is_due_once_its_time_comes(self, r: Repos) -> None:
         # GIVEN a draft scheduled for LATER
         r.campaigns.create(campaign("c1"), max_campaigns=5)
         assert r.campaigns.schedule_draft(TENANT, "c1", 0, LATER, 3)
         got = r.campaigns.get(TENANT, "c1")
-        assert (got["status"], got["scheduled_at"], got["audience_total"], got["version"]) == ("scheduled", LATER, 3, 1)
+        assert (got.status, got.scheduled_at, got.audience_total, got.version) == ("scheduled", LATER, 3, 1)
         # THEN it is on the DUE index from LATER on, not before
         assert r.campaigns.indexed(DUE, until=NOW) == []
         assert r.campaigns.indexed(DUE, until=LATER) == [(LATER, TENANT, "c1")]
@@ -116,7 +116,7 @@ class CampaignRepoContract:
         # AND sending the same draft again loses: it is no draft any more
         with pytest.raises(CampaignMovedError) as lost:
             r.campaigns.schedule_draft(TENANT, "c1", 0, LATER, 3)
-        assert lost.value.campaign is not None and lost.value.campaign["status"] == "scheduled"
+        assert lost.value.campaign is not None and lost.value.campaign.status == "scheduled"
 
     def test_starting_twice_loses_the_second_time(self, r: Repos) -> None:
         # GIVEN a scheduled campaign (the schedule and the tick may both start it)
@@ -125,7 +125,7 @@ class CampaignRepoContract:
         # WHEN the other one starts it again THEN it loses, with the campaign as it now is
         with pytest.raises(CampaignMovedError) as lost:
             r.campaigns.start(TENANT, "c1", "scheduled", LATER)
-        assert lost.value.campaign is not None and lost.value.campaign["status"] == "executing"
+        assert lost.value.campaign is not None and lost.value.campaign.status == "executing"
         assert r.campaigns.lock_of(TENANT)["sending"] == "c1"
         assert r.campaigns.indexed(DUE) == []
 
@@ -137,16 +137,16 @@ class CampaignRepoContract:
         assert r.campaigns.start(TENANT, "b", "completed", NOW, to_status="retrying", extra={"retry_gen": 1}) == (
             "pending"
         )
-        assert r.campaigns.get(TENANT, "b")["retry_gen"] == 1
+        assert r.campaigns.get(TENANT, "b").retry_gen == 1
         # THEN when A finishes, B sends as the retry it was queued as
         assert r.campaigns.finish(TENANT, "a", "completed", LATER) == "b"
-        assert r.campaigns.get(TENANT, "b")["status"] == "retrying"
+        assert r.campaigns.get(TENANT, "b").status == "retrying"
 
     def test_delete_frees_the_place_and_leaves_the_queue(self, r: Repos) -> None:
         r.campaigns.create(campaign("a", "executing"), max_campaigns=5)
         r.campaigns.create(campaign("b", "executing"), max_campaigns=5)
         # WHEN the pending B is deleted THEN it leaves the queue and its place is free
-        assert r.campaigns.delete(TENANT, "b")["status"] == "pending"
+        assert r.campaigns.delete(TENANT, "b").status == "pending"
         lock = r.campaigns.lock_of(TENANT)
         assert lock["campaign_count"] == 1 and not lock.get("pending_queue")
         # AND a sending campaign, or a missing one, cannot be deleted
@@ -163,7 +163,7 @@ class CampaignRepoContract:
         # WHEN a stop reason is set on the campaign that just completed THEN it loses, told its status
         with pytest.raises(CampaignMovedError) as lost:
             r.campaigns.set_fields(TENANT, "a", {"stop_reason": {"code": "x"}}, condition_status=["executing"])
-        assert lost.value.campaign is not None and lost.value.campaign["status"] == "completed"
+        assert lost.value.campaign is not None and lost.value.campaign.status == "completed"
         # AND a deleted campaign is not brought back by a plain field write
         with pytest.raises(CampaignMovedError):
             r.campaigns.set_fields(TENANT, "gone", {"progress_at": NOW})
@@ -177,17 +177,17 @@ class CampaignRepoContract:
         with pytest.raises(AudienceWrittenError):
             r.campaigns.mark_materialized(TENANT, "a", [2, 1] + [0] * 14, {"duplicates": 0})
         got = r.campaigns.get(TENANT, "a")
-        assert got["audience_written"] is True and got["total"] == 3
+        assert got.audience_written is True and got.total == 3
         assert Result.from_buckets(r.recipients.counters("a")) == Result(total=3, pending=3)
 
     def test_campaigns_list_newest_first_in_pages(self, r: Repos) -> None:
         for cid in ("c1", "c2", "c3"):
             r.campaigns.create(campaign(cid), max_campaigns=5)
         first = r.campaigns.page(TENANT, None, 2, None)
-        assert [c["campaign_id"] for c in first.items] == ["c3", "c2"] and first.next_cursor
+        assert [c.campaign_id for c in first.items] == ["c3", "c2"] and first.next_cursor
         second = r.campaigns.page(TENANT, None, 2, first.next_cursor)
-        assert [c["campaign_id"] for c in second.items] == ["c1"] and second.next_cursor is None
-        assert [c["campaign_id"] for c in r.campaigns.page(TENANT, "executing", 2, None).items] == []
+        assert [c.campaign_id for c in second.items] == ["c1"] and second.next_cursor is None
+        assert [c.campaign_id for c in r.campaigns.page(TENANT, "executing", 2, None).items] == []
 
 
 class TestFake(CampaignRepoContract):

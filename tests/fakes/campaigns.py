@@ -12,7 +12,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from chalicelib.adapters.dynamo.recipients import counter_sk
-from chalicelib.adapters.dynamo.table import ACTIVE, DUE, TENANT_SK, Page, campaign_pk, campaign_sk, tenant_pk
+from chalicelib.adapters.dynamo.table import ACTIVE, DUE, TENANT_SK, campaign_pk, campaign_sk, tenant_pk
+from chalicelib.domain.campaign import Campaign, CampaignPage, campaign_from, campaign_values
 from chalicelib.domain.errors import (
     AudienceWrittenError,
     CampaignLimitError,
@@ -24,6 +25,10 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.model import BUCKETS, SENDING_STATUSES, CampaignStatus
 from tests.fakes.items import FakeTable
+
+
+def _as_campaign(item: dict[str, Any] | None) -> Campaign | None:
+    return campaign_from(copy.deepcopy(item)) if item else None
 
 
 class FakeCampaigns:
@@ -56,19 +61,20 @@ class FakeCampaigns:
         """The tenant item: its send lock and campaign count."""
         return self.table.get(tenant_pk(tenant_id), TENANT_SK)
 
-    def get(self, tenant_id: str, campaign_id: str, consistent: bool = True) -> dict[str, Any] | None:
+    def get(self, tenant_id: str, campaign_id: str, consistent: bool = True) -> Campaign | None:
         """A tenant's campaign."""
-        return self.table.get(tenant_pk(tenant_id), campaign_sk(campaign_id))
+        return _as_campaign(self.table.get(tenant_pk(tenant_id), campaign_sk(campaign_id)))
 
-    def page(self, tenant_id: str, status: str | None, limit: int, cursor: str | None) -> Page:
+    def page(self, tenant_id: str, status: str | None, limit: int, cursor: str | None) -> CampaignPage:
         """A page of the tenant's campaigns, newest first."""
-        return self.table.page(
+        page = self.table.page(
             tenant_pk(tenant_id), "CAMPAIGN#", limit=limit, cursor=cursor, forward=False, status=status
         )
+        return CampaignPage([campaign_from(i) for i in page.items], page.next_cursor)
 
-    def of_tenant(self, tenant_id: str) -> Iterator[dict[str, Any]]:
+    def of_tenant(self, tenant_id: str) -> Iterator[Campaign]:
         """Every campaign of a tenant."""
-        return iter(self.table.query(tenant_pk(tenant_id), "CAMPAIGN#"))
+        return iter([campaign_from(i) for i in self.table.query(tenant_pk(tenant_id), "CAMPAIGN#")])
 
     def due(self, until: str) -> list[tuple[str, str]]:
         """(tenant_id, campaign_id) of scheduled campaigns due by `until`."""
@@ -92,9 +98,9 @@ class FakeCampaigns:
         return out
 
     # ------------------------------------------------------------------ writes
-    def create(self, campaign: dict[str, Any], max_campaigns: int) -> str:
+    def create(self, campaign: Campaign, max_campaigns: int) -> str:
         """Store a new campaign, taking the send lock or queueing when it is to go now; the status stored."""
-        tid, cid = campaign["tenant_id"], campaign["campaign_id"]
+        tid, cid = campaign.tenant_id, campaign.campaign_id
         with self.table.lock:
             tenant = self._tenant(tid)
             if tenant is None:
@@ -103,21 +109,19 @@ class FakeCampaigns:
                 raise CampaignLimitError(
                     f"this tenant has {max_campaigns} campaigns, the most allowed; delete one to make room"
                 )
-            channel = self.table.raw(tenant_pk(tid), f"CHANNEL#{campaign['channel_id']}")
+            channel = self.table.raw(tenant_pk(tid), f"CHANNEL#{campaign.channel_id}")
             if channel is None:
                 raise ChannelGoneError("the channel was deleted")
-            item = {"pk": tenant_pk(tid), "sk": campaign_sk(cid), **campaign}
-            if campaign["status"] == CampaignStatus.EXECUTING:
+            item = {"pk": tenant_pk(tid), "sk": campaign_sk(cid), "type": "campaign", **campaign_values(campaign)}
+            if campaign.status == CampaignStatus.EXECUTING:
                 if self._lock_free(tenant):
                     tenant["sending"] = cid
-                    item.update(gsi1pk=ACTIVE, gsi1sk=f"{campaign['started_at']}#{tid}#{cid}")
+                    item.update(gsi1pk=ACTIVE, gsi1sk=f"{campaign.started_at}#{tid}#{cid}")
                 else:
                     tenant["pending_queue"] = [*tenant.get("pending_queue", []), cid]
-                    item.update(
-                        status=CampaignStatus.PENDING.value, pending_since=campaign["created_at"], started_at=None
-                    )
-            elif campaign["status"] == CampaignStatus.SCHEDULED:
-                item.update(gsi1pk=DUE, gsi1sk=f"{campaign['scheduled_at']}#{tid}#{cid}")
+                    item.update(status=CampaignStatus.PENDING.value, pending_since=campaign.created_at, started_at=None)
+            elif campaign.status == CampaignStatus.SCHEDULED:
+                item.update(gsi1pk=DUE, gsi1sk=f"{campaign.scheduled_at}#{tid}#{cid}")
             tenant["campaign_count"] = int(tenant.get("campaign_count", 0)) + 1
             channel["use_seq"] = int(channel.get("use_seq", 0)) + 1
             self.table.put(item)
@@ -126,7 +130,7 @@ class FakeCampaigns:
     def _draft_as_read(self, tenant_id: str, campaign_id: str, version: int) -> dict[str, Any]:
         item = self._item(tenant_id, campaign_id)
         if item is None or item.get("status") != "draft" or int(item.get("version", version)) != version:
-            raise CampaignMovedError("the draft changed", copy.deepcopy(item))
+            raise CampaignMovedError("the draft changed", _as_campaign(item))
         return item
 
     def update_draft(self, tenant_id: str, campaign_id: str, version: int, fields: Mapping[str, Any]) -> bool:
@@ -136,7 +140,7 @@ class FakeCampaigns:
             if "channel_id" in fields:
                 channel = self.table.raw(tenant_pk(tenant_id), f"CHANNEL#{fields['channel_id']}")
                 if channel is None:
-                    raise CampaignMovedError("the draft's new channel was deleted", copy.deepcopy(item))
+                    raise CampaignMovedError("the draft's new channel was deleted", _as_campaign(item))
                 channel["use_seq"] = int(channel.get("use_seq", 0)) + 1
             item.update(copy.deepcopy(dict(fields)))
             item["version"] = version + 1
@@ -159,7 +163,7 @@ class FakeCampaigns:
             )
             return True
 
-    def delete(self, tenant_id: str, campaign_id: str) -> dict[str, Any]:
+    def delete(self, tenant_id: str, campaign_id: str) -> Campaign:
         """Delete a campaign that is not sending; what it was."""
         with self.table.lock:
             item = self._item(tenant_id, campaign_id)
@@ -176,7 +180,7 @@ class FakeCampaigns:
                 queue.remove(campaign_id)
             tenant["campaign_count"] = int(tenant.get("campaign_count", 0)) - 1
             self.table.delete(tenant_pk(tenant_id), campaign_sk(campaign_id))
-            return copy.deepcopy(item)
+            return campaign_from(item)
 
     def _start_sending(self, item: dict[str, Any], tenant_id: str, to_status: str, now: str) -> None:
         item.update(
@@ -203,7 +207,7 @@ class FakeCampaigns:
                 raise CampaignMovedError("no such tenant")
             item = self._item(tenant_id, campaign_id)
             if item is None or item.get("status") != from_status:
-                raise CampaignMovedError(f"the campaign is no longer {from_status}", copy.deepcopy(item))
+                raise CampaignMovedError(f"the campaign is no longer {from_status}", _as_campaign(item))
             if self._lock_free(tenant):
                 tenant["sending"] = campaign_id
                 self._start_sending(item, tenant_id, to_status, now)
@@ -249,7 +253,7 @@ class FakeCampaigns:
         with self.table.lock:
             item = self._item(tenant_id, campaign_id)
             if item is None or (condition_status and item.get("status") not in condition_status):
-                raise CampaignMovedError("the campaign is gone or has moved on", copy.deepcopy(item))
+                raise CampaignMovedError("the campaign is gone or has moved on", _as_campaign(item))
             item.update(copy.deepcopy(dict(fields)))
             return True
 

@@ -83,7 +83,7 @@ def race(jobs: list[Callable[[], Any]]) -> list[Any]:
 
 def tenant_campaigns(env: Env, tenant_id: str) -> dict[str, dict[str, Any]]:
     """The tenant's campaigns by id, read straight from the table."""
-    return {c["campaign_id"]: c for c in env.deps.campaigns.of_tenant(tenant_id)}
+    return {c.campaign_id: dataclasses.asdict(c) for c in env.deps.campaigns.of_tenant(tenant_id)}
 
 
 def sent_per_number(env: Env) -> Counter[str]:

@@ -40,7 +40,8 @@ def send_queued(w: World) -> None:
 
 
 def status(w: World, campaign_id: str) -> str:
-    return str((w.campaigns.get(TENANT, campaign_id) or {})["status"])
+    found = w.campaigns.get(TENANT, campaign_id)
+    return found.status if found else "gone"
 
 
 def test_a_campaign_is_sent_to_each_number_once_and_completes() -> None:
@@ -152,8 +153,9 @@ def test_credentials_the_provider_refuses_stop_the_campaign_and_hand_the_lock_on
     # WHEN the queue is worked
     send_queued(w)
     # THEN A stopped with the provider's reason, and B was sent
-    stopped = w.campaigns.get(TENANT, a["id"]) or {}
-    assert stopped["status"] == "stopped" and stopped["stop_reason"]["code"] == "provider_20003"
+    stopped = w.campaigns.get(TENANT, a["id"])
+    assert stopped is not None and stopped.status == "stopped"
+    assert stopped.stop_reason is not None and stopped.stop_reason["code"] == "provider_20003"
     assert status(w, b["id"]) == "completed"
 
 

@@ -32,7 +32,6 @@ from chalicelib.adapters.dynamo.table import (
     START_SENDING,
     TENANT_SK,
     ConditionFailed,
-    Page,
     Table,
     campaign_pk,
     campaign_sk,
@@ -40,6 +39,7 @@ from chalicelib.adapters.dynamo.table import (
     tenant_pk,
     to_values,
 )
+from chalicelib.domain.campaign import Campaign, CampaignPage, campaign_from, campaign_values
 from chalicelib.domain.errors import (
     AudienceWrittenError,
     CampaignLimitError,
@@ -62,6 +62,10 @@ CHANNEL_EXISTS = "attribute_exists(pk)"
 CAMPAIGN_ABSENT = "attribute_not_exists(pk)"
 
 
+def _as_campaign(item: dict[str, Any] | None) -> Campaign | None:
+    return campaign_from(item) if item else None
+
+
 class CampaignRepo:
     """Campaigns of tenants, and the tenant's send lock that decides which of them sends."""
 
@@ -73,19 +77,21 @@ class CampaignRepo:
         """The tenant item, read consistently: its send lock (`sending`, `pending_queue`) and `campaign_count`."""
         return self.table.get(tenant_pk(tenant_id), TENANT_SK)
 
-    def get(self, tenant_id: str, campaign_id: str, consistent: bool = True) -> dict[str, Any] | None:
+    def get(self, tenant_id: str, campaign_id: str, consistent: bool = True) -> Campaign | None:
         """A tenant's campaign."""
-        return self.table.get(tenant_pk(tenant_id), campaign_sk(campaign_id), consistent)
+        item = self.table.get(tenant_pk(tenant_id), campaign_sk(campaign_id), consistent)
+        return campaign_from(item) if item else None
 
-    def page(self, tenant_id: str, status: str | None, limit: int, cursor: str | None) -> Page:
+    def page(self, tenant_id: str, status: str | None, limit: int, cursor: str | None) -> CampaignPage:
         """A page of the tenant's campaigns, newest first, optionally of one status."""
-        return self.table.page(
+        page = self.table.page(
             tenant_pk(tenant_id), "CAMPAIGN#", limit=limit, cursor=cursor, forward=False, status=status
         )
+        return CampaignPage([campaign_from(i) for i in page.items], page.next_cursor)
 
-    def of_tenant(self, tenant_id: str) -> Iterator[dict[str, Any]]:
+    def of_tenant(self, tenant_id: str) -> Iterator[Campaign]:
         """Every campaign of a tenant (at most the per-tenant limit)."""
-        return self.table.query_all(tenant_pk(tenant_id), "CAMPAIGN#")
+        return (campaign_from(i) for i in self.table.query_all(tenant_pk(tenant_id), "CAMPAIGN#"))
 
     def due(self, until: str) -> list[tuple[str, str]]:
         """(tenant_id, campaign_id) of scheduled campaigns due by `until`, earliest first."""
@@ -125,14 +131,14 @@ class CampaignRepo:
     def _channel_key(self, tenant_id: str, channel_id: str) -> dict[str, str]:
         return {"pk": tenant_pk(tenant_id), "sk": f"CHANNEL#{channel_id}"}
 
-    def create(self, campaign: dict[str, Any], max_campaigns: int) -> str:
+    def create(self, campaign: Campaign, max_campaigns: int) -> str:
         """Store a new campaign, taking the tenant's send lock or joining its queue when it is to go now.
 
-        Returns the status it was stored with. `campaign["status"]` is `draft`, `scheduled` or `executing`
+        Returns the status it was stored with. `campaign.status` is `draft`, `scheduled` or `executing`
         (meaning: send now); a campaign to send now while another is sending is stored `pending`.
         Raises CampaignLimitError, or ChannelGoneError when its channel was deleted meanwhile.
         """
-        tid, cid = campaign["tenant_id"], campaign["campaign_id"]
+        tid, cid = campaign.tenant_id, campaign.campaign_id
         for _ in range(MAX_TX_ATTEMPTS):
             tenant = self.lock_of(tid)
             if tenant is None:
@@ -141,28 +147,26 @@ class CampaignRepo:
                 raise CampaignLimitError(
                     f"this tenant has {max_campaigns} campaigns, the most allowed; delete one to make room"
                 )
-            item = {"pk": tenant_pk(tid), "sk": campaign_sk(cid), **campaign}
+            item = {"pk": tenant_pk(tid), "sk": campaign_sk(cid), "type": "campaign", **campaign_values(campaign)}
             values: dict[str, Any] = {":one": 1, ":max": max_campaigns}
             # Closes: two creates at once both passing the limit check above.
             condition = "campaign_count < :max"
             update = "ADD campaign_count :one"
-            if campaign["status"] == CampaignStatus.EXECUTING:
+            if campaign.status == CampaignStatus.EXECUTING:
                 if not tenant.get("sending") and not tenant.get("pending_queue"):
                     update += " SET sending = :cid"
                     # Closes: another campaign taking the lock, or queueing, since we read the tenant.
                     condition += f" AND {LOCK_FREE}"
                     values.update({":cid": cid, ":zero": 0})
-                    item.update(gsi1pk=ACTIVE, gsi1sk=f"{campaign['started_at']}#{tid}#{cid}")
+                    item.update(gsi1pk=ACTIVE, gsi1sk=f"{campaign.started_at}#{tid}#{cid}")
                 else:
                     update += " SET pending_queue = list_append(if_not_exists(pending_queue, :empty), :me)"
                     # Closes: the lock being released since we read the tenant (we would wait behind nobody).
                     condition += f" AND {LOCK_TAKEN}"
                     values.update({":empty": [], ":me": [cid], ":zero": 0})
-                    item.update(
-                        status=CampaignStatus.PENDING.value, pending_since=campaign["created_at"], started_at=None
-                    )
-            elif campaign["status"] == CampaignStatus.SCHEDULED:
-                item.update(gsi1pk=DUE, gsi1sk=f"{campaign['scheduled_at']}#{tid}#{cid}")
+                    item.update(status=CampaignStatus.PENDING.value, pending_since=campaign.created_at, started_at=None)
+            elif campaign.status == CampaignStatus.SCHEDULED:
+                item.update(gsi1pk=DUE, gsi1sk=f"{campaign.scheduled_at}#{tid}#{cid}")
             tx = self.table.tx()
             # Closes: an id collision overwriting another campaign.
             tx.put("campaign", item, CAMPAIGN_ABSENT)
@@ -170,7 +174,7 @@ class CampaignRepo:
             # Closes: creating a campaign on a channel being deleted (the delete checks use_seq).
             tx.update(
                 "channel",
-                self._channel_key(tid, campaign["channel_id"]),
+                self._channel_key(tid, campaign.channel_id),
                 "ADD use_seq :one",
                 CHANNEL_EXISTS,
                 {":one": 1},
@@ -180,7 +184,7 @@ class CampaignRepo:
             except ConditionFailed as lost:
                 if "channel" in lost.parts and (
                     "tenant" not in lost.parts
-                    or self.table.get(tenant_pk(tid), f"CHANNEL#{campaign['channel_id']}") is None
+                    or self.table.get(tenant_pk(tid), f"CHANNEL#{campaign.channel_id}") is None
                 ):
                     raise ChannelGoneError("the channel was deleted") from lost
                 continue  # the tenant moved (a count, the lock): decide again on a fresh read
@@ -217,7 +221,9 @@ class CampaignRepo:
         try:
             tx.commit()
         except ConditionFailed as lost:
-            raise CampaignMovedError("the draft changed while being edited", lost.item("campaign")) from lost
+            raise CampaignMovedError(
+                "the draft changed while being edited", _as_campaign(lost.item("campaign"))
+            ) from lost
         return True
 
     def schedule_draft(
@@ -247,10 +253,10 @@ class CampaignRepo:
                 want_old=True,
             )
         except ConditionFailed as lost:
-            raise CampaignMovedError("the draft changed while being sent", lost.item("item")) from lost
+            raise CampaignMovedError("the draft changed while being sent", _as_campaign(lost.item("item"))) from lost
         return True
 
-    def delete(self, tenant_id: str, campaign_id: str) -> dict[str, Any]:
+    def delete(self, tenant_id: str, campaign_id: str) -> Campaign:
         """Delete a campaign that is not sending, freeing its place in the tenant's count; returns what it was.
 
         A pending campaign also leaves the tenant's queue in the same transaction.
@@ -259,7 +265,7 @@ class CampaignRepo:
             campaign = self.get(tenant_id, campaign_id)
             if campaign is None:
                 raise NotFoundError("no such campaign")
-            status = campaign["status"]
+            status = campaign.status
             if status in ("executing", "retrying"):
                 raise ConflictError(
                     f"the campaign is {status}; it can be deleted once it has finished", code="campaign_busy"
@@ -355,10 +361,10 @@ class CampaignRepo:
             except ConditionFailed as lost:
                 if "campaign" in lost.parts and (len(lost.parts) == 1 or lost.item("campaign") is not None):
                     raise CampaignMovedError(
-                        f"the campaign is no longer {from_status}", lost.item("campaign")
+                        f"the campaign is no longer {from_status}", _as_campaign(lost.item("campaign"))
                     ) from lost
                 current = self.get(tenant_id, campaign_id)
-                if current is None or current.get("status") != from_status:
+                if current is None or current.status != from_status:
                     raise CampaignMovedError(f"the campaign is no longer {from_status}", current) from lost
                 continue  # only the tenant moved: decide again on a fresh read
             return new_status
@@ -371,7 +377,7 @@ class CampaignRepo:
         """
         for _ in range(MAX_TX_ATTEMPTS):
             campaign = self.get(tenant_id, campaign_id)
-            if campaign is None or campaign.get("status") not in ("executing", "retrying"):
+            if campaign is None or not campaign.sending:
                 return None
             tenant = self.lock_of(tenant_id) or {}
             queue = list(tenant.get("pending_queue") or [])
@@ -383,7 +389,7 @@ class CampaignRepo:
                 self._key(tenant_id, campaign_id),
                 "SET #s = :final, completed_at = :now REMOVE gsi1pk, gsi1sk, start_as",
                 STATUS_WAS,
-                {":final": final_status, ":now": now, ":from": campaign["status"]},
+                {":final": final_status, ":now": now, ":from": campaign.status},
                 STATUS,
             )
             next_id: str | None = None
@@ -455,7 +461,7 @@ class CampaignRepo:
                 want_old=True,
             )
         except ConditionFailed as lost:
-            raise CampaignMovedError("the campaign is gone or has moved on", lost.item("item")) from lost
+            raise CampaignMovedError("the campaign is gone or has moved on", _as_campaign(lost.item("item"))) from lost
         return True
 
     def mark_materialized(
