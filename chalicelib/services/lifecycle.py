@@ -52,11 +52,11 @@ def retry_rules(deps: Deps, tenant_id: str, campaign: Campaign) -> ProviderRules
 
 def retryable(recipient: dict[str, Any], rules: ProviderRules | None) -> bool:
     """A failure worth sending again: not an opt-out at the provider, not one that may have gone out. Without the
-    channel (deleted since) nothing can be sent, nor told apart: every failure stays as it is."""
+    channel (deleted since) the retry is accepted as before and the sender stops it with `channel_missing`."""
     code = str(recipient.get("error_code"))
-    if recipient.get("status") not in RETRYABLE_STATUSES or code in NOT_RETRIED or rules is None:
+    if recipient.get("status") not in RETRYABLE_STATUSES or code in NOT_RETRIED:
         return False
-    return not rules.error(code).opted_out
+    return rules is None or not rules.error(code).opted_out
 
 
 def schedule(deps: Deps, tenant_id: str, campaign_id: str, scheduled_at: str) -> None:

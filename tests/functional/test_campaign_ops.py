@@ -334,6 +334,28 @@ def test_retry_after_provider_faults_sends_what_failed(env: Env, api: Api, chann
     assert sent_to(env) == numbers(2)
 
 
+def test_retry_after_its_channel_was_deleted_is_accepted_and_stops_with_channel_missing(
+    env: Env, api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN a completed campaign with a failure, and its channel deleted since
+    fake_sleep(env)
+    env.sim.configure(server_error_next=1000)
+    campaign = create(api, campaign_body(numbers(1), channel["id"]))
+    pump.drain()
+    settle_time(env, pump, rounds=3)
+    assert get(api, campaign["id"])["result"]["failed"] == 1
+    env.sim.configure(server_error_next=0)
+    assert api.call("DELETE", f"/v1/channels/{channel['id']}")[0] == 204
+    # WHEN it is retried, THEN the retry is accepted (as before the provider port)
+    status, retrying = api.call("POST", f"/v1/campaigns/{campaign['id']}/retry")
+    assert status == 200 and retrying["status"] == "retrying", retrying
+    pump.drain()
+    # AND the sender stops it, saying the channel is gone, with nothing sent
+    stopped = get(api, campaign["id"])
+    assert stopped["status"] == "stopped" and stopped["stop_reason"]["code"] == "channel_missing", stopped
+    assert env.sim.messages() == []
+
+
 # ------------------------------------------------------------------------------------------------ delete
 def test_delete_a_draft_an_executing_and_a_completed_campaign(
     env: Env, api: Api, tenant: tuple[str, str], channel: dict[str, Any], pump: Any
