@@ -18,7 +18,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 venv: $(BIN)/.installed
 
 run: venv
-	PORT=$(PORT) SIM_PORT=$(SIM_PORT) API_KEY=$(API_KEY) $(BIN)/python -m chalicelib.local.stack
+	PORT=$(PORT) SIM_PORT=$(SIM_PORT) API_KEY=$(API_KEY) $(BIN)/python -m devstack.stack
 
 test: venv lint typecheck
 	$(BIN)/python -m pytest
@@ -42,7 +42,7 @@ lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 typecheck: venv
-	$(BIN)/mypy app.py chalicelib
+	$(BIN)/mypy app.py chalicelib devstack
 
 # Operators: make tenant NAME="Acme PBX" (prints the new tenant's id and API key, once).
 tenant: venv

@@ -49,7 +49,7 @@ def fake_repos() -> Repos:
 
 def moto_repos(moto_url: str) -> Repos:
     """The real repositories over a fresh moto table."""
-    from chalicelib.local.resources import create_resources
+    from devstack.resources import create_resources
 
     requests.post(f"{moto_url}/moto-api/reset", timeout=10)
     name = create_resources(None).table_name

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import requests
 
+from devstack.stackproc import StackProcess, start_stack, wait_for
 from tests.conftest import FAILING
-from tests.e2e.stackproc import StackProcess, start_stack, wait_for
 
 pytestmark = pytest.mark.e2e
 

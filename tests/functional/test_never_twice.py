@@ -18,10 +18,10 @@ import boto3
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.queue import Job
-from chalicelib.local.simulator import TwilioSimulator
-from chalicelib.local.stack import is_outcome_write
 from chalicelib.services import lifecycle
 from chalicelib.services.sending import status_callback_url
+from devstack.stack import is_outcome_write
+from devstack.twilio_sim import TwilioSimulator
 from tests.conftest import (
     SANDBOX_CHANNEL,
     SENDER,

@@ -18,8 +18,8 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from chalicelib.api.commands import create_campaign as create_command
 from chalicelib.api.schemas import CampaignIn
-from chalicelib.local.pump import EventPump
 from chalicelib.services import campaigns, lifecycle
+from devstack.pump import EventPump
 from tests.conftest import SENDER, Api, Env, campaign_body, once_before, settle_time
 
 SENDING = ("executing", "retrying")
@@ -589,7 +589,7 @@ def test_a_failed_chunk_comes_back_in_a_minute_not_after_the_visibility_timeout(
 ) -> None:
     # GIVEN a chunk on the queue whose sending fails with an unexpected error
     import app as app_module
-    from chalicelib.local.pump import EventPump
+    from devstack.pump import EventPump
 
     api.call("POST", "/v1/campaigns", campaign_body(["+14155550100"], channel["id"]))
     sqs = boto3.client("sqs")

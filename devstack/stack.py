@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 # Shaped like a real Account SID ("AC" + 32 hex digits; 5a4db0c5 reads "sandbox"): channels with any other are refused.
 SANDBOX_ACCOUNT_SID = "AC" + "0" * 24 + "5a4db0c5"
 SANDBOX_AUTH_TOKEN = "sandbox-auth-token"
@@ -95,18 +95,18 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", os.environ.get("LOG_LEVEL", "WARNING"))
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    from chalicelib.local import moto_proc
+    from devstack import moto_proc
 
     moto, moto_url = moto_proc.spawn()
     os.environ["AWS_ENDPOINT_URL"] = moto_url
 
-    from chalicelib.local.resources import create_resources
+    from devstack.resources import create_resources
 
     resources = create_resources(None, REPO / "infra" / "template.json")
     os.environ.update(resources.env())
     os.environ["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
 
-    from chalicelib.local.simulator import TwilioSimulator
+    from devstack.twilio_sim import TwilioSimulator
 
     sim = TwilioSimulator(port=sim_port).start()
     os.environ["TWILIO_API_BASE"] = sim.url
@@ -149,7 +149,7 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
     from chalice.local import create_local_server
 
     import app as app_module
-    from chalicelib.local.pump import EventPump
+    from devstack.pump import EventPump
 
     pump = EventPump(
         app_module,

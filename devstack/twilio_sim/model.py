@@ -7,7 +7,7 @@ An MMS (``MediaUrl``) is fetched before its first callback, as Twilio does; medi
 Control endpoints under ``/sim/`` configure it and inject latency and failures; ``POST /sim/inbound`` makes it post
 a signed incoming-message webhook, as Twilio would.
 
-Run it alone with ``python -m chalicelib.local.simulator --port 8001``.
+Run it alone with ``python -m devstack.twilio_sim --port 8001``.
 """
 
 from __future__ import annotations
