@@ -8,7 +8,6 @@ prints how to call it. Ctrl-C stops everything it started.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -16,7 +15,6 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -146,9 +144,9 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
 
     import boto3
     from chalice.config import Config
-    from chalice.local import create_local_server
 
     import app as app_module
+    from devstack.api_server import api_server
     from devstack.pump import EventPump
 
     pump = EventPump(
@@ -160,11 +158,7 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
     )
     stop_pump = pump.start(workers=2, tick_seconds=tick_seconds)
 
-    gateway_config = Config.create(chalice_stage="dev", lambda_timeout=30)
-    server = create_local_server(app_module.app, gateway_config, "127.0.0.1", port)
-    server.server.RequestHandlerClass = functools.partial(
-        _gateway_handler(), app_object=app_module.app, config=gateway_config
-    )
+    server = api_server(app_module.app, Config.create(chalice_stage="dev", lambda_timeout=30), "127.0.0.1", port)
     server_thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
     server_thread.start()
 
@@ -180,32 +174,6 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
 
     threading.Thread(target=shutdown, name="shutdown", daemon=True).start()
     return Stack(port, sim.port, api_key, tenant_id, channel["id"], moto_url, stop_event)
-
-
-def _gateway_handler() -> Any:
-    """Chalice's local request handler, closer to API Gateway: path parameters arrive percent-decoded (`%3A` is `:`),
-    and every method reaches the app (TRACE, QUERY: a 405 in the contract's shape), not the HTTP server's 501 page."""
-    from urllib.parse import unquote
-
-    from chalice.local import ChaliceRequestHandler, LocalGateway, MatchResult, RouteMatcher
-
-    class DecodingMatcher(RouteMatcher):
-        def match_route(self, url: str) -> MatchResult:
-            found = super().match_route(url)
-            return MatchResult(found.route, {k: unquote(v) for k, v in found.captured.items()}, found.query_params)
-
-    class Handler(ChaliceRequestHandler):
-        def __getattr__(self, name: str) -> Any:
-            if name.startswith("do_"):  # BaseHTTPRequestHandler looks up `do_<METHOD>`
-                return self._generic_handle
-            raise AttributeError(name)
-
-        def __init__(self, request: Any, client_address: Any, server: Any, app_object: Any, config: Any) -> None:
-            self.local_gateway = LocalGateway(app_object, config)
-            self.local_gateway.event_converter._route_matcher = DecodingMatcher(list(app_object.routes))
-            BaseHTTPRequestHandler.__init__(self, request, client_address, server)
-
-    return Handler
 
 
 def is_outcome_write(params: dict[str, Any]) -> bool:

@@ -118,6 +118,15 @@ def test_bad_requests_get_the_contract_shape_over_http(stack: StackProcess) -> N
         assert response.json()["error"]["code"] == code
 
 
+def test_unknown_route_is_a_404_that_does_not_echo_the_key(stack: StackProcess) -> None:
+    # GIVEN the stack as `make run` serves it WHEN the PBX calls a route that does not exist, with its key
+    response = stack.call("GET", "/v1/no-such-thing")
+    # THEN 404 in the contract's error shape, and the key is not repeated back
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["code"] == "not_found"
+    assert stack.api_key not in response.text
+
+
 def test_readme_example_is_the_one_the_stack_serves(stack: StackProcess) -> None:
     # GIVEN the README's curl example WHEN its body is sent to the stack THEN it is accepted as written
     from pathlib import Path
