@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,6 +17,11 @@ MERGE_TEMPLATE = ROOT / "infra" / "template.json"
 DEFAULT_OUT = ROOT / "dist"
 # The files `chalice package --pkg-format cloudformation --template-format json` writes.
 OUTPUT_FILES = ("sam.json", "deployment.zip")
+# Development only, never for Lambda: the local stack and its simulators, tests, benchmarks, scripts, moto. Chalice
+# ships app.py and chalicelib/ whole, so anything left under chalicelib/ (e.g. an old chalicelib/local/ that git no
+# longer tracks) would go along; the build refuses such a zip.
+DEV_ONLY_PREFIXES = ("devstack/", "tests/", "bench/", "scripts/", "chalicelib/local/", "moto/")
+DEV_ONLY_WORDS = ("simulator", "twilio_sim")
 
 
 def chalice_executable() -> Path:
@@ -52,7 +59,18 @@ def package(out_dir: Path = DEFAULT_OUT, stage: str = "dev") -> Path:
     if not template.is_file():
         raise RuntimeError(f"chalice package did not write {template}")
     fix_fifo_event_sources(template)
+    with zipfile.ZipFile(out_dir / "deployment.zip") as bundle:
+        dev_only = dev_only_entries(bundle.namelist())
+    if dev_only:
+        for name in OUTPUT_FILES:
+            (out_dir / name).unlink(missing_ok=True)
+        raise RuntimeError(f"deployment.zip would ship development-only files: {', '.join(dev_only[:10])}")
     return template
+
+
+def dev_only_entries(names: Iterable[str]) -> list[str]:
+    """The entries of a deployment zip that Lambda must never get (see DEV_ONLY_PREFIXES)."""
+    return [n for n in names if n.startswith(DEV_ONLY_PREFIXES) or any(w in n.lower() for w in DEV_ONLY_WORDS)]
 
 
 def fix_fifo_event_sources(template: Path) -> None:
@@ -80,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         template = package(args.out, args.stage)
-    except (subprocess.CalledProcessError, RuntimeError, OSError) as exc:
+    except (subprocess.CalledProcessError, RuntimeError, OSError, zipfile.BadZipFile) as exc:
         print(f"package failed: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {template} and {template.with_name('deployment.zip')} in {time.monotonic() - started:.1f}s")
