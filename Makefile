@@ -7,15 +7,22 @@ SIM_PORT ?= 8001
 API_KEY ?= dev-key
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: venv run test test-unit test-functional test-e2e bench package lint typecheck tenant rotate-key clean
+.PHONY: venv lock run test test-unit test-functional test-e2e bench package lint typecheck tenant rotate-key clean
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+# Installs exactly the pinned versions of requirements-dev.lock (which holds requirements.lock's, what Lambda ships).
+$(BIN)/.installed: requirements.lock requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip<26.3"
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
 	touch $@
 
 venv: $(BIN)/.installed
+
+# After changing requirements.txt or requirements-dev.txt: pin again (newest versions that fit; needs the index).
+PIP_COMPILE = $(BIN)/python -m piptools compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links
+lock: venv
+	$(PIP_COMPILE) --output-file requirements.lock requirements.txt
+	$(PIP_COMPILE) --output-file requirements-dev.lock requirements-dev.txt
 
 run: venv
 	PORT=$(PORT) SIM_PORT=$(SIM_PORT) API_KEY=$(API_KEY) $(BIN)/python -m devstack.stack

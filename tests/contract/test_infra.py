@@ -467,3 +467,15 @@ def test_a_zip_with_dev_only_files_is_refused() -> None:
     ]
     # THEN each is named, and the app's own files and libraries are not
     assert dev_only_entries([*stale, "app.py", "chalicelib/api/routes.py", "twilio/rest/__init__.py"]) == stale
+
+
+def test_deployment_zip_libraries_are_the_locked_versions(template_path: Path) -> None:
+    # GIVEN the zip `make package` built and requirements.lock WHEN the libraries in the zip are read
+    module = _package_module()
+    with zipfile.ZipFile(template_path.with_name("deployment.zip")) as bundle:
+        shipped = module.shipped_versions(bundle.namelist())
+    locked = module.locked_versions(ROOT / "requirements.lock")
+    # THEN Lambda gets exactly the pinned libraries, each at its pinned version
+    assert shipped["twilio"] == locked["twilio"]
+    assert shipped["pydantic-core"] == locked["pydantic-core"]
+    assert shipped == locked
