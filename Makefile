@@ -51,13 +51,15 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy app.py chalicelib devstack
 
-# Operators: make tenant NAME="Acme PBX" (prints the new tenant's id and API key, once).
+# Operators: make tenant NAME="Acme PBX" (prints the new tenant's id and API key, once). With TABLE_NAME set, in that
+# table (AWS as your credentials and AWS_ENDPOINT_URL say); without, in the local stack `make run` serves on PORT.
+ADMIN = $(if $(TABLE_NAME),$(BIN)/python -m chalicelib.admin,PORT=$(PORT) $(BIN)/python -m devstack.admin)
 tenant: venv
-	$(BIN)/python -m chalicelib.admin create-tenant --name "$(NAME)"
+	$(ADMIN) create-tenant --name "$(NAME)"
 
-# Operators: make rotate-key TENANT=tn_... (the old key stops working at once).
+# Operators: make rotate-key TENANT=tn_... (the old key stops working at once); TABLE_NAME as for make tenant.
 rotate-key: venv
-	$(BIN)/python -m chalicelib.admin rotate-key --tenant "$(TENANT)"
+	$(ADMIN) rotate-key --tenant "$(TENANT)"
 
 clean:
-	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache .local-stack

@@ -212,6 +212,9 @@ def main() -> int:
     sys.path.insert(0, str(REPO))
     os.chdir(REPO)
     stack = start(port, sim_port, api_key, tick_seconds=float(os.environ.get("TICK_SECONDS", "60")))
+    from devstack import running
+
+    running.announce(port, dict(os.environ))  # so that `make tenant` finds this stack's table
     text, marker = stack.banner()
     print(text, flush=True)
     print(marker, flush=True)
@@ -224,6 +227,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     done.wait()
     print("stopping…", flush=True)
+    running.withdraw(port)
     stack.stop_event.set()
     return 0
 
