@@ -7,18 +7,25 @@ SIM_PORT ?= 8001
 API_KEY ?= dev-key
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: venv run test test-unit test-functional test-e2e bench package lint typecheck tenant rotate-key clean
+.PHONY: venv lock run test test-unit test-functional test-e2e bench package lint typecheck tenant rotate-key clean
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+# Installs exactly the pinned versions of requirements-dev.lock (which holds requirements.lock's, what Lambda ships).
+$(BIN)/.installed: requirements.lock requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip<26.3"
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
 	touch $@
 
 venv: $(BIN)/.installed
 
+# After changing requirements.txt or requirements-dev.txt: pin again (newest versions that fit; needs the index).
+PIP_COMPILE = $(BIN)/python -m piptools compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links
+lock: venv
+	$(PIP_COMPILE) --output-file requirements.lock requirements.txt
+	$(PIP_COMPILE) --output-file requirements-dev.lock requirements-dev.txt
+
 run: venv
-	PORT=$(PORT) SIM_PORT=$(SIM_PORT) API_KEY=$(API_KEY) $(BIN)/python -m chalicelib.local.stack
+	PORT=$(PORT) SIM_PORT=$(SIM_PORT) API_KEY=$(API_KEY) $(BIN)/python -m devstack.stack
 
 test: venv lint typecheck
 	$(BIN)/python -m pytest
@@ -42,15 +49,17 @@ lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 typecheck: venv
-	$(BIN)/mypy app.py chalicelib
+	$(BIN)/mypy app.py chalicelib devstack
 
-# Operators: make tenant NAME="Acme PBX" (prints the new tenant's id and API key, once).
+# Operators: make tenant NAME="Acme PBX" (prints the new tenant's id and API key, once). With TABLE_NAME set, in that
+# table (AWS as your credentials and AWS_ENDPOINT_URL say); without, in the local stack `make run` serves on PORT.
+ADMIN = $(if $(TABLE_NAME),$(BIN)/python -m chalicelib.admin,PORT=$(PORT) $(BIN)/python -m devstack.admin)
 tenant: venv
-	$(BIN)/python -m chalicelib.admin create-tenant --name "$(NAME)"
+	$(ADMIN) create-tenant --name "$(NAME)"
 
-# Operators: make rotate-key TENANT=tn_... (the old key stops working at once).
+# Operators: make rotate-key TENANT=tn_... (the old key stops working at once); TABLE_NAME as for make tenant.
 rotate-key: venv
-	$(BIN)/python -m chalicelib.admin rotate-key --tenant "$(TENANT)"
+	$(ADMIN) rotate-key --tenant "$(TENANT)"
 
 clean:
-	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache .local-stack

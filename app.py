@@ -11,7 +11,7 @@ from chalicelib import config
 from chalicelib.adapters.queue import Job, parse_message
 from chalicelib.api import http
 from chalicelib.api.routes import api
-from chalicelib.services import campaigns, sending, uploads
+from chalicelib.services import lifecycle, sending, uploads
 from chalicelib.wiring import current
 
 app = Chalice(app_name="msgcampaigns")
@@ -28,7 +28,7 @@ def send_worker(event: SQSEvent) -> None:
         try:
             message = parse_message(record.body)
             if isinstance(message, Job):
-                campaigns.run_job(deps, message)
+                lifecycle.run_job(deps, message)
                 continue
             sending.handle_chunk(deps, message, time_left=lambda: context.get_remaining_time_in_millis() / 1000.0)
         except Exception:
@@ -48,11 +48,11 @@ def upload_worker(event: SQSEvent) -> None:
 @app.schedule(Cron("*", "*", "*", "*", "?", "*"), name="tick")
 def tick(event: CloudWatchEvent) -> dict[str, int]:
     """Minute tick: start due scheduled campaigns the scheduler missed, finish or revive sending ones."""
-    return campaigns.tick(current())
+    return lifecycle.tick(current())
 
 
 @app.lambda_function(name="start_scheduled")
 def start_scheduled(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Target of the EventBridge Scheduler one-time schedule of a campaign."""
-    status = campaigns.start_scheduled(current(), str(event["tenant_id"]), str(event["campaign_id"]))
+    status = lifecycle.start_scheduled(current(), str(event["tenant_id"]), str(event["campaign_id"]))
     return {"campaign_id": event["campaign_id"], "status": status}

@@ -1,6 +1,6 @@
 """Benchmark: a campaign to a contact CSV of BENCH_RECIPIENTS (100,000) numbers on the local stack, in this process.
 
-The stack is started IN this process with `chalicelib.local.stack.start` (what `make run` runs): moto in its own
+The stack is started IN this process with `devstack.stack.start` (what `make run` runs): moto in its own
 process, the resources of infra/template.json, the Twilio simulator, Chalice's local server in a thread and the event
 pump (SQS trigger, schedules, minute tick). So every AWS request the API, the upload worker, the send worker and the
 webhooks make is made here, and `bench.awscount` counts them with botocore's `before-call` / `before-send` events
@@ -15,7 +15,7 @@ Steps, timed from the moment before each: POST /v1/uploads (JSON), PUT of the fi
 event through the upload queue to the upload worker, upload `ready`; POST /v1/campaigns with the upload, the first
 message at the simulator, `completed`; then until the simulator has posted every status callback.
 
-moto: exactly as `make run` runs it, with chalicelib/local/moto_speed.py's patches (among them the fix for moto's
+moto: exactly as `make run` runs it, with devstack/moto_speed.py's patches (among them the fix for moto's
 SQS long poll spinning on a FIFO queue whose only visible messages are in a busy group).
 
 Environment: BENCH_RECIPIENTS (100000), BENCH_MPS (1000), BENCH_INLINE_DISPATCH_MAX (100), CHUNK_SIZE (100),
@@ -27,6 +27,7 @@ are then per message accepted so far, to extrapolate from).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import subprocess
@@ -52,7 +53,7 @@ FINAL = ("completed", "stopped")
 
 
 def _moto_pid() -> int | None:
-    """The moto child process the stack spawned (python -m chalicelib.local.moto_proc)."""
+    """The moto child process the stack spawned (python -m devstack.moto_proc)."""
     me = str(os.getpid())
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -64,7 +65,7 @@ def _moto_pid() -> int | None:
                 cmdline = f.read()
         except OSError:
             continue
-        if ppid == me and (b"chalicelib.local.moto_proc" in cmdline):
+        if ppid == me and (b"devstack.moto_proc" in cmdline):
             return int(entry)
     return None
 
@@ -96,9 +97,9 @@ def bench_campaign_csv(recipients: int | None = None) -> dict[str, Any]:
     counter = AwsCounter()
     counter.install()
 
-    from chalicelib.local import moto_proc
-    from chalicelib.local import stack as stack_module
-    from tests.e2e.stackproc import free_port
+    from devstack import moto_proc
+    from devstack import stack as stack_module
+    from devstack.stackproc import free_port
 
     spawn = moto_proc.spawn
 
@@ -220,7 +221,8 @@ def bench_campaign_csv(recipients: int | None = None) -> dict[str, Any]:
         campaign: dict[str, Any] = {}
         while time.time() - t_create < timeout:
             with counter.paused():
-                campaign = d.store.get_campaign(tenant_id, campaign_id) or {}
+                found = d.campaigns.get(tenant_id, campaign_id)
+                campaign = dataclasses.asdict(found) if found else {}
             status = str(campaign.get("status", ""))
             if t_dispatched is None and campaign.get("dispatched_gen") is not None:
                 t_dispatched = time.time()

@@ -1,6 +1,6 @@
 """Benchmark: import a ~50 MB contact CSV through the real upload path (`uploads.process_upload`) against moto S3.
 
-moto runs in its own process (`chalicelib.local.moto_proc`, as `make run` does) with the resources of
+moto runs in its own process (`devstack.moto_proc`, as `make run` does) with the resources of
 infra/template.json, so this process holds only what the upload worker holds: the measured memory is the import's.
 The file is announced with `uploads.create_upload` and PUT to the presigned URL it answers (not timed), then
 `process_upload` (what the upload worker runs for the S3 event) is timed: HEAD, streamed GET, parse + validate
@@ -71,12 +71,12 @@ def bench_csv_import(megabytes: float | None = None) -> dict[str, Any]:
     mb = float(megabytes if megabytes is not None else os.environ.get("BENCH_CSV_MB", "50"))
     target = min(int(mb * 1024 * 1024), MAX_CSV_BYTES)
 
-    from chalicelib.local import moto_proc
+    from devstack import moto_proc
 
     moto, moto_url = moto_proc.spawn()
     try:
         os.environ["AWS_ENDPOINT_URL"] = moto_url
-        from chalicelib.local.resources import create_resources
+        from devstack.resources import create_resources
 
         resources = create_resources(None, REPO / "infra" / "template.json")
         os.environ.update(resources.env())

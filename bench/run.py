@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.figures import print_figures  # noqa: E402
-from tests.e2e.stackproc import start_stack  # noqa: E402
+from devstack.stackproc import start_stack  # noqa: E402
 
 RECIPIENTS = 1000
 PARTS = ("csv", "campaign1k", "campaign100k")

@@ -10,13 +10,15 @@ import boto3
 from botocore.config import Config
 
 from chalicelib.adapters.blobs import Blobs
+from chalicelib.adapters.dynamo.campaigns import CampaignRepo
 from chalicelib.adapters.dynamo.channels import ChannelRepository
 from chalicelib.adapters.dynamo.idempotency import IdempotencyRepository
 from chalicelib.adapters.dynamo.phonebooks import PhonebookRepository
-from chalicelib.adapters.dynamo.store import Store
+from chalicelib.adapters.dynamo.recipients import RecipientRepo
 from chalicelib.adapters.dynamo.table import Table
 from chalicelib.adapters.dynamo.tenants import TenantRepository
 from chalicelib.adapters.dynamo.uploads import UploadRepository
+from chalicelib.adapters.handovers import HandoverRepo
 from chalicelib.adapters.providers import twilio
 from chalicelib.adapters.providers.base import Provider, ProviderRules, WebhookVerifier
 from chalicelib.adapters.queue import SendQueue
@@ -54,12 +56,14 @@ def tenant_deps(table_name: str, clock: Clock | None = None) -> Deps:
     unused: Any = None  # the tenant commands touch nothing else
     return Deps(
         settings=unused,
-        store=unused,
         tenants=TenantRepository(shared),
         channels=unused,
         uploads=unused,
         phonebooks=unused,
         idempotency=unused,
+        campaigns=unused,
+        recipients=unused,
+        handovers=unused,
         queue=unused,
         secrets=unused,
         scheduler=unused,
@@ -94,12 +98,14 @@ def build(settings: Settings, clock: Clock | None = None) -> Deps:
 
     deps = Deps(
         settings=settings,
-        store=Store(dynamodb, settings.table_name),
         tenants=TenantRepository(shared),
         channels=ChannelRepository(shared),
         uploads=UploadRepository(shared),
         phonebooks=PhonebookRepository(shared),
         idempotency=IdempotencyRepository(shared),
+        campaigns=CampaignRepo(shared),
+        recipients=RecipientRepo(shared),
+        handovers=HandoverRepo(shared),
         queue=SendQueue(session.client("sqs", config=cfg), settings.send_queue_url),
         secrets=SecretStore(session.client("secretsmanager", config=cfg), settings.secrets_prefix),
         scheduler=CampaignScheduler(

@@ -37,7 +37,7 @@ def moto_url() -> Iterator[str]:
     """A moto server for the whole session; boto3 finds it through AWS_ENDPOINT_URL."""
     from moto.server import ThreadedMotoServer
 
-    from chalicelib.local import moto_speed
+    from devstack import moto_speed
 
     moto_speed.apply()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -53,7 +53,7 @@ def moto_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def sim() -> Iterator[Any]:
     """The Twilio simulator, over real HTTP."""
-    from chalicelib.local.simulator import TwilioSimulator
+    from devstack.twilio_sim import TwilioSimulator
 
     simulator = TwilioSimulator(callback_delay=0.01).start()
     simulator.add_account(SIM_ACCOUNT, SIM_TOKEN)
@@ -81,7 +81,7 @@ class Env:
 def env(moto_url: str, sim: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     """A fresh AWS state and the app's dependencies pointed at it and at the simulator."""
     from chalicelib import config, wiring
-    from chalicelib.local.resources import create_resources
+    from devstack.resources import create_resources
 
     requests.post(f"{moto_url}/moto-api/reset", timeout=10)
     sim.reset()
@@ -217,7 +217,7 @@ def make_pump(env: Env) -> Any:
     import boto3
 
     import app as app_module
-    from chalicelib.local.pump import EventPump
+    from devstack.pump import EventPump
 
     return EventPump(
         app_module,

@@ -29,7 +29,7 @@ from chalicelib.domain.errors import (
     UnauthorizedError,
 )
 from chalicelib.domain.model import CampaignStatus, RecipientStatus
-from chalicelib.services import campaigns, channels, phonebooks, tenants, uploads, webhooks
+from chalicelib.services import campaigns, channels, phonebooks, tenants, uploads, views, webhooks
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
 
@@ -191,7 +191,7 @@ def delete_phonebook(deps: Deps, tenant_id: str, phonebook_id: str) -> Response:
 def create_campaign(deps: Deps, tenant_id: str) -> Response:
     body = http.json_body(_request())
     campaign, replayed = campaigns.create_campaign(
-        deps, tenant_id, parse(CampaignIn, body), http.idempotency(_request(), body)
+        deps, tenant_id, commands.create_campaign(parse(CampaignIn, body)), http.idempotency(_request(), body)
     )
     return http.respond(campaign, 201, {"Idempotent-Replayed": "true"} if replayed else None)
 
@@ -200,24 +200,26 @@ def create_campaign(deps: Deps, tenant_id: str) -> Response:
 def list_campaigns(deps: Deps, tenant_id: str) -> dict[str, Any]:
     limit, cursor = http.page_params(_request())
     status = http.choice(_request(), "status", CAMPAIGN_STATUSES)
-    return campaigns.list_campaigns(deps, tenant_id, status, limit, cursor)
+    return views.list_campaigns(deps, tenant_id, status, limit, cursor)
 
 
 @endpoint("/v1/campaigns/{campaign_id}", ["GET"])
 def get_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
-    return campaigns.get_campaign(deps, tenant_id, campaign_id)
+    return views.get_campaign(deps, tenant_id, campaign_id)
 
 
 @endpoint("/v1/campaigns/{campaign_id}/recipients", ["GET"])
 def list_recipients(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
     limit, cursor = http.page_params(_request())
     status = http.choice(_request(), "status", RECIPIENT_STATUSES)
-    return campaigns.list_recipients(deps, tenant_id, campaign_id, status, limit, cursor)
+    return views.list_recipients(deps, tenant_id, campaign_id, status, limit, cursor)
 
 
 @endpoint("/v1/campaigns/{campaign_id}", ["PATCH"])
 def update_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
-    return campaigns.update_campaign(deps, tenant_id, campaign_id, parse(CampaignPatch, http.json_body(_request())))
+    return campaigns.update_campaign(
+        deps, tenant_id, campaign_id, commands.patch_campaign(parse(CampaignPatch, http.json_body(_request())))
+    )
 
 
 @endpoint("/v1/campaigns/{campaign_id}", ["DELETE"])
@@ -228,7 +230,9 @@ def delete_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> Response:
 
 @endpoint("/v1/campaigns/{campaign_id}/send", ["POST"])
 def send_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
-    return campaigns.send_campaign(deps, tenant_id, campaign_id, parse(SendIn, http.json_body(_request())))
+    return campaigns.send_campaign(
+        deps, tenant_id, campaign_id, commands.send_campaign(parse(SendIn, http.json_body(_request())))
+    )
 
 
 @endpoint("/v1/campaigns/{campaign_id}/duplicate", ["POST"], status=201, content_types=ANY_TYPES)

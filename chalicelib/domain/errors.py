@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain.campaign import Campaign
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.idempotency import IdempotencyRecord
 from chalicelib.domain.uploads import Upload
@@ -160,3 +161,41 @@ class IdempotencyKeyTakenError(ConflictError):
     def __init__(self, message: str, *, record: IdempotencyRecord) -> None:
         super().__init__(message)
         self.record = record
+
+
+# ---------------------------------------------------------------------------------------------- lost races
+# Raised by repositories when a conditional write loses; each carries, where the caller needs it, the item as the
+# winner left it (DynamoDB's ALL_OLD), so nobody reads it again to find out what happened.
+
+
+class CampaignLimitError(ConflictError):
+    """The tenant has as many campaigns as it may (409 campaign_limit_reached)."""
+
+    code = "campaign_limit_reached"
+
+
+class ChannelGoneError(ConflictError):
+    """The campaign's channel was deleted while the campaign was being written (409 channel_not_found)."""
+
+    code = "channel_not_found"
+
+
+class CampaignMovedError(ConcurrencyError):
+    """A campaign was not in the status (or draft version) a write expected; `campaign` is it as it was, if any."""
+
+    def __init__(self, message: str, campaign: Campaign | None = None) -> None:
+        super().__init__(message)
+        self.campaign = campaign
+
+
+class AudienceWrittenError(ConflictError):
+    """A campaign's recipients and counters were written already (by another dispatcher), or it stopped sending
+    (never answered: the dispatcher that loses leaves the winner's counters)."""
+
+
+class RecipientMovedError(ConcurrencyError):
+    """A recipient was not as a write expected (moved on, or claimed by another); `recipient` is it as it was."""
+
+    def __init__(self, message: str, recipient: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.recipient = recipient

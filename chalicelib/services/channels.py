@@ -138,9 +138,9 @@ def delete_channel(deps: Deps, tenant_id: str, channel_id: str) -> None:
     channel = get_channel(deps, tenant_id, channel_id)
     for _ in range(DELETE_ATTEMPTS):
         users = [
-            c["campaign_id"]
-            for c in deps.store.campaigns_of_tenant(tenant_id)
-            if c.get("channel_id") == channel_id and c.get("status") not in FINISHED
+            c.campaign_id
+            for c in deps.campaigns.of_tenant(tenant_id)
+            if c.channel_id == channel_id and c.status not in FINISHED
         ]
         if users:
             raise ConflictError(

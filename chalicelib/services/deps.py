@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from chalicelib.adapters.dynamo.store import Store
 from chalicelib.adapters.providers.base import Provider, ProviderRules, WebhookVerifier
 from chalicelib.config import Settings
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.model import Clock, IdFactory
+from chalicelib.services.campaign_ports import Campaigns, Handovers, Recipients
 from chalicelib.services.ports import (
     Blobs,
     Channels,
@@ -31,12 +31,14 @@ class Deps:
     """What the services need from the outside world."""
 
     settings: Settings
-    store: Store  # the campaign aggregate's table access, until it has its own repositories
     tenants: Tenants
     channels: Channels
     uploads: Uploads
     phonebooks: Phonebooks
     idempotency: Idempotency
+    campaigns: Campaigns
+    recipients: Recipients
+    handovers: Handovers
     queue: Queue
     secrets: Secrets
     scheduler: Scheduler

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import uuid
@@ -11,10 +12,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from chalicelib.adapters.providers.base import Outcome, Provider, ProviderRules, SendResult
-from chalicelib.adapters.queue import Chunk, sender_group
+from chalicelib.adapters.queue import Chunk
+from chalicelib.domain.campaign import Campaign
+from chalicelib.domain.errors import CampaignMovedError, RecipientMovedError
 from chalicelib.domain.model import SENDING_STATUSES, CampaignStatus, Clock, RecipientStatus, utc_iso
 from chalicelib.domain.phone import mask
-from chalicelib.services import campaigns
+from chalicelib.services import lifecycle, views
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
 from chalicelib.services.providers import rules_of
@@ -78,14 +81,13 @@ def status_callback_url(
 
 def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> None:
     """Send a chunk; safe to run twice for the same message (claims), and to be cut short (the rest is requeued)."""
-    store = deps.store
-    campaign = store.get_campaign(chunk.tenant_id, chunk.campaign_id)
-    if campaign is None or campaign["status"] not in SENDING_STATUSES:
+    campaign = deps.campaigns.get(chunk.tenant_id, chunk.campaign_id)
+    if campaign is None or campaign.status not in SENDING_STATUSES:
         return
-    channel = deps.channels.get(chunk.tenant_id, campaign["channel_id"])
-    creds = deps.secrets.get(chunk.tenant_id, campaign["channel_id"]) if channel else None
+    channel = deps.channels.get(chunk.tenant_id, campaign.channel_id)
+    creds = deps.secrets.get(chunk.tenant_id, campaign.channel_id) if channel else None
     if channel is None or creds is None:
-        campaigns.finish(
+        lifecycle.finish(
             deps,
             chunk.tenant_id,
             chunk.campaign_id,
@@ -95,18 +97,18 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
         return
     rules = rules_of(deps, channel)
     pacer = Pacer(float(channel.mps), deps.clock)
-    text = campaign["content"].get("text")
+    text = campaign.content.get("text")
     media_urls: tuple[str, ...] = ()
-    if campaign["content"].get("type") == "file":
+    if campaign.content.get("type") == "file":
         # Presigned at send time: the provider fetches the media within minutes of accepting the message.
-        key = campaigns.media_key_of(chunk.tenant_id, campaign["content"])
+        key = views.media_key_of(chunk.tenant_id, campaign.content)
         media_urls = (deps.blobs.presigned_get(key, MEDIA_URL_SECONDS),)
     wanted = set(chunk.indexes) if chunk.indexes is not None else None
     # Only queued recipients are sent. One `sending` is held by a live worker, or its hand-over is uncertain and is
     # settled from its hand-over record (never resent from here).
     todo = [
         r
-        for r in store.recipients_range(chunk.campaign_id, chunk.start, chunk.end)
+        for r in deps.recipients.range(chunk.campaign_id, chunk.start, chunk.end)
         if (wanted is None or int(r["index"]) in wanted) and r["status"] == RecipientStatus.QUEUED
     ]
     token = uuid.uuid4().hex
@@ -114,9 +116,9 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
         # Written before the claim: should this worker die from here on, the record names the recipients that may
         # be at the provider, due for settling once this invocation must have ended (Lambda stops it at its timeout).
         due = deps.clock.now() + time_left() + HANDOVER_MARGIN_SECONDS
-        store.open_handover(chunk.campaign_id, token, [int(r["index"]) for r in todo], due)
+        deps.handovers.open(chunk.campaign_id, token, [int(r["index"]) for r in todo], due)
     # One claim for the chunk (a transaction per 100 recipients), not one per recipient.
-    claimed = store.claim_recipients(chunk.campaign_id, todo, token, deps.clock.now()) if todo else []
+    claimed = deps.recipients.claim(chunk.campaign_id, todo, token, deps.clock.now()) if todo else []
     outcomes = OutcomeBuffer(deps, chunk.campaign_id, token)
     halt = threading.Event()
     providers = threading.local()
@@ -148,11 +150,13 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
         pacer.drain()
     unsent = [i for v, i in verdicts if v != "done"]
     for index in unsent:
-        store.release_recipient(chunk.campaign_id, index, token)  # sent nothing: queued again, attempt not counted
+        # Sent nothing: queued again, attempt not counted (unless a status report or a settler has it now).
+        with contextlib.suppress(RecipientMovedError):
+            deps.recipients.release(chunk.campaign_id, index, token)
     if todo:
         # Every claimed recipient now has an outcome except the uncertain ones: the record keeps those alone, due
         # once the provider's status callback has had time to settle them.
-        store.narrow_handover(
+        deps.handovers.narrow(
             chunk.campaign_id, token, outcomes.uncertain(), deps.clock.now() + deps.settings.settle_seconds
         )
     if any(v == "stop" for v, _ in verdicts):
@@ -160,8 +164,11 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
     if unsent:
         _requeue(deps, chunk, campaign, min(unsent))
         return
-    store.set_campaign_fields(chunk.tenant_id, chunk.campaign_id, {"progress_at": utc_iso(deps.clock.utcnow())})
-    campaigns.finish_if_done(deps, chunk.tenant_id, chunk.campaign_id)
+    try:
+        deps.campaigns.set_fields(chunk.tenant_id, chunk.campaign_id, {"progress_at": utc_iso(deps.clock.utcnow())})
+    except CampaignMovedError:
+        return  # finished and deleted meanwhile: nothing is left to finish
+    lifecycle.finish_if_done(deps, chunk.tenant_id, chunk.campaign_id)
 
 
 class OutcomeBuffer:
@@ -224,13 +231,13 @@ class OutcomeBuffer:
             self._write(batch)
 
     def _write(self, batch: list[tuple[dict[str, Any], RecipientStatus, dict[str, Any], str | None]]) -> None:
-        store = self._deps.store
-        lost = store.move_recipients(self._campaign_id, [(c, to, f, self._token) for c, to, f, _ in batch])
+        recipients = self._deps.recipients
+        lost = recipients.move_many(self._campaign_id, [(c, to, f, self._token) for c, to, f, _ in batch])
         for pos in lost:
             claimed, _, _, message_id = batch[pos]
             # The provider's status callback got here first and moved the recipient on; keep its status, add the id.
             if message_id:
-                store.set_recipient_fields(
+                recipients.set_fields(
                     self._campaign_id,
                     int(claimed["index"]),
                     {"provider_message_id": message_id},
@@ -246,7 +253,7 @@ def parallelism(mps: float) -> int:
 def _send_one(
     deps: Deps,
     chunk: Chunk,
-    campaign: dict[str, Any],
+    campaign: Campaign,
     claimed: dict[str, Any],
     provider: Provider,
     rules: ProviderRules,
@@ -264,7 +271,7 @@ def _send_one(
         callback = status_callback_url(
             deps,
             rules,
-            campaign["channel_id"],
+            campaign.channel_id,
             chunk.campaign_id,
             index,
             int(claimed["attempts"]),
@@ -272,7 +279,7 @@ def _send_one(
         )
         pacer.wait()
         result = provider.send(
-            to=claimed["number"], sender=campaign["sender"], text=text, media_urls=media_urls, status_callback=callback
+            to=claimed["number"], sender=campaign.sender, text=text, media_urls=media_urls, status_callback=callback
         )
         if result.outcome == Outcome.ACCEPTED:
             outcomes.add(claimed, RecipientStatus.SENT, result)
@@ -306,7 +313,7 @@ def _send_one(
                 "provider refused the account; stopping the campaign",
                 extra={"campaign_id": chunk.campaign_id, "code": result.error_code},
             )
-            campaigns.finish(
+            lifecycle.finish(
                 deps,
                 chunk.tenant_id,
                 chunk.campaign_id,
@@ -316,8 +323,9 @@ def _send_one(
             return "stop"
         if result.outcome == Outcome.TRANSIENT:
             # It provably never left: the next call is a new attempt, with its own callback URL.
-            attempt = deps.store.next_attempt(chunk.campaign_id, index, str(claimed["claim_token"]))
-            if attempt is None:
+            try:
+                attempt = deps.recipients.next_attempt(chunk.campaign_id, index, str(claimed["claim_token"]))
+            except RecipientMovedError:
                 return "done"  # no longer ours to send
             claimed = {**claimed, "attempts": attempt}
         # Throttled (a refusal, never the recipient's failure) or never sent: wait, then try the same recipient again.
@@ -332,12 +340,12 @@ def _send_one(
         deps.clock.sleep(wait)
 
 
-def _requeue(deps: Deps, chunk: Chunk, campaign: dict[str, Any], from_index: int) -> None:
+def _requeue(deps: Deps, chunk: Chunk, campaign: Campaign, from_index: int) -> None:
     indexes = None if chunk.indexes is None else tuple(i for i in chunk.indexes if i >= from_index)
     rest = Chunk(chunk.tenant_id, chunk.campaign_id, from_index, chunk.end, chunk.generation, indexes)
     deps.queue.publish(
         [rest],
-        group=sender_group(campaign),
+        group=campaign.send_group,
         dedup_prefix=f"{chunk.campaign_id}:requeue:{uuid.uuid4().hex}",
     )
     log.info("chunk requeued", extra={"campaign_id": chunk.campaign_id, "from": from_index, "end": chunk.end})

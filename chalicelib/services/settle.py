@@ -15,10 +15,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from chalicelib.adapters.handovers import Handover
 from chalicelib.adapters.providers.base import Provider
-from chalicelib.adapters.queue import Chunk, Job, sender_group
+from chalicelib.adapters.queue import Chunk, Job
+from chalicelib.domain.campaign import Campaign
+from chalicelib.domain.errors import RecipientMovedError
+from chalicelib.domain.handover import Handover
 from chalicelib.domain.model import SEND_INTERRUPTED, SENDING_STATUSES, RecipientStatus, utc_iso
+from chalicelib.services import lifecycle
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
 from chalicelib.services.webhooks import report_changes
@@ -40,7 +43,7 @@ UNSETTLED = {
 def due(deps: Deps, campaign_id: str) -> bool:
     """Whether any of the campaign's hand-over records is due for settling."""
     now = deps.clock.now()
-    return any(h.due(now) for h in deps.store.handovers(campaign_id))
+    return any(h.due(now) for h in deps.handovers.of_campaign(campaign_id))
 
 
 def queue_if_due(deps: Deps, tenant_id: str, campaign_id: str) -> bool:
@@ -54,19 +57,16 @@ def queue_if_due(deps: Deps, tenant_id: str, campaign_id: str) -> bool:
 
 def settle_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, int]:
     """Settle every due hand-over record of a sending campaign; returns what became of its recipients."""
-    from chalicelib.services import campaigns  # campaigns' tick imports this module
-
     counts = {"found": 0, "released": 0, "failed": 0, "unknown": 0, "settled": 0}
-    store = deps.store
-    campaign = store.get_campaign(tenant_id, campaign_id)
-    if campaign is None or campaign["status"] not in SENDING_STATUSES:
+    campaign = deps.campaigns.get(tenant_id, campaign_id)
+    if campaign is None or campaign.status not in SENDING_STATUSES:
         return counts
     now = deps.clock.now()
-    records = [h for h in store.handovers(campaign_id) if h.due(now)]
+    records = [h for h in deps.handovers.of_campaign(campaign_id) if h.due(now)]
     if not records:
         return counts
-    channel = deps.channels.get(tenant_id, campaign["channel_id"])
-    creds = deps.secrets.get(tenant_id, campaign["channel_id"]) if channel else None
+    channel = deps.channels.get(tenant_id, campaign.channel_id)
+    creds = deps.secrets.get(tenant_id, campaign.channel_id) if channel else None
     if channel is None or creds is None:
         return counts  # the sender stops a campaign whose channel is gone
     provider = deps.provider_for(channel, creds)
@@ -89,15 +89,15 @@ def settle_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, i
                 campaign_id,
                 released[0],
                 released[-1] + 1,
-                int(campaign.get("dispatch_gen", 0)),
+                int(campaign.dispatch_gen),
                 tuple(released),
             )
             deps.queue.publish(
-                [chunk], group=sender_group(campaign), dedup_prefix=f"{campaign_id}:settled:{uuid.uuid4().hex}"
+                [chunk], group=campaign.send_group, dedup_prefix=f"{campaign_id}:settled:{uuid.uuid4().hex}"
             )
-        store.narrow_handover(campaign_id, record.token, unknown, now + deps.settings.settle_seconds)
+        deps.handovers.narrow(campaign_id, record.token, unknown, now + deps.settings.settle_seconds)
     log.info("hand-overs settled", extra={"campaign_id": campaign_id, **counts})
-    campaigns.finish_if_done(deps, tenant_id, campaign_id)
+    lifecycle.finish_if_done(deps, tenant_id, campaign_id)
     return counts
 
 
@@ -109,7 +109,7 @@ def _still_held(deps: Deps, record: Handover) -> list[dict[str, Any]]:
     lo, hi = min(wanted), max(wanted) + 1
     return [
         r
-        for r in deps.store.recipients_range(record.campaign_id, lo, hi)
+        for r in deps.recipients.range(record.campaign_id, lo, hi)
         if int(r["index"]) in wanted and r["status"] == R.SENDING and r.get("claim_token") == record.token
     ]
 
@@ -117,22 +117,22 @@ def _still_held(deps: Deps, record: Handover) -> list[dict[str, Any]]:
 def settle_one(
     deps: Deps,
     provider: Provider,
-    campaign: dict[str, Any],
+    campaign: Campaign,
     recipient: dict[str, Any],
     token: str,
     error: dict[str, str],
 ) -> str:
     """Settle one uncertain hand-over from the provider's records: "found", "released", "failed", "unknown" (ask
     again later) or "settled" (a status callback did it meanwhile)."""
-    content = campaign.get("content") or {}
+    content = campaign.content or {}
     lookup = provider.find(
         to=recipient["number"],
-        sender=campaign["sender"],
+        sender=campaign.sender,
         text=content.get("text"),
         media_count=1 if content.get("type") == "file" else 0,
         since=float(recipient.get("claimed_at", 0)),
     )
-    campaign_id, index = campaign["campaign_id"], int(recipient["index"])
+    campaign_id, index = campaign.campaign_id, int(recipient["index"])
     now = utc_iso(deps.clock.utcnow())
     if lookup.found is None:
         if deps.clock.now() - float(recipient.get("claimed_at", 0)) < MAX_UNSETTLED_SECONDS:
@@ -156,10 +156,12 @@ def settle_one(
             "failed_at": now,
         }
         return _moved(deps, campaign_id, recipient, R.FAILED, absent, token, "failed")
-    if deps.store.release_recipient(campaign_id, index, token, attempted=True):
-        log.info("hand-over provably absent; sending again", extra={"campaign_id": campaign_id, "index": index})
-        return "released"
-    return _still_ours(deps, campaign_id, index, token)
+    try:
+        deps.recipients.release(campaign_id, index, token, attempted=True)
+    except RecipientMovedError as lost:
+        return _still_ours(lost.recipient, token)
+    log.info("hand-over provably absent; sending again", extra={"campaign_id": campaign_id, "index": index})
+    return "released"
 
 
 def _moved(
@@ -172,14 +174,17 @@ def _moved(
     verdict: str,
 ) -> str:
     """Record a settled hand-over; when the write loses, "settled" if a callback got there first, else "unknown"."""
-    if deps.store.move_recipient(campaign_id, recipient, target, fields, claim_token=token):
-        return verdict
-    return _still_ours(deps, campaign_id, int(recipient["index"]), token)
+    try:
+        deps.recipients.move(campaign_id, recipient, target, fields, claim_token=token)
+    except RecipientMovedError as lost:
+        return _still_ours(lost.recipient, token)
+    return verdict
 
 
-def _still_ours(deps: Deps, campaign_id: str, index: int, token: str) -> str:
-    """After a lost write: "unknown" (kept in the record, asked again) while the claim is still ours, else "settled"."""
-    current = deps.store.get_recipient(campaign_id, index) or {}
+def _still_ours(current: dict[str, Any] | None, token: str) -> str:
+    """After a lost write (given the recipient as the winner left it): "unknown" (kept in the record, asked again)
+    while the claim is still ours, else "settled"."""
+    current = current or {}
     if current.get("status") == R.SENDING and current.get("claim_token") == token:
         return "unknown"
     return "settled"

@@ -9,9 +9,9 @@ from urllib.parse import urlencode
 
 from chalicelib.adapters.providers.base import ProviderRules, WebhookKind, WebhookRequest
 from chalicelib.domain.channels import Channel
-from chalicelib.domain.errors import DuplicateInboundError, InvalidSignatureError
+from chalicelib.domain.errors import DuplicateInboundError, InvalidSignatureError, RecipientMovedError
 from chalicelib.domain.events import StatusEvent
-from chalicelib.domain.model import RecipientStatus, provider_may_move, utc_iso
+from chalicelib.domain.model import RecipientStatus, disproves_absence, provider_may_move, utc_iso
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
 from chalicelib.services.providers import rules_of, webhook_url
@@ -77,18 +77,18 @@ def _record_status(deps: Deps, tenant_id: str, channel_id: str, query: Mapping[s
     now = utc_iso(deps.clock.utcnow()) or ""
     attempt, shard = query.get("a", ""), query.get("s", "")
     # The common report: a message we recorded as sent is delivered. One conditional write, no read; if the
-    # recipient is anywhere else, the general path below reads it and decides.
-    if (
-        target == R.DELIVERED
-        and sid
-        and _small_int(attempt)
-        and _small_int(shard)
-        and deps.store.deliver_sent(campaign_id, index, int(shard), tenant_id, channel_id, int(attempt), sid, now)
-    ):
-        log.info("recipient status", extra={"campaign_id": campaign_id, "index": index, "status": "delivered"})
-        return
+    # recipient is anywhere else, the general path below decides on the recipient as that write found it.
+    known: dict[str, Any] | None = None
+    if target == R.DELIVERED and sid and _small_int(attempt) and _small_int(shard):
+        try:
+            deps.recipients.deliver_sent(campaign_id, index, int(shard), tenant_id, channel_id, int(attempt), sid, now)
+        except RecipientMovedError as lost:
+            known = lost.recipient
+        else:
+            log.info("recipient status", extra={"campaign_id": campaign_id, "index": index, "status": "delivered"})
+            return
     for _ in range(MAX_ATTEMPTS):
-        recipient = deps.store.get_recipient(campaign_id, index)
+        recipient = known if known is not None else deps.recipients.get(campaign_id, index)
         if recipient is None or recipient.get("channel_id") != channel_id or recipient.get("tenant_id") != tenant_id:
             return
         if recipient.get("provider_message_id") and sid and recipient["provider_message_id"] != sid:
@@ -97,12 +97,16 @@ def _record_status(deps: Deps, tenant_id: str, channel_id: str, query: Mapping[s
             return  # a report about an earlier attempt, arriving while a retry sends
         current = R(recipient["status"])
         allowed = provider_may_move(current, target, recipient.get("error_code"))
-        if not (allowed or _disproves_absence(recipient, attempt, target)):
+        if not (allowed or disproves_absence(recipient, int(attempt) if _small_int(attempt) else None, target)):
             return  # a replay or a late report: never backwards, never twice
         changes = report_changes(recipient, target, sid, event.error_code, now, event.error_message)
-        if deps.store.move_recipient(campaign_id, recipient, target, changes):
-            log.info("recipient status", extra={"campaign_id": campaign_id, "index": index, "status": target.value})
-            return
+        try:
+            deps.recipients.move(campaign_id, recipient, target, changes)
+        except RecipientMovedError as lost:
+            known = lost.recipient  # someone moved it first: decide again on the recipient as they left it
+            continue
+        log.info("recipient status", extra={"campaign_id": campaign_id, "index": index, "status": target.value})
+        return
     log.warning("status callback kept losing races", extra={"campaign_id": campaign_id, "index": index})
 
 
@@ -133,18 +137,6 @@ def report_changes(
     elif recipient.get("error_code"):
         changes.update(error_code=None, error_message=None)  # the provider settled an interrupted send
     return changes
-
-
-def _disproves_absence(recipient: Mapping[str, Any], attempt: str, target: RecipientStatus) -> bool:
-    """A report that the provider sent this very attempt of a recipient queued again because its records seemed not to
-    have it (released after an uncertain hand-over; a retry's requeue sets last_error): it must not go out again."""
-    return (
-        recipient.get("status") == R.QUEUED
-        and not recipient.get("last_error")
-        and _small_int(attempt)
-        and 0 < int(attempt) == int(recipient.get("attempts", 0))
-        and target in (R.SENT, R.DELIVERED, R.READ)
-    )
 
 
 def _small_int(raw: str) -> bool:

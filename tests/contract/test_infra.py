@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -426,3 +427,55 @@ def test_outputs_and_parameters(template: dict[str, Any]) -> None:
     assert pattern.fullmatch("https://abc123.execute-api.us-east-1.amazonaws.com/api")
     assert not pattern.fullmatch("https://abc123.execute-api.us-east-1.amazonaws.com/api/")
     assert not pattern.fullmatch("http://example.com")
+
+
+def _package_module() -> Any:
+    """scripts/package.py as a module (scripts/ is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("package_script", ROOT / "scripts" / "package.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_deployment_zip_holds_only_what_lambda_runs(template_path: Path) -> None:
+    # GIVEN the zip `make package` built WHEN its entries are listed
+    with zipfile.ZipFile(template_path.with_name("deployment.zip")) as bundle:
+        names = bundle.namelist()
+    # THEN the app and its libraries are there, and nothing of the dev stack, the simulator, tests, bench or moto
+    assert "app.py" in names
+    assert "chalicelib/config.py" in names
+    assert any(n.startswith("twilio/") for n in names)
+    top = {n.split("/", 1)[0] for n in names}
+    assert not top & {"devstack", "tests", "bench", "scripts", "infra", "moto", "examples"}, sorted(top)
+    assert not [n for n in names if n.startswith("chalicelib/local/") or "simulator" in n or "twilio_sim" in n]
+
+
+def test_a_zip_with_dev_only_files_is_refused() -> None:
+    # GIVEN entries a stale tree or a wrong import could bring into the zip WHEN the build's check reads them
+    dev_only_entries = _package_module().dev_only_entries
+    stale = [
+        "chalicelib/local/simulator.py",
+        "chalicelib/local/__pycache__/pump.cpython-311.pyc",
+        "devstack/stack.py",
+        "tests/conftest.py",
+        "bench/run.py",
+        "moto/server.py",
+        "chalicelib/twilio_sim/model.py",
+    ]
+    # THEN each is named, and the app's own files and libraries are not
+    assert dev_only_entries([*stale, "app.py", "chalicelib/api/routes.py", "twilio/rest/__init__.py"]) == stale
+
+
+def test_deployment_zip_libraries_are_the_locked_versions(template_path: Path) -> None:
+    # GIVEN the zip `make package` built and requirements.lock WHEN the libraries in the zip are read
+    module = _package_module()
+    with zipfile.ZipFile(template_path.with_name("deployment.zip")) as bundle:
+        shipped = module.shipped_versions(bundle.namelist())
+    locked = module.locked_versions(ROOT / "requirements.lock")
+    # THEN Lambda gets exactly the pinned libraries, each at its pinned version
+    assert shipped["twilio"] == locked["twilio"]
+    assert shipped["pydantic-core"] == locked["pydantic-core"]
+    assert shipped == locked

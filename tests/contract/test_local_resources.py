@@ -1,4 +1,4 @@
-"""The local stack's resources (chalicelib.local.resources) match infra/template.json, checked against moto's server."""
+"""The local stack's resources (devstack.resources) match infra/template.json, checked against moto's server."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 import requests
 from moto.server import ThreadedMotoServer
 
-from chalicelib.local.resources import LocalResources, create_resources
+from devstack.resources import LocalResources, create_resources
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = json.loads((ROOT / "infra" / "template.json").read_text())["Resources"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from devstack.stackproc import StackProcess, start_stack, wait_for
 from tests.conftest import FAILING
-from tests.e2e.stackproc import StackProcess, start_stack, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -116,6 +117,56 @@ def test_bad_requests_get_the_contract_shape_over_http(stack: StackProcess) -> N
     for response, status, code in cases:
         assert response.status_code == status, response.text
         assert response.json()["error"]["code"] == code
+
+
+def test_unknown_route_is_a_404_that_does_not_echo_the_key(stack: StackProcess) -> None:
+    # GIVEN the stack as `make run` serves it WHEN the PBX calls a route that does not exist, with its key
+    response = stack.call("GET", "/v1/no-such-thing")
+    # THEN 404 in the contract's error shape, and the key is not repeated back
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["code"] == "not_found"
+    assert stack.api_key not in response.text
+
+
+def test_the_readme_contacts_csv_becomes_a_campaign(stack: StackProcess) -> None:
+    # GIVEN the example contact file the README's curl uploads
+    root = Path(__file__).resolve().parents[2]
+    assert "--data-binary @examples/contacts.csv" in (root / "README.md").read_text()
+    csv = (root / "examples" / "contacts.csv").read_bytes()
+    # WHEN it is uploaded inline, as there, and a campaign is sent to it
+    upload = stack.call(
+        "POST",
+        "/v1/uploads?kind=contacts_csv&filename=contacts.csv",
+        data=csv,
+        headers={"Content-Type": "text/csv"},
+    )
+    assert upload.status_code == 201, upload.text
+
+    def processed() -> Any:
+        found = stack.call("GET", f"/v1/uploads/{upload.json()['id']}").json()
+        return found if found["status"] != "processing" else None
+
+    ready = wait_for(processed, timeout=30)
+    assert ready["status"] == "ready", ready
+    assert (ready["rows"], ready["duplicates"], ready["invalid"]) == (5, 1, 0)
+    response = stack.call(
+        "POST",
+        "/v1/campaigns",
+        {
+            "name": "From the CSV",
+            "channel_id": stack.channel_id,
+            "sender": "+15005550006",
+            "recipients": {"upload_id": ready["id"]},
+            "content": {"type": "text", "text": "Spring sale today"},
+            "send_time": {"type": "now"},
+            "send_mode": "direct",
+        },
+    )
+    assert response.status_code == 201, response.text
+    # THEN it completes as the README says: 4 recipients, 3 delivered, 1 failed (Twilio's 21211 test number)
+    done = wait_for(lambda: _completed(stack, response.json()["id"]), timeout=60)
+    assert done, "campaign did not complete"
+    assert (done["result"]["total"], done["result"]["delivered"], done["result"]["failed"]) == (4, 3, 1)
 
 
 def test_readme_example_is_the_one_the_stack_serves(stack: StackProcess) -> None:

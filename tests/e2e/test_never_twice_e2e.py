@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.stackproc import StackProcess, start_stack, wait_for
+from devstack.stackproc import StackProcess, start_stack, wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.stackproc import REPO, StackProcess, start_stack, wait_for
+from devstack.stackproc import REPO, StackProcess, start_stack, wait_for
 
 pytestmark = pytest.mark.e2e
 API_KEY = "fuzz-key"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, cast
 
 from chalicelib.adapters.providers.base import Provider, WebhookVerifier
@@ -49,14 +50,16 @@ def settings(**changes: Any) -> Settings:
 
 @dataclass
 class FakeCampaignList:
-    """The one campaign read the small aggregates' services make (a channel in use cannot be deleted), until the
-    campaign aggregate's own fakes stand in for Deps.store: campaigns as the table holds them."""
+    """The one campaign read the small aggregates' services make (a channel in use cannot be deleted); the campaign
+    use cases' unit tests use tests/fakes/campaigns.py instead."""
 
     campaigns: list[dict[str, Any]] = field(default_factory=list)
 
-    def campaigns_of_tenant(self, tenant_id: str) -> Iterator[dict[str, Any]]:
-        """The tenant's campaigns."""
-        return iter([c for c in self.campaigns if c.get("tenant_id") == tenant_id])
+    def of_tenant(self, tenant_id: str) -> Iterator[SimpleNamespace]:
+        """The tenant's campaigns (what the channel service reads of them: id, channel and status)."""
+        return iter(
+            [SimpleNamespace(**{"status": "executing", **c}) for c in self.campaigns if c.get("tenant_id") == tenant_id]
+        )
 
 
 def _no_provider(channel: Channel, creds: Mapping[str, str]) -> Provider:
@@ -102,12 +105,14 @@ def fake_world(now: float = T0) -> FakeWorld:
     )
     world.deps = Deps(
         settings=settings(),
-        store=cast(Any, world.campaigns),
         tenants=world.tenants,
         channels=world.channels,
         uploads=world.uploads,
         phonebooks=world.phonebooks,
         idempotency=world.idempotency,
+        campaigns=cast(Any, world.campaigns),
+        recipients=cast(Any, None),  # these unit tests send nothing
+        handovers=cast(Any, None),
         queue=world.queue,
         secrets=world.secrets,
         scheduler=world.scheduler,

@@ -266,7 +266,7 @@ def test_campaign_limit_refuses_the_next_campaign_and_leaves_nothing_behind(
     assert body["error"]["code"] == "campaign_limit_reached"
     assert sorted(c["id"] for c in api.call("GET", "/v1/campaigns")[1]["items"]) == sorted(ids)
     assert campaign_partitions(env) == set()  # drafts hold no recipient items; the refused one wrote none either
-    assert (env.deps.store.get_tenant(tenant[0]) or {})["campaign_count"] == 3
+    assert (env.deps.campaigns.lock_of(tenant[0]) or {})["campaign_count"] == 3
     assert env.sim.messages() == []
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.services import campaigns
+from chalicelib.services import lifecycle
 from tests.conftest import (
     SENDER,
     Api,
@@ -334,6 +334,28 @@ def test_retry_after_provider_faults_sends_what_failed(env: Env, api: Api, chann
     assert sent_to(env) == numbers(2)
 
 
+def test_retry_after_its_channel_was_deleted_is_accepted_and_stops_with_channel_missing(
+    env: Env, api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN a completed campaign with a failure, and its channel deleted since
+    fake_sleep(env)
+    env.sim.configure(server_error_next=1000)
+    campaign = create(api, campaign_body(numbers(1), channel["id"]))
+    pump.drain()
+    settle_time(env, pump, rounds=3)
+    assert get(api, campaign["id"])["result"]["failed"] == 1
+    env.sim.configure(server_error_next=0)
+    assert api.call("DELETE", f"/v1/channels/{channel['id']}")[0] == 204
+    # WHEN it is retried, THEN the retry is accepted (as before the provider port)
+    status, retrying = api.call("POST", f"/v1/campaigns/{campaign['id']}/retry")
+    assert status == 200 and retrying["status"] == "retrying", retrying
+    pump.drain()
+    # AND the sender stops it, saying the channel is gone, with nothing sent
+    stopped = get(api, campaign["id"])
+    assert stopped["status"] == "stopped" and stopped["stop_reason"]["code"] == "channel_missing", stopped
+    assert env.sim.messages() == []
+
+
 # ------------------------------------------------------------------------------------------------ delete
 def test_delete_a_draft_an_executing_and_a_completed_campaign(
     env: Env, api: Api, tenant: tuple[str, str], channel: dict[str, Any], pump: Any
@@ -356,7 +378,7 @@ def test_delete_a_draft_an_executing_and_a_completed_campaign(
     assert api.call("GET", f"/v1/campaigns/{executing['id']}")[0] == 404
     assert api.call("GET", f"/v1/campaigns/{executing['id']}/recipients")[0] == 404
     assert campaign_partitions(env) == set()
-    assert (env.deps.store.get_tenant(tenant[0]) or {})["campaign_count"] == 0
+    assert (env.deps.campaigns.lock_of(tenant[0]) or {})["campaign_count"] == 0
 
 
 def test_delete_a_scheduled_campaign_removes_its_schedule(
@@ -391,7 +413,7 @@ def test_delete_a_pending_campaign_takes_it_out_of_the_queue(
     # WHEN the first waiting one is deleted
     assert api.call("DELETE", f"/v1/campaigns/{second['id']}") == (204, None)
     # THEN it left the tenant's queue, and the next one is still waiting behind the sending one
-    stored = env.deps.store.get_tenant(tenant[0]) or {}
+    stored = env.deps.campaigns.lock_of(tenant[0]) or {}
     assert stored["pending_queue"] == [third["id"]] and stored["sending"] == sending["id"]
     assert stored["campaign_count"] == 2
     # AND when the sending one completes, the next starts and completes; the deleted one never sent
@@ -399,7 +421,7 @@ def test_delete_a_pending_campaign_takes_it_out_of_the_queue(
     assert get(api, sending["id"])["status"] == "completed"
     assert get(api, third["id"])["status"] == "completed"
     assert sent_to(env) == sorted(numbers(1, 0) + numbers(1, 2))
-    assert not (env.deps.store.get_tenant(tenant[0]) or {}).get("sending")
+    assert not (env.deps.campaigns.lock_of(tenant[0]) or {}).get("sending")
 
 
 def test_deleting_a_campaign_frees_its_place(env: Env, api: Api, channel: dict[str, Any]) -> None:
@@ -486,11 +508,11 @@ def test_a_dispatch_that_died_half_way_is_finished_by_the_next_without_sending_t
         if calls["n"] == 2:
             raise RuntimeError("the Lambda timed out")
 
-    events = env.deps.store.db.meta.events
+    events = env.deps.campaigns.table.db.meta.events
     events.register("before-call.dynamodb.TransactWriteItems", die_on_second_write, unique_id="die")
     try:
         with pytest.raises(RuntimeError):
-            campaigns.dispatch(env.deps, tenant[0], created["id"])
+            lifecycle.dispatch(env.deps, tenant[0], created["id"])
     finally:
         events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="die")
     assert len(recipients(api, created["id"])) == 100 and get(api, created["id"])["status"] == "executing"

@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from twilio.request_validator import RequestValidator
 
+from chalicelib.api.commands import create_campaign as create_command
 from chalicelib.api.schemas import CampaignIn
 from chalicelib.services import campaigns
 from tests.conftest import PUBLIC_BASE, SENDER, SIM_ACCOUNT, SIM_TOKEN, Api, Env, campaign_body, once_before
@@ -185,7 +186,9 @@ def test_campaign_created_while_its_channel_is_being_deleted_keeps_the_channel(
     env: Env, api: Api, tenant: tuple[str, str], channel: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a channel delete that has checked no campaign uses the channel, and a campaign created right then
-    body = CampaignIn.model_validate(campaign_body(["+14155550100"], channel["id"], send_time={"type": "draft"}))
+    body = create_command(
+        CampaignIn.model_validate(campaign_body(["+14155550100"], channel["id"], send_time={"type": "draft"}))
+    )
     created: list[dict[str, Any]] = []
     ran = once_before(
         monkeypatch,
@@ -207,7 +210,7 @@ def test_channel_deleted_while_a_campaign_is_being_created_on_it_leaves_no_campa
 ) -> None:
     # GIVEN a campaign create that has found its channel, and the channel deleted right then
     ran = once_before(
-        monkeypatch, env.deps.store, "create_campaign", lambda: api.call("DELETE", f"/v1/channels/{channel['id']}")
+        monkeypatch, env.deps.campaigns, "create", lambda: api.call("DELETE", f"/v1/channels/{channel['id']}")
     )
     # WHEN the create goes on
     status, answer = api.call("POST", "/v1/campaigns", campaign_body(["+14155550100"], channel["id"]))
@@ -215,7 +218,7 @@ def test_channel_deleted_while_a_campaign_is_being_created_on_it_leaves_no_campa
     assert ran == [True]
     assert status in (409, 422) and answer["error"]["code"] == "channel_not_found", answer
     assert api.call("GET", "/v1/campaigns")[1]["items"] == []
-    assert (env.deps.store.get_tenant(tenant[0]) or {})["campaign_count"] == 0
+    assert (env.deps.campaigns.lock_of(tenant[0]) or {})["campaign_count"] == 0
     assert "CAMPAIGN#" not in table_text(env)
     assert api.call("GET", f"/v1/channels/{channel['id']}")[0] == 404
 

@@ -206,7 +206,7 @@ def probe(client: Any, env: Env, tenant: tuple[str, str]) -> Iterator[Probe]:
     def watch(params: dict[str, Any], **_: Any) -> None:
         probe.failures.extend(f"sent DynamoDB a {problem}" for problem in _oversized_keys(params))
 
-    events = env.deps.store.db.meta.events
+    events = env.deps.campaigns.table.db.meta.events
     events.register("provide-client-params.dynamodb", watch, unique_id="malformed-input-key-sizes")
     yield probe
     events.unregister("provide-client-params.dynamodb", unique_id="malformed-input-key-sizes")
@@ -1295,7 +1295,7 @@ def counts(env: Env, tenant_id: str) -> tuple[int, int, Any]:
         if "LastEvaluatedKey" not in page:
             break
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return total, len(secretsmanager.list_secrets()["SecretList"]), env.deps.store.get_tenant(tenant_id)
+    return total, len(secretsmanager.list_secrets()["SecretList"]), env.deps.campaigns.lock_of(tenant_id)
 
 
 @pytest.fixture

@@ -200,7 +200,7 @@ def test_a_campaign_stored_before_media_was_pinned_sends_its_uploads_own_file(
     status, draft = api.call("POST", "/v1/campaigns", file_campaign(channel, media["id"], send_time={"type": "draft"}))
     assert status == 201, draft
     old_content = {"type": "file", "upload_id": media["id"], "text": "hi"}
-    assert env.deps.store.set_campaign_fields(tenant[0], draft["id"], {"content": old_content})
+    assert env.deps.campaigns.set_fields(tenant[0], draft["id"], {"content": old_content})
     # WHEN it is sent
     done, messages = send_draft(env, api, pump, draft["id"])
     # THEN Twilio is handed the upload's own object, as before, and fetches it

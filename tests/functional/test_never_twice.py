@@ -18,10 +18,10 @@ import boto3
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.queue import Job
-from chalicelib.local.simulator import TwilioSimulator
-from chalicelib.local.stack import is_outcome_write
-from chalicelib.services import campaigns
+from chalicelib.services import lifecycle
 from chalicelib.services.sending import status_callback_url
+from devstack.stack import is_outcome_write
+from devstack.twilio_sim import TwilioSimulator
 from tests.conftest import (
     SANDBOX_CHANNEL,
     SENDER,
@@ -158,7 +158,7 @@ def test_a_sender_killed_between_the_providers_accept_and_the_outcome_write_is_s
             kills.append("killed")
             raise WorkerKilled("the sender's process died")
 
-    events = env.deps.store.db.meta.events
+    events = env.deps.campaigns.table.db.meta.events
     events.register("before-parameter-build.dynamodb.TransactWriteItems", die_at_outcome_write)
     try:
         campaign_id = start(api, channel)
@@ -299,7 +299,7 @@ class Conflicts:
 
     def __init__(self, env: Env, times: int) -> None:
         self.left, self.fired = times, 0
-        self._events = env.deps.store.db.meta.events
+        self._events = env.deps.campaigns.table.db.meta.events
 
     def __call__(self, params: dict[str, Any], **_: Any) -> None:
         if is_outcome_write(params) and self.left > 0:
@@ -385,7 +385,7 @@ def test_a_settle_job_while_the_sender_still_works_leaves_its_recipients_alone(
     try:
         assert wait_until(lambda: len(env.sim.messages()) == 1)
         # WHEN a settle job runs right now (another Lambda, a tick that found the record)
-        campaigns.run_job(env.deps, Job("settle", tenant[0], campaign_id))
+        lifecycle.run_job(env.deps, Job("settle", tenant[0], campaign_id))
     finally:
         worker.join()
     env.sim.configure(latency_ms=0)

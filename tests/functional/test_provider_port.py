@@ -12,7 +12,7 @@ from chalicelib.adapters.providers.base import Outcome, Provider, TemplateMessag
 from chalicelib.adapters.providers.twilio import TwilioProvider
 from chalicelib.domain.events import InboundMessage, Media, StatusEvent
 from chalicelib.domain.model import RecipientStatus
-from chalicelib.local.simulator import TwilioSimulator
+from devstack.twilio_sim import TwilioSimulator
 from tests.functional.test_simulator import MediaServer, Received, Receiver
 
 ACCOUNT_SID = "AC" + "f6" * 16

@@ -16,9 +16,10 @@ import boto3
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
+from chalicelib.api.commands import create_campaign as create_command
 from chalicelib.api.schemas import CampaignIn
-from chalicelib.local.pump import EventPump
-from chalicelib.services import campaigns
+from chalicelib.services import campaigns, lifecycle
+from devstack.pump import EventPump
 from tests.conftest import SENDER, Api, Env, campaign_body, once_before, settle_time
 
 SENDING = ("executing", "retrying")
@@ -82,7 +83,7 @@ def race(jobs: list[Callable[[], Any]]) -> list[Any]:
 
 def tenant_campaigns(env: Env, tenant_id: str) -> dict[str, dict[str, Any]]:
     """The tenant's campaigns by id, read straight from the table."""
-    return {c["campaign_id"]: c for c in env.deps.store.campaigns_of_tenant(tenant_id)}
+    return {c.campaign_id: dataclasses.asdict(c) for c in env.deps.campaigns.of_tenant(tenant_id)}
 
 
 def sent_per_number(env: Env) -> Counter[str]:
@@ -101,7 +102,7 @@ def pump_one_at_a_time(env: Env, tenant_id: str, pump: Any, max_steps: int = 60)
         listed = tenant_campaigns(env, tenant_id)
         sending = [cid for cid, c in listed.items() if c["status"] in SENDING]
         assert len(sending) <= 1, f"two campaigns of one tenant sending at once: {sending}"
-        lock = (env.deps.store.get_tenant(tenant_id) or {}).get("sending")
+        lock = (env.deps.campaigns.lock_of(tenant_id) or {}).get("sending")
         assert lock == (sending[0] if sending else None), (lock, sending)
         if sending and (not seen or seen[-1] != sending[0]):
             seen.append(sending[0])
@@ -124,7 +125,7 @@ def assert_ran_back_to_back(env: Env, tenant_id: str, order: list[str]) -> None:
             before,
             after,
         )
-    tenant = env.deps.store.get_tenant(tenant_id) or {}
+    tenant = env.deps.campaigns.lock_of(tenant_id) or {}
     assert not tenant.get("sending")
     assert not tenant.get("pending_queue")
 
@@ -136,7 +137,8 @@ def test_campaigns_created_at_once_send_one_at_a_time_in_fifo_order(
     # GIVEN eight PBX requests, each creating a campaign to send now for the same tenant, released at one instant
     tenant_id = tenant[0]
     bodies = [
-        CampaignIn.model_validate(campaign_body(numbers(i, 2), channel["id"], name=f"race {i}")) for i in range(8)
+        create_command(CampaignIn.model_validate(campaign_body(numbers(i, 2), channel["id"], name=f"race {i}")))
+        for i in range(8)
     ]
     # WHEN they all run at once
     created = [c for c, _ in race([partial(campaigns.create_campaign, env.deps, tenant_id, b) for b in bodies])]
@@ -144,7 +146,7 @@ def test_campaigns_created_at_once_send_one_at_a_time_in_fifo_order(
     statuses = Counter(c["status"] for c in created)
     assert statuses == {"executing": 1, "pending": 7}, statuses
     first = next(c["id"] for c in created if c["status"] == "executing")
-    tenant_item = env.deps.store.get_tenant(tenant_id) or {}
+    tenant_item = env.deps.campaigns.lock_of(tenant_id) or {}
     assert tenant_item["sending"] == first
     queue = list(tenant_item["pending_queue"])
     assert sorted(queue) == sorted(c["id"] for c in created if c["status"] == "pending")
@@ -167,22 +169,22 @@ def test_scheduled_campaigns_started_by_schedule_and_tick_at_once_never_send_two
     ids = []
     for i in range(4):
         body = campaign_body(numbers(i, 1), channel["id"], name=f"sched {i}", send_time={"type": "scheduled", "at": at})
-        created, _ = campaigns.create_campaign(env.deps, tenant_id, CampaignIn.model_validate(body))
+        created, _ = campaigns.create_campaign(env.deps, tenant_id, create_command(CampaignIn.model_validate(body)))
         assert created["status"] == "scheduled"
         ids.append(created["id"])
     # WHEN their time has passed and each is started twice at once (its schedule and a retry), while two ticks run
     env.deps.clock.offset += 2 * 3600
     jobs: list[Callable[[], Any]] = [
-        partial(campaigns.start_scheduled, env.deps, tenant_id, cid) for cid in ids for _ in range(2)
+        partial(lifecycle.start_scheduled, env.deps, tenant_id, cid) for cid in ids for _ in range(2)
     ]
-    jobs += [partial(campaigns.tick, env.deps) for _ in range(2)]
+    jobs += [partial(lifecycle.tick, env.deps) for _ in range(2)]
     race(jobs)
     # THEN exactly one is executing, the other three pending, each queued exactly once
     listed = tenant_campaigns(env, tenant_id)
     statuses = Counter(c["status"] for c in listed.values())
     assert statuses == {"executing": 1, "pending": 3}, statuses
     first = next(cid for cid, c in listed.items() if c["status"] == "executing")
-    queue = list((env.deps.store.get_tenant(tenant_id) or {})["pending_queue"])
+    queue = list((env.deps.campaigns.lock_of(tenant_id) or {})["pending_queue"])
     assert sorted(queue) == sorted(set(ids) - {first}) and len(queue) == 3
     # WHEN the queue is worked, THEN they send one at a time in queue order and all complete
     order = pump_one_at_a_time(env, tenant_id, pump)
@@ -243,7 +245,7 @@ def test_campaigns_created_while_others_finish_never_overlap_and_none_is_left_wa
             stop.wait(0.02)
 
     def create(i: int) -> Callable[[], Any]:
-        body = CampaignIn.model_validate(campaign_body(numbers(i, 1), channel["id"], name=f"wave {i}"))
+        body = create_command(CampaignIn.model_validate(campaign_body(numbers(i, 1), channel["id"], name=f"wave {i}")))
         return lambda: campaigns.create_campaign(env.deps, tenant_id, body)
 
     # AND two campaigns created at once
@@ -274,15 +276,16 @@ def test_campaigns_created_while_others_finish_never_overlap_and_none_is_left_wa
 
 
 def interleave(monkeypatch: pytest.MonkeyPatch, env: Env, during: str, action: Callable[[], Any]) -> list[bool]:
-    """Run `action` once, right after the store's `during` operation has read the tenant item and before it writes.
+    """Run `action` once, right after the campaign repository's `during` operation has read the tenant item (its send
+    lock) and before it writes.
 
     This pins down the race a conditional write must close: the operation decides on a tenant item that is already
     stale when it writes. Returns a one-item list that says whether the action ran.
     """
-    store = env.deps.store
+    repo = env.deps.campaigns
     inside = threading.local()
     ran = [False]
-    operation, read_tenant = getattr(store, during), store.get_tenant
+    operation, read_tenant = getattr(repo, during), repo.lock_of
 
     def wrapped_operation(*args: Any, **kwargs: Any) -> Any:
         inside.active = True
@@ -300,8 +303,8 @@ def interleave(monkeypatch: pytest.MonkeyPatch, env: Env, during: str, action: C
             inside.active = True
         return tenant
 
-    monkeypatch.setattr(store, during, wrapped_operation)
-    monkeypatch.setattr(store, "get_tenant", hooked_read)
+    monkeypatch.setattr(repo, during, wrapped_operation)
+    monkeypatch.setattr(repo, "lock_of", hooked_read)
     return ran
 
 
@@ -317,12 +320,12 @@ def test_campaign_created_while_the_sender_finishes_is_not_left_waiting(
     # GIVEN campaign A sending, and campaign B to be created just after A's finisher has seen an empty queue
     status, a = api.call("POST", "/v1/campaigns", campaign_body(numbers(1, 2), channel["id"], name="A"))
     assert a["status"] == "executing"
-    body_b = CampaignIn.model_validate(campaign_body(numbers(2, 2), channel["id"], name="B"))
+    body_b = create_command(CampaignIn.model_validate(campaign_body(numbers(2, 2), channel["id"], name="B")))
     created: list[dict[str, Any]] = []
     ran = interleave(
         monkeypatch,
         env,
-        "finish_campaign",
+        "finish",
         lambda: created.append(campaigns.create_campaign(env.deps, tenant[0], body_b)[0]),
     )
     # WHEN A's chunk is sent and A finishes, with B created in between its read and its write
@@ -349,7 +352,7 @@ def test_campaign_whose_creator_saw_a_sender_that_then_finished_starts_at_once(
     # GIVEN campaign A sending, and campaign B being created: B's creator reads the tenant while A holds the lock
     status, a = api.call("POST", "/v1/campaigns", campaign_body(numbers(1, 2), channel["id"], name="A"))
     assert a["status"] == "executing"
-    ran = interleave(monkeypatch, env, "create_campaign", lambda: pump.drain())
+    ran = interleave(monkeypatch, env, "create", lambda: pump.drain())
     # WHEN A is sent and finishes between that read and B's write
     status, b = api.call("POST", "/v1/campaigns", campaign_body(numbers(2, 2), channel["id"], name="B"))
     assert ran == [True]
@@ -380,7 +383,7 @@ def test_campaign_whose_sender_died_before_finishing_it_is_finished_by_the_tick_
     status, b = api.call("POST", "/v1/campaigns", campaign_body(numbers(4, 2), channel["id"], name="B"))
     assert (a["status"], b["status"]) == ("executing", "pending")
     # AND A's sender dies after recording every outcome, at the moment it would end the campaign
-    died = once_before(monkeypatch, env.deps.store, "finish_campaign", partial(_raise, RuntimeError("sender killed")))
+    died = once_before(monkeypatch, env.deps.campaigns, "finish", partial(_raise, RuntimeError("sender killed")))
     pump.drain()
     assert died == [True] and len(pump.errors) == 1
     got = api.call("GET", f"/v1/campaigns/{a['id']}")[1]
@@ -421,9 +424,9 @@ def test_scheduled_campaign_whose_starter_saw_a_sender_that_then_finished_starts
     status, a = api.call("POST", "/v1/campaigns", campaign_body(numbers(1, 2), channel["id"], name="A"))
     assert a["status"] == "executing"
     env.deps.clock.offset += 2 * 3600
-    ran = interleave(monkeypatch, env, "start_campaign", lambda: pump.drain())
+    ran = interleave(monkeypatch, env, "start", lambda: pump.drain())
     # WHEN A is sent and finishes between that read and B's start
-    started = campaigns.start_scheduled(env.deps, tenant[0], b["id"])
+    started = lifecycle.start_scheduled(env.deps, tenant[0], b["id"])
     assert ran == [True]
     # THEN B took the free lock and is sending, then completes
     assert started == "executing"
@@ -586,7 +589,7 @@ def test_a_failed_chunk_comes_back_in_a_minute_not_after_the_visibility_timeout(
 ) -> None:
     # GIVEN a chunk on the queue whose sending fails with an unexpected error
     import app as app_module
-    from chalicelib.local.pump import EventPump
+    from devstack.pump import EventPump
 
     api.call("POST", "/v1/campaigns", campaign_body(["+14155550100"], channel["id"]))
     sqs = boto3.client("sqs")

@@ -18,7 +18,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from chalicelib.adapters.providers.twilio_http import RewritingTwilioHttpClient
-from chalicelib.local.simulator import TwilioSimulator
+from devstack.twilio_sim import TwilioSimulator
 
 ACCOUNT_SID = "AC" + "a1" * 16
 AUTH_TOKEN = "test-auth-token"

@@ -19,7 +19,7 @@ from twilio.rest import Client
 from chalicelib.adapters.providers.base import Outcome
 from chalicelib.adapters.providers.twilio import TwilioProvider
 from chalicelib.adapters.providers.twilio_http import RewritingTwilioHttpClient
-from chalicelib.local.simulator import TwilioSimulator
+from devstack.twilio_sim import TwilioSimulator
 from tests.functional.test_simulator import Receiver
 
 ACCOUNT_SID = "AC" + "b2" * 16

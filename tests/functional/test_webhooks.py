@@ -147,7 +147,7 @@ def test_delivered_report_about_an_earlier_attempt_is_ignored(
     assert "a=1" in message["status_callback"] and "s=" in message["status_callback"]
     # AND the recipient has since moved on to a second attempt (a retry sending it again)
     index = NUMBERS.index(NUMBERS[1])
-    assert env.deps.store.set_recipient_fields(cid, index, {"attempts": 2}, only_if_missing="no_such_field")
+    assert env.deps.recipients.set_fields(cid, index, {"attempts": 2}, only_if_missing="no_such_field")
     # WHEN the first attempt's "delivered" report arrives
     status, _ = post_callback(client, message["status_callback"], callback_params(message, "delivered"))
     # THEN it is accepted and ignored: the recipient is not delivered and nothing is counted

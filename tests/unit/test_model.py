@@ -15,6 +15,7 @@ from chalicelib.domain.model import (
     RecipientStatus,
     Result,
     counter_shard,
+    disproves_absence,
     provider_may_move,
 )
 from chalicelib.services.sending import Pacer, parallelism
@@ -141,3 +142,17 @@ def test_twilio_errors_are_classified(status: int, code: int | None, outcome: Ou
 def test_chunk_round_trips_through_its_message_body() -> None:
     chunk = Chunk("tn_1", "cmp_1", 100, 200, 3)
     assert Chunk.from_json(chunk.to_json()) == chunk
+
+
+def test_a_report_for_the_attempt_queued_again_disproves_its_absence() -> None:
+    # GIVEN a recipient released after its hand-over seemed absent from the provider's records (attempt 1 kept)
+    released = {"status": "queued", "attempts": 1}
+    # THEN the provider's report that attempt 1 was sent disproves the absence (it is recorded, never resent)
+    assert disproves_absence(released, 1, RecipientStatus.SENT)
+    assert disproves_absence(released, 1, RecipientStatus.DELIVERED)
+    # AND a report of another attempt, of a failure, without an attempt, or after a retry's requeue does not
+    assert not disproves_absence(released, 2, RecipientStatus.SENT)
+    assert not disproves_absence(released, 1, RecipientStatus.FAILED)
+    assert not disproves_absence(released, None, RecipientStatus.SENT)
+    assert not disproves_absence({**released, "last_error": {"code": "30003"}}, 1, RecipientStatus.SENT)
+    assert not disproves_absence({"status": "sending", "attempts": 1}, 1, RecipientStatus.SENT)

@@ -8,7 +8,6 @@ prints how to call it. Ctrl-C stops everything it started.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -16,11 +15,10 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 # Shaped like a real Account SID ("AC" + 32 hex digits; 5a4db0c5 reads "sandbox"): channels with any other are refused.
 SANDBOX_ACCOUNT_SID = "AC" + "0" * 24 + "5a4db0c5"
 SANDBOX_AUTH_TOKEN = "sandbox-auth-token"
@@ -95,18 +93,18 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", os.environ.get("LOG_LEVEL", "WARNING"))
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    from chalicelib.local import moto_proc
+    from devstack import moto_proc
 
     moto, moto_url = moto_proc.spawn()
     os.environ["AWS_ENDPOINT_URL"] = moto_url
 
-    from chalicelib.local.resources import create_resources
+    from devstack.resources import create_resources
 
     resources = create_resources(None, REPO / "infra" / "template.json")
     os.environ.update(resources.env())
     os.environ["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
 
-    from chalicelib.local.simulator import TwilioSimulator
+    from devstack.twilio_sim import TwilioSimulator
 
     sim = TwilioSimulator(port=sim_port).start()
     os.environ["TWILIO_API_BASE"] = sim.url
@@ -144,10 +142,10 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
 
     import boto3
     from chalice.config import Config
-    from chalice.local import create_local_server
 
     import app as app_module
-    from chalicelib.local.pump import EventPump
+    from devstack.api_server import api_server
+    from devstack.pump import EventPump
 
     pump = EventPump(
         app_module,
@@ -158,11 +156,7 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
     )
     stop_pump = pump.start(workers=2, tick_seconds=tick_seconds)
 
-    gateway_config = Config.create(chalice_stage="dev", lambda_timeout=30)
-    server = create_local_server(app_module.app, gateway_config, "127.0.0.1", port)
-    server.server.RequestHandlerClass = functools.partial(
-        _gateway_handler(), app_object=app_module.app, config=gateway_config
-    )
+    server = api_server(app_module.app, Config.create(chalice_stage="dev", lambda_timeout=30), "127.0.0.1", port)
     server_thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
     server_thread.start()
 
@@ -178,32 +172,6 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
 
     threading.Thread(target=shutdown, name="shutdown", daemon=True).start()
     return Stack(port, sim.port, api_key, tenant_id, channel["id"], moto_url, stop_event)
-
-
-def _gateway_handler() -> Any:
-    """Chalice's local request handler, closer to API Gateway: path parameters arrive percent-decoded (`%3A` is `:`),
-    and every method reaches the app (TRACE, QUERY: a 405 in the contract's shape), not the HTTP server's 501 page."""
-    from urllib.parse import unquote
-
-    from chalice.local import ChaliceRequestHandler, LocalGateway, MatchResult, RouteMatcher
-
-    class DecodingMatcher(RouteMatcher):
-        def match_route(self, url: str) -> MatchResult:
-            found = super().match_route(url)
-            return MatchResult(found.route, {k: unquote(v) for k, v in found.captured.items()}, found.query_params)
-
-    class Handler(ChaliceRequestHandler):
-        def __getattr__(self, name: str) -> Any:
-            if name.startswith("do_"):  # BaseHTTPRequestHandler looks up `do_<METHOD>`
-                return self._generic_handle
-            raise AttributeError(name)
-
-        def __init__(self, request: Any, client_address: Any, server: Any, app_object: Any, config: Any) -> None:
-            self.local_gateway = LocalGateway(app_object, config)
-            self.local_gateway.event_converter._route_matcher = DecodingMatcher(list(app_object.routes))
-            BaseHTTPRequestHandler.__init__(self, request, client_address, server)
-
-    return Handler
 
 
 def is_outcome_write(params: dict[str, Any]) -> bool:
@@ -231,7 +199,7 @@ def _kill_senders_after_accept(d: Any, count: int) -> None:
             left[0] -= 1
         raise RuntimeError("FAULT_KILL_SENDER_AFTER_ACCEPT: the sender died before writing its outcomes")
 
-    d.store.db.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", die)
+    d.campaigns.table.db.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", die)
 
 
 def main() -> int:
@@ -242,6 +210,9 @@ def main() -> int:
     sys.path.insert(0, str(REPO))
     os.chdir(REPO)
     stack = start(port, sim_port, api_key, tick_seconds=float(os.environ.get("TICK_SECONDS", "60")))
+    from devstack import running
+
+    running.announce(port, dict(os.environ))  # so that `make tenant` finds this stack's table
     text, marker = stack.banner()
     print(text, flush=True)
     print(marker, flush=True)
@@ -254,6 +225,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     done.wait()
     print("stopping…", flush=True)
+    running.withdraw(port)
     stack.stop_event.set()
     return 0
 

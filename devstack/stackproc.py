@@ -1,4 +1,4 @@
-"""Start `python -m chalicelib.local.stack` (what `make run` runs) as a child process on free ports."""
+"""Start `python -m devstack.stack` (what `make run` runs) as a child process on free ports."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -74,7 +74,7 @@ def start_stack(
     }
     env.pop("AWS_ENDPOINT_URL", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib.local.stack"],
+        [sys.executable, "-m", "devstack.stack"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

@@ -12,13 +12,71 @@ nothing about what the service sees; it is applied only where moto runs (tests a
 from __future__ import annotations
 
 import copy as _copy
+import hashlib
+import inspect
 import threading
 import types
+from importlib import metadata
 from typing import Any
+
+# The moto release these patches were written against (requirements-dev.txt pins it), and the source (sha256 of
+# inspect.getsource) of each moto function they wrap or replace: a moto whose code there differs must be read again
+# before the patches are trusted with it (tests/contract/test_moto_speed.py fails until then).
+MOTO_VERSION = "5.2.5"
+PATCHED_SOURCES = {
+    "moto.dynamodb.models.DynamoDBBackend.transact_write_items": (
+        "81db2cb7d94e39c90b3a2077e1f4bb41a449c558ef9b1b1e2910fdaa39978ad4"
+    ),
+    "moto.dynamodb.models.table.Table.query": "002b4d00be6df07cf37f6cbe0132e5eb89455ae12a8e79b23db3fb492450f21e",
+    "moto.sqs.models.Queue.wait_for_messages": "58432562ccf2e13ed8841c825dd2614b6e57b71733d1ce9ba6926d38530ba1f1",
+    "moto.sqs.models.Queue.delete_message": "fa6fd5b9bd2cafb4aaacd79da7fc656e513e1513197c2939ff002f9ebfd4be46",
+}
+# Table.query's positional parameters after range_objs, in order: the patch reads index_name as the fifth of them.
+QUERY_PARAMETERS = ("self", "hash_key", "range_comparison", "range_objs", "limit", "exclusive_start_key",
+                    "scan_index_forward", "projection_expressions", "index_name")  # fmt: skip
 
 _applied = False
 _lock = threading.RLock()
 _local = threading.local()
+# The moto functions as they were before apply() replaced them, by the names in PATCHED_SOURCES.
+_originals: dict[str, Any] = {}
+
+
+def _targets() -> dict[str, Any]:
+    """moto's functions the patches replace, as moto defines them (also after apply())."""
+    import moto.dynamodb.models as models
+    from moto.dynamodb.models.table import Table
+    from moto.sqs.models import Queue
+
+    current = {
+        "moto.dynamodb.models.DynamoDBBackend.transact_write_items": models.DynamoDBBackend.transact_write_items,
+        "moto.dynamodb.models.table.Table.query": Table.query,
+        "moto.sqs.models.Queue.wait_for_messages": Queue.wait_for_messages,
+        "moto.sqs.models.Queue.delete_message": Queue.delete_message,
+    }
+    return {name: _originals.get(name, function) for name, function in current.items()}
+
+
+def patch_problems() -> list[str]:
+    """Why the patches may not fit the installed moto: its version, a changed source or signature (empty: they fit)."""
+    problems = []
+    installed = metadata.version("moto")
+    if installed != MOTO_VERSION:
+        problems.append(f"moto {installed} is installed; the patches were written for {MOTO_VERSION}")
+    targets = _targets()
+    for name, expected in PATCHED_SOURCES.items():
+        digest = hashlib.sha256(inspect.getsource(targets[name]).encode()).hexdigest()
+        if digest != expected:
+            problems.append(f"{name} is not the code the patch was written for (source sha256 {digest})")
+    parameters = tuple(inspect.signature(targets["moto.dynamodb.models.table.Table.query"]).parameters)
+    if parameters[: len(QUERY_PARAMETERS)] != QUERY_PARAMETERS:
+        problems.append(f"Table.query takes {parameters}, the patch expects {QUERY_PARAMETERS} first")
+    import moto.dynamodb.models as models
+
+    transact = inspect.getsource(targets["moto.dynamodb.models.DynamoDBBackend.transact_write_items"])
+    if "copy.deepcopy(" not in transact or not hasattr(models, "copy"):
+        problems.append("transact_write_items no longer backs tables up with the module's copy.deepcopy")
+    return problems
 
 
 def apply() -> None:
@@ -29,6 +87,7 @@ def apply() -> None:
     import moto.dynamodb.models as models
     from moto.dynamodb.models.table import Table
 
+    _originals.update(_targets())
     original = models.DynamoDBBackend.transact_write_items
 
     def deepcopy(value: Any, memo: Any = None) -> Any:

@@ -17,7 +17,7 @@ def main() -> int:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    from chalicelib.local import moto_speed
+    from devstack import moto_speed
 
     moto_speed.apply()
     server = ThreadedMotoServer(
@@ -41,7 +41,7 @@ def main() -> int:
     return 0
 
 
-def spawn(module: str = "chalicelib.local.moto_proc") -> tuple[subprocess.Popen[Any], str]:
+def spawn(module: str = "devstack.moto_proc") -> tuple[subprocess.Popen[Any], str]:
     """Start the moto process (`module` runs `main()` of this one, perhaps with patches first); its URL."""
     proc = subprocess.Popen(  # noqa: S603 - our own module names, never input
         [sys.executable, "-m", module, "0"],

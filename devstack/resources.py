@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TABLE_NAME = "msgcampaigns-local"
 DUMMY_SCHEDULER_ROLE_ARN = "arn:aws:iam::123456789012:role/msgcampaigns-scheduler"
 DUMMY_SCHEDULER_TARGET_ARN = "arn:aws:lambda:us-east-1:123456789012:function:msgcampaigns-dev-start_scheduled"

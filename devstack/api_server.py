@@ -1,0 +1,79 @@
+"""Chalice's local HTTP server for the app, closer to API Gateway and to the contract.
+
+- A route the app does not have answers `404` with `{"error": {"code": "not_found", ...}}`. Chalice's local gateway
+  answers a 403 "Missing Authentication Token" there, or, when the request has an Authorization header, a 403 whose
+  message repeats that header (the caller's API key) back.
+- Path parameters arrive percent-decoded, as API Gateway passes them (`%3A` is `:`).
+- Every HTTP method reaches the app (TRACE, QUERY: a 405 in the contract's shape), not the HTTP server's 501 page.
+"""
+
+from __future__ import annotations
+
+import json
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import unquote
+
+from chalice.app import Chalice
+from chalice.config import Config
+from chalice.local import (
+    ChaliceRequestHandler,
+    CustomLocalChalice,
+    LocalChalice,
+    LocalDevServer,
+    LocalGateway,
+    MatchResult,
+    RouteMatcher,
+)
+
+NOT_FOUND_BODY = json.dumps(
+    {"error": {"code": "not_found", "message": "No such route: check the method and path.", "details": []}}
+).encode("utf-8")
+
+
+class DecodingMatcher(RouteMatcher):
+    """Chalice's route matcher, with the captured path parameters percent-decoded."""
+
+    def match_route(self, url: str) -> MatchResult:
+        """The matching route, its parameters decoded; ValueError if none matches."""
+        found = super().match_route(url)
+        return MatchResult(found.route, {k: unquote(v) for k, v in found.captured.items()}, found.query_params)
+
+
+class GatewayHandler(ChaliceRequestHandler):
+    """Chalice's request handler as API Gateway and the contract would answer (see the module's docstring)."""
+
+    def __init__(self, request: Any, client_address: Any, server: Any, app_object: Chalice, config: Config) -> None:
+        """A gateway over the app with the decoding matcher, then handle the request."""
+        self._routes = DecodingMatcher(list(app_object.routes))
+        self.local_gateway = LocalGateway(app_object, config)
+        self.local_gateway.event_converter._route_matcher = self._routes
+        BaseHTTPRequestHandler.__init__(self, request, client_address, server)
+
+    def __getattr__(self, name: str) -> Any:
+        """Any `do_<METHOD>` BaseHTTPRequestHandler looks up is handled (the app answers what it does not allow)."""
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
+
+    def _handle(self) -> None:
+        try:
+            self._routes.match_route(self.path)
+        except ValueError:
+            self._parse_payload()  # read the body, so the connection can serve the next request
+            headers = {"Content-Type": "application/json; charset=utf-8"}
+            self._send_http_response(404, headers, None if self.command == "HEAD" else NOT_FOUND_BODY)
+            return
+        self._generic_handle()
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _handle
+
+
+def api_server(app: Chalice, config: Config, host: str, port: int) -> LocalDevServer:
+    """Chalice's local server for `app` on host:port (0: any free port), answering as GatewayHandler does."""
+    if not isinstance(app, LocalChalice):
+        # As chalice.local.create_local_server does (once: a second time would make a cycle of base classes): the
+        # app's current_request becomes per thread, since the server answers each connection on its own thread.
+        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+        app.__class__ = CustomLocalChalice
+    return LocalDevServer(app, config, host, port, handler_cls=GatewayHandler)

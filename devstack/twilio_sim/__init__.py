@@ -1,0 +1,17 @@
+"""A real HTTP server that simulates Twilio's Messages API for the local stack and the tests.
+
+It speaks ``/2010-04-01/Accounts/{AccountSid}/Messages.json`` (create, fetch, list) with HTTP Basic auth, answers
+Twilio's error JSON, honours Twilio's magic test numbers, enforces each sender's messages-per-second limit, and
+posts signed status callbacks (``sent`` then ``delivered``/``undelivered``) from a small pool of worker threads.
+An MMS (``MediaUrl``) is fetched before its first callback, as Twilio does; media Twilio could not send fails it.
+Control endpoints under ``/sim/`` configure it and inject latency and failures; ``POST /sim/inbound`` makes it post
+a signed incoming-message webhook, as Twilio would.
+
+Parts: rules.py (Twilio's codes, limits, test numbers), records.py and model.py (the state and how a
+message moves), callbacks.py (what it posts and fetches), server.py (HTTP), __main__.py (the CLI:
+``python -m devstack.twilio_sim --port 8001``).
+"""
+
+from devstack.twilio_sim.server import TwilioSimulator
+
+__all__ = ["TwilioSimulator"]

@@ -1,0 +1,490 @@
+"""The simulated Twilio account state and its rules: accounts, numbers and their rate windows, messages and the
+status each moves through, the fault-injection config, counters, and the queue of status callbacks to post.
+
+Thread-safe (one lock); no HTTP here: server.py serves it, callbacks.py posts what it schedules.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import heapq
+import itertools
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from devstack.twilio_sim.records import Config, Delivery, Job, Message, Number
+from devstack.twilio_sim.rules import (
+    API_VERSION,
+    DATE_SENT_PARAMS,
+    E164,
+    MAX_BODY_CHARS,
+    MAX_MEDIA_URLS,
+    RESET,
+    TEST_NUMBER_ERRORS,
+    TwilioApiError,
+    UnknownNumberError,
+    bool_opt,
+    count_opt,
+    date_sent_bound,
+    date_sent_matches,
+    first,
+    is_http_url,
+    new_sid,
+    number_opt,
+    undelivered_opt,
+)
+
+
+class TwilioModel:
+    """A Twilio account's Messages API state and rules, thread-safe; the simulator serves it over HTTP."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        callback_delay: float = 0.05,
+        retry_backoff: Sequence[float] = (0.1, 0.3, 1.0),
+    ) -> None:
+        """An empty account set; ``clock`` drives the rate limit, ``callback_delay`` is in seconds."""
+        self._clock = clock
+        self._default_callback_delay_ms = number_opt("callback_delay", callback_delay) * 1000.0
+        self._retry_backoff = tuple(float(b) for b in retry_backoff)
+
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._accounts: dict[str, str] = {}
+        self._numbers: dict[str, Number] = {}
+        self._messages: list[Message] = []
+        self._by_sid: dict[str, Message] = {}
+        self._config = Config(callback_delay_ms=self._default_callback_delay_ms)
+        self._stats = self._fresh_stats()
+        self._generation = 0
+        self._jobs: list[Job] = []
+        self._seq = itertools.count()
+        self._inflight = 0
+        self._stopping = False
+
+        # Twilio's clock, for the times it stamps on messages (a test may make it its app's clock).
+        self.wall_clock: Callable[[], float] = time.time
+
+    # ------------------------------------------------------------------ configuration
+
+    def add_account(self, account_sid: str, auth_token: str) -> None:
+        """Register (or update) an account and its auth token."""
+        if not isinstance(account_sid, str) or not account_sid or not isinstance(auth_token, str) or not auth_token:
+            raise ValueError("account_sid and auth_token must be non-empty strings")
+        with self._lock:
+            self._accounts[account_sid] = auth_token
+
+    def add_number(self, number: str, account_sid: str, mps: float = 1.0, inbound_url: str | None = None) -> None:
+        """Register (or update) a sender number of an account, its messages-per-second limit and inbound webhook."""
+        if not isinstance(number, str) or not E164.match(number):
+            raise ValueError("number must be an E.164 phone number")
+        if isinstance(mps, bool) or not isinstance(mps, int | float) or not math.isfinite(mps) or mps <= 0:
+            raise ValueError("mps must be a positive number")
+        if inbound_url is not None and (not isinstance(inbound_url, str) or not is_http_url(inbound_url)):
+            raise ValueError("inbound_url must be an http(s) URL")
+        with self._lock:
+            if account_sid not in self._accounts:
+                raise ValueError(f"unknown account {account_sid!r}; add the account first")
+            self._numbers[number] = Number(number, account_sid, float(mps), inbound_url)
+
+    def configure(self, **opts: Any) -> dict[str, Any]:
+        """Change fault injection and timing (see ``Config``); unknown options raise ValueError. Returns the config."""
+        parsers: dict[str, Callable[[Any], Any]] = {
+            "latency_ms": lambda v: number_opt("latency_ms", v),
+            "callback_delay_ms": lambda v: number_opt("callback_delay_ms", v),
+            "throttle_next": lambda v: count_opt("throttle_next", v),
+            "server_error_next": lambda v: count_opt("server_error_next", v),
+            "undelivered": undelivered_opt,
+            "no_callbacks": bool_opt,
+            "reset_after_accept_next": lambda v: count_opt("reset_after_accept_next", v),
+            "drop_callbacks_next": lambda v: count_opt("drop_callbacks_next", v),
+        }
+        unknown = sorted(set(opts) - set(parsers))
+        if unknown:
+            raise ValueError(f"unknown option(s): {', '.join(unknown)}")
+        parsed = {name: parsers[name](value) for name, value in opts.items()}
+        with self._lock:
+            for name, value in parsed.items():
+                setattr(self._config, name, value)
+            return self._config.to_dict()
+
+    def config(self) -> dict[str, Any]:
+        """The current configuration."""
+        with self._lock:
+            return self._config.to_dict()
+
+    def reset(self, all: bool = False) -> None:
+        """Clear messages, stats, rate windows, pending callbacks and config; ``all`` also forgets accounts/numbers."""
+        with self._lock:
+            self._generation += 1
+            self._messages.clear()
+            self._by_sid.clear()
+            self._jobs.clear()
+            self._config = Config(callback_delay_ms=self._default_callback_delay_ms)
+            self._stats = self._fresh_stats()
+            for number in self._numbers.values():
+                number.window.clear()
+            if all:
+                self._numbers.clear()
+                self._accounts.clear()
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------------ inspection
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every accepted outbound message, oldest first."""
+        with self._lock:
+            return [m.item() for m in self._messages]
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: accepted, rejected (4xx), throttled (429), and more."""
+        with self._lock:
+            stats = dict(self._stats)
+            stats["callbacks_pending"] = len(self._jobs) + self._inflight
+            return stats
+
+    def wait_for_callbacks(self, timeout: float = 5.0) -> bool:
+        """Block until no status callback is pending or in flight; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._jobs and self._inflight == 0, timeout=timeout)
+
+    # ------------------------------------------------------------------ the Messages API
+
+    def create_message(self, path_sid: str, authorization: str | None, form: Mapping[str, list[str]]) -> dict[str, Any]:
+        """Handle ``POST .../Messages.json``: the Message resource, or TwilioApiError with Twilio's status and code."""
+        with self._lock:
+            try:
+                self._authenticate(path_sid, authorization)
+            except TwilioApiError:
+                self._stats["unauthorized"] += 1
+                raise
+            if self._config.server_error_next > 0:
+                self._config.server_error_next -= 1
+                self._stats["server_errors"] += 1
+                raise TwilioApiError(500, 20500, "An internal server error has occurred")
+            if self._config.throttle_next > 0:
+                self._config.throttle_next -= 1
+                self._stats["throttled"] += 1
+                raise TwilioApiError(429, 20429, "Too Many Requests")
+            try:
+                to, sender, body, media, callback, service_sid = self._validate(path_sid, form)
+            except TwilioApiError:
+                self._stats["rejected"] += 1
+                raise
+            window, capacity = sender.limits()
+            now = self._clock()
+            while sender.window and sender.window[0] <= now - window:
+                sender.window.popleft()
+            if len(sender.window) >= capacity:
+                self._stats["throttled"] += 1
+                raise TwilioApiError(429, 20429, "Too Many Requests")
+            sender.window.append(now)
+
+            wall = self.wall_clock()
+            final_code = self._config.undelivered.get(to)
+            plan: list[tuple[str, int | None]] = [("sent", None)]
+            plan.append(("undelivered", final_code) if final_code is not None else ("delivered", None))
+            message = Message(
+                sid=new_sid("SM"),
+                account_sid=path_sid,
+                from_=sender.number,
+                to=to,
+                body=body,
+                media_urls=media,
+                status_callback=callback,
+                messaging_service_sid=service_sid,
+                created_at=wall,
+                date_updated=wall,
+                plan=plan,
+                media=[
+                    {"url": url, "status": "pending", "bytes": None, "content_type": None, "http_status": None}
+                    for url in media
+                ],
+            )
+            if self._config.drop_callbacks_next > 0:
+                self._config.drop_callbacks_next -= 1
+                message.drop_callbacks = True
+            self._messages.append(message)
+            self._by_sid[message.sid] = message
+            self._stats["accepted"] += 1
+            if self._stats["first_accepted_at"] is None:
+                self._stats["first_accepted_at"] = wall
+            self._stats["last_accepted_at"] = wall
+            self._schedule(message.sid, stage=0, delay=self._config.callback_delay_ms / 1000.0)
+            resource = message.resource()
+            if self._config.reset_after_accept_next > 0:
+                self._config.reset_after_accept_next -= 1
+                self._stats["resets_after_accept"] += 1
+                resource[RESET] = True
+            return resource
+
+    def fetch_message(self, path_sid: str, authorization: str | None, message_sid: str) -> dict[str, Any]:
+        """Handle ``GET .../Messages/{sid}.json``."""
+        with self._lock:
+            self._authenticate(path_sid, authorization)
+            message = self._by_sid.get(message_sid)
+            if message is None or message.account_sid != path_sid:
+                raise TwilioApiError(
+                    404,
+                    20404,
+                    f"The requested resource /{API_VERSION}/Accounts/{path_sid}/Messages/{message_sid}.json "
+                    "was not found",
+                )
+            return message.resource()
+
+    def list_messages(self, path_sid: str, authorization: str | None, query: Mapping[str, list[str]]) -> dict[str, Any]:
+        """Handle ``GET .../Messages.json`` as Twilio does: sorted by DateSent, newest first; filtered by ``To``,
+        ``From``, ``DateSent``, ``DateSent<`` and ``DateSent>`` (a ``YYYY-MM-DD`` GMT date, or a time as the SDK
+        writes it, ``...THH:MM:SSZ``); paged by ``PageSize`` with ``next_page_uri`` (``Page``, and ``PageToken``:
+        ``PA`` + the last sid of the page before). A DateSent filter leaves out messages not sent yet (queued)."""
+        with self._lock:
+            self._authenticate(path_sid, authorization)
+            to, sender = first(query, "To"), first(query, "From")
+            date_filters = [(op, date_sent_bound(op, first(query, name) or "")) for name, op in DATE_SENT_PARAMS
+                            if first(query, name) is not None]  # fmt: skip
+            try:
+                page_size = max(1, min(1000, int(first(query, "PageSize") or 50)))
+                page = max(0, int(first(query, "Page") or 0))
+            except ValueError:
+                raise TwilioApiError(400, 20001, "PageSize and Page must be integers") from None
+            rows = [
+                m
+                for m in reversed(self._messages)  # newest first, then (stable) sorted as Twilio sorts below
+                if m.account_sid == path_sid
+                and (not to or m.to == to)
+                and (not sender or m.from_ == sender)
+                and all(date_sent_matches(m.date_sent, op, bound) for op, bound in date_filters)
+            ]
+            # "Results are sorted by the DateSent field, with the most recent messages appearing first" (to the
+            # second). Where Twilio puts a message not sent yet is not documented: here last, the hardest place for
+            # a caller that stops reading at the first old message.
+            rows.sort(key=lambda m: (m.date_sent is None, -math.floor(m.date_sent or 0)))
+            start = page * page_size
+            token = first(query, "PageToken") or ""
+            if token.startswith("PA"):
+                after = next((pos for pos, m in enumerate(rows) if m.sid == token[2:]), None)
+                if after is not None:
+                    start = after + 1
+            found = rows[start : start + page_size]
+            messages = [m.resource() for m in found]
+            more = start + page_size < len(rows)
+        base = f"/{API_VERSION}/Accounts/{path_sid}/Messages.json"
+        keep = [(k, v) for k in ("To", "From", *(n for n, _ in DATE_SENT_PARAMS)) for v in query.get(k, [])[:1]]
+
+        def uri(page_no: int, page_token: str | None = None) -> str:
+            params = [*keep, ("PageSize", str(page_size)), ("Page", str(page_no))]
+            if page_token:
+                params.append(("PageToken", page_token))
+            return f"{base}?{urlencode(params)}"
+
+        return {
+            "end": start + max(0, len(messages) - 1),
+            "first_page_uri": uri(0),
+            "messages": messages,
+            "next_page_uri": uri(page + 1, f"PA{found[-1].sid}") if more and found else None,
+            "page": page,
+            "page_size": page_size,
+            "previous_page_uri": uri(page - 1) if page > 0 else None,
+            "start": start,
+            "uri": uri(page, token or None),
+        }
+
+    # ------------------------------------------------------------------ internals
+
+    @staticmethod
+    def _fresh_stats() -> dict[str, Any]:
+        return {
+            "accepted": 0,
+            "rejected": 0,
+            "throttled": 0,
+            "server_errors": 0,
+            "unauthorized": 0,
+            "resets_after_accept": 0,
+            "first_accepted_at": None,
+            "last_accepted_at": None,
+            "callbacks_posted": 0,
+            "callbacks_failed": 0,
+            "inbound": 0,
+        }
+
+    def _authenticate(self, path_sid: str, authorization: str | None) -> None:
+        unauthorized = TwilioApiError(401, 20003, "Authenticate")
+        if not authorization or not authorization.startswith("Basic "):
+            raise unauthorized
+        try:
+            decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise unauthorized from None
+        user, sep, password = decoded.partition(":")
+        token = self._accounts.get(user)
+        if not sep or token is None or token != password or user != path_sid:
+            raise unauthorized
+
+    def _validate(
+        self, account_sid: str, form: Mapping[str, list[str]]
+    ) -> tuple[str, Number, str, list[str], str | None, str | None]:
+        to = first(form, "To")
+        from_ = first(form, "From")
+        service_sid = first(form, "MessagingServiceSid")
+        body = first(form, "Body") or ""
+        media = [u for u in form.get("MediaUrl", []) if u]
+        callback = first(form, "StatusCallback")
+        if len(media) > MAX_MEDIA_URLS:
+            raise TwilioApiError(400, 21623, "Number of media files exceeds allowed limit")
+        if not all(is_http_url(u) for u in media):
+            raise TwilioApiError(400, 21620, "Invalid media URL(s)")
+        if not to:
+            raise TwilioApiError(400, 21604, "A 'To' phone number is required.")
+        if not from_ and not service_sid:
+            raise TwilioApiError(400, 21603, "A 'From' phone number is required.")
+        if not body and not media and not first(form, "ContentSid"):
+            raise TwilioApiError(400, 21602, "Message body is required.")
+        if len(body) > MAX_BODY_CHARS:
+            raise TwilioApiError(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
+        if from_:
+            sender = self._numbers.get(from_)
+            if sender is None or sender.account_sid != account_sid:
+                raise TwilioApiError(
+                    400,
+                    21606,
+                    f"The From phone number {from_} is not a valid, SMS-capable inbound phone number or short code "
+                    "for your account.",
+                )
+        else:
+            # A messaging service without From: send from the account's first number (a one-number sender pool).
+            owned = [n for n in self._numbers.values() if n.account_sid == account_sid]
+            if not owned:
+                raise TwilioApiError(400, 21703, "The Messaging Service does not have a phone number available.")
+            sender = owned[0]
+        if to in TEST_NUMBER_ERRORS:
+            code, template = TEST_NUMBER_ERRORS[to]
+            raise TwilioApiError(400, code, template.format(to=to))
+        if not E164.match(to):
+            raise TwilioApiError(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+        if callback is not None and not is_http_url(callback):
+            raise TwilioApiError(400, 21609, "The StatusCallback URL is not a valid URL.")
+        return to, sender, body, media, callback, service_sid
+
+    def _schedule(self, sid: str, stage: int, delay: float, attempt: int = 0, token: str | None = None) -> None:
+        job = Job(time.monotonic() + delay, next(self._seq), sid, stage, self._generation, attempt)
+        if token is not None:
+            job.idempotency_token = token
+        heapq.heappush(self._jobs, job)
+        self._cond.notify()
+
+    # ------------------------------------------------------------------ the callback workers' side (callbacks.py)
+
+    def take_job(self) -> Job | None:
+        """Wait for the next status callback that is due and mark it in flight; None once stopping."""
+        with self._cond:
+            while True:
+                if self._stopping:
+                    return None
+                if self._jobs:
+                    wait = self._jobs[0].due - time.monotonic()
+                    if wait <= 0:
+                        break
+                    self._cond.wait(timeout=wait)
+                else:
+                    self._cond.wait()
+            job = heapq.heappop(self._jobs)
+            self._inflight += 1
+            return job
+
+    def job_done(self) -> None:
+        """A job taken with take_job is no longer in flight (whatever became of it)."""
+        with self._cond:
+            self._inflight -= 1
+            self._cond.notify_all()
+
+    def pending_media(self, job: Job) -> list[str]:
+        """The media URLs of the job's message not fetched yet (none if the message is gone)."""
+        with self._lock:
+            message = self._by_sid.get(job.sid)
+            if message is None or job.generation != self._generation:
+                return []
+            return [m["url"] for m in message.media if m["status"] == "pending"]
+
+    def media_checked(self, job: Job, results: list[dict[str, Any]], error_code: int | None) -> None:
+        """Record what fetching the message's media found; media Twilio can't send fails the message."""
+        with self._lock:
+            message = self._by_sid.get(job.sid)
+            if message is None or job.generation != self._generation:
+                return
+            message.media = results
+            if error_code is not None:
+                message.plan = [("failed", error_code)]
+
+    def start_delivery(self, job: Job) -> Delivery | None:
+        """Move the message to the job's status (first attempt) and say what callback to post; None if it is gone."""
+        with self._lock:
+            message = self._by_sid.get(job.sid)
+            if message is None or job.generation != self._generation:
+                return None
+            status, error_code = message.plan[job.stage]
+            if job.attempt == 0:
+                now = self.wall_clock()
+                message.status, message.error_code, message.date_updated = status, error_code, now
+                if status == "sent":
+                    message.date_sent = now
+            url = None if self._config.no_callbacks or message.drop_callbacks else message.status_callback
+            token = self._accounts.get(message.account_sid)
+            params = {
+                "SmsSid": message.sid,
+                "SmsStatus": status,
+                "MessageStatus": status,
+                "To": message.to,
+                "MessageSid": message.sid,
+                "AccountSid": message.account_sid,
+                "From": message.from_,
+                "ApiVersion": API_VERSION,
+            }
+            if message.messaging_service_sid:
+                params["MessagingServiceSid"] = message.messaging_service_sid
+            if status in ("delivered", "undelivered"):
+                params["RawDlrDoneDate"] = time.strftime("%y%m%d%H%M", time.gmtime())
+            if error_code is not None:
+                params["ErrorCode"] = str(error_code)
+            return Delivery(message, status, url, token, params)
+
+    def finish_delivery(self, job: Job, delivery: Delivery, ok: bool, posted: bool) -> None:
+        """After the callback was posted (or not): retry a failed post with backoff, else schedule the next status."""
+        with self._lock:
+            if job.generation != self._generation or self._stopping:
+                return
+            if not ok and job.attempt < len(self._retry_backoff):
+                self._schedule(
+                    job.sid, job.stage, self._retry_backoff[job.attempt], job.attempt + 1, job.idempotency_token
+                )
+                return
+            if posted:
+                self._stats["callbacks_posted" if ok else "callbacks_failed"] += 1
+            if job.stage + 1 < len(delivery.message.plan):
+                self._schedule(job.sid, job.stage + 1, self._config.callback_delay_ms / 1000.0)
+
+    def inbound_target(self, to_number: str) -> tuple[str | None, str | None, str]:
+        """Where an incoming message to ``to_number`` is posted: (inbound URL, the account's token, account sid)."""
+        with self._lock:
+            number = self._numbers.get(to_number)
+            if number is None:
+                raise UnknownNumberError(f"no number {to_number} is configured")
+            return number.inbound_url, self._accounts.get(number.account_sid), number.account_sid
+
+    def count_inbound(self) -> None:
+        """Count one incoming message posted."""
+        with self._lock:
+            self._stats["inbound"] += 1
+
+    def set_stopping(self, value: bool) -> None:
+        """Start (False) or stop (True) handing out jobs; stopping drops the pending ones and wakes the workers."""
+        with self._lock:
+            self._stopping = value
+            if value:
+                self._jobs.clear()
+            self._cond.notify_all()

@@ -1,0 +1,263 @@
+"""In-memory RecipientRepo and HandoverRepo: the same operations, conditions and named errors as
+adapters/dynamo/recipients.py and adapters/handovers.py, over a FakeTable shared with FakeCampaigns."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from chalicelib.adapters.dynamo.recipients import Move, counter_sk
+from chalicelib.adapters.dynamo.table import Page, campaign_pk, recipient_sk
+from chalicelib.adapters.handovers import HANDOVER_PREFIX, Handover, handover_from_item, handover_sk
+from chalicelib.domain.errors import RecipientMovedError
+from chalicelib.domain.model import BUCKET_OF, COUNTER_SHARDS, RecipientStatus
+from tests.fakes.items import FakeTable
+
+
+class FakeRecipients:
+    """A campaign's recipients and counters, in memory."""
+
+    def __init__(self, table: FakeTable | None = None) -> None:
+        self.table = table or FakeTable()
+
+    def _raw(self, campaign_id: str, index: int) -> dict[str, Any] | None:
+        return self.table.raw(campaign_pk(campaign_id), recipient_sk(index))
+
+    # ------------------------------------------------------------------ reads
+    def get(self, campaign_id: str, index: int) -> dict[str, Any] | None:
+        """One recipient."""
+        return self.table.get(campaign_pk(campaign_id), recipient_sk(index))
+
+    def range(self, campaign_id: str, start: int, end: int) -> list[dict[str, Any]]:
+        """Recipients with index in [start, end)."""
+        if end <= start:
+            return []
+        return self.table.query(campaign_pk(campaign_id), "R#", between=(recipient_sk(start), recipient_sk(end - 1)))
+
+    def with_status(self, campaign_id: str, statuses: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """A campaign's recipients in one of `statuses`, in index order."""
+        wanted = set(statuses)
+        return iter([i for i in self.table.query(campaign_pk(campaign_id), "R#") if i.get("status") in wanted])
+
+    def page(self, campaign_id: str, status: str | None, limit: int, cursor: str | None) -> Page:
+        """A page of a campaign's recipients in list order."""
+        return self.table.page(campaign_pk(campaign_id), "R#", limit=limit, cursor=cursor, forward=True, status=status)
+
+    def counters(self, campaign_id: str) -> list[dict[str, Any]]:
+        """The campaign's counter shards."""
+        return self.table.query(campaign_pk(campaign_id), "C#")
+
+    # ------------------------------------------------------------------ writes
+    def create(
+        self, campaign_id: str, rows: Iterable[Mapping[str, Any]], on_batch: Callable[[], None] | None = None
+    ) -> None:
+        """Create queued recipients, each only if it does not exist yet."""
+        pk = campaign_pk(campaign_id)
+        for count, row in enumerate(rows, start=1):
+            sk = recipient_sk(int(row["index"]))
+            with self.table.lock:
+                if self.table.raw(pk, sk) is None:
+                    self.table.put({"pk": pk, "sk": sk, **row})
+            if count % 100 == 0 and on_batch is not None:
+                on_batch()
+
+    def purge(self, campaign_id: str) -> None:
+        """Remove a campaign's recipients, counters and hand-over records."""
+        pk = campaign_pk(campaign_id)
+        with self.table.lock:
+            for item in self.table.query(pk):
+                self.table.delete(pk, item["sk"])
+
+    def claim(
+        self, campaign_id: str, recipients: Sequence[Mapping[str, Any]], token: str, now: float
+    ) -> list[dict[str, Any]]:
+        """Claim queued recipients for sending; those claimed, as claimed."""
+        claimed = []
+        with self.table.lock:
+            for r in recipients:
+                item = self._raw(campaign_id, int(r["index"]))
+                if item is None or item.get("status") != "queued":
+                    continue
+                item.update(
+                    status="sending", claim_token=token, claimed_at=now, attempts=int(item.get("attempts", 0)) + 1
+                )
+                claimed.append(
+                    {**r, "status": "sending", "claim_token": token, "attempts": int(r.get("attempts", 0)) + 1}
+                )
+        return claimed
+
+    def _held(self, campaign_id: str, index: int, token: str) -> dict[str, Any]:
+        item = self._raw(campaign_id, index)
+        if item is None or item.get("status") != "sending" or item.get("claim_token") != token:
+            raise RecipientMovedError("the claim is no longer ours", copy.deepcopy(item))
+        return item
+
+    def release(self, campaign_id: str, index: int, token: str, *, attempted: bool = False) -> None:
+        """Give back a claim: queued again (with its attempt back unless `attempted`)."""
+        with self.table.lock:
+            item = self._held(campaign_id, index, token)
+            item["status"] = "queued"
+            item.pop("claim_token", None)
+            item.pop("claimed_at", None)
+            item["attempts"] = int(item.get("attempts", 0)) - (0 if attempted else 1)
+
+    def next_attempt(self, campaign_id: str, index: int, token: str) -> int:
+        """Count one more attempt on a recipient we still hold; its new number."""
+        with self.table.lock:
+            item = self._held(campaign_id, index, token)
+            item["attempts"] = int(item.get("attempts", 0)) + 1
+            return int(item["attempts"])
+
+    def _count(self, campaign_id: str, shard: int, old: str, new: str) -> None:
+        if old == new:
+            return
+        pk, sk = campaign_pk(campaign_id), counter_sk(shard)
+        counter = self.table.raw(pk, sk)
+        if counter is None:
+            self.table.put({"pk": pk, "sk": sk})
+            counter = self.table.raw(pk, sk) or {}
+        counter[old] = int(counter.get(old, 0)) - 1
+        counter[new] = int(counter.get(new, 0)) + 1
+
+    def _apply(self, campaign_id: str, move: Move) -> None:
+        recipient, to_status, fields, token = move
+        item = self._raw(campaign_id, int(recipient["index"]))
+        if (
+            item is None
+            or item.get("status") != RecipientStatus(recipient["status"]).value
+            or (token is not None and item.get("claim_token") != token)
+        ):
+            raise RecipientMovedError("the recipient changed since it was read", copy.deepcopy(item))
+        item["status"] = to_status.value
+        for field, value in fields.items():
+            if value is None:
+                item.pop(field, None)
+            else:
+                item[field] = copy.deepcopy(value)
+        old, new = BUCKET_OF[RecipientStatus(recipient["status"])], BUCKET_OF[to_status]
+        self._count(campaign_id, int(recipient["shard"]), old, new)
+
+    def move(
+        self,
+        campaign_id: str,
+        recipient: Mapping[str, Any],
+        to_status: RecipientStatus,
+        fields: Mapping[str, Any],
+        *,
+        claim_token: str | None = None,
+    ) -> None:
+        """Move a recipient from the status it was read with, counting it."""
+        with self.table.lock:
+            self._apply(campaign_id, (recipient, to_status, fields, claim_token))
+
+    def move_many(self, campaign_id: str, moves: Sequence[Move]) -> list[int]:
+        """Several moves; the positions that lost."""
+        lost = []
+        with self.table.lock:
+            for pos, move in enumerate(moves):
+                try:
+                    self._apply(campaign_id, move)
+                except RecipientMovedError:
+                    lost.append(pos)
+        return lost
+
+    def requeue(self, campaign_id: str, recipients: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Move failed recipients back to queued for a retry; the indexes moved."""
+        moves: list[Move] = [
+            (
+                r,
+                RecipientStatus.QUEUED,
+                {
+                    "last_error": {"code": r.get("error_code"), "message": r.get("error_message", "")},
+                    "error_code": None,
+                    "error_message": None,
+                    "failed_at": None,
+                    "provider_message_id": None,
+                    "claim_token": None,
+                },
+                None,
+            )
+            for r in recipients
+        ]
+        lost = set(self.move_many(campaign_id, moves))
+        return [int(r["index"]) for pos, r in enumerate(recipients) if pos not in lost]
+
+    def deliver_sent(
+        self,
+        campaign_id: str,
+        index: int,
+        shard: int,
+        tenant_id: str,
+        channel_id: str,
+        attempt: int,
+        message_id: str,
+        now: str,
+    ) -> None:
+        """Move a recipient from sent to delivered if it is exactly that sent message."""
+        with self.table.lock:
+            item = self._raw(campaign_id, index)
+            if not 0 <= shard < COUNTER_SHARDS:
+                raise RecipientMovedError("no such counter shard")
+            expected = {
+                "status": "sent",
+                "tenant_id": tenant_id,
+                "channel_id": channel_id,
+                "attempts": attempt,
+                "provider_message_id": message_id,
+                "shard": shard,
+            }
+            if item is None or any(item.get(k) != v for k, v in expected.items()):
+                raise RecipientMovedError("the recipient is not that sent message", copy.deepcopy(item))
+            item.update(status="delivered", delivered_at=now)
+            self._count(campaign_id, shard, BUCKET_OF[RecipientStatus.SENT], BUCKET_OF[RecipientStatus.DELIVERED])
+
+    def set_fields(self, campaign_id: str, index: int, fields: Mapping[str, Any], only_if_missing: str) -> bool:
+        """Set fields on a recipient if `only_if_missing` is not there yet; whether it did."""
+        with self.table.lock:
+            item = self._raw(campaign_id, index)
+            if item is None or only_if_missing in item:
+                return False
+            item.update(copy.deepcopy(dict(fields)))
+            return True
+
+
+class FakeHandovers:
+    """Hand-over records, in memory."""
+
+    def __init__(self, table: FakeTable | None = None) -> None:
+        self.table = table or FakeTable()
+
+    def open(self, campaign_id: str, token: str, indexes: Sequence[int], settle_after: float) -> None:
+        """Record the recipients a sender is about to hand over."""
+        self.table.put(
+            {
+                "pk": campaign_pk(campaign_id),
+                "sk": handover_sk(token),
+                "token": token,
+                "indexes": [int(i) for i in indexes],
+                "settle_after": settle_after,
+            }
+        )
+
+    def narrow(
+        self, campaign_id: str, token: str, errors: Mapping[int, Mapping[str, str]], settle_after: float
+    ) -> None:
+        """Keep only the still-uncertain recipients, or drop the record when none is."""
+        pk, sk = campaign_pk(campaign_id), handover_sk(token)
+        with self.table.lock:
+            if not errors:
+                self.table.delete(pk, sk)
+                return
+            item = self.table.raw(pk, sk)
+            if item is None:
+                return
+            item.update(
+                indexes=sorted(int(i) for i in errors),
+                errors={str(i): dict(e) for i, e in errors.items()},
+                settle_after=settle_after,
+            )
+
+    def of_campaign(self, campaign_id: str) -> list[Handover]:
+        """Every open hand-over record of a campaign."""
+        return [handover_from_item(campaign_id, i) for i in self.table.query(campaign_pk(campaign_id), HANDOVER_PREFIX)]

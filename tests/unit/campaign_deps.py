@@ -1,0 +1,170 @@
+"""The service's dependencies all in memory, for unit tests of the campaign use cases: no moto, no network.
+
+The campaign, recipient and hand-over repositories and the provider are the fakes of tests/fakes/ (held to the
+real adapters by tests/contract/). The queue, scheduler, secrets, blobs and channel lookups here are the smallest
+stand-ins the campaign use cases need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.adapters.providers.twilio import TWILIO_SMS
+from chalicelib.adapters.queue import Chunk, Job
+from chalicelib.config import Settings
+from chalicelib.domain.channels import Channel
+from chalicelib.domain.model import Clock, IdFactory
+from chalicelib.services.deps import Deps
+from tests.fakes.campaigns import FakeCampaigns
+from tests.fakes.channels import FakeChannels
+from tests.fakes.idempotency import FakeIdempotency
+from tests.fakes.items import FakeTable
+from tests.fakes.phonebooks import FakePhonebooks
+from tests.fakes.provider import FakeProvider
+from tests.fakes.recipients import FakeHandovers, FakeRecipients
+from tests.fakes.tenants import FakeTenants
+from tests.fakes.uploads import FakeUploads
+
+TENANT = "ten_1"
+CHANNEL = "ch_1"
+SENDER = "+15005550006"
+
+
+@dataclass
+class RecordingQueue:
+    """The send queue: what was published, in order; `take()` hands it out once, as SQS would."""
+
+    chunks: list[Chunk] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)
+
+    def publish(
+        self, chunks: Sequence[Chunk], group: str, dedup_prefix: str, on_batch: Callable[[], None] | None = None
+    ) -> None:
+        self.chunks.extend(chunks)
+
+    def publish_job(self, job: Job, dedup_id: str) -> None:
+        self.jobs.append(job)
+
+    def retry_soon(self, receipt_handle: str, seconds: int = 60) -> None:
+        pass
+
+    def take_chunks(self) -> list[Chunk]:
+        taken, self.chunks = self.chunks, []
+        return taken
+
+    def take_jobs(self) -> list[Job]:
+        taken, self.jobs = self.jobs, []
+        return taken
+
+
+@dataclass
+class Secrets:
+    creds: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+
+    def get(self, tenant_id: str, channel_id: str) -> dict[str, str] | None:
+        return self.creds.get((tenant_id, channel_id))
+
+
+@dataclass
+class Scheduler:
+    scheduled: list[str] = field(default_factory=list)
+
+    def schedule_start(self, tenant_id: str, campaign_id: str, at: Any) -> None:
+        self.scheduled.append(campaign_id)
+
+    def cancel(self, campaign_id: str) -> None:
+        self.scheduled.remove(campaign_id)
+
+
+class NoBlobs:
+    """Text campaigns read no blob."""
+
+
+@dataclass
+class World:
+    """Deps over fakes, and handles on the fakes a test drives."""
+
+    deps: Deps
+    clock: Clock
+    provider: FakeProvider
+    queue: RecordingQueue
+    campaigns: FakeCampaigns
+    recipients: FakeRecipients
+    handovers: FakeHandovers
+
+    def advance(self, seconds: float) -> None:
+        """Let time pass."""
+        self.clock.offset += seconds
+
+
+def settings(**changes: Any) -> Settings:
+    """Deployment settings for a unit test."""
+    values: dict[str, Any] = {
+        "table_name": "t",
+        "send_queue_url": "q",
+        "public_base_url": "https://hooks.example.test/api",
+        "secrets_prefix": "p/",
+        "scheduler_group": "g",
+        "scheduler_role_arn": "",
+        "scheduler_target_arn": "",
+        "max_campaigns_per_tenant": 10,
+        "max_recipients_per_campaign": 1000,
+        "chunk_size": 100,
+        "twilio_api_base": None,
+        "provider_timeout_seconds": 5.0,
+        "settle_seconds": 120,
+        "attribution_window_days": 7,
+        "upload_bucket": "b",
+        "inline_dispatch_max": 2000,
+    }
+    values.update(changes)
+    return Settings(**values)
+
+
+def world(**setting_changes: Any) -> World:
+    """A tenant with one Twilio-like channel, everything in memory, time standing still until advanced."""
+    now = [1_796_112_000.0]  # 2026-12-01T08:00:00Z
+    clock = Clock(now_fn=lambda: now[0])
+    clock.sleep_fn = lambda seconds: setattr(clock, "offset", clock.offset + seconds)
+    table = FakeTable()
+    campaigns, recipients, handovers = FakeCampaigns(table), FakeRecipients(table), FakeHandovers(table)
+    campaigns.add_tenant(TENANT)
+    campaigns.add_channel(TENANT, CHANNEL)
+    channels = FakeChannels()
+    channels.create(
+        Channel(
+            tenant_id=TENANT,
+            channel_id=CHANNEL,
+            name="SMS",
+            type="sms",
+            provider="twilio",
+            senders=(SENDER,),
+            mps=1000,
+            created_at="2026-12-01T08:00:00Z",
+        )
+    )
+    provider = FakeProvider(clock=clock.now)
+    queue = RecordingQueue()
+    deps = Deps(
+        settings=settings(**setting_changes),
+        tenants=FakeTenants(),
+        channels=channels,
+        uploads=FakeUploads(),
+        phonebooks=FakePhonebooks(),
+        idempotency=FakeIdempotency(),
+        queue=queue,  # type: ignore[arg-type]
+        secrets=Secrets({(TENANT, CHANNEL): {"account_sid": "AC1", "auth_token": "t"}}),  # type: ignore[arg-type]
+        scheduler=Scheduler(),  # type: ignore[arg-type]
+        blobs=NoBlobs(),  # type: ignore[arg-type]
+        clock=clock,
+        ids=IdFactory(clock=clock.now),
+        provider_for=lambda channel, creds: provider,
+        verifier_for=lambda channel, creds: None,  # type: ignore[arg-type,return-value]
+        rules_for=lambda provider, channel_type: TWILIO_SMS,  # Twilio's rules: its limits and error codes
+        campaigns=campaigns,
+        recipients=recipients,
+        handovers=handovers,
+    )
+    return World(deps, clock, provider, queue, campaigns, recipients, handovers)

@@ -1,0 +1,176 @@
+"""The campaign's life on fakes: create, dispatch, send, settle a lost answer, finish and hand the lock on.
+
+Fast and without moto: the repositories and the provider are the in-memory fakes (tests/fakes/), held to the real
+adapters by the contract suite, so these tests say what the use cases do, not what DynamoDB does.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from chalicelib.adapters.providers.base import Outcome, SendResult
+from chalicelib.domain.commands import CampaignSettings, CreateCampaign, RecipientsSpec, SendNow, TextContent
+from chalicelib.services import campaigns, lifecycle, sending
+from tests.fakes.provider import KEPT_NO_ANSWER, LOST_NO_ANSWER
+from tests.unit.campaign_deps import CHANNEL, SENDER, TENANT, World, world
+
+NUMBERS = ["+14155550100", "+14155550101", "+14155550102"]
+
+
+def create(w: World, numbers: list[str], name: str = "Promo") -> dict:
+    settings = CampaignSettings(
+        name=name,
+        channel_id=CHANNEL,
+        sender=SENDER,
+        recipients=RecipientsSpec(numbers=tuple(numbers)),
+        content=TextContent(text="Hello"),
+    )
+    created, replayed = campaigns.create_campaign(w.deps, TENANT, CreateCampaign(settings, SendNow()))
+    assert not replayed
+    return created
+
+
+def send_queued(w: World) -> None:
+    """Work the queue as the send worker would, until it is empty (jobs first, as their own messages)."""
+    while w.queue.chunks or w.queue.jobs:
+        for job in w.queue.take_jobs():
+            lifecycle.run_job(w.deps, job)
+        for chunk in w.queue.take_chunks():
+            sending.handle_chunk(w.deps, chunk, lambda: 600.0)
+
+
+def status(w: World, campaign_id: str) -> str:
+    found = w.campaigns.get(TENANT, campaign_id)
+    return found.status if found else "gone"
+
+
+def test_a_campaign_is_sent_to_each_number_once_and_completes() -> None:
+    # GIVEN a campaign to three numbers, sent now
+    w = world()
+    created = create(w, NUMBERS)
+    assert created["status"] == "executing" and created["result"]["pending"] == 3
+    # WHEN its chunk is sent
+    send_queued(w)
+    # THEN each number got one message, the campaign completed, and the tenant's lock is free
+    assert Counter(w.provider.calls) == Counter(NUMBERS)
+    got = campaigns.views.get_campaign(w.deps, TENANT, created["id"])
+    assert got["status"] == "completed" and got["result"]["sent"] == 3 and got["result"]["pending"] == 0
+    assert not (w.campaigns.lock_of(TENANT) or {}).get("sending")
+
+
+def test_a_chunk_delivered_twice_sends_nothing_twice() -> None:
+    # GIVEN a campaign's chunk that the queue hands out twice (a redelivery)
+    w = world()
+    create(w, NUMBERS)
+    chunk = w.queue.take_chunks()
+    assert len(chunk) == 1
+    # WHEN both deliveries are worked
+    sending.handle_chunk(w.deps, chunk[0], lambda: 600.0)
+    sending.handle_chunk(w.deps, chunk[0], lambda: 600.0)
+    # THEN each number was handed over once
+    assert Counter(w.provider.calls) == Counter(NUMBERS)
+
+
+def test_a_second_campaign_waits_for_the_lock_and_sends_after_the_first() -> None:
+    # GIVEN campaign A sending and campaign B created meanwhile
+    w = world()
+    a = create(w, NUMBERS[:2], name="A")
+    b = create(w, NUMBERS[2:], name="B")
+    assert (a["status"], b["status"]) == ("executing", "pending")
+    # WHEN the queue is worked
+    send_queued(w)
+    # THEN A finished, handed the lock to B, and B was sent and finished too
+    assert (status(w, a["id"]), status(w, b["id"])) == ("completed", "completed")
+    assert Counter(w.provider.calls) == Counter(NUMBERS)
+
+
+def test_an_answer_lost_after_the_provider_kept_the_message_is_settled_not_resent() -> None:
+    # GIVEN a provider that keeps the second number's message but whose answer is lost
+    w = world()
+    w.provider.script(NUMBERS[1], KEPT_NO_ANSWER)
+    created = create(w, NUMBERS)
+    send_queued(w)
+    # THEN that recipient stays claimed and the campaign keeps sending
+    assert w.recipients.get(created["id"], 1)["status"] == "sending"
+    assert status(w, created["id"]) == "executing"
+    # WHEN the settle wait has passed and the minute tick runs
+    w.advance(w.deps.settings.settle_seconds + 1)
+    assert lifecycle.tick(w.deps)["settling"] == 1
+    send_queued(w)
+    # THEN the provider's records settled it as sent with its id, it was never handed over again, and the campaign
+    # completed
+    settled = w.recipients.get(created["id"], 1)
+    assert settled["status"] == "sent" and settled["provider_message_id"] == w.provider.sent_to(NUMBERS[1])[0].sid
+    assert Counter(w.provider.calls) == Counter(NUMBERS)
+    assert status(w, created["id"]) == "completed"
+
+
+def test_an_answer_lost_before_the_provider_got_it_is_sent_again_as_a_new_attempt() -> None:
+    # GIVEN a hand-over whose request never reached the provider, and whose answer was lost
+    w = world()
+    w.provider.script(NUMBERS[0], LOST_NO_ANSWER)
+    created = create(w, NUMBERS)
+    send_queued(w)
+    # WHEN its records prove it absent (the tick settles it once due)
+    w.advance(w.deps.settings.settle_seconds + 1)
+    lifecycle.tick(w.deps)
+    send_queued(w)
+    # THEN it was sent once more, as attempt 2, and the provider has exactly one message for it
+    again = w.recipients.get(created["id"], 0)
+    assert (again["status"], again["attempts"]) == ("sent", 2)
+    assert w.provider.calls.count(NUMBERS[0]) == 2 and len(w.provider.sent_to(NUMBERS[0])) == 1
+    assert status(w, created["id"]) == "completed"
+
+
+def test_records_that_cannot_be_read_leave_the_recipient_claimed_and_asked_again() -> None:
+    w = world()
+    w.provider.script(NUMBERS[0], KEPT_NO_ANSWER)
+    w.provider.records_unreadable = True
+    created = create(w, NUMBERS)
+    send_queued(w)
+    w.advance(w.deps.settings.settle_seconds + 1)
+    lifecycle.tick(w.deps)
+    send_queued(w)
+    # THEN it is neither resent nor given up: still claimed, the hand-over record due again later
+    assert w.recipients.get(created["id"], 0)["status"] == "sending"
+    assert w.provider.calls.count(NUMBERS[0]) == 1
+    assert [h.indexes for h in w.handovers.of_campaign(created["id"])] == [(0,)]
+    # WHEN the records can be read again THEN the next tick settles it
+    w.provider.records_unreadable = False
+    w.advance(w.deps.settings.settle_seconds + 1)
+    lifecycle.tick(w.deps)
+    send_queued(w)
+    assert w.recipients.get(created["id"], 0)["status"] == "sent"
+    assert status(w, created["id"]) == "completed"
+
+
+def test_credentials_the_provider_refuses_stop_the_campaign_and_hand_the_lock_on() -> None:
+    # GIVEN campaign A whose provider refuses the account, and B waiting behind it
+    w = world()
+    w.provider.script(NUMBERS[0], SendResult(Outcome.ACCOUNT, error_code="20003", error_message="Authenticate"))
+    a = create(w, NUMBERS[:1], name="A")
+    b = create(w, NUMBERS[1:], name="B")
+    # WHEN the queue is worked
+    send_queued(w)
+    # THEN A stopped with the provider's reason, and B was sent
+    stopped = w.campaigns.get(TENANT, a["id"])
+    assert stopped is not None and stopped.status == "stopped"
+    assert stopped.stop_reason is not None and stopped.stop_reason["code"] == "provider_20003"
+    assert status(w, b["id"]) == "completed"
+
+
+def test_a_failed_recipient_is_retried_and_only_it_is_sent_again() -> None:
+    # GIVEN a completed campaign whose second number was refused (a permanent error worth a retry)
+    w = world()
+    w.provider.script(NUMBERS[1], SendResult(Outcome.PERMANENT, error_code="30003", error_message="Unreachable"))
+    created = create(w, NUMBERS)
+    send_queued(w)
+    assert campaigns.views.get_campaign(w.deps, TENANT, created["id"])["result"]["failed"] == 1
+    # WHEN it is retried
+    retried = campaigns.retry_campaign(w.deps, TENANT, created["id"])
+    assert retried["status"] == "retrying"
+    send_queued(w)
+    # THEN only the failed number was sent again, and the campaign completed with everyone sent
+    assert Counter(w.provider.calls) == Counter([*NUMBERS, NUMBERS[1]])
+    got = campaigns.views.get_campaign(w.deps, TENANT, created["id"])
+    assert got["status"] == "completed" and got["result"]["sent"] == 3 and got["result"]["failed"] == 0
