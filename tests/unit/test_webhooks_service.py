@@ -1,0 +1,82 @@
+"""A provider's status callbacks on fakes: signed reports move recipients forward; anything else changes nothing."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from chalicelib.adapters.providers.twilio import TwilioSignature
+from chalicelib.domain.errors import InvalidSignatureError
+from chalicelib.services import campaigns, webhooks
+from tests.unit.campaign_deps import CHANNEL, TENANT, World, world
+from tests.unit.test_campaign_life import create, send_queued
+
+TOKEN = "t"  # the fake channel's auth token (tests/unit/campaign_deps.py)
+
+
+def signed_world() -> World:
+    w = world()
+    w.deps.verifier_for = lambda channel, creds: TwilioSignature(creds["auth_token"])
+    return w
+
+
+def callback(w: World, message_index: int, fields: dict[str, str], token: str = TOKEN) -> None:
+    """Post Twilio's status callback for a message the fake provider took, signed with `token`."""
+    message = w.provider.messages[message_index]
+    url = message.status_callback
+    query = dict(parse_qsl(urlsplit(url).query))
+    body = urlencode(fields).encode()
+    signature = RequestValidator(token).compute_signature(url, fields)
+    webhooks.record_status(w.deps, CHANNEL, query, body, signature)
+
+
+def statuses(w: World, campaign_id: str) -> dict[str, str]:
+    page = campaigns.views.list_recipients(w.deps, TENANT, campaign_id, None, 100, None)
+    return {r["number"]: r["status"] for r in page["items"]}
+
+
+def test_a_signed_delivered_report_moves_its_recipient_and_a_late_sent_does_not_undo_it() -> None:
+    # GIVEN a campaign sent to two numbers
+    w = signed_world()
+    created = create(w, ["+14155550100", "+14155550101"])
+    send_queued(w)
+    first = w.provider.messages[0]
+    # WHEN Twilio reports the first delivered, then (late) sent
+    callback(w, 0, {"MessageSid": first.sid, "MessageStatus": "delivered", "To": first.to})
+    callback(w, 0, {"MessageSid": first.sid, "MessageStatus": "sent", "To": first.to})
+    # THEN that recipient is delivered and the other still sent; the campaign's figures say so
+    got = statuses(w, created["id"])
+    assert got[first.to] == "delivered"
+    assert [s for n, s in got.items() if n != first.to] == ["sent"]
+    result = campaigns.views.get_campaign(w.deps, TENANT, created["id"])["result"]
+    assert result["delivered"] == 1 and result["sent"] == 2
+
+
+def test_a_report_signed_with_another_token_is_refused_and_changes_nothing() -> None:
+    # GIVEN a sent campaign
+    w = signed_world()
+    created = create(w, ["+14155550100"])
+    send_queued(w)
+    before = statuses(w, created["id"])
+    # WHEN a report arrives signed with the wrong token, THEN it is refused, and the recipient is as it was
+    message = w.provider.messages[0]
+    with pytest.raises(InvalidSignatureError):
+        callback(w, 0, {"MessageSid": message.sid, "MessageStatus": "undelivered", "ErrorCode": "30003"}, token="x")
+    assert statuses(w, created["id"]) == before == {"+14155550100": "sent"}
+
+
+def test_an_undelivered_report_records_the_error_and_counts_as_failed() -> None:
+    # GIVEN a sent campaign
+    w = signed_world()
+    created = create(w, ["+14155550100"])
+    send_queued(w)
+    message = w.provider.messages[0]
+    # WHEN Twilio reports it undelivered with 30003 (unreachable handset)
+    callback(w, 0, {"MessageSid": message.sid, "MessageStatus": "undelivered", "ErrorCode": "30003"})
+    # THEN the recipient is undelivered with that error, and the campaign counts it as failed
+    page = campaigns.views.list_recipients(w.deps, TENANT, created["id"], None, 100, None)
+    (recipient,) = page["items"]
+    assert recipient["status"] == "undelivered" and recipient["error"]["code"] == "30003"
+    assert campaigns.views.get_campaign(w.deps, TENANT, created["id"])["result"]["failed"] == 1
