@@ -7,6 +7,7 @@ from typing import Any
 from chalicelib.domain.campaign import Campaign
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.idempotency import IdempotencyRecord
+from chalicelib.domain.recipient import Recipient
 from chalicelib.domain.uploads import Upload
 
 
@@ -196,6 +197,6 @@ class AudienceWrittenError(ConflictError):
 class RecipientMovedError(ConcurrencyError):
     """A recipient was not as a write expected (moved on, or claimed by another); `recipient` is it as it was."""
 
-    def __init__(self, message: str, recipient: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, recipient: Recipient | None = None) -> None:
         super().__init__(message)
         self.recipient = recipient

@@ -74,19 +74,6 @@ def provider_may_move(current: RecipientStatus, target: RecipientStatus, error_c
     return target in _PROVIDER_MOVES[current]
 
 
-def disproves_absence(recipient: Mapping[str, Any], attempt: int | None, target: RecipientStatus) -> bool:
-    """Whether a provider's report of `target` for `attempt` is about a recipient queued again because the provider's
-    records seemed not to have it (released after an uncertain hand-over; a retry's requeue sets last_error): that
-    attempt did reach the provider, so it must be recorded, and must not go out again."""
-    return (
-        recipient.get("status") == R.QUEUED
-        and not recipient.get("last_error")
-        and attempt is not None
-        and 0 < attempt == int(recipient.get("attempts", 0))
-        and target in (R.SENT, R.DELIVERED, R.READ)
-    )
-
-
 # Counter buckets, one attribute per bucket on each counter shard. queued and sending share one bucket so that a
 # claim (queued -> sending) touches no counter.
 BUCKET_OF: dict[RecipientStatus, str] = {

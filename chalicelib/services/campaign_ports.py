@@ -14,20 +14,11 @@ from typing import Any, Protocol
 from chalicelib.domain.campaign import Campaign, CampaignPage
 from chalicelib.domain.handover import Handover
 from chalicelib.domain.model import RecipientStatus
+from chalicelib.domain.recipient import Recipient, RecipientPage
 
 Item = dict[str, Any]
 # (the recipient as read, the status it goes to, fields to set (None removes), the claim it needs or None)
-Move = tuple[Mapping[str, Any], RecipientStatus, Mapping[str, Any], str | None]
-
-
-class ItemPage(Protocol):
-    """One page of a listing."""
-
-    @property
-    def items(self) -> list[Item]: ...
-
-    @property
-    def next_cursor(self) -> str | None: ...
+Move = tuple[Recipient, RecipientStatus, Mapping[str, Any], str | None]
 
 
 class Campaigns(Protocol):
@@ -109,19 +100,19 @@ class Campaigns(Protocol):
 class Recipients(Protocol):
     """A campaign's recipients and result counters."""
 
-    def get(self, campaign_id: str, index: int) -> Item | None:
+    def get(self, campaign_id: str, index: int) -> Recipient | None:
         """One recipient."""
         ...
 
-    def range(self, campaign_id: str, start: int, end: int) -> list[Item]:
+    def range(self, campaign_id: str, start: int, end: int) -> list[Recipient]:
         """Recipients with index in [start, end)."""
         ...
 
-    def with_status(self, campaign_id: str, statuses: Sequence[str]) -> Iterator[Item]:
+    def with_status(self, campaign_id: str, statuses: Sequence[str]) -> Iterator[Recipient]:
         """Recipients in one of `statuses`."""
         ...
 
-    def page(self, campaign_id: str, status: str | None, limit: int, cursor: str | None) -> ItemPage:
+    def page(self, campaign_id: str, status: str | None, limit: int, cursor: str | None) -> RecipientPage:
         """A page of recipients in list order."""
         ...
 
@@ -130,7 +121,7 @@ class Recipients(Protocol):
         ...
 
     def create(
-        self, campaign_id: str, rows: Iterable[Mapping[str, Any]], on_batch: Callable[[], None] | None = None
+        self, campaign_id: str, recipients: Iterable[Recipient], on_batch: Callable[[], None] | None = None
     ) -> None:
         """Create queued recipients that do not exist yet."""
         ...
@@ -139,7 +130,7 @@ class Recipients(Protocol):
         """Remove recipients, counters and hand-over records."""
         ...
 
-    def claim(self, campaign_id: str, recipients: Sequence[Mapping[str, Any]], token: str, now: float) -> list[Item]:
+    def claim(self, campaign_id: str, recipients: Sequence[Recipient], token: str, now: float) -> list[Recipient]:
         """Claim queued recipients; those claimed."""
         ...
 
@@ -154,7 +145,7 @@ class Recipients(Protocol):
     def move(
         self,
         campaign_id: str,
-        recipient: Mapping[str, Any],
+        recipient: Recipient,
         to_status: RecipientStatus,
         fields: Mapping[str, Any],
         *,
@@ -167,7 +158,7 @@ class Recipients(Protocol):
         """Several moves; the positions that lost."""
         ...
 
-    def requeue(self, campaign_id: str, recipients: Sequence[Mapping[str, Any]]) -> list[int]:
+    def requeue(self, campaign_id: str, recipients: Sequence[Recipient]) -> list[int]:
         """Failed recipients queued again for a retry; the indexes moved."""
         ...
 

@@ -397,7 +397,7 @@ def retry_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, An
         work = sum(
             1
             for r in deps.recipients.with_status(campaign_id, [*lifecycle.RETRYABLE_STATUSES, "queued", "sending"])
-            if lifecycle.retryable(r, rules) or r["status"] in ("queued", "sending")
+            if lifecycle.retryable(r, rules) or r.status in ("queued", "sending")
         )
     else:
         work = int(campaign.audience_total or 0)  # stopped before its audience was written: start it again

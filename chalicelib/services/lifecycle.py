@@ -19,11 +19,13 @@ from chalicelib.domain.model import (
     SEND_INTERRUPTED,
     SENDING_STATUSES,
     CampaignStatus,
+    RecipientStatus,
     Result,
     counter_shard,
     parse_utc,
     utc_iso,
 )
+from chalicelib.domain.recipient import Recipient
 from chalicelib.services import audience, settle
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
@@ -50,11 +52,11 @@ def retry_rules(deps: Deps, tenant_id: str, campaign: Campaign) -> ProviderRules
     return rules_of(deps, channel) if channel else None
 
 
-def retryable(recipient: dict[str, Any], rules: ProviderRules | None) -> bool:
+def retryable(recipient: Recipient, rules: ProviderRules | None) -> bool:
     """A failure worth sending again: not an opt-out at the provider, not one that may have gone out. Without the
     channel (deleted since) the retry is accepted as before and the sender stops it with `channel_missing`."""
-    code = str(recipient.get("error_code"))
-    if recipient.get("status") not in RETRYABLE_STATUSES or code in NOT_RETRIED:
+    code = str(recipient.error_code)
+    if recipient.status not in RETRYABLE_STATUSES or code in NOT_RETRIED:
         return False
     return rules is None or not rules.error(code).opted_out
 
@@ -114,22 +116,19 @@ def materialize(deps: Deps, campaign: Campaign, beat: Callable[[], None]) -> boo
     chunk = int(campaign.chunk_size or deps.settings.chunk_size)
     shard_counts = [0] * COUNTER_SHARDS
 
-    def rows() -> Iterator[dict[str, Any]]:
+    def rows() -> Iterator[Recipient]:
         for index, (number, variables) in enumerate(entries):
             shard = counter_shard(index, chunk)
             shard_counts[shard] += 1
-            row = {
-                "index": index,
-                "number": number,
-                "status": "queued",
-                "attempts": 0,
-                "shard": shard,
-                "tenant_id": tenant_id,
-                "channel_id": campaign.channel_id,
-            }
-            if variables:
-                row["variables"] = variables
-            yield row
+            yield Recipient(
+                index=index,
+                number=number,
+                status=RecipientStatus.QUEUED,
+                shard=shard,
+                tenant_id=tenant_id,
+                channel_id=campaign.channel_id,
+                variables=variables or {},
+            )
 
     deps.recipients.create(campaign_id, rows(), on_batch=beat)
     # Another dispatcher may have counted them (the recipients it wrote are the same): its counters stand.
@@ -196,11 +195,11 @@ def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
 
 def _requeue_failures(deps: Deps, campaign_id: str, rules: ProviderRules | None) -> list[int]:
     """Queue a retry's recipients again; returns every index it must send (also those a crashed run requeued)."""
-    failed: list[dict[str, Any]] = []
+    failed: list[Recipient] = []
     todo: list[int] = []
     for r in deps.recipients.with_status(campaign_id, [*RETRYABLE_STATUSES, "queued", "sending"]):
-        if r["status"] in ("queued", "sending"):
-            todo.append(int(r["index"]))
+        if r.status in ("queued", "sending"):
+            todo.append(r.index)
         elif retryable(r, rules):
             failed.append(r)
     todo.extend(deps.recipients.requeue(campaign_id, failed))

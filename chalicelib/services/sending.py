@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import threading
 import uuid
@@ -17,6 +18,7 @@ from chalicelib.domain.campaign import Campaign
 from chalicelib.domain.errors import CampaignMovedError, RecipientMovedError
 from chalicelib.domain.model import SENDING_STATUSES, CampaignStatus, Clock, RecipientStatus, utc_iso
 from chalicelib.domain.phone import mask
+from chalicelib.domain.recipient import Recipient
 from chalicelib.services import lifecycle, views
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
@@ -109,22 +111,22 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
     todo = [
         r
         for r in deps.recipients.range(chunk.campaign_id, chunk.start, chunk.end)
-        if (wanted is None or int(r["index"]) in wanted) and r["status"] == RecipientStatus.QUEUED
+        if (wanted is None or r.index in wanted) and r.status == RecipientStatus.QUEUED
     ]
     token = uuid.uuid4().hex
     if todo:
         # Written before the claim: should this worker die from here on, the record names the recipients that may
         # be at the provider, due for settling once this invocation must have ended (Lambda stops it at its timeout).
         due = deps.clock.now() + time_left() + HANDOVER_MARGIN_SECONDS
-        deps.handovers.open(chunk.campaign_id, token, [int(r["index"]) for r in todo], due)
+        deps.handovers.open(chunk.campaign_id, token, [r.index for r in todo], due)
     # One claim for the chunk (a transaction per 100 recipients), not one per recipient.
     claimed = deps.recipients.claim(chunk.campaign_id, todo, token, deps.clock.now()) if todo else []
     outcomes = OutcomeBuffer(deps, chunk.campaign_id, token)
     halt = threading.Event()
     providers = threading.local()
 
-    def work(recipient: dict[str, Any]) -> tuple[str, int]:
-        index = int(recipient["index"])
+    def work(recipient: Recipient) -> tuple[str, int]:
+        index = recipient.index
         if halt.is_set():
             return "skipped", index
         if time_left() < SAFETY_SECONDS:
@@ -188,14 +190,14 @@ class OutcomeBuffer:
         self._campaign_id = campaign_id
         self._token = token
         self._lock = threading.Lock()
-        self._pending: list[tuple[dict[str, Any], RecipientStatus, dict[str, Any], str | None]] = []
+        self._pending: list[tuple[Recipient, RecipientStatus, dict[str, Any], str | None]] = []
         self._oldest = 0.0
         self._uncertain: dict[int, dict[str, str]] = {}
 
-    def add_uncertain(self, claimed: dict[str, Any], result: SendResult) -> None:
+    def add_uncertain(self, claimed: Recipient, result: SendResult) -> None:
         """Remember a hand-over whose answer was lost: the recipient stays claimed until it is settled."""
         with self._lock:
-            self._uncertain[int(claimed["index"])] = {
+            self._uncertain[claimed.index] = {
                 "code": result.error_code or "provider_no_answer",
                 "message": result.error_message or "",
             }
@@ -205,7 +207,7 @@ class OutcomeBuffer:
         with self._lock:
             return dict(self._uncertain)
 
-    def add(self, claimed: dict[str, Any], to: RecipientStatus, result: SendResult) -> None:
+    def add(self, claimed: Recipient, to: RecipientStatus, result: SendResult) -> None:
         """Remember one outcome; write the batch when it is due."""
         now = utc_iso(self._deps.clock.utcnow())
         fields: dict[str, Any] = {"claim_token": None}
@@ -230,7 +232,7 @@ class OutcomeBuffer:
         if batch:
             self._write(batch)
 
-    def _write(self, batch: list[tuple[dict[str, Any], RecipientStatus, dict[str, Any], str | None]]) -> None:
+    def _write(self, batch: list[tuple[Recipient, RecipientStatus, dict[str, Any], str | None]]) -> None:
         recipients = self._deps.recipients
         lost = recipients.move_many(self._campaign_id, [(c, to, f, self._token) for c, to, f, _ in batch])
         for pos in lost:
@@ -239,7 +241,7 @@ class OutcomeBuffer:
             if message_id:
                 recipients.set_fields(
                     self._campaign_id,
-                    int(claimed["index"]),
+                    claimed.index,
                     {"provider_message_id": message_id},
                     only_if_missing="provider_message_id",
                 )
@@ -254,7 +256,7 @@ def _send_one(
     deps: Deps,
     chunk: Chunk,
     campaign: Campaign,
-    claimed: dict[str, Any],
+    claimed: Recipient,
     provider: Provider,
     rules: ProviderRules,
     pacer: Pacer,
@@ -264,7 +266,7 @@ def _send_one(
     outcomes: OutcomeBuffer,
 ) -> str:
     """Send and record one claimed recipient. Returns "done", "requeue" (not sent: give the rest back) or "stop"."""
-    index = int(claimed["index"])
+    index = claimed.index
     transient_tries = 0
     backoff = 0.5
     while True:
@@ -274,12 +276,12 @@ def _send_one(
             campaign.channel_id,
             chunk.campaign_id,
             index,
-            int(claimed["attempts"]),
-            int(claimed["shard"]),
+            claimed.attempts,
+            claimed.shard,
         )
         pacer.wait()
         result = provider.send(
-            to=claimed["number"], sender=campaign.sender, text=text, media_urls=media_urls, status_callback=callback
+            to=claimed.number, sender=campaign.sender, text=text, media_urls=media_urls, status_callback=callback
         )
         if result.outcome == Outcome.ACCEPTED:
             outcomes.add(claimed, RecipientStatus.SENT, result)
@@ -303,7 +305,7 @@ def _send_one(
                 extra={
                     "campaign_id": chunk.campaign_id,
                     "index": index,
-                    "to": mask(claimed["number"]),
+                    "to": mask(claimed.number),
                     "code": result.error_code,
                 },
             )
@@ -324,10 +326,10 @@ def _send_one(
         if result.outcome == Outcome.TRANSIENT:
             # It provably never left: the next call is a new attempt, with its own callback URL.
             try:
-                attempt = deps.recipients.next_attempt(chunk.campaign_id, index, str(claimed["claim_token"]))
+                attempt = deps.recipients.next_attempt(chunk.campaign_id, index, str(claimed.claim_token))
             except RecipientMovedError:
                 return "done"  # no longer ours to send
-            claimed = {**claimed, "attempts": attempt}
+            claimed = dataclasses.replace(claimed, attempts=attempt)
         # Throttled (a refusal, never the recipient's failure) or never sent: wait, then try the same recipient again.
         wait = min(result.retry_after or backoff, MAX_BACKOFF_SECONDS)
         backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)

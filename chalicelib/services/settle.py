@@ -21,6 +21,7 @@ from chalicelib.domain.campaign import Campaign
 from chalicelib.domain.errors import RecipientMovedError
 from chalicelib.domain.handover import Handover
 from chalicelib.domain.model import SEND_INTERRUPTED, SENDING_STATUSES, RecipientStatus, utc_iso
+from chalicelib.domain.recipient import Recipient
 from chalicelib.services import lifecycle
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
@@ -74,7 +75,7 @@ def settle_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, i
         unknown: dict[int, dict[str, str]] = {}
         released: list[int] = []
         for recipient in _still_held(deps, record):
-            index = int(recipient["index"])
+            index = recipient.index
             error = dict(record.errors.get(str(index)) or NO_ANSWER)
             verdict = settle_one(deps, provider, campaign, recipient, record.token, error)
             counts[verdict] += 1
@@ -101,16 +102,14 @@ def settle_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, i
     return counts
 
 
-def _still_held(deps: Deps, record: Handover) -> list[dict[str, Any]]:
+def _still_held(deps: Deps, record: Handover) -> list[Recipient]:
     """The record's recipients still claimed under its token (the others were settled, or never claimed by it)."""
     if not record.indexes:
         return []
     wanted = set(record.indexes)
     lo, hi = min(wanted), max(wanted) + 1
     return [
-        r
-        for r in deps.recipients.range(record.campaign_id, lo, hi)
-        if int(r["index"]) in wanted and r["status"] == R.SENDING and r.get("claim_token") == record.token
+        r for r in deps.recipients.range(record.campaign_id, lo, hi) if r.index in wanted and r.held_by(record.token)
     ]
 
 
@@ -118,7 +117,7 @@ def settle_one(
     deps: Deps,
     provider: Provider,
     campaign: Campaign,
-    recipient: dict[str, Any],
+    recipient: Recipient,
     token: str,
     error: dict[str, str],
 ) -> str:
@@ -126,16 +125,16 @@ def settle_one(
     again later) or "settled" (a status callback did it meanwhile)."""
     content = campaign.content or {}
     lookup = provider.find(
-        to=recipient["number"],
+        to=recipient.number,
         sender=campaign.sender,
         text=content.get("text"),
         media_count=1 if content.get("type") == "file" else 0,
-        since=float(recipient.get("claimed_at", 0)),
+        since=float(recipient.claimed_at or 0),
     )
-    campaign_id, index = campaign.campaign_id, int(recipient["index"])
+    campaign_id, index = campaign.campaign_id, recipient.index
     now = utc_iso(deps.clock.utcnow())
     if lookup.found is None:
-        if deps.clock.now() - float(recipient.get("claimed_at", 0)) < MAX_UNSETTLED_SECONDS:
+        if deps.clock.now() - float(recipient.claimed_at or 0) < MAX_UNSETTLED_SECONDS:
             return "unknown"
         # A day of unreadable records (credentials rotated, more messages than a lookup reads): it may have been
         # sent, so it is never resent; failing it lets the campaign finish and free the tenant's sending slot.
@@ -148,7 +147,7 @@ def settle_one(
         )
         log.info("hand-over found at the provider", extra={"campaign_id": campaign_id, "index": index})
         return _moved(deps, campaign_id, recipient, target, fields, token, "found")
-    if int(recipient.get("attempts", 1)) >= MAX_ATTEMPTS:
+    if recipient.attempts >= MAX_ATTEMPTS:
         absent = {
             "claim_token": None,
             "error_code": error.get("code") or NO_ANSWER["code"],
@@ -167,7 +166,7 @@ def settle_one(
 def _moved(
     deps: Deps,
     campaign_id: str,
-    recipient: dict[str, Any],
+    recipient: Recipient,
     target: RecipientStatus,
     fields: dict[str, Any],
     token: str,
@@ -181,10 +180,9 @@ def _moved(
     return verdict
 
 
-def _still_ours(current: dict[str, Any] | None, token: str) -> str:
+def _still_ours(current: Recipient | None, token: str) -> str:
     """After a lost write (given the recipient as the winner left it): "unknown" (kept in the record, asked again)
     while the claim is still ours, else "settled"."""
-    current = current or {}
-    if current.get("status") == R.SENDING and current.get("claim_token") == token:
+    if current is not None and current.held_by(token):
         return "unknown"
     return "settled"

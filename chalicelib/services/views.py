@@ -10,6 +10,7 @@ from chalicelib.domain.campaign import Campaign
 from chalicelib.domain.errors import NotFoundError
 from chalicelib.domain.model import Result
 from chalicelib.domain.objects import upload_key
+from chalicelib.domain.recipient import Recipient
 from chalicelib.services.deps import Deps
 
 # Content fields the service keeps for itself: never answered, never taken from a request.
@@ -87,19 +88,19 @@ def list_campaigns(deps: Deps, tenant_id: str, status: str | None, limit: int, c
 RECIPIENT_FIELDS = ("provider_message_id", "sent_at", "delivered_at", "read_at", "responded_at", "session_id")
 
 
-def recipient_view(item: dict[str, Any]) -> dict[str, Any]:
+def recipient_view(recipient: Recipient) -> dict[str, Any]:
     """One recipient's details."""
     error = None
-    if item.get("error_code"):
-        error = {"code": item["error_code"], "message": item.get("error_message", "")}
+    if recipient.error_code:
+        error = {"code": recipient.error_code, "message": recipient.error_message or ""}
     out: dict[str, Any] = {
-        "number": item["number"],
-        "status": item["status"],
+        "number": recipient.number,
+        "status": recipient.status.value,
         "error": error,
-        "attempts": int(item.get("attempts", 0)),
+        "attempts": recipient.attempts,
     }
-    out.update({f: item.get(f) for f in RECIPIENT_FIELDS})
-    out["variables"] = item.get("variables") or {}
+    out.update({f: getattr(recipient, f) for f in RECIPIENT_FIELDS})
+    out["variables"] = dict(recipient.variables)
     return out
 
 

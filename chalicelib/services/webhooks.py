@@ -11,7 +11,8 @@ from chalicelib.adapters.providers.base import ProviderRules, WebhookKind, Webho
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.errors import DuplicateInboundError, InvalidSignatureError, RecipientMovedError
 from chalicelib.domain.events import StatusEvent
-from chalicelib.domain.model import RecipientStatus, disproves_absence, provider_may_move, utc_iso
+from chalicelib.domain.model import RecipientStatus, utc_iso
+from chalicelib.domain.recipient import Recipient
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
 from chalicelib.services.providers import rules_of, webhook_url
@@ -78,7 +79,7 @@ def _record_status(deps: Deps, tenant_id: str, channel_id: str, query: Mapping[s
     attempt, shard = query.get("a", ""), query.get("s", "")
     # The common report: a message we recorded as sent is delivered. One conditional write, no read; if the
     # recipient is anywhere else, the general path below decides on the recipient as that write found it.
-    known: dict[str, Any] | None = None
+    known: Recipient | None = None
     if target == R.DELIVERED and sid and _small_int(attempt) and _small_int(shard):
         try:
             deps.recipients.deliver_sent(campaign_id, index, int(shard), tenant_id, channel_id, int(attempt), sid, now)
@@ -89,15 +90,14 @@ def _record_status(deps: Deps, tenant_id: str, channel_id: str, query: Mapping[s
             return
     for _ in range(MAX_ATTEMPTS):
         recipient = known if known is not None else deps.recipients.get(campaign_id, index)
-        if recipient is None or recipient.get("channel_id") != channel_id or recipient.get("tenant_id") != tenant_id:
+        if recipient is None or recipient.channel_id != channel_id or recipient.tenant_id != tenant_id:
             return
-        if recipient.get("provider_message_id") and sid and recipient["provider_message_id"] != sid:
+        if recipient.provider_message_id and sid and recipient.provider_message_id != sid:
             return  # a report for an earlier attempt's message
-        if _small_int(attempt) and int(attempt) != recipient.get("attempts"):
+        if _small_int(attempt) and int(attempt) != recipient.attempts:
             return  # a report about an earlier attempt, arriving while a retry sends
-        current = R(recipient["status"])
-        allowed = provider_may_move(current, target, recipient.get("error_code"))
-        if not (allowed or disproves_absence(recipient, int(attempt) if _small_int(attempt) else None, target)):
+        allowed = recipient.provider_may_move(target)
+        if not (allowed or recipient.disproves_absence(int(attempt) if _small_int(attempt) else None, target)):
             return  # a replay or a late report: never backwards, never twice
         changes = report_changes(recipient, target, sid, event.error_code, now, event.error_message)
         try:
@@ -111,7 +111,7 @@ def _record_status(deps: Deps, tenant_id: str, channel_id: str, query: Mapping[s
 
 
 def report_changes(
-    recipient: Mapping[str, Any],
+    recipient: Recipient,
     target: RecipientStatus,
     sid: str | None,
     error_code: str | None,
@@ -121,20 +121,20 @@ def report_changes(
     """What a provider's report of `target` (a status callback, or its message records) sets on a recipient;
     `error_message` is the provider's words for `error_code` (or for `target`, when the report gave no code)."""
     changes: dict[str, Any] = {}
-    if recipient.get("status") == R.SENDING:
+    if recipient.status == R.SENDING:
         changes["claim_token"] = None  # the report settles a hand-over whose answer was lost (or not yet written)
-    if sid and not recipient.get("provider_message_id"):
+    if sid and not recipient.provider_message_id:
         changes["provider_message_id"] = sid
-    if target in (R.SENT, R.DELIVERED, R.READ) and not recipient.get("sent_at"):
+    if target in (R.SENT, R.DELIVERED, R.READ) and not recipient.sent_at:
         changes["sent_at"] = now
-    if target in (R.DELIVERED, R.READ) and not recipient.get("delivered_at"):
+    if target in (R.DELIVERED, R.READ) and not recipient.delivered_at:
         changes["delivered_at"] = now
     if target == R.READ:
         changes["read_at"] = now
     if target in (R.UNDELIVERED, R.FAILED):
         code = error_code or target.value
         changes.update(error_code=code, error_message=error_message or code, failed_at=now)
-    elif recipient.get("error_code"):
+    elif recipient.error_code:
         changes.update(error_code=None, error_message=None)  # the provider settled an interrupted send
     return changes
 

@@ -13,6 +13,8 @@ from chalicelib.adapters.dynamo.recipients import RecipientRepo
 from chalicelib.adapters.dynamo.table import TENANT_SK, Table, tenant_pk, to_item
 from chalicelib.adapters.handovers import HandoverRepo
 from chalicelib.domain.campaign import Campaign
+from chalicelib.domain.model import RecipientStatus
+from chalicelib.domain.recipient import Recipient
 from tests.fakes.campaigns import FakeCampaigns
 from tests.fakes.items import FakeTable
 from tests.fakes.recipients import FakeHandovers, FakeRecipients
@@ -87,17 +89,16 @@ def campaign(campaign_id: str, status: str = "draft", **fields: Any) -> Campaign
     )
 
 
-def recipient_rows(campaign_id: str, count: int, shard: int = 0) -> list[dict[str, Any]]:
+def recipient_rows(campaign_id: str, count: int, shard: int = 0) -> list[Recipient]:
     """Queued recipients as dispatch writes them."""
     return [
-        {
-            "index": i,
-            "number": f"+1415555{i:04d}",
-            "status": "queued",
-            "attempts": 0,
-            "shard": shard,
-            "tenant_id": TENANT,
-            "channel_id": CHANNEL,
-        }
+        Recipient(
+            index=i,
+            number=f"+1415555{i:04d}",
+            status=RecipientStatus.QUEUED,
+            shard=shard,
+            tenant_id=TENANT,
+            channel_id=CHANNEL,
+        )
         for i in range(count)
     ]

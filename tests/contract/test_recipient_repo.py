@@ -10,6 +10,7 @@ import pytest
 
 from chalicelib.domain.errors import RecipientMovedError
 from chalicelib.domain.model import RecipientStatus, Result
+from chalicelib.domain.recipient import Recipient
 from tests.contract.repos import CHANNEL, NOW, TENANT, Repos, campaign, fake_repos, moto_repos, recipient_rows
 
 R = RecipientStatus
@@ -36,14 +37,20 @@ class RecipientRepoContract:
     def result(self, r: Repos) -> Result:
         return Result.from_buckets(r.recipients.counters(CID))
 
+    def stored(self, r: Repos, index: int) -> Recipient:
+        """A recipient that must exist, as stored now."""
+        found = r.recipients.get(CID, index)
+        assert isinstance(found, Recipient)
+        return found
+
     def test_an_audience_written_twice_resets_nobody(self, r: Repos) -> None:
         # GIVEN recipient 0 claimed by a sender
         assert len(r.recipients.claim(CID, r.recipients.range(CID, 0, 1), "A", 100.0)) == 1
         # WHEN a second dispatcher writes the same audience again (and more)
         r.recipients.create(CID, recipient_rows(CID, 4))
         # THEN the claimed one is untouched and only the new one is added
-        assert [x["status"] for x in r.recipients.range(CID, 0, 10)] == ["sending", "queued", "queued", "queued"]
-        assert r.recipients.get(CID, 0)["claim_token"] == "A"
+        assert [x.status for x in r.recipients.range(CID, 0, 10)] == ["sending", "queued", "queued", "queued"]
+        assert self.stored(r, 0).claim_token == "A"
 
     def test_two_claims_of_one_recipient_only_one_wins(self, r: Repos) -> None:
         # GIVEN two workers that read the same queued recipients (a redelivered chunk)
@@ -52,20 +59,20 @@ class RecipientRepoContract:
         first = r.recipients.claim(CID, seen, "A", 100.0)
         second = r.recipients.claim(CID, seen, "B", 101.0)
         # THEN the first has all of them, as claimed, and the second none
-        assert [(x["index"], x["status"], x["claim_token"], x["attempts"]) for x in first] == [
+        assert [(x.index, x.status, x.claim_token, x.attempts) for x in first] == [
             (0, "sending", "A", 1),
             (1, "sending", "A", 1),
             (2, "sending", "A", 1),
         ]
         assert second == []
-        stored = r.recipients.get(CID, 1)
-        assert (stored["claim_token"], stored["attempts"], stored["claimed_at"]) == ("A", 1, 100.0)
+        stored = self.stored(r, 1)
+        assert (stored.claim_token, stored.attempts, stored.claimed_at) == ("A", 1, 100.0)
 
     def test_a_partly_taken_batch_claims_the_rest(self, r: Repos) -> None:
         seen = r.recipients.range(CID, 0, 3)
         r.recipients.claim(CID, seen[1:2], "A", 100.0)
         got = r.recipients.claim(CID, seen, "B", 101.0)
-        assert [x["index"] for x in got] == [0, 2]
+        assert [x.index for x in got] == [0, 2]
 
     def test_a_move_losing_to_a_callback_is_told_what_the_callback_did(self, r: Repos) -> None:
         # GIVEN a claimed recipient, and the status callback reporting it delivered before the sender writes
@@ -76,16 +83,16 @@ class RecipientRepoContract:
             r.recipients.move(CID, claimed, R.SENT, {"claim_token": None, "sent_at": NOW}, claim_token="A")
         # THEN it loses, with the recipient as the callback left it; counted once
         assert lost.value.status == 503
-        assert lost.value.recipient is not None and lost.value.recipient["status"] == "delivered"
-        assert "claim_token" not in lost.value.recipient
+        assert lost.value.recipient is not None and lost.value.recipient.status == "delivered"
+        assert lost.value.recipient.claim_token is None
         assert self.result(r) == Result(total=3, sent=1, delivered=1, pending=2)
 
     def test_a_batch_of_outcomes_keeps_the_moves_that_did_not_lose(self, r: Repos) -> None:
         claimed = r.recipients.claim(CID, r.recipients.range(CID, 0, 3), "A", 100.0)
         r.recipients.move(CID, claimed[1], R.FAILED, {"claim_token": None, "error_code": "30003"})
-        moves = [(c, R.SENT, {"claim_token": None, "provider_message_id": f"SM{c['index']}"}, "A") for c in claimed]
+        moves = [(c, R.SENT, {"claim_token": None, "provider_message_id": f"SM{c.index}"}, "A") for c in claimed]
         assert r.recipients.move_many(CID, moves) == [1]
-        assert [x["status"] for x in r.recipients.range(CID, 0, 3)] == ["sent", "failed", "sent"]
+        assert [x.status for x in r.recipients.range(CID, 0, 3)] == ["sent", "failed", "sent"]
         assert self.result(r) == Result(total=3, sent=2, failed=1)
 
     def test_release_needs_the_claim(self, r: Repos) -> None:
@@ -93,11 +100,11 @@ class RecipientRepoContract:
         # WHEN another token releases one THEN it loses, told whose it is
         with pytest.raises(RecipientMovedError) as lost:
             r.recipients.release(CID, 0, "B")
-        assert lost.value.recipient is not None and lost.value.recipient["claim_token"] == "A"
+        assert lost.value.recipient is not None and lost.value.recipient.claim_token == "A"
         # WHEN its holder gives back one that sent nothing THEN it is queued with its attempt back
         r.recipients.release(CID, 0, "A")
-        zero = r.recipients.get(CID, 0)
-        assert (zero["status"], zero["attempts"], "claim_token" in zero, "claimed_at" in zero) == (
+        zero = self.stored(r, 0)
+        assert (zero.status, zero.attempts, zero.claim_token is not None, zero.claimed_at is not None) == (
             "queued",
             0,
             False,
@@ -105,8 +112,8 @@ class RecipientRepoContract:
         )
         # AND one proven absent at the provider keeps its attempt
         r.recipients.release(CID, 1, "A", attempted=True)
-        assert r.recipients.get(CID, 1)["attempts"] == 1
-        assert claimed[1]["attempts"] == 1
+        assert self.stored(r, 1).attempts == 1
+        assert claimed[1].attempts == 1
 
     def test_next_attempt_only_on_a_claim_still_held(self, r: Repos) -> None:
         r.recipients.claim(CID, r.recipients.range(CID, 0, 1), "A", 100.0)
@@ -120,13 +127,13 @@ class RecipientRepoContract:
         # WHEN a report names an earlier attempt THEN it loses, with the recipient as it is
         with pytest.raises(RecipientMovedError) as lost:
             r.recipients.deliver_sent(CID, 0, 0, TENANT, CHANNEL, 2, "SM1", NOW)
-        assert lost.value.recipient is not None and lost.value.recipient["status"] == "sent"
+        assert lost.value.recipient is not None and lost.value.recipient.status == "sent"
         # AND an impossible shard loses without a recipient
         with pytest.raises(RecipientMovedError):
             r.recipients.deliver_sent(CID, 0, 99, TENANT, CHANNEL, 1, "SM1", NOW)
         # WHEN the right report comes THEN it is delivered and counted
         r.recipients.deliver_sent(CID, 0, 0, TENANT, CHANNEL, 1, "SM1", NOW)
-        assert r.recipients.get(CID, 0)["status"] == "delivered"
+        assert self.stored(r, 0).status == "delivered"
         assert self.result(r) == Result(total=3, sent=1, delivered=1, pending=2)
 
     def test_requeue_moves_failures_back_keeping_their_error(self, r: Repos) -> None:
@@ -135,13 +142,13 @@ class RecipientRepoContract:
             fields = {"claim_token": None, "error_code": "30003", "error_message": "Unreachable", "failed_at": NOW}
             r.recipients.move(CID, c, R.FAILED, fields, claim_token="A")
         failed = list(r.recipients.with_status(CID, ["failed"]))
-        assert [x["index"] for x in failed] == [0, 1]
+        assert [x.index for x in failed] == [0, 1]
         # GIVEN one of them moved on since it was read (a late report)
         r.recipients.move(CID, failed[1], R.READ, {})
         assert r.recipients.requeue(CID, failed) == [0]
-        zero = r.recipients.get(CID, 0)
-        assert zero["status"] == "queued" and zero["last_error"] == {"code": "30003", "message": "Unreachable"}
-        assert "error_code" not in zero
+        zero = self.stored(r, 0)
+        assert zero.status == "queued" and zero.last_error == {"code": "30003", "message": "Unreachable"}
+        assert zero.error_code is None
         assert self.result(r) == Result(total=3, sent=1, delivered=1, read=1, pending=2)
 
     def test_a_message_id_is_added_only_once(self, r: Repos) -> None:
@@ -149,16 +156,16 @@ class RecipientRepoContract:
         assert not r.recipients.set_fields(
             CID, 0, {"provider_message_id": "SM2"}, only_if_missing="provider_message_id"
         )
-        assert r.recipients.get(CID, 0)["provider_message_id"] == "SM1"
+        assert self.stored(r, 0).provider_message_id == "SM1"
         assert not r.recipients.set_fields(CID, 9, {"x": 1}, only_if_missing="x")
         assert r.recipients.get(CID, 9) is None
 
     def test_recipients_list_in_pages_by_status(self, r: Repos) -> None:
         r.recipients.claim(CID, r.recipients.range(CID, 1, 2), "A", 100.0)
         page = r.recipients.page(CID, "queued", 1, None)
-        assert [x["index"] for x in page.items] == [0] and page.next_cursor
+        assert [x.index for x in page.items] == [0] and page.next_cursor
         rest = r.recipients.page(CID, "queued", 5, page.next_cursor)
-        assert [x["index"] for x in rest.items] == [2] and rest.next_cursor is None
+        assert [x.index for x in rest.items] == [2] and rest.next_cursor is None
 
     def test_hand_over_records_narrow_and_drop(self, r: Repos) -> None:
         r.handovers.open(CID, "A", [0, 1, 2], 500.0)

@@ -8,11 +8,17 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from chalicelib.adapters.dynamo.recipients import Move, counter_sk
-from chalicelib.adapters.dynamo.table import Page, campaign_pk, recipient_sk
+from chalicelib.adapters.dynamo.table import campaign_pk, recipient_sk
 from chalicelib.adapters.handovers import HANDOVER_PREFIX, Handover, handover_from_item, handover_sk
 from chalicelib.domain.errors import RecipientMovedError
 from chalicelib.domain.model import BUCKET_OF, COUNTER_SHARDS, RecipientStatus
+from chalicelib.domain.recipient import Recipient, RecipientPage, recipient_from, recipient_values
 from tests.fakes.items import FakeTable
+
+
+def _as_found(item: Mapping[str, Any] | None) -> Recipient | None:
+    """The recipient a lost condition found, as the winner left it (a copy), if there was one."""
+    return recipient_from(copy.deepcopy(item)) if item is not None else None
 
 
 class FakeRecipients:
@@ -25,24 +31,28 @@ class FakeRecipients:
         return self.table.raw(campaign_pk(campaign_id), recipient_sk(index))
 
     # ------------------------------------------------------------------ reads
-    def get(self, campaign_id: str, index: int) -> dict[str, Any] | None:
+    def get(self, campaign_id: str, index: int) -> Recipient | None:
         """One recipient."""
-        return self.table.get(campaign_pk(campaign_id), recipient_sk(index))
+        item = self.table.get(campaign_pk(campaign_id), recipient_sk(index))
+        return recipient_from(item) if item is not None else None
 
-    def range(self, campaign_id: str, start: int, end: int) -> list[dict[str, Any]]:
+    def range(self, campaign_id: str, start: int, end: int) -> list[Recipient]:
         """Recipients with index in [start, end)."""
         if end <= start:
             return []
-        return self.table.query(campaign_pk(campaign_id), "R#", between=(recipient_sk(start), recipient_sk(end - 1)))
+        items = self.table.query(campaign_pk(campaign_id), "R#", between=(recipient_sk(start), recipient_sk(end - 1)))
+        return [recipient_from(i) for i in items]
 
-    def with_status(self, campaign_id: str, statuses: Sequence[str]) -> Iterator[dict[str, Any]]:
+    def with_status(self, campaign_id: str, statuses: Sequence[str]) -> Iterator[Recipient]:
         """A campaign's recipients in one of `statuses`, in index order."""
         wanted = set(statuses)
-        return iter([i for i in self.table.query(campaign_pk(campaign_id), "R#") if i.get("status") in wanted])
+        items = self.table.query(campaign_pk(campaign_id), "R#")
+        return iter([recipient_from(i) for i in items if i.get("status") in wanted])
 
-    def page(self, campaign_id: str, status: str | None, limit: int, cursor: str | None) -> Page:
+    def page(self, campaign_id: str, status: str | None, limit: int, cursor: str | None) -> RecipientPage:
         """A page of a campaign's recipients in list order."""
-        return self.table.page(campaign_pk(campaign_id), "R#", limit=limit, cursor=cursor, forward=True, status=status)
+        page = self.table.page(campaign_pk(campaign_id), "R#", limit=limit, cursor=cursor, forward=True, status=status)
+        return RecipientPage([recipient_from(i) for i in page.items], page.next_cursor)
 
     def counters(self, campaign_id: str) -> list[dict[str, Any]]:
         """The campaign's counter shards."""
@@ -50,15 +60,15 @@ class FakeRecipients:
 
     # ------------------------------------------------------------------ writes
     def create(
-        self, campaign_id: str, rows: Iterable[Mapping[str, Any]], on_batch: Callable[[], None] | None = None
+        self, campaign_id: str, recipients: Iterable[Recipient], on_batch: Callable[[], None] | None = None
     ) -> None:
         """Create queued recipients, each only if it does not exist yet."""
         pk = campaign_pk(campaign_id)
-        for count, row in enumerate(rows, start=1):
-            sk = recipient_sk(int(row["index"]))
+        for count, recipient in enumerate(recipients, start=1):
+            sk = recipient_sk(recipient.index)
             with self.table.lock:
                 if self.table.raw(pk, sk) is None:
-                    self.table.put({"pk": pk, "sk": sk, **row})
+                    self.table.put({"pk": pk, "sk": sk, **recipient_values(recipient)})
             if count % 100 == 0 and on_batch is not None:
                 on_batch()
 
@@ -69,28 +79,24 @@ class FakeRecipients:
             for item in self.table.query(pk):
                 self.table.delete(pk, item["sk"])
 
-    def claim(
-        self, campaign_id: str, recipients: Sequence[Mapping[str, Any]], token: str, now: float
-    ) -> list[dict[str, Any]]:
+    def claim(self, campaign_id: str, recipients: Sequence[Recipient], token: str, now: float) -> list[Recipient]:
         """Claim queued recipients for sending; those claimed, as claimed."""
         claimed = []
         with self.table.lock:
             for r in recipients:
-                item = self._raw(campaign_id, int(r["index"]))
+                item = self._raw(campaign_id, r.index)
                 if item is None or item.get("status") != "queued":
                     continue
                 item.update(
                     status="sending", claim_token=token, claimed_at=now, attempts=int(item.get("attempts", 0)) + 1
                 )
-                claimed.append(
-                    {**r, "status": "sending", "claim_token": token, "attempts": int(r.get("attempts", 0)) + 1}
-                )
+                claimed.append(r.claimed(token, now))
         return claimed
 
     def _held(self, campaign_id: str, index: int, token: str) -> dict[str, Any]:
         item = self._raw(campaign_id, index)
         if item is None or item.get("status") != "sending" or item.get("claim_token") != token:
-            raise RecipientMovedError("the claim is no longer ours", copy.deepcopy(item))
+            raise RecipientMovedError("the claim is no longer ours", _as_found(item))
         return item
 
     def release(self, campaign_id: str, index: int, token: str, *, attempted: bool = False) -> None:
@@ -122,26 +128,26 @@ class FakeRecipients:
 
     def _apply(self, campaign_id: str, move: Move) -> None:
         recipient, to_status, fields, token = move
-        item = self._raw(campaign_id, int(recipient["index"]))
+        item = self._raw(campaign_id, recipient.index)
         if (
             item is None
-            or item.get("status") != RecipientStatus(recipient["status"]).value
+            or item.get("status") != recipient.status.value
             or (token is not None and item.get("claim_token") != token)
         ):
-            raise RecipientMovedError("the recipient changed since it was read", copy.deepcopy(item))
+            raise RecipientMovedError("the recipient changed since it was read", _as_found(item))
         item["status"] = to_status.value
         for field, value in fields.items():
             if value is None:
                 item.pop(field, None)
             else:
                 item[field] = copy.deepcopy(value)
-        old, new = BUCKET_OF[RecipientStatus(recipient["status"])], BUCKET_OF[to_status]
-        self._count(campaign_id, int(recipient["shard"]), old, new)
+        old, new = BUCKET_OF[recipient.status], BUCKET_OF[to_status]
+        self._count(campaign_id, recipient.shard, old, new)
 
     def move(
         self,
         campaign_id: str,
-        recipient: Mapping[str, Any],
+        recipient: Recipient,
         to_status: RecipientStatus,
         fields: Mapping[str, Any],
         *,
@@ -162,14 +168,14 @@ class FakeRecipients:
                     lost.append(pos)
         return lost
 
-    def requeue(self, campaign_id: str, recipients: Sequence[Mapping[str, Any]]) -> list[int]:
+    def requeue(self, campaign_id: str, recipients: Sequence[Recipient]) -> list[int]:
         """Move failed recipients back to queued for a retry; the indexes moved."""
         moves: list[Move] = [
             (
                 r,
                 RecipientStatus.QUEUED,
                 {
-                    "last_error": {"code": r.get("error_code"), "message": r.get("error_message", "")},
+                    "last_error": {"code": r.error_code, "message": r.error_message or ""},
                     "error_code": None,
                     "error_message": None,
                     "failed_at": None,
@@ -181,7 +187,7 @@ class FakeRecipients:
             for r in recipients
         ]
         lost = set(self.move_many(campaign_id, moves))
-        return [int(r["index"]) for pos, r in enumerate(recipients) if pos not in lost]
+        return [r.index for pos, r in enumerate(recipients) if pos not in lost]
 
     def deliver_sent(
         self,
@@ -208,7 +214,7 @@ class FakeRecipients:
                 "shard": shard,
             }
             if item is None or any(item.get(k) != v for k, v in expected.items()):
-                raise RecipientMovedError("the recipient is not that sent message", copy.deepcopy(item))
+                raise RecipientMovedError("the recipient is not that sent message", _as_found(item))
             item.update(status="delivered", delivered_at=now)
             self._count(campaign_id, shard, BUCKET_OF[RecipientStatus.SENT], BUCKET_OF[RecipientStatus.DELIVERED])
 

@@ -10,6 +10,8 @@ from collections import Counter
 
 from chalicelib.adapters.providers.base import Outcome, SendResult
 from chalicelib.domain.commands import CampaignSettings, CreateCampaign, RecipientsSpec, SendNow, TextContent
+from chalicelib.domain.model import RecipientStatus
+from chalicelib.domain.recipient import Recipient
 from chalicelib.services import campaigns, lifecycle, sending
 from tests.fakes.provider import KEPT_NO_ANSWER, LOST_NO_ANSWER
 from tests.unit.campaign_deps import CHANNEL, SENDER, TENANT, World, world
@@ -37,6 +39,13 @@ def send_queued(w: World) -> None:
             lifecycle.run_job(w.deps, job)
         for chunk in w.queue.take_chunks():
             sending.handle_chunk(w.deps, chunk, lambda: 600.0)
+
+
+def recipient(w: World, campaign_id: str, index: int) -> Recipient:
+    """A recipient that must exist."""
+    found = w.recipients.get(campaign_id, index)
+    assert found is not None
+    return found
 
 
 def status(w: World, campaign_id: str) -> str:
@@ -91,7 +100,7 @@ def test_an_answer_lost_after_the_provider_kept_the_message_is_settled_not_resen
     created = create(w, NUMBERS)
     send_queued(w)
     # THEN that recipient stays claimed and the campaign keeps sending
-    assert w.recipients.get(created["id"], 1)["status"] == "sending"
+    assert recipient(w, created["id"], 1).status == RecipientStatus.SENDING
     assert status(w, created["id"]) == "executing"
     # WHEN the settle wait has passed and the minute tick runs
     w.advance(w.deps.settings.settle_seconds + 1)
@@ -99,8 +108,8 @@ def test_an_answer_lost_after_the_provider_kept_the_message_is_settled_not_resen
     send_queued(w)
     # THEN the provider's records settled it as sent with its id, it was never handed over again, and the campaign
     # completed
-    settled = w.recipients.get(created["id"], 1)
-    assert settled["status"] == "sent" and settled["provider_message_id"] == w.provider.sent_to(NUMBERS[1])[0].sid
+    settled = recipient(w, created["id"], 1)
+    assert settled.status == "sent" and settled.provider_message_id == w.provider.sent_to(NUMBERS[1])[0].sid
     assert Counter(w.provider.calls) == Counter(NUMBERS)
     assert status(w, created["id"]) == "completed"
 
@@ -116,8 +125,8 @@ def test_an_answer_lost_before_the_provider_got_it_is_sent_again_as_a_new_attemp
     lifecycle.tick(w.deps)
     send_queued(w)
     # THEN it was sent once more, as attempt 2, and the provider has exactly one message for it
-    again = w.recipients.get(created["id"], 0)
-    assert (again["status"], again["attempts"]) == ("sent", 2)
+    again = recipient(w, created["id"], 0)
+    assert (again.status, again.attempts) == ("sent", 2)
     assert w.provider.calls.count(NUMBERS[0]) == 2 and len(w.provider.sent_to(NUMBERS[0])) == 1
     assert status(w, created["id"]) == "completed"
 
@@ -132,7 +141,7 @@ def test_records_that_cannot_be_read_leave_the_recipient_claimed_and_asked_again
     lifecycle.tick(w.deps)
     send_queued(w)
     # THEN it is neither resent nor given up: still claimed, the hand-over record due again later
-    assert w.recipients.get(created["id"], 0)["status"] == "sending"
+    assert recipient(w, created["id"], 0).status == "sending"
     assert w.provider.calls.count(NUMBERS[0]) == 1
     assert [h.indexes for h in w.handovers.of_campaign(created["id"])] == [(0,)]
     # WHEN the records can be read again THEN the next tick settles it
@@ -140,7 +149,7 @@ def test_records_that_cannot_be_read_leave_the_recipient_claimed_and_asked_again
     w.advance(w.deps.settings.settle_seconds + 1)
     lifecycle.tick(w.deps)
     send_queued(w)
-    assert w.recipients.get(created["id"], 0)["status"] == "sent"
+    assert recipient(w, created["id"], 0).status == "sent"
     assert status(w, created["id"]) == "completed"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from chalicelib.adapters.providers.base import Outcome
@@ -15,9 +17,9 @@ from chalicelib.domain.model import (
     RecipientStatus,
     Result,
     counter_shard,
-    disproves_absence,
     provider_may_move,
 )
+from chalicelib.domain.recipient import Recipient, recipient_from, recipient_values
 from chalicelib.services.sending import Pacer, parallelism
 
 R = RecipientStatus
@@ -62,6 +64,24 @@ def test_an_interrupted_send_can_be_settled_by_the_provider() -> None:
     # THEN the provider's own report of delivery may still settle it, but another failure code may not
     assert provider_may_move(R.FAILED, R.DELIVERED, SEND_INTERRUPTED)
     assert not provider_may_move(R.FAILED, R.DELIVERED, "21211")
+    # AND a recipient asks the same rule with its own error code
+    interrupted = Recipient(0, "+14155550100", R.FAILED, 0, "tn_1", "ch_1", attempts=1, error_code=SEND_INTERRUPTED)
+    assert interrupted.provider_may_move(R.DELIVERED)
+    assert not replace(interrupted, error_code="21211").provider_may_move(R.DELIVERED)
+
+
+def test_a_recipient_round_trips_through_its_stored_attributes() -> None:
+    # GIVEN a claimed recipient with variables
+    queued = Recipient(3, "+14155550100", R.QUEUED, 1, "tn_1", "ch_1", variables={"name": "Ann"})
+    claimed = queued.claimed("tok", 100.0)
+    assert (claimed.status, claimed.claim_token, claimed.claimed_at, claimed.attempts) == (R.SENDING, "tok", 100.0, 1)
+    assert claimed.held_by("tok") and not claimed.held_by("other") and not queued.held_by("tok")
+    # WHEN it is stored and read back (with the item's keys beside it) THEN it is the same recipient
+    values = recipient_values(claimed)
+    assert values["status"] == "sending" and "error_code" not in values
+    assert recipient_from({"pk": "CAMPAIGN#c", "sk": "R#00000003", **values}) == claimed
+    # AND no variables are stored when it has none
+    assert "variables" not in recipient_values(replace(queued, variables={}))
 
 
 def test_result_sums_shards_into_the_contracts_figures() -> None:
@@ -146,13 +166,13 @@ def test_chunk_round_trips_through_its_message_body() -> None:
 
 def test_a_report_for_the_attempt_queued_again_disproves_its_absence() -> None:
     # GIVEN a recipient released after its hand-over seemed absent from the provider's records (attempt 1 kept)
-    released = {"status": "queued", "attempts": 1}
+    released = Recipient(0, "+14155550100", R.QUEUED, shard=0, tenant_id="tn_1", channel_id="ch_1", attempts=1)
     # THEN the provider's report that attempt 1 was sent disproves the absence (it is recorded, never resent)
-    assert disproves_absence(released, 1, RecipientStatus.SENT)
-    assert disproves_absence(released, 1, RecipientStatus.DELIVERED)
+    assert released.disproves_absence(1, RecipientStatus.SENT)
+    assert released.disproves_absence(1, RecipientStatus.DELIVERED)
     # AND a report of another attempt, of a failure, without an attempt, or after a retry's requeue does not
-    assert not disproves_absence(released, 2, RecipientStatus.SENT)
-    assert not disproves_absence(released, 1, RecipientStatus.FAILED)
-    assert not disproves_absence(released, None, RecipientStatus.SENT)
-    assert not disproves_absence({**released, "last_error": {"code": "30003"}}, 1, RecipientStatus.SENT)
-    assert not disproves_absence({"status": "sending", "attempts": 1}, 1, RecipientStatus.SENT)
+    assert not released.disproves_absence(2, RecipientStatus.SENT)
+    assert not released.disproves_absence(1, RecipientStatus.FAILED)
+    assert not released.disproves_absence(None, RecipientStatus.SENT)
+    assert not replace(released, last_error={"code": "30003"}).disproves_absence(1, RecipientStatus.SENT)
+    assert not replace(released, status=R.SENDING).disproves_absence(1, RecipientStatus.SENT)

@@ -31,6 +31,7 @@ from chalicelib.adapters.dynamo.table import (
 )
 from chalicelib.domain.errors import RecipientMovedError
 from chalicelib.domain.model import BUCKET_OF, COUNTER_SHARDS, RecipientStatus
+from chalicelib.domain.recipient import Recipient, RecipientPage, recipient_from, recipient_values
 
 STATUS = {"#s": "status"}
 # A recipient key not written yet (writing an audience again never resets one already claimed).
@@ -55,7 +56,12 @@ def counter_sk(shard: int) -> str:
 
 
 # A move: (the recipient as read, the status it goes to, fields to set (None removes), the claim it needs or None).
-Move = tuple[Mapping[str, Any], RecipientStatus, Mapping[str, Any], str | None]
+Move = tuple[Recipient, RecipientStatus, Mapping[str, Any], str | None]
+
+
+def _lost(item: Mapping[str, Any] | None) -> Recipient | None:
+    """The recipient a lost condition found (ALL_OLD), if there was one."""
+    return recipient_from(item) if item else None
 
 
 class RecipientRepo:
@@ -65,27 +71,31 @@ class RecipientRepo:
         self.table = table
 
     # ------------------------------------------------------------------ reads
-    def get(self, campaign_id: str, index: int) -> dict[str, Any] | None:
+    def get(self, campaign_id: str, index: int) -> Recipient | None:
         """One recipient, read consistently."""
-        return self.table.get(campaign_pk(campaign_id), recipient_sk(index))
+        item = self.table.get(campaign_pk(campaign_id), recipient_sk(index))
+        return recipient_from(item) if item is not None else None
 
-    def range(self, campaign_id: str, start: int, end: int) -> list[dict[str, Any]]:
+    def range(self, campaign_id: str, start: int, end: int) -> list[Recipient]:
         """Recipients with index in [start, end), read consistently."""
         if end <= start:
             return []
         between = (recipient_sk(start), recipient_sk(end - 1))
-        return list(self.table.query_all(campaign_pk(campaign_id), "R#", between=between))
+        return [recipient_from(i) for i in self.table.query_all(campaign_pk(campaign_id), "R#", between=between)]
 
-    def with_status(self, campaign_id: str, statuses: Sequence[str]) -> Iterator[dict[str, Any]]:
+    def with_status(self, campaign_id: str, statuses: Sequence[str]) -> Iterator[Recipient]:
         """A campaign's recipients in one of `statuses`, in index order (reads the whole campaign)."""
         wanted = set(statuses)
         for item in self.table.query_all(campaign_pk(campaign_id), "R#"):
             if item.get("status") in wanted:
-                yield item
+                yield recipient_from(item)
 
-    def page(self, campaign_id: str, status: str | None, limit: int, cursor: str | None) -> Page:
+    def page(self, campaign_id: str, status: str | None, limit: int, cursor: str | None) -> RecipientPage:
         """A page of a campaign's recipients in list order, optionally of one status."""
-        return self.table.page(campaign_pk(campaign_id), "R#", limit=limit, cursor=cursor, forward=True, status=status)
+        page: Page = self.table.page(
+            campaign_pk(campaign_id), "R#", limit=limit, cursor=cursor, forward=True, status=status
+        )
+        return RecipientPage([recipient_from(i) for i in page.items], page.next_cursor)
 
     def counters(self, campaign_id: str) -> list[dict[str, Any]]:
         """The campaign's counter shards, read consistently."""
@@ -93,17 +103,17 @@ class RecipientRepo:
 
     # ------------------------------------------------------------------ writing an audience
     def create(
-        self, campaign_id: str, rows: Iterable[Mapping[str, Any]], on_batch: Callable[[], None] | None = None
+        self, campaign_id: str, recipients: Iterable[Recipient], on_batch: Callable[[], None] | None = None
     ) -> None:
-        """Create queued recipients (rows with their `index`), 100 per transaction, each only if it does not exist yet.
+        """Create queued recipients, 100 per transaction, each only if it does not exist yet.
 
         The condition makes writing an audience safe to repeat: a second dispatcher (the tick reviving a campaign whose
         first dispatcher seemed dead) can never reset a recipient that a sender has already claimed.
         """
         pk = campaign_pk(campaign_id)
         batch: list[Mapping[str, Any]] = []
-        for row in rows:
-            batch.append({"pk": pk, "sk": recipient_sk(int(row["index"])), **row})
+        for recipient in recipients:
+            batch.append({"pk": pk, "sk": recipient_sk(recipient.index), **recipient_values(recipient)})
             if len(batch) == 100:
                 self._create_batch(batch)
                 batch = []
@@ -156,28 +166,24 @@ class RecipientRepo:
     def _claim_values(self, token: str, now: float) -> dict[str, Any]:
         return {":sending": "sending", ":token": token, ":now": now, ":queued": "queued", ":one": 1}
 
-    def claim(
-        self, campaign_id: str, recipients: Sequence[Mapping[str, Any]], token: str, now: float
-    ) -> list[dict[str, Any]]:
+    def claim(self, campaign_id: str, recipients: Sequence[Recipient], token: str, now: float) -> list[Recipient]:
         """Claim queued recipients for sending, up to 100 per transaction; returns those claimed, as claimed.
 
         When a batch's condition fails (another worker has some of them), its recipients are claimed one by one.
         """
-        claimed: list[dict[str, Any]] = []
+        claimed: list[Recipient] = []
         values = self._claim_values(token, now)
         for start in range(0, len(recipients), 100):
             batch = recipients[start : start + 100]
             tx = self.table.tx()
             for r in batch:
-                tx.update(str(r["index"]), self._key(campaign_id, int(r["index"])), self._CLAIM, QUEUED, values, STATUS)
+                tx.update(str(r.index), self._key(campaign_id, r.index), self._CLAIM, QUEUED, values, STATUS)
             try:
                 tx.commit()
                 won = list(batch)
             except ConditionFailed:
-                won = [r for r in batch if self._claim_one(campaign_id, int(r["index"]), values)]
-            claimed.extend(
-                {**r, "status": "sending", "claim_token": token, "attempts": int(r.get("attempts", 0)) + 1} for r in won
-            )
+                won = [r for r in batch if self._claim_one(campaign_id, r.index, values)]
+            claimed.extend(r.claimed(token, now) for r in won)
         return claimed
 
     def _claim_one(self, campaign_id: str, index: int, values: Mapping[str, Any]) -> bool:
@@ -201,7 +207,7 @@ class RecipientRepo:
                 want_old=True,
             )
         except ConditionFailed as lost:
-            raise RecipientMovedError("the claim is no longer ours", lost.item("item")) from lost
+            raise RecipientMovedError("the claim is no longer ours", _lost(lost.item("item"))) from lost
 
     def next_attempt(self, campaign_id: str, index: int, token: str) -> int:
         """Count one more attempt on a recipient we still hold (the last one provably never left); its new number.
@@ -226,7 +232,7 @@ class RecipientRepo:
     def _move(self, tx: Any, name: str, campaign_id: str, move: Move, want_old: bool = False) -> None:
         recipient, to_status, fields, claim_token = move
         names = dict(STATUS)
-        values: dict[str, Any] = {":to": to_status.value, ":from": RecipientStatus(recipient["status"]).value}
+        values: dict[str, Any] = {":to": to_status.value, ":from": recipient.status.value}
         sets, removes = ["#s = :to"], []
         for i, (field, value) in enumerate(fields.items()):
             names[f"#f{i}"] = field
@@ -241,7 +247,7 @@ class RecipientRepo:
             # Closes: a sender's outcome overwriting a recipient another claim (or a settler) holds now.
             condition += " AND claim_token = :token"
             values[":token"] = claim_token
-        key = self._key(campaign_id, int(recipient["index"]))
+        key = self._key(campaign_id, recipient.index)
         tx.update(name, key, expression, condition, values, names, want_old=want_old)
 
     def _counts(self, tx: Any, campaign_id: str, deltas: Mapping[int, Mapping[str, int]]) -> None:
@@ -262,9 +268,9 @@ class RecipientRepo:
     def _deltas(moves: Iterable[Move]) -> dict[int, dict[str, int]]:
         deltas: dict[int, dict[str, int]] = {}
         for recipient, to_status, _, _ in moves:
-            old, new = BUCKET_OF[RecipientStatus(recipient["status"])], BUCKET_OF[to_status]
+            old, new = BUCKET_OF[recipient.status], BUCKET_OF[to_status]
             if old != new:
-                shard = deltas.setdefault(int(recipient["shard"]), {})
+                shard = deltas.setdefault(recipient.shard, {})
                 shard[old] = shard.get(old, 0) - 1
                 shard[new] = shard.get(new, 0) + 1
         return deltas
@@ -272,7 +278,7 @@ class RecipientRepo:
     def move(
         self,
         campaign_id: str,
-        recipient: Mapping[str, Any],
+        recipient: Recipient,
         to_status: RecipientStatus,
         fields: Mapping[str, Any],
         *,
@@ -289,7 +295,9 @@ class RecipientRepo:
         try:
             tx.commit()
         except ConditionFailed as lost:
-            raise RecipientMovedError("the recipient changed since it was read", lost.item("recipient")) from lost
+            raise RecipientMovedError(
+                "the recipient changed since it was read", _lost(lost.item("recipient"))
+            ) from lost
 
     def move_many(self, campaign_id: str, moves: Sequence[Move]) -> list[int]:
         """Several recipient moves with their counts, one transaction per 80; returns the positions that lost.
@@ -369,7 +377,7 @@ class RecipientRepo:
         try:
             tx.commit()
         except ConditionFailed as lost:
-            raise RecipientMovedError("the recipient is not that sent message", lost.item("recipient")) from lost
+            raise RecipientMovedError("the recipient is not that sent message", _lost(lost.item("recipient"))) from lost
 
     def set_fields(self, campaign_id: str, index: int, fields: Mapping[str, Any], only_if_missing: str) -> bool:
         """Set fields on a recipient if attribute `only_if_missing` is not there yet; whether it did."""
@@ -388,7 +396,7 @@ class RecipientRepo:
             return False
         return True
 
-    def requeue(self, campaign_id: str, recipients: Sequence[Mapping[str, Any]]) -> list[int]:
+    def requeue(self, campaign_id: str, recipients: Sequence[Recipient]) -> list[int]:
         """Move failed recipients back to queued for a retry, counting them; returns the indexes moved.
 
         A recipient that changed since it was read (a late status report) is left as it is; the others still go.
@@ -398,7 +406,7 @@ class RecipientRepo:
                 r,
                 RecipientStatus.QUEUED,
                 {
-                    "last_error": {"code": r.get("error_code"), "message": r.get("error_message", "")},
+                    "last_error": {"code": r.error_code, "message": r.error_message or ""},
                     "error_code": None,
                     "error_message": None,
                     "failed_at": None,
@@ -410,4 +418,4 @@ class RecipientRepo:
             for r in recipients
         ]
         lost = set(self.move_many(campaign_id, moves))
-        return [int(r["index"]) for pos, r in enumerate(recipients) if pos not in lost]
+        return [r.index for pos, r in enumerate(recipients) if pos not in lost]
