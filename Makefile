@@ -28,7 +28,7 @@ run: venv
 	PORT=$(PORT) SIM_PORT=$(SIM_PORT) API_KEY=$(API_KEY) $(BIN)/python -m devstack.stack
 
 test: venv lint typecheck
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 test-unit: venv
 	$(BIN)/python -m pytest tests/unit
