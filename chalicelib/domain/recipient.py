@@ -103,3 +103,15 @@ class RecipientPage:
 
     items: list[Recipient]
     next_cursor: str | None
+
+
+def requeue_changes(recipient: Recipient) -> dict[str, Any]:
+    """What a retry changes on a failed recipient it queues again: its failure becomes `last_error`, the rest clears."""
+    return {
+        "last_error": {"code": recipient.error_code, "message": recipient.error_message or ""},
+        "error_code": None,
+        "error_message": None,
+        "failed_at": None,
+        "provider_message_id": None,
+        "claim_token": None,
+    }

@@ -12,7 +12,7 @@ from chalicelib.adapters.dynamo.table import campaign_pk, recipient_sk
 from chalicelib.adapters.handovers import HANDOVER_PREFIX, Handover, handover_from_item, handover_sk
 from chalicelib.domain.errors import RecipientMovedError
 from chalicelib.domain.model import BUCKET_OF, COUNTER_SHARDS, RecipientStatus
-from chalicelib.domain.recipient import Recipient, RecipientPage, recipient_from, recipient_values
+from chalicelib.domain.recipient import Recipient, RecipientPage, recipient_from, recipient_values, requeue_changes
 from tests.fakes.items import FakeTable
 
 
@@ -174,14 +174,7 @@ class FakeRecipients:
             (
                 r,
                 RecipientStatus.QUEUED,
-                {
-                    "last_error": {"code": r.error_code, "message": r.error_message or ""},
-                    "error_code": None,
-                    "error_message": None,
-                    "failed_at": None,
-                    "provider_message_id": None,
-                    "claim_token": None,
-                },
+                requeue_changes(r),
                 None,
             )
             for r in recipients

@@ -31,7 +31,7 @@ from chalicelib.adapters.dynamo.table import (
 )
 from chalicelib.domain.errors import RecipientMovedError
 from chalicelib.domain.model import BUCKET_OF, COUNTER_SHARDS, RecipientStatus
-from chalicelib.domain.recipient import Recipient, RecipientPage, recipient_from, recipient_values
+from chalicelib.domain.recipient import Recipient, RecipientPage, recipient_from, recipient_values, requeue_changes
 
 STATUS = {"#s": "status"}
 # A recipient key not written yet (writing an audience again never resets one already claimed).
@@ -405,14 +405,7 @@ class RecipientRepo:
             (
                 r,
                 RecipientStatus.QUEUED,
-                {
-                    "last_error": {"code": r.error_code, "message": r.error_message or ""},
-                    "error_code": None,
-                    "error_message": None,
-                    "failed_at": None,
-                    "provider_message_id": None,
-                    "claim_token": None,
-                },
+                requeue_changes(r),
                 None,
             )
             for r in recipients
