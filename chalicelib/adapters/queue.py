@@ -3,73 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import json
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from chalicelib.domain.errors import ConcurrencyError
+from chalicelib.domain.messages import Chunk, Job, parse_message, sender_group
 
-
-@dataclass(frozen=True)
-class Chunk:
-    """A range of a campaign's recipients for one sender invocation: indexes [start, end)."""
-
-    tenant_id: str
-    campaign_id: str
-    start: int
-    end: int
-    generation: int = 0
-    # A retry sends only the recipients it requeued: their indexes (all within [start, end)).
-    indexes: tuple[int, ...] | None = None
-
-    def to_json(self) -> str:
-        """The message body."""
-        data = asdict(self)
-        if self.indexes is None:
-            del data["indexes"]
-        else:
-            data["indexes"] = list(self.indexes)
-        return json.dumps({"v": 1, **data}, separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, body: str) -> Chunk:
-        """Parse a message body written by `to_json`."""
-        data = json.loads(body)
-        return cls(
-            tenant_id=str(data["tenant_id"]),
-            campaign_id=str(data["campaign_id"]),
-            start=int(data["start"]),
-            end=int(data["end"]),
-            generation=int(data.get("generation", 0)),
-            indexes=tuple(int(i) for i in data["indexes"]) if data.get("indexes") is not None else None,
-        )
-
-
-@dataclass(frozen=True)
-class Job:
-    """Campaign work too long for an API request: `dispatch` (write the audience, queue its chunks) or `purge`."""
-
-    kind: str
-    tenant_id: str
-    campaign_id: str
-
-    def to_json(self) -> str:
-        """The message body."""
-        return json.dumps({"v": 1, **asdict(self)}, separators=(",", ":"))
-
-
-def parse_message(body: str) -> Chunk | Job:
-    """A send-queue message: a chunk of recipients, or a job."""
-    data = json.loads(body)
-    if "kind" in data:
-        return Job(kind=str(data["kind"]), tenant_id=str(data["tenant_id"]), campaign_id=str(data["campaign_id"]))
-    return Chunk.from_json(body)
-
-
-def sender_group(campaign: Mapping[str, Any]) -> str:
-    """The FIFO message group of a campaign's chunks: one per sender number, so one worker paces each sender."""
-    return f"{campaign['channel_id']}:{campaign['sender']}"
+__all__ = ["Chunk", "Job", "SendQueue", "parse_message", "sender_group"]
 
 
 class SendQueue:

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.providers.base import Limits
-from chalicelib.adapters.queue import Job
 from chalicelib.domain.campaign import Campaign
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.commands import (
@@ -32,6 +31,7 @@ from chalicelib.domain.errors import (
     UnprocessableError,
 )
 from chalicelib.domain.idempotency import IdempotencyRecord
+from chalicelib.domain.messages import Job
 from chalicelib.domain.model import (
     CampaignStatus,
     utc_iso,

@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.providers.base import ProviderRules
-from chalicelib.adapters.queue import Chunk, Job
 from chalicelib.domain.campaign import Campaign
 from chalicelib.domain.errors import AudienceWrittenError, CampaignMovedError
+from chalicelib.domain.messages import Chunk, Job
 from chalicelib.domain.model import (
     COUNTER_SHARDS,
     SEND_INTERRUPTED,

@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import IO, Any, Protocol, TypeVar
 
-from chalicelib.adapters.queue import Chunk, Job
 from chalicelib.domain.channels import Channel, ChannelChanges
 from chalicelib.domain.idempotency import IdempotencyRecord
+from chalicelib.domain.messages import Chunk, Job
 from chalicelib.domain.phonebooks import Phonebook, PhonebookVersion
 from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.uploads import Upload, UploadOutcome

@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from chalicelib.adapters.providers.base import Outcome, Provider, ProviderRules, SendResult
-from chalicelib.adapters.queue import Chunk
 from chalicelib.domain.campaign import Campaign
 from chalicelib.domain.errors import CampaignMovedError, RecipientMovedError
+from chalicelib.domain.messages import Chunk
 from chalicelib.domain.model import SENDING_STATUSES, CampaignStatus, Clock, RecipientStatus, utc_iso
 from chalicelib.domain.phone import mask
 from chalicelib.domain.recipient import Recipient

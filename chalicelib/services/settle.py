@@ -16,10 +16,10 @@ import uuid
 from typing import Any
 
 from chalicelib.adapters.providers.base import Provider
-from chalicelib.adapters.queue import Chunk, Job
 from chalicelib.domain.campaign import Campaign
 from chalicelib.domain.errors import RecipientMovedError
 from chalicelib.domain.handover import Handover
+from chalicelib.domain.messages import Chunk, Job
 from chalicelib.domain.model import SEND_INTERRUPTED, SENDING_STATUSES, RecipientStatus, utc_iso
 from chalicelib.domain.recipient import Recipient
 from chalicelib.services import lifecycle
