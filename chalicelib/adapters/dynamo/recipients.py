@@ -15,19 +15,16 @@ A lost condition raises RecipientMovedError with the recipient as the winner lef
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from chalicelib.adapters.dynamo.table import (
     ConditionFailed,
     Page,
     Table,
     campaign_pk,
-    is_condition_failure,
     recipient_sk,
-    to_item,
 )
 from chalicelib.domain.errors import RecipientMovedError
 from chalicelib.domain.model import BUCKET_OF, COUNTER_SHARDS, RecipientStatus
@@ -144,18 +141,13 @@ class RecipientRepo:
         if not rows or self._put_absent(rows):
             return
         for row in rows:
-            try:
-                self.table.db.put_item(TableName=self.table.name, Item=to_item(row), ConditionExpression=ABSENT)
-            except ClientError as exc:
-                if not is_condition_failure(exc):
-                    raise
+            with contextlib.suppress(ConditionFailed):  # written meanwhile by the other dispatcher: theirs stands
+                self.table.put(row, ABSENT)
 
     def purge(self, campaign_id: str) -> None:
         """Remove a campaign's recipients, counters and hand-over records (a refused create, a deleted campaign)."""
         pk = campaign_pk(campaign_id)
-        keys = [{"pk": pk, "sk": i["sk"]} for i in self.table.query_all(pk, "", consistent=False)]
-        for start in range(0, len(keys), 25):
-            self.table._flush([{"DeleteRequest": {"Key": to_item(k)}} for k in keys[start : start + 25]])
+        self.table.batch_delete({"pk": pk, "sk": i["sk"]} for i in self.table.query_all(pk, "", consistent=False))
 
     # ------------------------------------------------------------------ claims
     def _key(self, campaign_id: str, index: int) -> dict[str, str]:
@@ -213,20 +205,18 @@ class RecipientRepo:
         """Count one more attempt on a recipient we still hold (the last one provably never left); its new number.
         RecipientMovedError when the claim is no longer ours."""
         try:
-            out = self.table.db.update_item(
-                TableName=self.table.name,
-                Key=to_item(self._key(campaign_id, index)),
-                UpdateExpression="ADD attempts :one",
-                ConditionExpression=HELD,
-                ExpressionAttributeNames=STATUS,
-                ExpressionAttributeValues=to_item({":one": 1, ":sending": "sending", ":token": token}),
-                ReturnValues="UPDATED_NEW",
+            new = self.table.update(
+                self._key(campaign_id, index),
+                "ADD attempts :one",
+                HELD,
+                {":one": 1, ":sending": "sending", ":token": token},
+                STATUS,
+                want_new=True,
             )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                raise RecipientMovedError("the claim is no longer ours") from exc
-            raise
-        return int(out["Attributes"]["attempts"]["N"])
+        except ConditionFailed as exc:
+            raise RecipientMovedError("the claim is no longer ours") from exc
+        assert new is not None
+        return int(new["attempts"])
 
     # ------------------------------------------------------------------ moves with their counts
     def _move(self, tx: Any, name: str, campaign_id: str, move: Move, want_old: bool = False) -> None:

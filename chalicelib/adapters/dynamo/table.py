@@ -142,22 +142,6 @@ class Page:
     next_cursor: str | None
 
 
-def cancel_reasons(exc: ClientError) -> list[str]:
-    reasons = exc.response.get("CancellationReasons") or []
-    return [str(r.get("Code", "None")) for r in reasons]
-
-
-def is_condition_failure(exc: ClientError) -> bool:
-    code = exc.response.get("Error", {}).get("Code", "")
-    if code == "ConditionalCheckFailedException":
-        return True
-    if code == "TransactionCanceledException":
-        reasons = cancel_reasons(exc)
-        # Without reasons (some emulators), treat a cancelled transaction as a lost condition.
-        return not reasons or "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons
-    return False
-
-
 class Table:
     """The table: a boto3 DynamoDB client and the table's name, with the few access shapes repositories use."""
 
@@ -237,16 +221,6 @@ class Table:
             if not last:
                 return Page(found, None)
             after = last["sk"]
-
-    def transact(self, items: list[dict[str, Any]]) -> bool:
-        """Run a transaction; False when a condition failed (the caller re-reads and decides)."""
-        try:
-            self.db.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
 
     def update(
         self,
@@ -328,6 +302,17 @@ class Table:
         batch: list[dict[str, Any]] = []
         for item in puts:
             batch.append({"PutRequest": {"Item": to_item(item)}})
+            if len(batch) == 25:
+                self._flush(batch)
+                batch = []
+        if batch:
+            self._flush(batch)
+
+    def batch_delete(self, keys: Iterable[Mapping[str, str]]) -> None:
+        """Delete items unconditionally, 25 per request, retrying what DynamoDB left unprocessed."""
+        batch: list[dict[str, Any]] = []
+        for key in keys:
+            batch.append({"DeleteRequest": {"Key": to_item(key)}})
             if len(batch) == 25:
                 self._flush(batch)
                 batch = []
