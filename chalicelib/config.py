@@ -48,6 +48,8 @@ class Settings:
     max_recipients_per_campaign: int
     chunk_size: int
     twilio_api_base: str | None
+    # Meta's Graph API, version included (the local stack points it at the simulator).
+    graph_api_base: str
     # How long a provider call may take before its answer counts as lost (the hand-over is then uncertain).
     provider_timeout_seconds: float
     # How long an uncertain hand-over waits for the provider's status callback before its records are checked.
@@ -73,6 +75,7 @@ def settings() -> Settings:
         max_recipients_per_campaign=_int("MAX_RECIPIENTS_PER_CAMPAIGN", 1000),
         chunk_size=_int("CHUNK_SIZE", 100),
         twilio_api_base=os.environ.get("TWILIO_API_BASE") or None,
+        graph_api_base=(os.environ.get("GRAPH_API_BASE") or "https://graph.facebook.com/v21.0").rstrip("/"),
         provider_timeout_seconds=float(_int("PROVIDER_TIMEOUT_MS", 10_000)) / 1000.0,
         settle_seconds=_int("SETTLE_SECONDS", 120),
         attribution_window_days=_int("ATTRIBUTION_WINDOW_DAYS", 7),

@@ -3,7 +3,7 @@ store and provider factories, once per Lambda container. Nothing else in chalice
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
@@ -16,6 +16,7 @@ from chalicelib.adapters.dynamo.idempotency import IdempotencyRepository
 from chalicelib.adapters.dynamo.phonebooks import PhonebookRepository
 from chalicelib.adapters.dynamo.recipients import RecipientRepo
 from chalicelib.adapters.dynamo.table import Table
+from chalicelib.adapters.dynamo.templates import TemplateRepository
 from chalicelib.adapters.dynamo.tenants import TenantRepository
 from chalicelib.adapters.dynamo.uploads import UploadRepository
 from chalicelib.adapters.handovers import HandoverRepo
@@ -38,15 +39,41 @@ LIMITS: dict[str, Any] = {
 }
 
 
+# The (provider, channel type) pairs this deployment wires, and their rules.
+RULES: dict[tuple[str, str], ProviderRules] = {
+    ("twilio", "sms"): twilio.TWILIO_SMS,
+}
+
+
 def provider_rules(provider: str, channel_type: str) -> ProviderRules:
     """The rules of the providers this deployment wires (by provider and channel type); 422 for any other."""
-    if (provider, channel_type) == ("twilio", "sms"):
-        return twilio.TWILIO_SMS
-    raise UnprocessableError(
-        "this deployment supports channels of type 'sms' with provider 'twilio' so far",
-        code="unsupported_channel",
-        details=[{"field": "type"}, {"field": "provider"}],
+    rules = RULES.get((provider, channel_type))
+    if rules is None:
+        pairs = ", ".join(f"type {t!r} with provider {p!r}" for p, t in RULES)
+        raise UnprocessableError(
+            f"this deployment supports channels of {pairs}",
+            code="unsupported_channel",
+            details=[{"field": "type"}, {"field": "provider"}],
+        )
+    return rules
+
+
+def _twilio(channel: Channel, creds: Mapping[str, str], settings: Settings) -> Provider:
+    return twilio.TwilioProvider(
+        creds["account_sid"],
+        creds["auth_token"],
+        api_base=settings.twilio_api_base,
+        timeout=settings.provider_timeout_seconds,
     )
+
+
+# How to reach each provider's account (a channel's provider and its credentials), and check its webhooks.
+PROVIDERS: dict[str, Callable[[Channel, Mapping[str, str], Settings], Provider]] = {
+    "twilio": _twilio,
+}
+VERIFIERS: dict[str, Callable[[Channel, Mapping[str, str]], WebhookVerifier]] = {
+    "twilio": lambda channel, creds: twilio.TwilioSignature(creds["auth_token"]),
+}
 
 
 def tenant_deps(table_name: str, clock: Clock | None = None) -> Deps:
@@ -68,6 +95,7 @@ def tenant_deps(table_name: str, clock: Clock | None = None) -> Deps:
         secrets=unused,
         scheduler=unused,
         blobs=unused,
+        templates=unused,
         clock=clock,
         ids=IdFactory(clock=clock.now),
         provider_for=unused,
@@ -85,16 +113,11 @@ def build(settings: Settings, clock: Clock | None = None) -> Deps:
     shared = Table(dynamodb, settings.table_name)
 
     def provider_for(channel: Channel, creds: Mapping[str, str]) -> Provider:
-        current = deps.settings  # read when called: a test may change the settings after build()
-        return twilio.TwilioProvider(
-            creds["account_sid"],
-            creds["auth_token"],
-            api_base=current.twilio_api_base,
-            timeout=current.provider_timeout_seconds,
-        )
+        # The settings are read when called: a test may change them after build().
+        return PROVIDERS[channel.provider](channel, creds, deps.settings)
 
     def verifier_for(channel: Channel, creds: Mapping[str, str]) -> WebhookVerifier:
-        return twilio.TwilioSignature(creds["auth_token"])
+        return VERIFIERS[channel.provider](channel, creds)
 
     deps = Deps(
         settings=settings,
@@ -115,6 +138,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Deps:
             settings.scheduler_role_arn,
         ),
         blobs=Blobs(session.client("s3", config=Config(signature_version="s3v4", **LIMITS)), settings.upload_bucket),
+        templates=TemplateRepository(shared),
         clock=clock,
         ids=IdFactory(clock=clock.now),
         provider_for=provider_for,

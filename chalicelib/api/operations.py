@@ -133,8 +133,11 @@ OPERATIONS: tuple[Operation, ...] = (
                 "`invalid_phone_number`: a sender is not a valid E.164 number (details list each, `field` "
                 "`senders.<index>`); `invalid_mps`: `mps` not from 0.01 to 1000; `invalid_credentials`: credentials "
                 "the provider could never accept (see `Credentials`; details name each field, "
-                "`credentials.account_sid` or `credentials.auth_token`, never its value). Nothing is saved.",
+                "`credentials.account_sid` or `credentials.auth_token`, never its value); "
+                "`invalid_provider_config`: `provider_config` does not fit the provider and senders (details name "
+                "each field). Nothing is saved.",
                 "unsupported_channel", "invalid_phone_number", "invalid_mps", "invalid_credentials",
+                "invalid_provider_config",
             ),
             503: "TryAgain",
         },

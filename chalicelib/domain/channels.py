@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 # A channel is deletable only when no campaign that uses it is in one of the other statuses.
 FINISHED_CAMPAIGN_STATUSES = ("completed", "stopped")
@@ -30,6 +31,8 @@ class Channel:
     created_at: str
     updated_at: str | None = None
     use_seq: int = 0
+    # Not secret, shown in answers: what the provider needs besides credentials (Meta: waba_id, phone_number_ids).
+    provider_config: Mapping[str, Any] | None = None
 
     def changed(self, changes: ChannelChanges, now: str) -> Channel:
         """This channel with `changes` applied at `now`."""
@@ -72,6 +75,7 @@ class CreateChannel:
     senders: tuple[str, ...]
     credentials: Mapping[str, str] = field(repr=False)
     mps: float | None = None
+    provider_config: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -82,3 +86,4 @@ class PatchChannel:
     senders: tuple[str, ...] | None = None
     credentials: Mapping[str, str] | None = field(default=None, repr=False)
     mps: float | None = None
+    provider_config: Mapping[str, Any] | None = None

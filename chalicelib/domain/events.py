@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +18,9 @@ class StatusEvent:
     error_code: str | None = None  # the provider's code when it failed or was undelivered
     error_message: str | None = None  # the provider's words for that code
     at: datetime | None = None  # when the provider says it happened (UTC); None when it does not say
+    # The reference we handed over with the message (campaign `c`, recipient `r`, attempt `a`, shard `s`), when the
+    # report carries it (Meta's biz_opaque_callback_data); None: it is in the callback URL's query (Twilio).
+    ref: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -37,3 +41,5 @@ class InboundMessage:
     body: str
     media: tuple[Media, ...] = ()
     at: datetime | None = None  # when the provider says it arrived (UTC); None when it does not say
+    context_id: str | None = None  # the provider's id of the message it replies to (WhatsApp context.id)
+    button_payload: str | None = None  # the payload of the quick-reply button pressed (WhatsApp), if one was

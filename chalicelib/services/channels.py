@@ -58,6 +58,17 @@ def _check_credentials(rules: ProviderRules, credentials: Mapping[str, str]) -> 
     return creds
 
 
+def _check_config(rules: ProviderRules, config: Mapping[str, Any] | None, senders: tuple[str, ...]) -> None:
+    """422 naming each field of `provider_config` the provider could not work with for these senders."""
+    problems = rules.config_problems(config, senders)
+    if problems:
+        raise UnprocessableError(
+            "provider_config does not fit the provider: " + "; ".join(why for _, why in problems),
+            code="invalid_provider_config",
+            details=[{"field": field, "message": why} for field, why in problems],
+        )
+
+
 def view(deps: Deps, channel: Channel) -> dict[str, Any]:
     """A channel as the API answers it (never with credentials)."""
     cid = channel.channel_id
@@ -85,6 +96,7 @@ def create_channel(
     senders = _check_senders(command.senders)
     _check_mps(command.mps)
     creds = _check_credentials(rules, command.credentials)
+    _check_config(rules, command.provider_config, senders)
     now = utc_iso(deps.clock.utcnow()) or ""
     channel_id = channel_id or deps.ids.new("ch")
     deps.secrets.put(tenant_id, channel_id, creds)
@@ -97,6 +109,7 @@ def create_channel(
         senders=senders,
         mps=float(command.mps) if command.mps is not None else rules.limits.default_mps,
         created_at=now,
+        provider_config=dict(command.provider_config) if command.provider_config else None,
     )
     try:
         deps.channels.create(channel)

@@ -21,6 +21,7 @@ from chalicelib.services.ports import (
     Queue,
     Scheduler,
     Secrets,
+    Templates,
     Tenants,
     Uploads,
 )
@@ -43,6 +44,7 @@ class Deps:
     secrets: Secrets
     scheduler: Scheduler
     blobs: Blobs
+    templates: Templates
     clock: Clock
     ids: IdFactory
     provider_for: Callable[[Channel, Mapping[str, str]], Provider]

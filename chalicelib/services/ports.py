@@ -14,6 +14,7 @@ from chalicelib.domain.channels import Channel, ChannelChanges
 from chalicelib.domain.idempotency import IdempotencyRecord
 from chalicelib.domain.messages import Chunk, Job
 from chalicelib.domain.phonebooks import Phonebook, PhonebookVersion
+from chalicelib.domain.templates import StoredTemplate, Template, TemplateUpdate
 from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.uploads import Upload, UploadOutcome
 
@@ -79,6 +80,30 @@ class Channels(Protocol):
 
     def put_inbound(self, tenant_id: str, channel_id: str, message: dict[str, Any]) -> None:
         """Keep an inbound message once (by its message_sid); DuplicateInboundError for a repeat."""
+        ...
+
+
+class Templates(Protocol):
+    """A channel's message templates, as last synced from the provider (and updated by its webhooks)."""
+
+    def replace_all(self, tenant_id: str, channel_id: str, templates: Sequence[Template], now: str) -> None:
+        """Store the provider's whole listing: the templates it no longer lists are removed."""
+        ...
+
+    def get(self, tenant_id: str, channel_id: str, template_id: str) -> StoredTemplate | None:
+        """One stored template of a channel."""
+        ...
+
+    def list(self, tenant_id: str, channel_id: str, limit: int, cursor: str | None) -> Page[StoredTemplate]:
+        """A page of a channel's templates, by id."""
+        ...
+
+    def apply_update(self, tenant_id: str, channel_id: str, update: TemplateUpdate, now: str) -> StoredTemplate | None:
+        """Record a template's new state; the template as it is now, or None when the channel does not store it."""
+        ...
+
+    def delete_all(self, tenant_id: str, channel_id: str) -> None:
+        """Remove every template of a channel (it is being deleted)."""
         ...
 
 

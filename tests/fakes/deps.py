@@ -17,6 +17,7 @@ from tests.fakes.aws import FakeBlobs, FakeQueue, FakeScheduler, FakeSecrets
 from tests.fakes.channels import FakeChannels
 from tests.fakes.idempotency import FakeIdempotency
 from tests.fakes.phonebooks import FakePhonebooks
+from tests.fakes.templates import FakeTemplates
 from tests.fakes.tenants import FakeTenants
 from tests.fakes.uploads import FakeUploads
 
@@ -38,6 +39,7 @@ def settings(**changes: Any) -> Settings:
         "max_recipients_per_campaign": 1000,
         "chunk_size": 100,
         "twilio_api_base": None,
+        "graph_api_base": "https://graph.example.test/v21.0",
         "provider_timeout_seconds": 10.0,
         "settle_seconds": 120,
         "attribution_window_days": 7,
@@ -84,6 +86,7 @@ class FakeWorld:
     secrets: FakeSecrets
     scheduler: FakeScheduler
     blobs: FakeBlobs
+    templates: FakeTemplates
     campaigns: FakeCampaignList
 
 
@@ -101,6 +104,7 @@ def fake_world(now: float = T0) -> FakeWorld:
         secrets=FakeSecrets(),
         scheduler=FakeScheduler(),
         blobs=FakeBlobs(),
+        templates=FakeTemplates(),
         campaigns=FakeCampaignList(),
     )
     world.deps = Deps(
@@ -117,6 +121,7 @@ def fake_world(now: float = T0) -> FakeWorld:
         secrets=world.secrets,
         scheduler=world.scheduler,
         blobs=world.blobs,
+        templates=world.templates,
         clock=clock,
         ids=IdFactory(clock=clock.now),
         provider_for=_no_provider,

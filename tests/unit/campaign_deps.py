@@ -19,11 +19,13 @@ from chalicelib.domain.model import Clock, IdFactory
 from chalicelib.services.deps import Deps
 from tests.fakes.campaigns import FakeCampaigns
 from tests.fakes.channels import FakeChannels
+from tests.fakes.deps import settings as fake_settings
 from tests.fakes.idempotency import FakeIdempotency
 from tests.fakes.items import FakeTable
 from tests.fakes.phonebooks import FakePhonebooks
 from tests.fakes.provider import FakeProvider
 from tests.fakes.recipients import FakeHandovers, FakeRecipients
+from tests.fakes.templates import FakeTemplates
 from tests.fakes.tenants import FakeTenants
 from tests.fakes.uploads import FakeUploads
 
@@ -100,27 +102,8 @@ class World:
 
 
 def settings(**changes: Any) -> Settings:
-    """Deployment settings for a unit test."""
-    values: dict[str, Any] = {
-        "table_name": "t",
-        "send_queue_url": "q",
-        "public_base_url": "https://hooks.example.test/api",
-        "secrets_prefix": "p/",
-        "scheduler_group": "g",
-        "scheduler_role_arn": "",
-        "scheduler_target_arn": "",
-        "max_campaigns_per_tenant": 10,
-        "max_recipients_per_campaign": 1000,
-        "chunk_size": 100,
-        "twilio_api_base": None,
-        "provider_timeout_seconds": 5.0,
-        "settle_seconds": 120,
-        "attribution_window_days": 7,
-        "upload_bucket": "b",
-        "inline_dispatch_max": 2000,
-    }
-    values.update(changes)
-    return Settings(**values)
+    """Deployment settings for a unit test of a campaign's life (few campaigns a tenant, a short provider timeout)."""
+    return fake_settings(**{"max_campaigns_per_tenant": 10, "provider_timeout_seconds": 5.0, **changes})
 
 
 def world(**setting_changes: Any) -> World:
@@ -158,6 +141,7 @@ def world(**setting_changes: Any) -> World:
         secrets=Secrets({(TENANT, CHANNEL): {"account_sid": "AC1", "auth_token": "t"}}),  # type: ignore[arg-type]
         scheduler=Scheduler(),  # type: ignore[arg-type]
         blobs=NoBlobs(),  # type: ignore[arg-type]
+        templates=FakeTemplates(),
         clock=clock,
         ids=IdFactory(clock=clock.now),
         provider_for=lambda channel, creds: provider,

@@ -176,3 +176,14 @@ def test_a_report_for_the_attempt_queued_again_disproves_its_absence() -> None:
     assert not released.disproves_absence(None, RecipientStatus.SENT)
     assert not replace(released, last_error={"code": "30003"}).disproves_absence(1, RecipientStatus.SENT)
     assert not replace(released, status=R.SENDING).disproves_absence(1, RecipientStatus.SENT)
+
+
+def test_a_button_payload_names_campaign_recipient_and_button_and_reads_back() -> None:
+    # GIVEN a payload we made WHEN it is read THEN it names the same campaign, recipient and button
+    from chalicelib.domain.templates import button_payload, parse_button_payload
+
+    payload = button_payload("cmp_01HX", 42, 1)
+    assert parse_button_payload(payload) == ("cmp_01HX", 42, 1)
+    # AND anything else (a PBX's own payload, a forged or truncated one) names nothing
+    for other in ("Stop promotions", "mc1:cmp_01HX:42", "mc1::1:0", "mc1:c:x:0", "mc1:c:٤٢:0", "mc2:c:1:0"):
+        assert parse_button_payload(other) is None

@@ -52,6 +52,7 @@ def channel_from_item(item: Mapping[str, Any]) -> Channel:
         created_at=str(item["created_at"]),
         updated_at=str(item["updated_at"]) if item.get("updated_at") else None,
         use_seq=int(item.get("use_seq", 0)),
+        provider_config=dict(item["provider_config"]) if item.get("provider_config") else None,
     )
 
 
@@ -70,6 +71,7 @@ def channel_item(channel: Channel) -> dict[str, Any]:
         "mps": channel.mps,
         "created_at": channel.created_at,
         "updated_at": channel.updated_at,
+        **({"provider_config": dict(channel.provider_config)} if channel.provider_config else {}),
     }
 
 

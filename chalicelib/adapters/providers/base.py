@@ -17,6 +17,23 @@ from enum import StrEnum
 from typing import Literal, Protocol
 
 from chalicelib.domain.events import InboundMessage, StatusEvent
+from chalicelib.domain.templates import Template, TemplateMessage, TemplateUpdate
+
+__all__ = [
+    "ErrorInfo",
+    "Limits",
+    "Lookup",
+    "Outcome",
+    "Provider",
+    "ProviderRules",
+    "SendResult",
+    "Template",
+    "TemplateMessage",
+    "TemplateUpdate",
+    "WebhookKind",
+    "WebhookRequest",
+    "WebhookVerifier",
+]
 
 
 class Outcome(StrEnum):
@@ -31,6 +48,7 @@ class Outcome(StrEnum):
     THROTTLED = "throttled"  # refused as too fast: slow down and try again, not the recipient's failure
     TRANSIENT = "transient"  # never left (connection refused, DNS, TLS handshake): safe to try again at once
     ACCOUNT = "account"  # credentials rejected, account suspended, out of credit: stop the campaign
+    TEMPLATE = "template"  # the template cannot be sent (paused, disabled, its parameters refused): stop the campaign
     UNCERTAIN = "uncertain"  # may have reached the provider (timeout, reset, 5xx): settle it, never resend blindly
 
 
@@ -88,6 +106,10 @@ class Limits:
     segmented: bool  # True: text is billed as SMS segments (GSM-7/UCS-2); False: one message whatever its length
     default_mps: float  # messages per second per sender
     templates: bool = False  # whether the provider has message templates (WhatsApp); SMS has none
+    # The least time between two messages from one sender to one contact (Meta's pair rate, 131056); 0: no limit.
+    pair_gap_seconds: float = 0.0
+    # What a template's media header may be, by header type: (lower-case MIME types, most bytes).
+    header_media: Mapping[str, tuple[frozenset[str], int]] = field(default_factory=dict)
 
     def accepts_media_type(self, content_type: str) -> bool:
         """Whether a file of this Content-Type (parameters and case ignored) may be attached."""
@@ -102,6 +124,10 @@ class ErrorInfo:
     outcome: Outcome  # a send refused with this code: what to do next
     message: str  # the provider's words for it
     opted_out: bool = False  # the recipient opted out at the provider: never retried
+    # A failure a campaign retry may send again only this long after it (Meta 131049: not now, maybe tomorrow).
+    retry_after_seconds: float | None = None
+    # For an ACCOUNT or TEMPLATE outcome: the campaign's stop_reason code (None: `provider_<code>`).
+    stop_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,27 +137,6 @@ class WebhookRequest:
     url: str
     body: bytes
     signature: str | None
-
-
-@dataclass(frozen=True)
-class Template:
-    """A message template as the provider lists it (WhatsApp). A provider without templates lists none."""
-
-    id: str
-    name: str
-    language: str
-    status: str
-    body: str
-    variables: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class TemplateMessage:
-    """A template to send instead of text: which one, and the value of each of its variables."""
-
-    template_id: str
-    variables: Mapping[str, str] = field(default_factory=dict)
-    header_media_url: str | None = None
 
 
 WebhookKind = Literal["status", "inbound"]
@@ -173,6 +178,19 @@ class ProviderRules(Protocol):
 
     def parse_inbound(self, request: WebhookRequest) -> list[InboundMessage]:
         """The messages in a (verified) inbound webhook."""
+        ...
+
+    def parse_template_updates(self, request: WebhookRequest) -> list[TemplateUpdate]:
+        """The template state changes in a (verified) webhook; none for a provider that never sends them."""
+        ...
+
+    def config_problems(self, config: Mapping[str, object] | None, senders: Sequence[str]) -> list[tuple[str, str]]:
+        """What is wrong with a channel's `provider_config` for these senders, as (field, why) pairs; empty if fine."""
+        ...
+
+    def handshake(self, query: Mapping[str, str], credentials: Mapping[str, str]) -> str | None:
+        """The text to answer a webhook verification request (Meta's hub.challenge) when its token is the channel's;
+        None when it is not (403), or when the provider has no such handshake."""
         ...
 
 

@@ -28,6 +28,7 @@ from chalicelib.adapters.providers.base import (
     SendResult,
     Template,
     TemplateMessage,
+    TemplateUpdate,
     WebhookKind,
     WebhookRequest,
 )
@@ -321,6 +322,18 @@ class TwilioRules:
     def parse_inbound(self, request: WebhookRequest) -> list[InboundMessage]:
         """An incoming message."""
         return parse_inbound(request)
+
+    def parse_template_updates(self, request: WebhookRequest) -> list[TemplateUpdate]:
+        """None: Twilio reports template approvals only through the Content API (the next sync)."""
+        return []
+
+    def config_problems(self, config: Mapping[str, object] | None, senders: Sequence[str]) -> list[tuple[str, str]]:
+        """Twilio needs no provider_config: any given is refused rather than silently ignored."""
+        return [("provider_config", "Twilio channels take no provider_config")] if config else []
+
+    def handshake(self, query: Mapping[str, str], credentials: Mapping[str, str]) -> str | None:
+        """None: Twilio has no webhook verification handshake."""
+        return None
 
 
 TWILIO_SMS = TwilioRules()
