@@ -140,7 +140,7 @@ def test_an_sms_account_lists_no_templates_and_refuses_one_without_calling_twili
         text=None,
         media_urls=(),
         status_callback="http://127.0.0.1:9/x",
-        template=TemplateMessage("HX" + "0" * 32, {"1": "Ann"}),
+        template=TemplateMessage("HX" + "0" * 32, "order_update", "en", variables={"1": "Ann"}),
     )
     assert (result.outcome, result.error_code) == (Outcome.PERMANENT, "template_not_supported")
     assert sim.messages() == []
