@@ -20,7 +20,7 @@ from chalicelib.adapters.dynamo.templates import TemplateRepository
 from chalicelib.adapters.dynamo.tenants import TenantRepository
 from chalicelib.adapters.dynamo.uploads import UploadRepository
 from chalicelib.adapters.handovers import HandoverRepo
-from chalicelib.adapters.providers import twilio
+from chalicelib.adapters.providers import twilio, twilio_whatsapp
 from chalicelib.adapters.providers.base import Provider, ProviderRules, WebhookVerifier
 from chalicelib.adapters.queue import SendQueue
 from chalicelib.adapters.scheduler import CampaignScheduler
@@ -42,6 +42,7 @@ LIMITS: dict[str, Any] = {
 # The (provider, channel type) pairs this deployment wires, and their rules.
 RULES: dict[tuple[str, str], ProviderRules] = {
     ("twilio", "sms"): twilio.TWILIO_SMS,
+    ("twilio", "whatsapp"): twilio_whatsapp.TWILIO_WHATSAPP,
 }
 
 
@@ -59,7 +60,9 @@ def provider_rules(provider: str, channel_type: str) -> ProviderRules:
 
 
 def _twilio(channel: Channel, creds: Mapping[str, str], settings: Settings) -> Provider:
-    return twilio.TwilioProvider(
+    # One Twilio account serves SMS and WhatsApp channels: the channel's type picks the dialect.
+    kind = twilio_whatsapp.TwilioWhatsAppProvider if channel.type == "whatsapp" else twilio.TwilioProvider
+    return kind(
         creds["account_sid"],
         creds["auth_token"],
         api_base=settings.twilio_api_base,

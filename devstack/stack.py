@@ -8,6 +8,7 @@ prints how to call it. Ctrl-C stops everything it started.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -135,6 +136,7 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
         channel_id=SANDBOX_CHANNEL_ID,
     )
     sim.add_number(SANDBOX_SENDER, SANDBOX_ACCOUNT_SID, mps=SANDBOX_MPS, inbound_url=channel["webhooks"]["inbound_url"])
+    _seed_twilio_whatsapp(d, sim, tenant_id)
 
     kills = int(os.environ.get("FAULT_KILL_SENDER_AFTER_ACCEPT") or 0)
     if kills:
@@ -172,6 +174,85 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
 
     threading.Thread(target=shutdown, name="shutdown", daemon=True).start()
     return Stack(port, sim.port, api_key, tenant_id, channel["id"], moto_url, stop_event)
+
+
+# ------------------------------------------------------------------------------------ Sandbox Twilio WhatsApp
+SANDBOX_TWA_CHANNEL_ID = "ch_sandbox_twa"
+SANDBOX_TWA_SENDER = "+14155238886"  # Twilio's own WhatsApp sandbox number
+SANDBOX_TWA_MPS = 80
+
+
+def _content_sid(name: str) -> str:
+    """A fixed ContentSid per sandbox template, so that it stays the same from one start to the next."""
+    return "HX" + hashlib.md5(f"sandbox-twa:{name}".encode()).hexdigest()  # noqa: S324 - an id, not a secret
+
+
+# The sandbox's Content API templates, as the contract lists them (API.md, Local stack).
+SANDBOX_TWA_CONTENTS: tuple[dict[str, Any], ...] = (
+    {"friendly_name": "hello_world", "language": "en_US", "types": {"twilio/text": {"body": "Hello World"}}},
+    {
+        "friendly_name": "order_update",
+        "language": "en",
+        "types": {"twilio/text": {"body": "Hi {{1}}, your order {{2}} has shipped."}},
+    },
+    {
+        "friendly_name": "spring_promo",
+        "language": "en",
+        "category": "MARKETING",
+        "types": {
+            "twilio/card": {
+                "title": "{{1}}",
+                "media": ["https://media.example.test/sandbox/spring_promo.jpg"],
+                "actions": [{"type": "QUICK_REPLY", "title": "Stop promotions", "id": "stop_promotions"}],
+            }
+        },
+    },
+    {
+        "friendly_name": "promo_pending",
+        "language": "en",
+        "category": "MARKETING",
+        "status": "pending",
+        "types": {"twilio/text": {"body": "Our new collection is here, {{1}}!"}},
+    },
+    {
+        "friendly_name": "old_offer",
+        "language": "en",
+        "category": "MARKETING",
+        "status": "paused",
+        "types": {"twilio/text": {"body": "Last chance: {{1}} off everything."}},
+    },
+)
+
+
+def _seed_twilio_whatsapp(d: Any, sim: Any, tenant_id: str) -> dict[str, Any]:
+    """Create `Sandbox Twilio WhatsApp` (ch_sandbox_twa) on the sandbox Twilio account: its sender a WhatsApp number
+    at the simulator posting inbound to the channel, and the five sandbox templates in the simulator's Content API."""
+    from chalicelib.domain.channels import CreateChannel
+    from chalicelib.services import channels
+
+    channel = channels.create_channel(
+        d,
+        tenant_id,
+        CreateChannel(
+            name="Sandbox Twilio WhatsApp",
+            type="whatsapp",
+            provider="twilio",
+            senders=(SANDBOX_TWA_SENDER,),
+            credentials={"account_sid": SANDBOX_ACCOUNT_SID, "auth_token": SANDBOX_AUTH_TOKEN},
+            mps=SANDBOX_TWA_MPS,
+        ),
+        channel_id=SANDBOX_TWA_CHANNEL_ID,
+    )
+    sim.add_number(
+        SANDBOX_TWA_SENDER,
+        SANDBOX_ACCOUNT_SID,
+        mps=SANDBOX_TWA_MPS,
+        inbound_url=channel["webhooks"]["inbound_url"],
+        whatsapp=True,
+    )
+    for spec in SANDBOX_TWA_CONTENTS:
+        sim.add_content(SANDBOX_ACCOUNT_SID, {**spec, "sid": _content_sid(spec["friendly_name"])})
+    return channel
 
 
 def is_outcome_write(params: dict[str, Any]) -> bool:

@@ -95,6 +95,20 @@ class ConcurrencyError(ServiceError):
     code = "try_again"
 
 
+class ProviderRefusedError(UnprocessableError):
+    """The provider refused a call made with the channel's credentials (401/403: wrong or revoked credentials, or a
+    product the account does not have): the channel must be fixed, asking again will not help (422)."""
+
+    code = "provider_refused"
+
+
+class ProviderUnavailableError(ServiceError):
+    """The provider could not be reached or answered with a server error; the caller may try again later (503)."""
+
+    status = 503
+    code = "provider_unavailable"
+
+
 # ---------------------------------------------------------------------------------------------------- lost races
 # What a repository raises when a conditional write loses. Each is a subclass of the error the API answered with
 # before, so statuses and codes stay the same; each carries what the caller needs (the item as it was, from

@@ -23,6 +23,7 @@ from devstack.twilio_sim.rules import (
     MEDIA_RETRIEVAL_FAILED,
     MEDIA_TOO_LARGE,
     SIGNATURE_HEADER,
+    WHATSAPP_PREFIX,
     country_of,
     new_sid,
 )
@@ -105,8 +106,15 @@ def post_inbound(
     body: str,
     media_urls: Sequence[str],
     callback_timeout: float,
+    button_payload: str | None = None,
+    button_text: str | None = None,
+    replied_to: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    """Post a signed incoming-message webhook for ``to_number``; (HTTP status to answer, result JSON)."""
+    """Post a signed incoming-message webhook for ``to_number``; (HTTP status to answer, result JSON).
+
+    To a WhatsApp sender it is addressed ``whatsapp:+E164`` both ways and carries WhatsApp's fields: ``ProfileName``,
+    ``WaId``, ``MessageType`` and, for a quick-reply button press, ``ButtonPayload`` (the button's id) and
+    ``ButtonText``; ``replied_to`` (a message sid) is the ``OriginalRepliedMessageSid`` of a reply or button press."""
     for name, value in (("from", from_number), ("to", to_number)):
         if not isinstance(value, str) or not value:
             raise ValueError(f"'{name}' must be a non-empty string")
@@ -114,7 +122,10 @@ def post_inbound(
         raise ValueError("'body' must be a string")
     if isinstance(media_urls, str) or not all(isinstance(u, str) and u for u in media_urls):
         raise ValueError("'media' must be a list of URLs")
-    url, token, account_sid = model.inbound_target(to_number)
+    for name, extra in (("button_payload", button_payload), ("button_text", button_text), ("replied_to", replied_to)):
+        if extra is not None and not isinstance(extra, str):
+            raise ValueError(f"'{name}' must be a string")
+    url, token, account_sid, whatsapp = model.inbound_target(to_number)
     if not url or not token:
         return 409, {"error": f"number {to_number} has no inbound_url", "status": 409}
     sid = new_sid("MM" if media_urls else "SM")
@@ -139,6 +150,18 @@ def post_inbound(
         "From": from_number,
         "ApiVersion": API_VERSION,
     }
+    if whatsapp:
+        params["To"] = WHATSAPP_PREFIX + to_number
+        params["From"] = WHATSAPP_PREFIX + from_number
+        params["ProfileName"] = "Sim User"
+        params["WaId"] = from_number.lstrip("+")
+        params["MessageType"] = "button" if button_payload else ("image" if media_urls else "text")
+        if button_payload:
+            params["ButtonPayload"] = button_payload
+            params["ButtonText"] = button_text or body
+        if replied_to:
+            params["OriginalRepliedMessageSid"] = replied_to
+            params["OriginalRepliedMessageSender"] = WHATSAPP_PREFIX + to_number
     for i, media_url in enumerate(media_urls):
         params[f"MediaContentType{i}"] = mimetypes.guess_type(urlsplit(media_url).path)[0] or "image/jpeg"
         params[f"MediaUrl{i}"] = media_url

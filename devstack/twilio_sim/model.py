@@ -14,18 +14,33 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
+from devstack.twilio_sim.content import (
+    APPROVAL_STATUSES,
+    NOT_APPROVED_CODES,
+    OUTSIDE_WINDOW,
+    UNKNOWN_CONTENT,
+    Content,
+    content_values,
+    list_page,
+    new_content,
+    render,
+)
 from devstack.twilio_sim.records import Config, Delivery, Job, Message, Number
 from devstack.twilio_sim.rules import (
     API_VERSION,
     DATE_SENT_PARAMS,
     E164,
+    FROM_TO_MISMATCH,
     MAX_BODY_CHARS,
     MAX_MEDIA_URLS,
     RESET,
     TEST_NUMBER_ERRORS,
+    UNKNOWN_WHATSAPP_SENDER,
+    WHATSAPP_PREFIX,
+    WHATSAPP_TEST_NUMBER_ERRORS,
     TwilioApiError,
     UnknownNumberError,
     bool_opt,
@@ -38,6 +53,21 @@ from devstack.twilio_sim.rules import (
     number_opt,
     undelivered_opt,
 )
+
+
+class _Send(NamedTuple):
+    """A create-message request as checked: where it goes, from which sender, what it carries."""
+
+    to: str  # as given (`whatsapp:+E164` on WhatsApp)
+    number: str  # the recipient's E.164 number
+    sender: Number
+    body: str
+    media: list[str]
+    callback: str | None
+    service_sid: str | None
+    whatsapp: bool
+    content: Content | None
+    values: dict[str, str] | None
 
 
 class TwilioModel:
@@ -60,6 +90,7 @@ class TwilioModel:
         self._numbers: dict[str, Number] = {}
         self._messages: list[Message] = []
         self._by_sid: dict[str, Message] = {}
+        self._contents: dict[str, Content] = {}  # Content API templates by sid
         self._config = Config(callback_delay_ms=self._default_callback_delay_ms)
         self._stats = self._fresh_stats()
         self._generation = 0
@@ -80,8 +111,18 @@ class TwilioModel:
         with self._lock:
             self._accounts[account_sid] = auth_token
 
-    def add_number(self, number: str, account_sid: str, mps: float = 1.0, inbound_url: str | None = None) -> None:
-        """Register (or update) a sender number of an account, its messages-per-second limit and inbound webhook."""
+    def add_number(
+        self,
+        number: str,
+        account_sid: str,
+        mps: float = 1.0,
+        inbound_url: str | None = None,
+        whatsapp: bool = False,
+    ) -> None:
+        """Register (or update) a sender number of an account, its messages-per-second limit and inbound webhook;
+        ``whatsapp`` makes it a WhatsApp sender (addressed ``whatsapp:+E164``)."""
+        if not isinstance(whatsapp, bool):
+            raise ValueError("whatsapp must be true or false")
         if not isinstance(number, str) or not E164.match(number):
             raise ValueError("number must be an E.164 phone number")
         if isinstance(mps, bool) or not isinstance(mps, int | float) or not math.isfinite(mps) or mps <= 0:
@@ -91,7 +132,30 @@ class TwilioModel:
         with self._lock:
             if account_sid not in self._accounts:
                 raise ValueError(f"unknown account {account_sid!r}; add the account first")
-            self._numbers[number] = Number(number, account_sid, float(mps), inbound_url)
+            self._numbers[number] = Number(number, account_sid, float(mps), inbound_url, whatsapp=whatsapp)
+
+    def add_content(self, account_sid: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Create (or replace, by ``sid``) a Content API template of an account; its ContentAndApprovals item."""
+        with self._lock:
+            if account_sid not in self._accounts:
+                raise ValueError(f"unknown account {account_sid!r}; add the account first")
+            content = new_content(account_sid, spec, self.wall_clock())
+            old = self._contents.get(content.sid)
+            if old is not None:
+                content.created_at = old.created_at
+            self._contents[content.sid] = content
+            return content.resource()
+
+    def set_content_status(self, sid: str, status: str) -> dict[str, Any]:
+        """Move a template's WhatsApp approval to ``status`` (as Meta pausing or disabling it would)."""
+        if status not in APPROVAL_STATUSES:
+            raise ValueError(f"'status' must be one of {', '.join(APPROVAL_STATUSES)}")
+        with self._lock:
+            content = self._contents.get(sid)
+            if content is None:
+                raise UnknownNumberError(f"no content {sid} is configured")
+            content.status = status
+            return content.resource()
 
     def configure(self, **opts: Any) -> dict[str, Any]:
         """Change fault injection and timing (see ``Config``); unknown options raise ValueError. Returns the config."""
@@ -133,6 +197,7 @@ class TwilioModel:
             if all:
                 self._numbers.clear()
                 self._accounts.clear()
+                self._contents.clear()
             self._cond.notify_all()
 
     # ------------------------------------------------------------------ inspection
@@ -173,10 +238,11 @@ class TwilioModel:
                 self._stats["throttled"] += 1
                 raise TwilioApiError(429, 20429, "Too Many Requests")
             try:
-                to, sender, body, media, callback, service_sid = self._validate(path_sid, form)
+                checked = self._validate(path_sid, form)
             except TwilioApiError:
                 self._stats["rejected"] += 1
                 raise
+            sender = checked.sender
             window, capacity = sender.limits()
             now = self._clock()
             while sender.window and sender.window[0] <= now - window:
@@ -187,25 +253,25 @@ class TwilioModel:
             sender.window.append(now)
 
             wall = self.wall_clock()
-            final_code = self._config.undelivered.get(to)
-            plan: list[tuple[str, int | None]] = [("sent", None)]
-            plan.append(("undelivered", final_code) if final_code is not None else ("delivered", None))
             message = Message(
                 sid=new_sid("SM"),
                 account_sid=path_sid,
-                from_=sender.number,
-                to=to,
-                body=body,
-                media_urls=media,
-                status_callback=callback,
-                messaging_service_sid=service_sid,
+                from_=WHATSAPP_PREFIX + sender.number if checked.whatsapp else sender.number,
+                to=checked.to,
+                body=checked.body,
+                media_urls=checked.media,
+                status_callback=checked.callback,
+                messaging_service_sid=checked.service_sid,
                 created_at=wall,
                 date_updated=wall,
-                plan=plan,
+                plan=self._plan(checked),
+                # A content template's media was fetched and checked when it was approved: not fetched again.
                 media=[
                     {"url": url, "status": "pending", "bytes": None, "content_type": None, "http_status": None}
-                    for url in media
+                    for url in (checked.media if checked.content is None else ())
                 ],
+                content_sid=checked.content.sid if checked.content else None,
+                content_variables=checked.values,
             )
             if self._config.drop_callbacks_next > 0:
                 self._config.drop_callbacks_next -= 1
@@ -295,6 +361,13 @@ class TwilioModel:
             "uri": uri(page, token or None),
         }
 
+    def list_contents(self, authorization: str | None, query: Mapping[str, list[str]]) -> dict[str, Any]:
+        """Handle ``GET content.twilio.com/v1/ContentAndApprovals``: the authenticated account's templates with their
+        WhatsApp approval, oldest first, paged by ``PageSize`` with ``meta.next_page_url``."""
+        with self._lock:
+            account_sid = self._account_of(authorization)
+            return list_page([c for c in self._contents.values() if c.account_sid == account_sid], query)
+
     # ------------------------------------------------------------------ internals
 
     @staticmethod
@@ -313,6 +386,32 @@ class TwilioModel:
             "inbound": 0,
         }
 
+    def _account_of(self, authorization: str | None) -> str:
+        """The account whose credentials the Authorization header carries (401 20003 for any other)."""
+        user = ""
+        if authorization and authorization.startswith("Basic "):
+            try:
+                user = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8").partition(":")[0]
+            except (binascii.Error, UnicodeDecodeError):
+                user = ""
+        self._authenticate(user, authorization)
+        return user
+
+    def _plan(self, checked: _Send) -> list[tuple[str, int | None]]:
+        """The statuses a message accepted now will report, in order."""
+        if checked.whatsapp:
+            code = WHATSAPP_TEST_NUMBER_ERRORS.get(checked.number)
+            if code is None and checked.content is not None and checked.content.status != "approved":
+                code = NOT_APPROVED_CODES.get(checked.content.status, OUTSIDE_WINDOW)
+            if code is not None:
+                return [("failed", code)]
+        final_code = self._config.undelivered.get(checked.number)
+        plan: list[tuple[str, int | None]] = [("sent", None)]
+        plan.append(("undelivered", final_code) if final_code is not None else ("delivered", None))
+        if checked.whatsapp and final_code is None:
+            plan.append(("read", None))
+        return plan
+
     def _authenticate(self, path_sid: str, authorization: str | None) -> None:
         unauthorized = TwilioApiError(401, 20003, "Authenticate")
         if not authorization or not authorization.startswith("Basic "):
@@ -326,15 +425,14 @@ class TwilioModel:
         if not sep or token is None or token != password or user != path_sid:
             raise unauthorized
 
-    def _validate(
-        self, account_sid: str, form: Mapping[str, list[str]]
-    ) -> tuple[str, Number, str, list[str], str | None, str | None]:
+    def _validate(self, account_sid: str, form: Mapping[str, list[str]]) -> _Send:
         to = first(form, "To")
         from_ = first(form, "From")
         service_sid = first(form, "MessagingServiceSid")
         body = first(form, "Body") or ""
         media = [u for u in form.get("MediaUrl", []) if u]
         callback = first(form, "StatusCallback")
+        content_sid = first(form, "ContentSid")
         if len(media) > MAX_MEDIA_URLS:
             raise TwilioApiError(400, 21623, "Number of media files exceeds allowed limit")
         if not all(is_http_url(u) for u in media):
@@ -343,12 +441,20 @@ class TwilioModel:
             raise TwilioApiError(400, 21604, "A 'To' phone number is required.")
         if not from_ and not service_sid:
             raise TwilioApiError(400, 21603, "A 'From' phone number is required.")
-        if not body and not media and not first(form, "ContentSid"):
+        if not body and not media and not content_sid:
             raise TwilioApiError(400, 21602, "Message body is required.")
         if len(body) > MAX_BODY_CHARS:
             raise TwilioApiError(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
+        whatsapp = to.startswith(WHATSAPP_PREFIX)
+        if from_ and from_.startswith(WHATSAPP_PREFIX) != whatsapp:
+            raise TwilioApiError(400, FROM_TO_MISMATCH, "Invalid From and To pair: they must be of the same channel")
+        number = to[len(WHATSAPP_PREFIX) :] if whatsapp else to
         if from_:
-            sender = self._numbers.get(from_)
+            sender = self._numbers.get(from_[len(WHATSAPP_PREFIX) :] if whatsapp else from_)
+            if whatsapp and (sender is None or sender.account_sid != account_sid or not sender.whatsapp):
+                raise TwilioApiError(
+                    400, UNKNOWN_WHATSAPP_SENDER, "Twilio could not find a Channel with the specified From address"
+                )
             if sender is None or sender.account_sid != account_sid:
                 raise TwilioApiError(
                     400,
@@ -358,18 +464,26 @@ class TwilioModel:
                 )
         else:
             # A messaging service without From: send from the account's first number (a one-number sender pool).
-            owned = [n for n in self._numbers.values() if n.account_sid == account_sid]
+            owned = [n for n in self._numbers.values() if n.account_sid == account_sid and n.whatsapp == whatsapp]
             if not owned:
                 raise TwilioApiError(400, 21703, "The Messaging Service does not have a phone number available.")
             sender = owned[0]
-        if to in TEST_NUMBER_ERRORS:
-            code, template = TEST_NUMBER_ERRORS[to]
-            raise TwilioApiError(400, code, template.format(to=to))
-        if not E164.match(to):
+        if not whatsapp and number in TEST_NUMBER_ERRORS:
+            code, template = TEST_NUMBER_ERRORS[number]
+            raise TwilioApiError(400, code, template.format(to=number))
+        if not E164.match(number):
             raise TwilioApiError(400, 21211, f"The 'To' number {to} is not a valid phone number.")
         if callback is not None and not is_http_url(callback):
             raise TwilioApiError(400, 21609, "The StatusCallback URL is not a valid URL.")
-        return to, sender, body, media, callback, service_sid
+        content, values = None, None
+        if content_sid:
+            content = self._contents.get(content_sid)
+            if content is None or content.account_sid != account_sid:
+                raise TwilioApiError(400, UNKNOWN_CONTENT, "The ContentSid is Invalid")
+            values = content_values(content, first(form, "ContentVariables"))
+            # With a ContentSid, Body and MediaUrl are ignored: the message is the template filled in.
+            body, media = render(content, values)
+        return _Send(to, number, sender, body, media, callback, service_sid, whatsapp, content, values)
 
     def _schedule(self, sid: str, stage: int, delay: float, attempt: int = 0, token: str | None = None) -> None:
         job = Job(time.monotonic() + delay, next(self._seq), sid, stage, self._generation, attempt)
@@ -468,13 +582,14 @@ class TwilioModel:
             if job.stage + 1 < len(delivery.message.plan):
                 self._schedule(job.sid, job.stage + 1, self._config.callback_delay_ms / 1000.0)
 
-    def inbound_target(self, to_number: str) -> tuple[str | None, str | None, str]:
-        """Where an incoming message to ``to_number`` is posted: (inbound URL, the account's token, account sid)."""
+    def inbound_target(self, to_number: str) -> tuple[str | None, str | None, str, bool]:
+        """Where an incoming message to ``to_number`` is posted: (inbound URL, the account's token, account sid,
+        whether it is a WhatsApp sender)."""
         with self._lock:
             number = self._numbers.get(to_number)
             if number is None:
                 raise UnknownNumberError(f"no number {to_number} is configured")
-            return number.inbound_url, self._accounts.get(number.account_sid), number.account_sid
+            return number.inbound_url, self._accounts.get(number.account_sid), number.account_sid, number.whatsapp
 
     def count_inbound(self) -> None:
         """Count one incoming message posted."""

@@ -20,6 +20,7 @@ class Number:
     mps: float
     inbound_url: str | None
     window: deque[float] = field(default_factory=deque)
+    whatsapp: bool = False  # a WhatsApp sender (sends and receives as `whatsapp:+E164`)
 
     def limits(self) -> tuple[float, int]:
         """The sliding window (seconds) and how many messages it admits: mps per 1 s, or 1 per 1/mps s below 1."""
@@ -33,6 +34,7 @@ class Number:
             "account_sid": self.account_sid,
             "mps": self.mps,
             "inbound_url": self.inbound_url,
+            "whatsapp": self.whatsapp,
         }
 
 
@@ -60,6 +62,8 @@ class Message:
     media: list[dict[str, Any]] = field(default_factory=list)
     # Accepted, but its status callbacks are never posted (the `drop_callbacks_next` fault).
     drop_callbacks: bool = False
+    content_sid: str | None = None  # the content template it was sent with (ContentSid)
+    content_variables: dict[str, str] | None = None  # the values it was filled with
 
     def item(self) -> dict[str, Any]:
         """The entry listed by ``GET /sim/messages``."""
@@ -75,6 +79,8 @@ class Message:
             "error_code": self.error_code,
             "status_callback": self.status_callback,
             "created_at": self.created_at,
+            "content_sid": self.content_sid,
+            "content_variables": self.content_variables,
         }
 
     def resource(self) -> dict[str, Any]:

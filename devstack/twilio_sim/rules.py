@@ -54,6 +54,23 @@ TEST_NUMBER_ERRORS: dict[str, tuple[int, str]] = {
     "+15005550009": (21614, "'To' number is not a valid mobile number"),
 }
 
+# WhatsApp (https://www.twilio.com/docs/whatsapp/api): From and To are `whatsapp:+E164`; the From must be one of the
+# account's WhatsApp senders, or the send is refused with 63007 "Twilio could not find a Channel with the specified
+# From address". A `whatsapp:` From with a To that is not (or the other way round) is refused with 21910 "Invalid From
+# and To pair". Every WhatsApp message delivered is then read (Twilio posts `read` after `delivered`).
+WHATSAPP_PREFIX = "whatsapp:"
+UNKNOWN_WHATSAPP_SENDER = 63007
+FROM_TO_MISMATCH = 21910
+# The contract's WhatsApp test numbers, as Twilio reports what Meta answers for them: accepted, then `failed` with
+# 63024 "Invalid message recipient" (Meta's 131026: not a WhatsApp user), 63049 "Meta chose not to deliver this
+# WhatsApp marketing message" (Meta's 131049), 63014 "Channel message blocked by user action" (the recipient blocked
+# the business or stopped its marketing messages: Meta's 131050).
+WHATSAPP_TEST_NUMBER_ERRORS: dict[str, int] = {
+    "+15550199001": 63024,
+    "+15550199002": 63049,
+    "+15550199003": 63014,
+}
+
 _COUNTRY_PREFIXES: dict[str, str] = {
     "+1": "US",
     "+31": "NL",
@@ -87,6 +104,11 @@ def rfc2822(ts: float) -> str:
         f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
         f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
     )
+
+
+def iso8601(ts: float) -> str:
+    """A wall-clock timestamp the way Twilio's newer APIs (Content) write it, e.g. ``2015-07-30T20:12:31Z``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def country_of(number: str) -> str:

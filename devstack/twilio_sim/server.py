@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000
 CREATE_PATH = re.compile(r"^/2010-04-01/Accounts/([^/]+)/Messages\.json$")
 FETCH_PATH = re.compile(r"^/2010-04-01/Accounts/([^/]+)/Messages/([^/]+)\.json$")
+CONTENT_LIST_PATH = "/v1/ContentAndApprovals"  # content.twilio.com, rewritten here like api.twilio.com
 
 
 class TwilioSimulator(TwilioModel):
@@ -118,10 +119,19 @@ class TwilioSimulator(TwilioModel):
         return f"http://{host}:{self.port}"
 
     def inbound(
-        self, from_number: str, to_number: str, body: str = "", media_urls: Sequence[str] = ()
+        self,
+        from_number: str,
+        to_number: str,
+        body: str = "",
+        media_urls: Sequence[str] = (),
+        *,
+        button_payload: str | None = None,
+        button_text: str | None = None,
+        replied_to: str | None = None,
     ) -> tuple[int, dict[str, Any]]:
         """Post a signed incoming-message webhook for ``to_number``; (HTTP status to answer, result JSON)."""
-        return post_inbound(self, from_number, to_number, body, media_urls, self._callback_timeout)
+        extras = (button_payload, button_text, replied_to)
+        return post_inbound(self, from_number, to_number, body, media_urls, self._callback_timeout, *extras)
 
 
 def _str(body: Mapping[str, Any], key: str, default: str | None = None) -> str:
@@ -218,6 +228,12 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._method_not_allowed()
             return
+        if path.rstrip("/") == CONTENT_LIST_PATH:
+            if method == "GET":
+                self._twilio(200, lambda: self.sim.list_contents(self._auth(), query))
+            else:
+                self._method_not_allowed()
+            return
         fetch = FETCH_PATH.match(path)
         if fetch:
             account_sid, message_sid = fetch.group(1), fetch.group(2)
@@ -248,6 +264,8 @@ class _Handler(BaseHTTPRequestHandler):
             "/sim/health": ("GET",),
             "/sim/accounts": ("POST",),
             "/sim/numbers": ("POST",),
+            "/sim/contents": ("POST",),
+            "/sim/contents/status": ("POST",),
             "/sim/config": ("GET", "POST"),
             "/sim/reset": ("POST",),
             "/sim/messages": ("GET",),
@@ -276,7 +294,10 @@ class _Handler(BaseHTTPRequestHandler):
             elif path == "/sim/numbers":
                 mps = body.get("mps")
                 mps = 1.0 if mps is None else mps
-                sim.add_number(_str(body, "number"), _str(body, "account_sid"), mps, body.get("inbound_url"))
+                whatsapp = body.get("whatsapp", False)
+                sim.add_number(
+                    _str(body, "number"), _str(body, "account_sid"), mps, body.get("inbound_url"), whatsapp=whatsapp
+                )
                 self._json(
                     201,
                     {
@@ -284,8 +305,13 @@ class _Handler(BaseHTTPRequestHandler):
                         "account_sid": body["account_sid"],
                         "mps": mps,
                         "inbound_url": body.get("inbound_url"),
+                        "whatsapp": whatsapp,
                     },
                 )
+            elif path == "/sim/contents":
+                self._json(201, sim.add_content(_str(body, "account_sid"), body))
+            elif path == "/sim/contents/status":
+                self._json(200, sim.set_content_status(_str(body, "sid"), _str(body, "status")))
             elif path == "/sim/config":
                 self._json(200, sim.configure(**body))
             elif path == "/sim/reset":
@@ -298,7 +324,15 @@ class _Handler(BaseHTTPRequestHandler):
                 media = body.get("media") or []
                 if not isinstance(media, list):
                     raise ValueError("'media' must be a list of URLs")
-                status, result = sim.inbound(_str(body, "from"), _str(body, "to"), _str(body, "body", ""), media)
+                status, result = sim.inbound(
+                    _str(body, "from"),
+                    _str(body, "to"),
+                    _str(body, "body", ""),
+                    media,
+                    button_payload=body.get("button_payload"),
+                    button_text=body.get("button_text"),
+                    replied_to=body.get("replied_to"),
+                )
                 self._json(status, result)
         except UnknownNumberError as exc:
             raise _BadRequest(404, str(exc)) from None

@@ -57,7 +57,7 @@ def test_a_channel_is_answered_with_its_webhooks_and_never_its_credentials() -> 
         ({"mps": 1001.0}, "invalid_mps"),
         ({"mps": 10**4000}, "invalid_mps"),  # an int no float can hold: refused, never converted first
         ({"credentials": {"account_sid": "XX", "auth_token": "t"}}, "invalid_credentials"),
-        ({"type": "whatsapp"}, "unsupported_channel"),
+        ({"type": "rcs"}, "unsupported_channel"),  # twilio with type whatsapp is supported now
         ({"provider": "whatsapp_cloud"}, "unsupported_channel"),
     ],
 )

@@ -401,6 +401,10 @@ class TwilioProvider(TwilioRules):
         messages created since the claim. Absent is said only when none of those is outbound; one whose text or
         media differ from ours (Twilio altered it, or another campaign's) makes the answer "can't tell".
         """
+        return self._lookup(to, sender, (text or "", media_count), since)
+
+    def _lookup(self, to: str, sender: str, content: tuple[str, int] | None, since: float) -> Lookup:
+        """`find` for these addresses: `content` is the (text, media count) ours has; None matches any outbound."""
         floor = since - RECORD_SKEW_SECONDS
         matches = []
         others = 0
@@ -411,7 +415,9 @@ class TwilioProvider(TwilioRules):
                 created = _epoch(message.date_created)
                 if created is None or created < floor or not str(message.direction or "").startswith("outbound"):
                     continue
-                if (text or "") == (message.body or "") and int(message.num_media or 0) == media_count:
+                if content is None or (
+                    content[0] == (message.body or "") and int(message.num_media or 0) == content[1]
+                ):
                     matches.append((created, message))
                 else:
                     others += 1
@@ -429,7 +435,7 @@ class TwilioProvider(TwilioRules):
         status = RECORD_STATUSES.get(str(found.status or "").lower(), "sent")
         failed = status in ("failed", "undelivered")
         code = str(found.error_code) if found.error_code and failed else None
-        message = error(code or status).message if failed else None
+        message = self.error(code or status).message if failed else None
         return Lookup(True, message_id=found.sid, status=status, error_code=code, error_message=message)
 
 
