@@ -7,9 +7,15 @@ An MMS (``MediaUrl``) is fetched before its first callback, as Twilio does; medi
 Control endpoints under ``/sim/`` configure it and inject latency and failures; ``POST /sim/inbound`` makes it post
 a signed incoming-message webhook, as Twilio would.
 
-Parts: rules.py (Twilio's codes, limits, test numbers), records.py and model.py (the state and how a
-message moves), callbacks.py (what it posts and fetches), server.py (HTTP), __main__.py (the CLI:
-``python -m devstack.twilio_sim --port 8001``).
+WhatsApp as Twilio plays it: a number added with ``whatsapp=True`` sends and receives as ``whatsapp:+E164``; the
+Content API (``GET content.twilio.com/v1/ContentAndApprovals``, paged; templates added with ``POST /sim/contents``,
+their approval moved with ``POST /sim/contents/status``) backs ``ContentSid`` + ``ContentVariables`` sends, rendered
+into the stored Body; WhatsApp messages are delivered then read, and the contract's WhatsApp test numbers fail (see
+rules.py and content.py).
+
+Parts: rules.py (Twilio's codes, limits, test numbers), content.py (the Content API), records.py and model.py
+(the state and how a message moves), callbacks.py (what it posts and fetches), server.py (HTTP), __main__.py (the
+CLI: ``python -m devstack.twilio_sim --port 8001``).
 """
 
 from devstack.twilio_sim.server import TwilioSimulator

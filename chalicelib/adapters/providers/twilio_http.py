@@ -1,4 +1,7 @@
-"""A Twilio HTTP client that sends the SDK's requests to another base URL (the local provider simulator)."""
+"""A Twilio HTTP client that sends the SDK's requests to another base URL (the local provider simulator).
+
+Every *.twilio.com domain the SDK calls is moved there with its path: api.twilio.com (Messages) and
+content.twilio.com (the Content API's /v1/ContentAndApprovals, including the absolute next_page_url of its pages)."""
 
 from __future__ import annotations
 

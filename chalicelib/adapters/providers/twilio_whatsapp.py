@@ -34,7 +34,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from chalicelib.adapters.providers import twilio
 from chalicelib.adapters.providers.base import (
@@ -382,19 +382,28 @@ class TwilioWhatsAppProvider(TwilioWhatsAppRules, twilio.TwilioProvider):
         """Every Content template of the account with its WhatsApp approval (all pages)."""
         try:
             items = self._client.content.v1.content_and_approvals.list(page_size=TEMPLATE_PAGE_SIZE)
-        except TwilioRestException as exc:
-            status = int(exc.status or 0)
-            if status >= 500 or status == 429:
+        except TwilioException as exc:
+            # A list page answered with an error is a TwilioException("Unable to fetch page", response) (the SDK's
+            # Page.process_response), not a TwilioRestException: its status is the response's.
+            status = _status_of(exc)
+            if status == 0 or status >= 500 or status == 429:
                 raise ProviderUnavailableError(f"Twilio's Content API answered {status}; try again later") from exc
             raise ProviderRefusedError(
-                f"Twilio refused to list the account's templates ({status} {exc.code or ''}): check the channel's "
-                "credentials",
-                details=[{"field": "credentials", "provider_code": str(exc.code or status)}],
+                f"Twilio refused to list the account's templates ({status}): check the channel's credentials",
+                details=[{"field": "credentials", "provider_code": str(status)}],
             ) from exc
         except Exception as exc:  # noqa: BLE001 - unreachable, timed out, an answer that is not JSON
             log.warning("twilio content list raised %s", type(exc).__name__)
             raise ProviderUnavailableError("Twilio's Content API could not be reached; try again later") from exc
         return [template_from_content(_payload(item)) for item in items]
+
+
+def _status_of(exc: TwilioException) -> int:
+    """The HTTP status of a failed SDK call (0 when there was no answer)."""
+    if isinstance(exc, TwilioRestException):
+        return int(exc.status or 0)
+    response = next((a for a in exc.args if hasattr(a, "status_code")), None)
+    return int(getattr(response, "status_code", 0) or 0)
 
 
 def _payload(item: Any) -> dict[str, Any]:
