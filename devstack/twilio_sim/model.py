@@ -14,31 +14,25 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import urlencode
 
 from devstack.twilio_sim.content import (
     APPROVAL_STATUSES,
     NOT_APPROVED_CODES,
     OUTSIDE_WINDOW,
-    UNKNOWN_CONTENT,
     Content,
-    content_values,
     list_page,
     new_content,
-    render,
 )
 from devstack.twilio_sim.records import Config, Delivery, Job, Message, Number
 from devstack.twilio_sim.rules import (
     API_VERSION,
     DATE_SENT_PARAMS,
     E164,
-    FROM_TO_MISMATCH,
-    MAX_BODY_CHARS,
-    MAX_MEDIA_URLS,
+    PAIR_GAP_SECONDS,
+    PAIR_RATE_EXCEEDED,
     RESET,
-    TEST_NUMBER_ERRORS,
-    UNKNOWN_WHATSAPP_SENDER,
     WHATSAPP_PREFIX,
     WHATSAPP_TEST_NUMBER_ERRORS,
     TwilioApiError,
@@ -53,21 +47,7 @@ from devstack.twilio_sim.rules import (
     number_opt,
     undelivered_opt,
 )
-
-
-class _Send(NamedTuple):
-    """A create-message request as checked: where it goes, from which sender, what it carries."""
-
-    to: str  # as given (`whatsapp:+E164` on WhatsApp)
-    number: str  # the recipient's E.164 number
-    sender: Number
-    body: str
-    media: list[str]
-    callback: str | None
-    service_sid: str | None
-    whatsapp: bool
-    content: Content | None
-    values: dict[str, str] | None
+from devstack.twilio_sim.sends import Send, check_send
 
 
 class TwilioModel:
@@ -91,6 +71,7 @@ class TwilioModel:
         self._messages: list[Message] = []
         self._by_sid: dict[str, Message] = {}
         self._contents: dict[str, Content] = {}  # Content API templates by sid
+        self._pairs: dict[tuple[str, str], float] = {}  # (WhatsApp sender, user) -> when last sent to (the clock)
         self._config = Config(callback_delay_ms=self._default_callback_delay_ms)
         self._stats = self._fresh_stats()
         self._generation = 0
@@ -192,6 +173,7 @@ class TwilioModel:
             self._jobs.clear()
             self._config = Config(callback_delay_ms=self._default_callback_delay_ms)
             self._stats = self._fresh_stats()
+            self._pairs.clear()
             for number in self._numbers.values():
                 number.window.clear()
             if all:
@@ -264,7 +246,7 @@ class TwilioModel:
                 messaging_service_sid=checked.service_sid,
                 created_at=wall,
                 date_updated=wall,
-                plan=self._plan(checked),
+                plan=self._plan(checked, now),
                 # A content template's media was fetched and checked when it was approved: not fetched again.
                 media=[
                     {"url": url, "status": "pending", "bytes": None, "content_type": None, "http_status": None}
@@ -397,10 +379,18 @@ class TwilioModel:
         self._authenticate(user, authorization)
         return user
 
-    def _plan(self, checked: _Send) -> list[tuple[str, int | None]]:
+    def _plan(self, checked: Send, now: float) -> list[tuple[str, int | None]]:
         """The statuses a message accepted now will report, in order."""
         if checked.whatsapp:
+            # Meta's pair rate (one message per sender and user every 6 s, its 131056), relayed by Twilio as 63018.
+            # A refused message does not count as the pair's last.
+            pair = (checked.sender.number, checked.number)
+            last = self._pairs.get(pair)
             code = WHATSAPP_TEST_NUMBER_ERRORS.get(checked.number)
+            if code is None and last is not None and now - last < PAIR_GAP_SECONDS:
+                code = PAIR_RATE_EXCEEDED
+            if code is None:
+                self._pairs[pair] = now
             if code is None and checked.content is not None and checked.content.status != "approved":
                 code = NOT_APPROVED_CODES.get(checked.content.status, OUTSIDE_WINDOW)
             if code is not None:
@@ -425,65 +415,8 @@ class TwilioModel:
         if not sep or token is None or token != password or user != path_sid:
             raise unauthorized
 
-    def _validate(self, account_sid: str, form: Mapping[str, list[str]]) -> _Send:
-        to = first(form, "To")
-        from_ = first(form, "From")
-        service_sid = first(form, "MessagingServiceSid")
-        body = first(form, "Body") or ""
-        media = [u for u in form.get("MediaUrl", []) if u]
-        callback = first(form, "StatusCallback")
-        content_sid = first(form, "ContentSid")
-        if len(media) > MAX_MEDIA_URLS:
-            raise TwilioApiError(400, 21623, "Number of media files exceeds allowed limit")
-        if not all(is_http_url(u) for u in media):
-            raise TwilioApiError(400, 21620, "Invalid media URL(s)")
-        if not to:
-            raise TwilioApiError(400, 21604, "A 'To' phone number is required.")
-        if not from_ and not service_sid:
-            raise TwilioApiError(400, 21603, "A 'From' phone number is required.")
-        if not body and not media and not content_sid:
-            raise TwilioApiError(400, 21602, "Message body is required.")
-        if len(body) > MAX_BODY_CHARS:
-            raise TwilioApiError(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
-        whatsapp = to.startswith(WHATSAPP_PREFIX)
-        if from_ and from_.startswith(WHATSAPP_PREFIX) != whatsapp:
-            raise TwilioApiError(400, FROM_TO_MISMATCH, "Invalid From and To pair: they must be of the same channel")
-        number = to[len(WHATSAPP_PREFIX) :] if whatsapp else to
-        if from_:
-            sender = self._numbers.get(from_[len(WHATSAPP_PREFIX) :] if whatsapp else from_)
-            if whatsapp and (sender is None or sender.account_sid != account_sid or not sender.whatsapp):
-                raise TwilioApiError(
-                    400, UNKNOWN_WHATSAPP_SENDER, "Twilio could not find a Channel with the specified From address"
-                )
-            if sender is None or sender.account_sid != account_sid:
-                raise TwilioApiError(
-                    400,
-                    21606,
-                    f"The From phone number {from_} is not a valid, SMS-capable inbound phone number or short code "
-                    "for your account.",
-                )
-        else:
-            # A messaging service without From: send from the account's first number (a one-number sender pool).
-            owned = [n for n in self._numbers.values() if n.account_sid == account_sid and n.whatsapp == whatsapp]
-            if not owned:
-                raise TwilioApiError(400, 21703, "The Messaging Service does not have a phone number available.")
-            sender = owned[0]
-        if not whatsapp and number in TEST_NUMBER_ERRORS:
-            code, template = TEST_NUMBER_ERRORS[number]
-            raise TwilioApiError(400, code, template.format(to=number))
-        if not E164.match(number):
-            raise TwilioApiError(400, 21211, f"The 'To' number {to} is not a valid phone number.")
-        if callback is not None and not is_http_url(callback):
-            raise TwilioApiError(400, 21609, "The StatusCallback URL is not a valid URL.")
-        content, values = None, None
-        if content_sid:
-            content = self._contents.get(content_sid)
-            if content is None or content.account_sid != account_sid:
-                raise TwilioApiError(400, UNKNOWN_CONTENT, "The ContentSid is Invalid")
-            values = content_values(content, first(form, "ContentVariables"))
-            # With a ContentSid, Body and MediaUrl are ignored: the message is the template filled in.
-            body, media = render(content, values)
-        return _Send(to, number, sender, body, media, callback, service_sid, whatsapp, content, values)
+    def _validate(self, account_sid: str, form: Mapping[str, list[str]]) -> Send:
+        return check_send(self._numbers, self._contents, account_sid, form)
 
     def _schedule(self, sid: str, stage: int, delay: float, attempt: int = 0, token: str | None = None) -> None:
         job = Job(time.monotonic() + delay, next(self._seq), sid, stage, self._generation, attempt)

@@ -65,6 +65,10 @@ FROM_TO_MISMATCH = 21910
 # 63024 "Invalid message recipient" (Meta's 131026: not a WhatsApp user), 63049 "Meta chose not to deliver this
 # WhatsApp marketing message" (Meta's 131049), 63014 "Channel message blocked by user action" (the recipient blocked
 # the business or stopped its marketing messages: Meta's 131050).
+# Meta's pair rate: a second message from one sender to one user within 6 s is refused (Meta 131056); Twilio takes
+# the message and fails it with 63018 "Rate limit exceeded for Channel".
+PAIR_GAP_SECONDS = 6.0
+PAIR_RATE_EXCEEDED = 63018
 WHATSAPP_TEST_NUMBER_ERRORS: dict[str, int] = {
     "+15550199001": 63024,
     "+15550199002": 63049,

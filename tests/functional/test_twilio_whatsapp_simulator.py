@@ -13,7 +13,7 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from devstack.twilio_sim import TwilioSimulator
-from tests.functional.test_simulator import Receiver
+from tests.functional.test_simulator import FakeClock, Receiver
 
 ACCOUNT_SID = "AC" + "f7" * 16
 AUTH_TOKEN = "wa-sim-test-token"
@@ -193,3 +193,31 @@ def test_bad_content_and_number_controls_are_refused_not_crashed(sim: TwilioSimu
     bad_number = {"number": WA_SENDER, "account_sid": ACCOUNT_SID, "whatsapp": "yes"}
     assert control(sim, "numbers", bad_number).status_code == 400
     assert requests.get(f"{sim.url}/sim/health", timeout=WAIT).json() == {"ok": True}
+
+
+def test_a_second_message_to_the_same_user_within_six_seconds_fails_with_63018() -> None:
+    # GIVEN a simulator on a clock that moves only when told, and a WhatsApp sender
+    clock = FakeClock()
+    sim = TwilioSimulator(clock=clock, callback_delay=0.005).start()
+    receiver = Receiver()
+    try:
+        sim.add_account(ACCOUNT_SID, AUTH_TOKEN)
+        sim.add_number(WA_SENDER, ACCOUNT_SID, mps=1000, whatsapp=True)
+        form = {"From": f"whatsapp:{WA_SENDER}", "StatusCallback": f"{receiver.url}/status", "Body": "hi"}
+        # WHEN one user gets two messages 5 s apart, another user one in between, and the first user one 6 s after
+        # the first (the refused one does not count)
+        done = receiver.expect(3 + 1 + 3 + 3)  # sent/delivered/read, failed, sent/delivered/read twice
+        sids = [create(sim, To=f"whatsapp:{CONTACT}", **form).json()["sid"]]
+        clock.advance(5.0)
+        sids.append(create(sim, To=f"whatsapp:{CONTACT}", **form).json()["sid"])
+        sids.append(create(sim, To="whatsapp:+41791234500", **form).json()["sid"])
+        clock.advance(1.0)
+        sids.append(create(sim, To=f"whatsapp:{CONTACT}", **form).json()["sid"])
+        assert done.wait(WAIT)
+        # THEN only the second to the same user inside the pair gap fails, with Twilio's 63018; the others are read
+        final = {p.params["MessageSid"]: p.params for p in receiver.ok_posts()}
+        assert [final[sid]["MessageStatus"] for sid in sids] == ["read", "failed", "read", "read"]
+        assert final[sids[1]]["ErrorCode"] == "63018"
+    finally:
+        receiver.stop()
+        sim.stop()
