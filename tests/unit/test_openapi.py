@@ -18,7 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 BASE = "https://api.example.test/prod"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 # Codes no route can answer: the base classes' defaults (every raise names its code) and the operators' CLI.
-UNROUTED_CODES = {"conflict", "unprocessable", "tenant_exists"}
+# provider_refused and provider_unavailable: raised by a provider's templates() for the template sync, whose route
+# (and its documented answers) is not there yet.
+UNROUTED_CODES = {"conflict", "unprocessable", "tenant_exists", "provider_refused", "provider_unavailable"}
 
 
 @pytest.fixture(scope="module")

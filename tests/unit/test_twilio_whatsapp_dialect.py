@@ -160,7 +160,8 @@ def test_whatsapp_webhooks_are_checked_with_the_accounts_token_like_sms() -> Non
         ("63017", Outcome.THROTTLED, False, None, None),  # the account's rate
         ("20429", Outcome.THROTTLED, False, None, None),  # Twilio's API rate, as for SMS
         ("63007", Outcome.ACCOUNT, False, None, None),  # the sender is not a WhatsApp sender
-        ("63112", Outcome.ACCOUNT, False, None, None),  # the WhatsApp Business Account is disabled
+        ("63038", Outcome.ACCOUNT, False, None, None),  # the account's daily limit
+        ("63005", Outcome.PERMANENT, False, None, None),  # content not accepted
         ("20003", Outcome.ACCOUNT, False, None, None),  # credentials, as for SMS
         ("63041", Outcome.TEMPLATE, False, None, "template_paused"),
         ("63042", Outcome.TEMPLATE, False, None, "template_disabled"),

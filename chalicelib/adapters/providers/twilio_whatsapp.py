@@ -99,13 +99,12 @@ WHATSAPP_ERRORS: dict[int, ErrorInfo] = {
     # 63007: "Twilio could not find a Channel with the specified From address": the sender is not (or not yet) a
     # WhatsApp sender of this account. Every message of the campaign would fail alike: stop it.
     63007: ErrorInfo("63007", Outcome.ACCOUNT, "The sender is not a WhatsApp sender of this account"),
-    # 63005: "Channel did not accept given content" / the channel refused the account (Meta 1000-class errors).
-    63005: ErrorInfo("63005", Outcome.ACCOUNT, "The WhatsApp channel refused the sender"),
-    # 63112: the Meta WhatsApp Business Account is disabled or restricted by Meta (policy violation).
-    63112: ErrorInfo("63112", Outcome.ACCOUNT, "The WhatsApp Business Account is disabled or restricted by Meta"),
+    # 63005: "Channel did not accept given content" (Meta 1000, a generic refusal of this message's content).
+    63005: ErrorInfo("63005", Outcome.PERMANENT, "WhatsApp did not accept the message's content"),
     # 63041: "Template paused" (its quality dropped; Meta 132015). Stop the campaign; retry resumes it.
     63041: ErrorInfo("63041", Outcome.TEMPLATE, "The template is paused", stop_reason="template_paused"),
-    # 63042: the template is disabled (Meta 132016).
+    # 63042: the template is disabled (Meta 132016). 63042 and 63040 are the codes other Twilio integrations read
+    # for a disabled and a rejected template (Twilio's dictionary names 63041 "Template paused").
     63042: ErrorInfo("63042", Outcome.TEMPLATE, "The template is disabled", stop_reason="template_disabled"),
     # 63040: the template was rejected by WhatsApp.
     63040: ErrorInfo("63040", Outcome.TEMPLATE, "The template was rejected", stop_reason="template_not_approved"),
