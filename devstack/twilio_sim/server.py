@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
+from devstack.meta_sim import MetaSimulator
 from devstack.twilio_sim.callbacks import post_inbound, work
 from devstack.twilio_sim.model import TwilioModel
 from devstack.twilio_sim.rules import RESET, TwilioApiError, UnknownNumberError, twilio_error
@@ -54,6 +55,8 @@ class TwilioSimulator(TwilioModel):
         self._server: _Server | None = None
         self._serve_thread: threading.Thread | None = None
         self._worker_threads: list[threading.Thread] = []
+        # Meta's Graph API, served on the same port under /graph/ (devstack/meta_sim).
+        self.meta = MetaSimulator(clock, callback_delay, retry_backoff, webhook_timeout=callback_timeout)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -78,6 +81,7 @@ class TwilioSimulator(TwilioModel):
         ]
         for thread in self._worker_threads:
             thread.start()
+        self.meta.start()
         logger.info("twilio simulator listening on %s", self.url)
         return self
 
@@ -86,6 +90,7 @@ class TwilioSimulator(TwilioModel):
         with self._lock:
             server, self._server = self._server, None
             self.set_stopping(True)
+        self.meta.stop()
         if server is not None:
             server.shutdown()
             server.server_close()
@@ -94,6 +99,11 @@ class TwilioSimulator(TwilioModel):
                 thread.join(timeout=5)
         self._serve_thread = None
         self._worker_threads = []
+
+    def reset(self, all: bool = False) -> None:
+        """Reset the Twilio side and Meta's Graph API alike (``all`` also forgets accounts, numbers and WABAs)."""
+        super().reset(all=all)
+        self.meta.reset(all=all)
 
     def __enter__(self) -> TwilioSimulator:
         """Start on entering a with-block."""
@@ -204,6 +214,8 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = parts.path
         query = parse_qs(parts.query, keep_blank_values=True)
+        if self.sim.meta.route(self, self.sim, method, path, query, raw):  # Meta's Graph API and its /sim/ parts
+            return
         if path.startswith("/sim/") or path == "/sim":
             self._control(method, path.rstrip("/"), raw, query)
             return
