@@ -94,7 +94,7 @@ def test_the_not_a_whatsapp_user_number_fails_with_131026_in_its_status(
     [hook] = receiver.wait(1)
     [event] = WHATSAPP_CLOUD.parse_status(WebhookRequest(receiver.url, hook.body, hook.signature))
     assert (event.status.value, event.error_code) == ("failed", "131026")
-    assert WHATSAPP_CLOUD.error(event.error_code).outcome == Outcome.PERMANENT
+    assert WHATSAPP_CLOUD.error(str(event.error_code)).outcome == Outcome.PERMANENT
 
 
 def test_past_the_throughput_is_throttled_130429(receiver: JsonReceiver) -> None:
