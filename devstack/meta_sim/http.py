@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from devstack.meta_sim.model import CONFIG_PARSERS, MetaModel
+from devstack.meta_sim.model import MetaModel
+from devstack.meta_sim.records import CONFIG_PARSERS
 from devstack.meta_sim.rules import GRAPH_PATH, GraphError
 from devstack.meta_sim.webhooks import work
 
