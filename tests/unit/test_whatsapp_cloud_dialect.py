@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chalicelib.adapters.providers.base import Outcome, ProviderRules, WebhookRequest
 from chalicelib.adapters.providers.whatsapp_cloud import WHATSAPP_CLOUD, HubSignature
@@ -506,3 +508,58 @@ def test_the_codes_with_more_to_say() -> None:
     assert RULES.error("132016").stop_reason == "template_disabled"
     assert RULES.error("132000").stop_reason == RULES.error("132001").stop_reason == "template_rejected_by_provider"
     assert RULES.error("190").stop_reason is None  # provider_190
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+KEYS = st.sampled_from(
+    ["entry", "changes", "value", "field", "messages", "statuses", "id", "status", "type", "errors", "code", "event"]
+)
+SHAPED = st.recursive(
+    JSON,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(KEYS, children, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=SHAPED)
+def test_any_json_is_parsed_or_refused_as_a_bad_request_never_anything_else(body: Any) -> None:
+    # GIVEN any JSON value, shaped around Meta's keys WHEN each parser reads it
+    # THEN it returns lists of events, or raises InvalidRequestError (400), never another exception
+    request = req(json.dumps(body).encode())
+    for parse in (RULES.parse_status, RULES.parse_inbound, RULES.parse_template_updates):
+        try:
+            assert isinstance(parse(request), list)
+        except InvalidRequestError:
+            assert not isinstance(body, dict)
+
+
+ITEM_KEYS = st.sampled_from(
+    ["id", "status", "timestamp", "errors", "code", "title", "biz_opaque_callback_data", "from", "type", "text",
+     "button", "interactive", "button_reply", "payload", "context", "image", "location", "body", "metadata",
+     "display_phone_number", "event", "message_template_id", "reason", "other_info", "description"]
+)  # fmt: skip
+ITEM = st.dictionaries(ITEM_KEYS, SHAPED | st.dictionaries(ITEM_KEYS, SHAPED, max_size=3), max_size=6)
+VALUE = st.fixed_dictionaries(
+    {},
+    optional={"statuses": st.lists(ITEM, max_size=3), "messages": st.lists(ITEM, max_size=3), "metadata": ITEM},
+).flatmap(lambda v: st.just(v) | ITEM.map(lambda extra: {**extra, **v}))
+WRAPPED = st.builds(
+    lambda field, value: {"entry": [{"changes": [{"field": field, "value": value}]}]},
+    st.sampled_from(["messages", "message_template_status_update"]),
+    VALUE,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=WRAPPED)
+def test_any_value_inside_meta_s_envelope_is_parsed_without_raising(body: dict[str, Any]) -> None:
+    # GIVEN Meta's envelope around any statuses, messages and template fields WHEN parsed THEN lists, never a raise
+    request = req(json.dumps(body).encode())
+    assert isinstance(RULES.parse_status(request), list)
+    assert isinstance(RULES.parse_inbound(request), list)
+    assert isinstance(RULES.parse_template_updates(request), list)
