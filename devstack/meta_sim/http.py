@@ -1,6 +1,6 @@
 """The simulated Graph API over HTTP, mounted in the provider simulator: `/graph/...` paths, and the `/sim/` control
-endpoints that concern Meta (WABAs, template states, inbound to a business number; messages, stats and config answer
-for both providers; `/sim/reset` resets both through the provider simulator's reset)."""
+endpoints that concern Meta (WABAs, template states, inbound to a business number; messages and stats answer for
+both; `/sim/config` and `/sim/reset` reach Meta through the provider simulator's configure and reset)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from devstack.meta_sim.model import MetaModel
-from devstack.meta_sim.records import CONFIG_PARSERS
 from devstack.meta_sim.rules import GRAPH_PATH, GraphError
 from devstack.meta_sim.webhooks import work
 
@@ -27,8 +26,6 @@ class TwilioSide(Protocol):
 
     def messages(self) -> list[dict[str, Any]]: ...
     def stats(self) -> dict[str, Any]: ...
-    def config(self) -> dict[str, Any]: ...
-    def configure(self, **opts: Any) -> dict[str, Any]: ...
 
 
 class Handler(Protocol):
@@ -129,14 +126,6 @@ class MetaSimulator(MetaModel):
                 handler._json(200, {"items": twilio.messages() + self.messages()})
             elif path == "/sim/stats" and method == "GET":
                 handler._json(200, {**twilio.stats(), "whatsapp_cloud": self.stats()})
-            elif path == "/sim/config" and method == "GET":
-                handler._json(200, {**twilio.config(), **self.config()})
-            elif path == "/sim/config" and method == "POST":
-                body = _object(raw)
-                mine = {k: v for k, v in body.items() if k in CONFIG_PARSERS}
-                theirs = {k: v for k, v in body.items() if k not in CONFIG_PARSERS}
-                answer = twilio.configure(**theirs)
-                handler._json(200, {**answer, **self.configure(**mine)})
             else:
                 return False
         except LookupError as exc:

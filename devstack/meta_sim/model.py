@@ -130,12 +130,17 @@ class MetaModel:
             "templates": [{"id": t["id"], "name": t["name"], "status": t["status"]} for t in waba.templates],
         }
 
-    def configure(self, **opts: Any) -> dict[str, Any]:
-        """Change the Graph API's faults and timing (options `graph_*`); unknown ones raise ValueError."""
+    @staticmethod
+    def parse_config(**opts: Any) -> dict[str, Any]:
+        """The options checked and parsed (ValueError for an unknown or bad one), nothing changed."""
         unknown = sorted(set(opts) - set(CONFIG_PARSERS))
         if unknown:
             raise ValueError(f"unknown option(s): {', '.join(unknown)}")
-        parsed = {name: CONFIG_PARSERS[name](name, value) for name, value in opts.items()}
+        return {name: CONFIG_PARSERS[name](name, value) for name, value in opts.items()}
+
+    def configure(self, **opts: Any) -> dict[str, Any]:
+        """Change the Graph API's faults and timing (options `graph_*`); unknown ones raise ValueError."""
+        parsed = self.parse_config(**opts)
         with self._lock:
             for name, value in parsed.items():
                 setattr(self._config, name, value)

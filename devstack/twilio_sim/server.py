@@ -100,6 +100,17 @@ class TwilioSimulator(TwilioModel):
         self._serve_thread = None
         self._worker_threads = []
 
+    def configure(self, **opts: Any) -> dict[str, Any]:
+        """Change Twilio's faults and timing, and Meta's (its options start with ``graph_``); the whole config."""
+        graph = {k: v for k, v in opts.items() if k.startswith("graph_")}
+        self.meta.parse_config(**graph)  # refused before anything changes, like Twilio's own options
+        twilio = super().configure(**{k: v for k, v in opts.items() if k not in graph})
+        return {**twilio, **self.meta.configure(**graph)}
+
+    def config(self) -> dict[str, Any]:
+        """Twilio's configuration and Meta's."""
+        return {**super().config(), **self.meta.config()}
+
     def reset(self, all: bool = False) -> None:
         """Reset the Twilio side and Meta's Graph API alike (``all`` also forgets accounts, numbers and WABAs)."""
         super().reset(all=all)
