@@ -31,9 +31,9 @@ SANDBOX_MPS = 50
 SANDBOX_CHANNEL_ID = "ch_sandbox"
 # The WhatsApp Cloud sandbox (API.md, Local stack): the simulator's sandbox WABA (devstack/meta_sim/sandbox.py).
 SANDBOX_WA_CHANNEL_ID = "ch_sandbox_wa"
-SANDBOX_WA_ACCESS_TOKEN = "EAAsandbox" + "0" * 24 + "5a4db0c5"
-SANDBOX_WA_APP_SECRET = "5a4db0c5" * 4  # 32 hex digits, as Meta's app secrets
-SANDBOX_WA_VERIFY_TOKEN = "sandbox-verify-token"
+SANDBOX_WA_ACCESS_TOKEN = meta_sandbox.ACCESS_TOKEN
+SANDBOX_WA_APP_SECRET = meta_sandbox.APP_SECRET
+SANDBOX_WA_VERIFY_TOKEN = meta_sandbox.VERIFY_TOKEN
 
 
 @dataclass

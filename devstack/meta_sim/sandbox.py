@@ -8,6 +8,10 @@ WABA_ID = "102290129340398"
 PHONE_NUMBER_ID = "106540352242922"
 SENDER = "+15550100001"
 MPS = 80
+# The Sandbox WhatsApp channel's credentials (the local stack prints the app secret and verify token).
+ACCESS_TOKEN = "EAAsandbox" + "0" * 24 + "5a4db0c5"
+APP_SECRET = "5a4db0c5" * 4  # 32 hex digits, as Meta's app secrets
+VERIFY_TOKEN = "sandbox-verify-token"
 
 TEMPLATES: list[dict[str, Any]] = [
     {"name": "hello_world", "language": "en_US", "status": "APPROVED", "category": "UTILITY",
@@ -23,7 +27,9 @@ TEMPLATES: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
-def waba_spec(access_token: str, app_secret: str, webhook_url: str | None) -> dict[str, Any]:
+def waba_spec(
+    access_token: str = ACCESS_TOKEN, app_secret: str = APP_SECRET, webhook_url: str | None = None
+) -> dict[str, Any]:
     """The sandbox WABA as `MetaSimulator.add_waba` (or `POST /sim/meta/wabas`) takes it."""
     return {
         "waba_id": WABA_ID,
