@@ -22,6 +22,7 @@ from devstack.meta_sim.rules import (
     DEFAULT_PAGE_SIZE,
     DIGITS,
     MAX_PAGE_SIZE,
+    OTHER_FAILURES,
     PAIR_GAP_SECONDS,
     TEST_NUMBER_FAILURES,
     GraphError,
@@ -255,7 +256,7 @@ class MetaModel:
             self._last_to[(phone_number_id, to)] = now
             failure = TEST_NUMBER_FAILURES.get(to)
             if failure is None and kind == "text" and not self._in_window(phone_number_id, to):
-                failure = (131047, "Re-engagement message", "More than 24 hours have passed since the user replied")
+                failure = (131047, *OTHER_FAILURES[131047])
             plan: list[tuple[str, int | None]] = (
                 [("failed", failure[0])] if failure else [("sent", None), ("delivered", None), ("read", None)]
             )
@@ -466,6 +467,22 @@ class MetaModel:
             self._inflight -= 1
             self._cond.notify_all()
 
+    def pending_header(self, job: Job) -> tuple[str, str] | None:
+        """(header kind, link) of a template message whose media header Meta has not fetched yet (before `sent`)."""
+        with self._lock:
+            message = self._by_id.get(job.wamid or "")
+            if job.payload is not None or job.stage or job.attempt or message is None or not message.template:
+                return None
+            link, kind = message.template.get("header_link"), message.template.get("header_kind")
+            return (str(kind), str(link)) if link and kind else None
+
+    def header_fetched(self, job: Job, error: int | None) -> None:
+        """What fetching the header media found: a media Meta cannot send fails the message (131053)."""
+        with self._lock:
+            message = self._by_id.get(job.wamid or "")
+            if message is not None and error is not None and job.generation == self._generation:
+                message.plan = [("failed", error)]
+
     def delivery(self, job: Job) -> tuple[str | None, str, dict[str, Any]] | None:
         """What to post for a job: (webhook URL, app secret, payload); None when it is stale or the message gone."""
         with self._lock:
@@ -501,7 +518,9 @@ class MetaModel:
         if message.opaque:
             item["biz_opaque_callback_data"] = message.opaque
         if code is not None:
-            _, title, details = TEST_NUMBER_FAILURES.get(message.to) or (code, "Re-engagement message", "")
+            title, details = OTHER_FAILURES.get(code, ("Failed", ""))
+            if message.to in TEST_NUMBER_FAILURES:
+                _, title, details = TEST_NUMBER_FAILURES[message.to]
             item["errors"] = [
                 {
                     "code": code,

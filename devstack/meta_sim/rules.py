@@ -33,6 +33,13 @@ TEST_NUMBER_FAILURES: dict[str, tuple[int, str, str]] = {
 }
 
 
+# Failures Meta reports in a `failed` status for other reasons: (title, details).
+OTHER_FAILURES: dict[int, tuple[str, str]] = {
+    131047: ("Re-engagement message", "More than 24 hours have passed since the recipient last replied"),
+    131053: ("Media upload error", "The header media could not be downloaded, or its type or size is not supported"),
+}
+
+
 class GraphError(Exception):
     """An error the simulated Graph API answers with Meta's error JSON."""
 
@@ -185,4 +192,9 @@ def check_template_send(item: Mapping[str, Any], components: Sequence[Any]) -> d
         )
     if media_header(item) and header_link is None:
         raise GraphError(400, 132012, "Parameter format does not match format in the created template")
-    return {"variables": values, "header_link": header_link, "button_payloads": payloads}
+    return {
+        "variables": values,
+        "header_kind": media_header(item),
+        "header_link": header_link,
+        "button_payloads": payloads,
+    }

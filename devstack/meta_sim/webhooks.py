@@ -10,6 +10,7 @@ from typing import Any
 
 import requests
 
+from chalicelib.adapters.providers.whatsapp_cloud import HEADER_MEDIA  # Meta's media rules: the provider's
 from devstack.meta_sim.model import MetaModel
 from devstack.meta_sim.rules import SIGNATURE_HEADER
 
@@ -39,6 +40,25 @@ def post_signed(session: requests.Session, url: str, app_secret: str, payload: d
     return response.status_code
 
 
+def fetch_header(session: requests.Session, kind: str, link: str) -> int | None:
+    """GET a template's header media as Meta does before sending: None when it can be sent, else 131053."""
+    types, most = HEADER_MEDIA.get(kind, (frozenset(), 0))
+    try:
+        with session.get(link, timeout=10, stream=True) as response:
+            media_type = (response.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+            if response.status_code != 200 or media_type not in types:
+                return 131053
+            size = 0
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                size += len(chunk)
+                if size > most:
+                    return 131053
+    except requests.RequestException as exc:
+        logger.info("header media %s could not be fetched: %s", link, exc)
+        return 131053
+    return None
+
+
 def work(model: MetaModel, timeout: float) -> None:
     """A webhook worker thread: post each webhook as it comes due (retrying a failed one), until the model stops."""
     session = requests.Session()
@@ -46,6 +66,9 @@ def work(model: MetaModel, timeout: float) -> None:
     try:
         while (job := model.take_job()) is not None:
             try:
+                header = model.pending_header(job)
+                if header is not None:
+                    model.header_fetched(job, fetch_header(session, *header))
                 what = model.delivery(job)
                 if what is None:
                     continue

@@ -19,6 +19,7 @@ import requests
 
 from devstack.meta_sim import sandbox
 from devstack.twilio_sim import TwilioSimulator
+from tests.functional.test_simulator import MediaServer
 
 TOKEN = "EAAGsim" + "t" * 40
 SECRET = "0123456789abcdef0123456789abcdef"
@@ -223,14 +224,10 @@ def test_template_sends_are_checked_as_meta_checks_them(sim: TwilioSimulator, bo
     assert sim.meta.messages() == []
 
 
-def test_a_disabled_template_is_132016_and_an_image_header_with_a_payload_is_accepted(sim: TwilioSimulator) -> None:
-    # GIVEN old_offer disabled WHEN sent THEN 132016
-    sim.meta.set_template_status("old_offer", "DISABLED")
-    assert code_of(post(sim, template(USER, name="old_offer", params=["x"]))) == 132016
-    # AND spring_promo with its image and a quick-reply payload is accepted and listed with them
-    body = template("+41791234500", name="spring_promo", params=["Spring!"])
+def promo(to: str, link: str) -> dict[str, Any]:
+    body = template(to, name="spring_promo", params=["Spring!"])
     body["template"]["components"] += [
-        {"type": "header", "parameters": [{"type": "image", "image": {"link": "https://m.example.test/a.jpg"}}]},
+        {"type": "header", "parameters": [{"type": "image", "image": {"link": link}}]},
         {
             "type": "button",
             "sub_type": "quick_reply",
@@ -238,9 +235,42 @@ def test_a_disabled_template_is_132016_and_an_image_header_with_a_payload_is_acc
             "parameters": [{"type": "payload", "payload": "p"}],
         },
     ]
-    assert post(sim, body).status_code == 200
-    [item] = sim.meta.messages()
-    assert item["template"]["header_link"] == "https://m.example.test/a.jpg"
+    return body
+
+
+def test_a_disabled_template_is_132016(sim: TwilioSimulator) -> None:
+    # GIVEN old_offer disabled WHEN sent THEN 132016
+    sim.meta.set_template_status("old_offer", "DISABLED")
+    assert code_of(post(sim, template(USER, name="old_offer", params=["x"]))) == 132016
+
+
+def test_an_image_header_is_fetched_before_sent_and_media_meta_cannot_send_fails_131053(
+    sim: TwilioSimulator, receiver: JsonReceiver
+) -> None:
+    # GIVEN an image served as image/jpeg, a file served as text/plain, and a missing one
+    media = MediaServer({"/a.jpg": ("image/jpeg", b"\xff\xd8" + b"0" * 1000), "/a.txt": ("text/plain", b"x")})
+    try:
+        # WHEN spring_promo is sent with each as its header, with a quick-reply payload
+        good = post(sim, promo("+41791234501", f"{media.url}/a.jpg")).json()["messages"][0]["id"]
+        wrong = post(sim, promo("+41791234502", f"{media.url}/a.txt")).json()["messages"][0]["id"]
+        gone = post(sim, promo("+41791234503", f"{media.url}/gone.jpg")).json()["messages"][0]["id"]
+        receiver.wait(5)
+        assert sim.meta.wait_for_webhooks()
+    finally:
+        media.stop()
+    # THEN Meta fetched each; the image is sent, delivered, read; the others fail with 131053
+    assert sorted(media.gets) == ["/a.jpg", "/a.txt", "/gone.jpg"]
+    outcome = {wamid: status for wamid, status in receiver.statuses()}
+    assert (outcome[good], outcome[wrong], outcome[gone]) == ("read", "failed", "failed")
+    codes = {
+        s["id"]: s["errors"][0]["code"]
+        for h in receiver.hooks
+        for s in h.value().get("statuses", [])
+        if s["status"] == "failed"
+    }
+    assert codes == {wrong: 131053, gone: 131053}
+    item = next(i for i in sim.meta.messages() if i["id"] == good)
+    assert item["template"]["header_link"] == f"{media.url}/a.jpg"
     assert item["template"]["button_payloads"] == ["p"]
 
 
