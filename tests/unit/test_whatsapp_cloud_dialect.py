@@ -130,7 +130,7 @@ def test_a_messages_webhook_without_statuses_and_other_fields_give_no_status() -
 
 @pytest.mark.parametrize(
     "raw",
-    [b"not json", b"\xff\xfe", b"[]", b'"text"'],
+    [b"not json", b"\xff\xfe", b"[]", b'"text"', b"[" * 100_000, b'{"entry": ' + b"[" * 100_000],
 )
 def test_a_body_that_is_not_a_json_object_is_a_bad_request(raw: bytes) -> None:
     # GIVEN a signed body that is not a JSON object
@@ -412,6 +412,7 @@ def test_the_handshake_echoes_the_challenge_only_for_the_channel_s_token() -> No
     assert RULES.handshake({k: v for k, v in query.items() if k != "hub.verify_token"}, CREDS) is None
     assert RULES.handshake(query, {**CREDS, "verify_token": ""}) is None
     assert RULES.handshake({**query, "hub.verify_token": "ü"}, CREDS) is None
+    assert RULES.handshake({**query, "hub.verify_token": "\udcff"}, CREDS) is None  # a lone surrogate from a bad query
 
 
 def test_one_webhook_path_for_both_kinds() -> None:

@@ -259,7 +259,7 @@ def handshake(query: Mapping[str, str], credentials: Mapping[str, str]) -> str |
     challenge = query.get("hub.challenge")
     if query.get("hub.mode") != "subscribe" or not token or not isinstance(given, str) or challenge is None:
         return None
-    if not hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8")):
+    if not hmac.compare_digest(given.encode("utf-8", "replace"), token.encode("utf-8", "replace")):
         return None
     return challenge
 
@@ -268,7 +268,7 @@ def _body(request: WebhookRequest) -> dict[str, Any]:
     """The webhook's JSON object; 400 when it is not one (after its signature was checked)."""
     try:
         body = json.loads(request.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested deeper than json can read
         raise InvalidRequestError("the webhook body is not JSON") from None
     if not isinstance(body, dict):
         raise InvalidRequestError("the webhook body is not a JSON object")
