@@ -345,6 +345,23 @@ def test_named_parameters_are_inferred_when_the_format_is_not_given() -> None:
     assert template.header == {"type": "text", "text": "Hi"}
 
 
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"id": 1},
+        {"name": "x"},
+        {"id": [], "name": "x"},
+        {"id": 1, "name": "x", "components": 5},
+        {"id": 1, "name": "x", "components": [{"type": "BUTTONS", "buttons": 7}, {"type": "HEADER", "format": 3}]},
+        {"id": 1, "name": "x", "status": None, "category": 4, "parameter_format": [], "rejected_reason": {}},
+    ],
+)
+def test_a_listed_item_of_the_wrong_shape_is_skipped_or_mapped_never_raises(item: dict[str, Any]) -> None:
+    # GIVEN a message_templates item with missing or mistyped fields WHEN mapped THEN None or a Template
+    template = template_of(item)
+    assert template is None or template.name == "x"
+
+
 # -------------------------------------------------------------------------------------------- send bodies
 def test_a_template_send_body_has_header_media_body_parameters_buttons_and_our_reference() -> None:
     # GIVEN a positional template with an image header and a quick-reply payload

@@ -102,7 +102,7 @@ def graph_error(response: requests.Response) -> tuple[str | None, str]:
     """The Graph error's code and words (`{"error": {"code", "message", "error_data": {"details"}}}`), if any."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None, f"HTTP {response.status_code}"
     err = body.get("error") if isinstance(body, dict) else None
     if not isinstance(err, dict):
@@ -122,7 +122,7 @@ def classify_answer(response: requests.Response) -> SendResult:
         try:
             body = response.json()
             message_id = body["messages"][0]["id"]
-        except (ValueError, KeyError, IndexError, TypeError):
+        except (ValueError, RecursionError, KeyError, IndexError, TypeError):
             message_id = None
         if not isinstance(message_id, str) or not message_id:
             # A 2xx without a message id: Meta may have it, and only the status webhook can tell.
@@ -149,6 +149,10 @@ def _retry_after(response: requests.Response) -> float | None:
     return float(value) if value.isascii() and value.isdigit() and len(value) < 6 else None
 
 
+def _sequence(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
@@ -163,7 +167,7 @@ def template_of(item: Mapping[str, Any]) -> Template | None:
     template_id, name = item.get("id"), item.get("name")
     if not isinstance(template_id, str | int) or not isinstance(name, str) or not name:
         return None
-    components = [c for c in item.get("components") or [] if isinstance(c, dict)]
+    components = [c for c in _sequence(item.get("components")) if isinstance(c, dict)]
     body = next((str(c.get("text") or "") for c in components if str(c.get("type")).upper() == "BODY"), "")
     header = None
     buttons: list[dict[str, Any]] = []
@@ -174,7 +178,7 @@ def template_of(item: Mapping[str, Any]) -> Template | None:
             if fmt in ("text", *tpl.HEADER_MEDIA_TYPES):
                 header = {"type": fmt, **({"text": str(component.get("text") or "")} if fmt == "text" else {})}
         elif kind == "BUTTONS":
-            for button in component.get("buttons") or []:
+            for button in _sequence(component.get("buttons")):
                 if isinstance(button, dict) and str(button.get("type")).upper() in BUTTON_TYPES:
                     buttons.append({"type": BUTTON_TYPES[str(button["type"]).upper()], "text": button.get("text", "")})
     # The body's parameters in order of first appearance ({{1}}, {{2}} or {{first_name}}).
@@ -319,7 +323,7 @@ class WhatsAppCloudProvider(WhatsAppCloudRules):
         seen: set[str] = set()
         for _ in range(MAX_TEMPLATE_PAGES):
             page = self._get(f"{self._base}/{self._waba_id}/message_templates", params)
-            found.extend(t for t in (template_of(i) for i in page.get("data") or [] if isinstance(i, dict)) if t)
+            found.extend(t for t in (template_of(i) for i in _sequence(page.get("data")) if isinstance(i, dict)) if t)
             paging = _mapping(page.get("paging"))
             after = _mapping(paging.get("cursors")).get("after")
             if not paging.get("next") or not isinstance(after, str) or not after or after in seen:
@@ -351,7 +355,7 @@ class WhatsAppCloudProvider(WhatsAppCloudRules):
             )
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ProviderUnavailableError("WhatsApp's answer was not JSON; try again later") from None
         if not isinstance(body, dict):
             raise ProviderUnavailableError("WhatsApp's answer was not a JSON object; try again later")
