@@ -521,6 +521,7 @@ def test_every_classified_code(code: str, outcome: Outcome) -> None:
 def test_the_codes_with_more_to_say() -> None:
     # 131049: not now, a retry after 24 h; 131050: opted out, never retried; the template codes' stop reasons
     assert RULES.error("131049").retry_after_seconds == 86400
+    assert RULES.error("131056").retry_after_seconds == 6
     assert RULES.error("131050").opted_out and not RULES.error("131026").opted_out
     assert RULES.error("132015").stop_reason == "template_paused"
     assert RULES.error("132016").stop_reason == "template_disabled"

@@ -159,7 +159,8 @@ ERRORS: dict[str, ErrorInfo] = {
         ErrorInfo("4", T, "API too many calls: the app reached its call rate limit"),  # app-level Graph rate limit
         ErrorInfo("80007", T, "Rate limit issues: the WABA reached its rate limit"),  # WABA-level rate limit
         ErrorInfo("130429", T, "Rate limit hit: the number's throughput was exceeded"),  # over the number's mps
-        ErrorInfo("131056", T, "Pair rate limit hit: too many messages to this user"),  # 1 per user per 6 s
+        # 131056: pair rate, 1 message per user per 6 s; also when it fails a status, it may be resent 6 s later.
+        ErrorInfo("131056", T, "Pair rate limit hit: too many messages to this user", retry_after_seconds=6.0),
         ErrorInfo("2", T, "API service: temporarily unavailable"),  # downtime or overload; a refusal, try later
         ErrorInfo("131016", T, "Service unavailable"),  # "a service is temporarily unavailable": refused, try later
         ErrorInfo("131057", T, "Account in maintenance mode"),  # e.g. a throughput upgrade: minutes, then fine

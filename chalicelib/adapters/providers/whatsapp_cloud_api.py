@@ -138,9 +138,7 @@ def classify_answer(response: requests.Response) -> SendResult:
             return SendResult.refused(Outcome.THROTTLED, "http_429", words, retry_after=_retry_after(response))
         outcome = Outcome.ACCOUNT if status in (401, 403) else Outcome.PERMANENT
         return SendResult.refused(outcome, f"http_{status}", words)
-    retry_after = _retry_after(response)
-    if info.outcome == Outcome.THROTTLED and retry_after is None and code == "131056":
-        retry_after = WhatsAppCloudRules.limits.pair_gap_seconds
+    retry_after = _retry_after(response) or info.retry_after_seconds if info.outcome == Outcome.THROTTLED else None
     return SendResult.refused(info.outcome, info.code, words or info.message, retry_after=retry_after)
 
 
