@@ -56,7 +56,9 @@ class TwilioSimulator(TwilioModel):
         self._serve_thread: threading.Thread | None = None
         self._worker_threads: list[threading.Thread] = []
         # Meta's Graph API, served on the same port under /graph/ (devstack/meta_sim).
-        self.meta = MetaSimulator(clock, callback_delay, retry_backoff, webhook_timeout=callback_timeout)
+        self.meta = MetaSimulator(
+            clock, callback_delay, retry_backoff, workers=workers, webhook_timeout=callback_timeout
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
