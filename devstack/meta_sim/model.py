@@ -461,10 +461,10 @@ class MetaModel:
             self._inflight += 1
             return job
 
-    def job_done(self) -> None:
-        """A job from take_job is no longer in flight."""
+    def job_done(self, count: int = 1) -> None:
+        """Jobs from take_job (and take_batch) are no longer in flight."""
         with self._cond:
-            self._inflight -= 1
+            self._inflight -= count
             self._cond.notify_all()
 
     def pending_header(self, job: Job) -> tuple[str, str] | None:
@@ -475,6 +475,24 @@ class MetaModel:
                 return None
             link, kind = message.template.get("header_link"), message.template.get("header_kind")
             return (str(kind), str(link)) if link and kind else None
+
+    def take_batch(self, first: Job) -> list[Job]:
+        """More status jobs to post with `first` (config `graph_batch_max`): same WABA, due within a webhook delay."""
+        with self._cond:
+            most = self._config.graph_batch_max - 1
+            if first.payload is not None or most <= 0:
+                return []
+            horizon = time.monotonic() + self._config.graph_webhook_delay_ms / 1000.0
+            taken: list[Job] = []
+            kept: list[Job] = []
+            while self._jobs and len(taken) < most and self._jobs[0].due <= horizon:
+                job = heapq.heappop(self._jobs)
+                fits = job.payload is None and job.waba_id == first.waba_id and job.generation == first.generation
+                (taken if fits and self.pending_header(job) is None else kept).append(job)
+            for job in kept:
+                heapq.heappush(self._jobs, job)
+            self._inflight += len(taken)
+            return taken
 
     def header_fetched(self, job: Job, error: int | None) -> None:
         """What fetching the header media found: a media Meta cannot send fails the message (131053)."""

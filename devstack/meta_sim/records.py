@@ -89,6 +89,8 @@ class Config:
     graph_timeout_next: int = 0  # take the next N sends, then answer only after graph_timeout_ms
     graph_timeout_ms: float = 5000.0
     graph_no_webhooks: bool = False
+    # Up to N statuses of one WABA due within a webhook delay of each other go in one POST, as Meta batches them.
+    graph_batch_max: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """Public view."""
@@ -121,4 +123,5 @@ CONFIG_PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "graph_timeout_next": _count,
     "graph_timeout_ms": number_opt,
     "graph_no_webhooks": _flag,
+    "graph_batch_max": _count,
 }

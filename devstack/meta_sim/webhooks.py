@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import json
@@ -59,20 +60,37 @@ def fetch_header(session: requests.Session, kind: str, link: str) -> int | None:
     return None
 
 
+def merged(payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several status webhooks of one WABA as one: statuses of one number in one value, as Meta batches them."""
+    first = copy.deepcopy(payloads[0])
+    changes = first["entry"][0]["changes"]
+    for payload in payloads[1:]:
+        value = payload["entry"][0]["changes"][0]["value"]
+        same = next((c for c in changes if c["value"].get("metadata") == value.get("metadata")), None)
+        if same is None:
+            changes.append(copy.deepcopy(payload["entry"][0]["changes"][0]))
+        else:
+            same["value"]["statuses"].extend(value.get("statuses", []))
+    return first
+
+
 def work(model: MetaModel, timeout: float) -> None:
     """A webhook worker thread: post each webhook as it comes due (retrying a failed one), until the model stops."""
     session = requests.Session()
     session.trust_env = False
     try:
         while (job := model.take_job()) is not None:
+            jobs = [job]
             try:
                 header = model.pending_header(job)
                 if header is not None:
                     model.header_fetched(job, fetch_header(session, *header))
-                what = model.delivery(job)
-                if what is None:
+                jobs += model.take_batch(job)
+                parts = [(j, d) for j, d in ((j, model.delivery(j)) for j in jobs) if d is not None]
+                if not parts:
                     continue
-                url, secret, payload = what
+                url, secret, _ = parts[0][1]
+                payload = merged([d[2] for _, d in parts]) if len(parts) > 1 else parts[0][1][2]
                 ok, posted = True, False
                 if url:
                     posted = True
@@ -82,10 +100,11 @@ def work(model: MetaModel, timeout: float) -> None:
                     except requests.RequestException as exc:
                         logger.info("meta webhook to %s failed: %s", url, exc)
                         ok = False
-                model.finish(job, ok, posted)
+                for part, _ in parts:
+                    model.finish(part, ok, posted)
             except Exception:  # a worker must survive anything
                 logger.exception("meta webhook job failed")
             finally:
-                model.job_done()
+                model.job_done(len(jobs))
     finally:
         session.close()

@@ -378,6 +378,20 @@ def test_a_template_status_change_posts_message_template_status_update(
     assert missing.status_code == 404
 
 
+def test_statuses_due_together_can_be_batched_in_one_post(sim: TwilioSimulator, receiver: JsonReceiver) -> None:
+    # GIVEN batching on (up to 10 statuses per POST) and statuses 300 ms apart
+    sim.configure(graph_batch_max=10, graph_webhook_delay_ms=300)
+    # WHEN three users are messaged at once
+    wamids = [post(sim, template(f"+4179123457{i}")).json()["messages"][0]["id"] for i in range(3)]
+    # THEN their statuses arrive in fewer POSTs than statuses, all signed, one value per number with several statuses
+    assert sim.meta.wait_for_webhooks(timeout=10)
+    hooks = receiver.wait(1)
+    assert all(signed(h) for h in hooks)
+    assert sorted(receiver.statuses()) == sorted((w, s) for w in wamids for s in ("sent", "delivered", "read"))
+    assert len(hooks) < 9
+    assert max(len(h.value()["statuses"]) for h in hooks) > 1
+
+
 def test_failed_webhooks_are_retried(receiver: JsonReceiver, sim: TwilioSimulator) -> None:
     # GIVEN the webhook answers 500 twice WHEN a message is sent THEN its statuses still all arrive
     receiver.fail_first = 2
