@@ -460,6 +460,8 @@ def test_provider_config_needs_the_waba_and_one_id_per_sender() -> None:
     ]
     assert [f for f, _ in RULES.config_problems({"waba_id": WABA}, senders)] == ["provider_config.phone_number_ids"]
     assert [f for f, _ in RULES.config_problems({**good, "x": 1}, senders)] == ["provider_config"]
+    twice = {"waba_id": WABA, "phone_number_ids": {"+15550100001": PHONE_ID, "+15550100002": PHONE_ID}}
+    assert [f for f, _ in RULES.config_problems(twice, senders)] == ["provider_config.phone_number_ids.+15550100002"]
 
 
 # ------------------------------------------------------------------------------------------------- limits

@@ -139,11 +139,16 @@ def config_problems(config: Mapping[str, object] | None, senders: Sequence[str])
     for sender in senders:
         if sender not in ids:
             problems.append((f"provider_config.phone_number_ids.{sender}", "missing: every sender needs its id"))
+    seen: set[str] = set()
     for key, value in ids.items():
         if key not in senders:
             problems.append((f"provider_config.phone_number_ids.{key}", "not one of the channel's senders"))
         elif not isinstance(value, str) or not GRAPH_ID.fullmatch(value):
             problems.append((f"provider_config.phone_number_ids.{key}", "a phone number id is decimal digits"))
+        elif value in seen:
+            problems.append((f"provider_config.phone_number_ids.{key}", "another sender has this phone number id"))
+        else:
+            seen.add(value)
     return problems
 
 
