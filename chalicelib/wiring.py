@@ -20,7 +20,7 @@ from chalicelib.adapters.dynamo.templates import TemplateRepository
 from chalicelib.adapters.dynamo.tenants import TenantRepository
 from chalicelib.adapters.dynamo.uploads import UploadRepository
 from chalicelib.adapters.handovers import HandoverRepo
-from chalicelib.adapters.providers import twilio, twilio_whatsapp
+from chalicelib.adapters.providers import twilio, twilio_whatsapp, whatsapp_cloud, whatsapp_cloud_api
 from chalicelib.adapters.providers.base import Provider, ProviderRules, WebhookVerifier
 from chalicelib.adapters.queue import SendQueue
 from chalicelib.adapters.scheduler import CampaignScheduler
@@ -43,6 +43,7 @@ LIMITS: dict[str, Any] = {
 RULES: dict[tuple[str, str], ProviderRules] = {
     ("twilio", "sms"): twilio.TWILIO_SMS,
     ("twilio", "whatsapp"): twilio_whatsapp.TWILIO_WHATSAPP,
+    ("whatsapp_cloud", "whatsapp"): whatsapp_cloud.WHATSAPP_CLOUD,
 }
 
 
@@ -70,12 +71,27 @@ def _twilio(channel: Channel, creds: Mapping[str, str], settings: Settings) -> P
     )
 
 
+def _whatsapp_cloud(channel: Channel, creds: Mapping[str, str], settings: Settings) -> Provider:
+    config = channel.provider_config or {}
+    ids = config.get("phone_number_ids")
+    return whatsapp_cloud_api.WhatsAppCloudProvider(
+        creds["access_token"],
+        creds["app_secret"],
+        waba_id=str(config.get("waba_id") or ""),
+        phone_number_ids={str(k): str(v) for k, v in ids.items()} if isinstance(ids, Mapping) else {},
+        api_base=settings.graph_api_base,
+        timeout=settings.provider_timeout_seconds,
+    )
+
+
 # How to reach each provider's account (a channel's provider and its credentials), and check its webhooks.
 PROVIDERS: dict[str, Callable[[Channel, Mapping[str, str], Settings], Provider]] = {
     "twilio": _twilio,
+    "whatsapp_cloud": _whatsapp_cloud,
 }
 VERIFIERS: dict[str, Callable[[Channel, Mapping[str, str]], WebhookVerifier]] = {
     "twilio": lambda channel, creds: twilio.TwilioSignature(creds["auth_token"]),
+    "whatsapp_cloud": lambda channel, creds: whatsapp_cloud.HubSignature(creds["app_secret"]),
 }
 
 

@@ -2,8 +2,9 @@
 
 One process: moto as embedded AWS (a real HTTP server boto3 reaches through AWS_ENDPOINT_URL) with the resources of
 infra/template.json, the Twilio simulator, the Chalice app behind Chalice's local HTTP server, and the event pump
-(SQS trigger, Scheduler one-time schedules, the minute tick). It seeds a tenant and the `Sandbox SMS` channel and
-prints how to call it. Ctrl-C stops everything it started.
+(SQS trigger, Scheduler one-time schedules, the minute tick). It seeds a tenant, the `Sandbox SMS` channel and the
+`Sandbox WhatsApp` channel (Meta's Cloud API at the simulator's /graph/, its sandbox WABA and five templates) and prints
+how to call them. Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devstack.meta_sim import sandbox as meta_sandbox
+
 REPO = Path(__file__).resolve().parents[1]
 # Shaped like a real Account SID ("AC" + 32 hex digits; 5a4db0c5 reads "sandbox"): channels with any other are refused.
 SANDBOX_ACCOUNT_SID = "AC" + "0" * 24 + "5a4db0c5"
@@ -27,6 +30,11 @@ SANDBOX_SENDER = "+15005550006"
 SANDBOX_MPS = 50
 # A fixed id, so the README's curl example works as written.
 SANDBOX_CHANNEL_ID = "ch_sandbox"
+# The WhatsApp Cloud sandbox (API.md, Local stack): the simulator's sandbox WABA (devstack/meta_sim/sandbox.py).
+SANDBOX_WA_CHANNEL_ID = "ch_sandbox_wa"
+SANDBOX_WA_ACCESS_TOKEN = meta_sandbox.ACCESS_TOKEN
+SANDBOX_WA_APP_SECRET = meta_sandbox.APP_SECRET
+SANDBOX_WA_VERIFY_TOKEN = meta_sandbox.VERIFY_TOKEN
 
 
 @dataclass
@@ -40,6 +48,7 @@ class Stack:
     channel_id: str
     moto_url: str
     stop_event: threading.Event
+    wa_channel_id: str = SANDBOX_WA_CHANNEL_ID
 
     def banner(self) -> tuple[str, str]:
         """How to call it, and the line that says it is ready."""
@@ -60,9 +69,12 @@ class Stack:
             f"""
 Message Campaigns is running.
   API        {base}   (API key: {self.api_key}; tenant {self.tenant_id})
-  Simulator  http://127.0.0.1:{self.sim_port}   (Twilio Messages API; GET /sim/messages)
+  Simulator  http://127.0.0.1:{self.sim_port}   (Twilio Messages API; Meta Graph API under /graph/; GET /sim/messages)
   AWS (moto) {self.moto_url}
   Channel    Sandbox SMS  id {self.channel_id}  sender {SANDBOX_SENDER}  mps {SANDBOX_MPS}
+  Channel    Sandbox WhatsApp  id {self.wa_channel_id}  sender {meta_sandbox.SENDER}  mps {meta_sandbox.MPS}
+             (Cloud API: waba {meta_sandbox.WABA_ID}, phone_number_id {meta_sandbox.PHONE_NUMBER_ID};
+              app secret {SANDBOX_WA_APP_SECRET}; verify token {SANDBOX_WA_VERIFY_TOKEN})
 
 Send a campaign now:
   curl -s -X POST {base}/v1/campaigns \\
@@ -109,6 +121,7 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
 
     sim = TwilioSimulator(port=sim_port).start()
     os.environ["TWILIO_API_BASE"] = sim.url
+    os.environ["GRAPH_API_BASE"] = f"{sim.url}/graph/v21.0"
     sim.add_account(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
 
     config_env = json.loads((REPO / ".chalice" / "config.json").read_text())["environment_variables"]
@@ -137,6 +150,7 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
     )
     sim.add_number(SANDBOX_SENDER, SANDBOX_ACCOUNT_SID, mps=SANDBOX_MPS, inbound_url=channel["webhooks"]["inbound_url"])
     _seed_twilio_whatsapp(d, sim, tenant_id)
+    _seed_whatsapp_cloud(d, tenant_id, sim)
 
     kills = int(os.environ.get("FAULT_KILL_SENDER_AFTER_ACCEPT") or 0)
     if kills:
@@ -252,6 +266,39 @@ def _seed_twilio_whatsapp(d: Any, sim: Any, tenant_id: str) -> dict[str, Any]:
     )
     for spec in SANDBOX_TWA_CONTENTS:
         sim.add_content(SANDBOX_ACCOUNT_SID, {**spec, "sid": _content_sid(spec["friendly_name"])})
+    return channel
+
+
+def _seed_whatsapp_cloud(d: Any, tenant_id: str, sim: Any) -> dict[str, Any]:
+    """The `Sandbox WhatsApp` channel (Meta's Cloud API), and the simulator's sandbox WABA posting to its webhook."""
+    from chalicelib.domain.channels import CreateChannel
+    from chalicelib.services import channels
+
+    channel: dict[str, Any] = channels.create_channel(
+        d,
+        tenant_id,
+        CreateChannel(
+            name="Sandbox WhatsApp",
+            type="whatsapp",
+            provider="whatsapp_cloud",
+            senders=(meta_sandbox.SENDER,),
+            credentials={
+                "access_token": SANDBOX_WA_ACCESS_TOKEN,
+                "app_secret": SANDBOX_WA_APP_SECRET,
+                "verify_token": SANDBOX_WA_VERIFY_TOKEN,
+            },
+            mps=meta_sandbox.MPS,
+            provider_config={
+                "waba_id": meta_sandbox.WABA_ID,
+                "phone_number_ids": {meta_sandbox.SENDER: meta_sandbox.PHONE_NUMBER_ID},
+            },
+        ),
+        channel_id=SANDBOX_WA_CHANNEL_ID,
+    )
+    spec = meta_sandbox.waba_spec(
+        SANDBOX_WA_ACCESS_TOKEN, SANDBOX_WA_APP_SECRET, channel["webhooks"]["status_callback_url"]
+    )
+    sim.meta.add_waba(**spec)
     return channel
 
 

@@ -85,18 +85,20 @@ def env(moto_url: str, sim: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[En
 
     requests.post(f"{moto_url}/moto-api/reset", timeout=10)
     sim.reset()
-    sim.configure(no_callbacks=True)
+    sim.configure(no_callbacks=True, graph_no_webhooks=True)
     resources = create_resources(None)
     for key, value in resources.env().items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("PUBLIC_BASE_URL", PUBLIC_BASE)
     monkeypatch.setenv("TWILIO_API_BASE", sim.url)
+    monkeypatch.setenv("GRAPH_API_BASE", f"{sim.url}/graph/v21.0")  # Meta's Graph API at the same simulator
     config.settings.cache_clear()
     deps = wiring.build(config.settings())
     wiring.override(deps)
     sim.wall_clock = deps.clock.now  # Twilio's clock agrees with ours, also when a test moves ours
+    sim.meta.wall_clock = deps.clock.now  # and Meta's
     yield Env(deps=deps, resources=resources, moto_url=moto_url, sim=sim)
-    sim.wall_clock = time.time
+    sim.wall_clock = sim.meta.wall_clock = time.time
     wiring.override(None)
     config.settings.cache_clear()
 

@@ -5,7 +5,8 @@ Twilio's error JSON, honours Twilio's magic test numbers, enforces each sender's
 posts signed status callbacks (``sent`` then ``delivered``/``undelivered``) from a small pool of worker threads.
 An MMS (``MediaUrl``) is fetched before its first callback, as Twilio does; media Twilio could not send fails it.
 Control endpoints under ``/sim/`` configure it and inject latency and failures; ``POST /sim/inbound`` makes it post
-a signed incoming-message webhook, as Twilio would.
+a signed incoming-message webhook, as Twilio would. The same server serves Meta's Graph API for WhatsApp under
+``/graph/`` (devstack/meta_sim, ``TwilioSimulator.meta``).
 
 WhatsApp as Twilio plays it: a number added with ``whatsapp=True`` sends and receives as ``whatsapp:+E164``; the
 Content API (``GET content.twilio.com/v1/ContentAndApprovals``, paged; templates added with ``POST /sim/contents``,

@@ -9,6 +9,7 @@ import signal
 import threading
 from collections.abc import Sequence
 
+from devstack.meta_sim import sandbox
 from devstack.twilio_sim.server import TwilioSimulator
 
 
@@ -38,6 +39,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--number", action="append", type=_parse_number, default=[], metavar="NUMBER,ACCOUNT_SID[,MPS[,INBOUND_URL]]"
     )
+    parser.add_argument(
+        "--meta-sandbox",
+        metavar="WEBHOOK_URL",
+        help="also serve Meta's sandbox WABA (devstack/meta_sim/sandbox.py) under /graph/, posting to WEBHOOK_URL",
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -47,11 +53,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sim.add_account(sid, token)
     for number, sid, mps, inbound_url in args.number:
         sim.add_number(number, sid, mps, inbound_url)
+    if args.meta_sandbox:
+        sim.meta.add_waba(**sandbox.waba_spec(webhook_url=args.meta_sandbox))
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())
     sim.start()
-    print(f"Twilio simulator listening on {sim.url}", flush=True)
+    print(f"Twilio simulator listening on {sim.url} (Meta's Graph API under {sim.url}/graph/)", flush=True)
     try:
         while not stopped.wait(0.5):
             pass

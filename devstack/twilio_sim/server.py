@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
+from devstack.meta_sim import MetaSimulator
 from devstack.twilio_sim.callbacks import post_inbound, work
 from devstack.twilio_sim.model import TwilioModel
 from devstack.twilio_sim.rules import RESET, TwilioApiError, UnknownNumberError, twilio_error
@@ -55,6 +56,10 @@ class TwilioSimulator(TwilioModel):
         self._server: _Server | None = None
         self._serve_thread: threading.Thread | None = None
         self._worker_threads: list[threading.Thread] = []
+        # Meta's Graph API, served on the same port under /graph/ (devstack/meta_sim).
+        self.meta = MetaSimulator(
+            clock, callback_delay, retry_backoff, workers=workers, webhook_timeout=callback_timeout
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -79,6 +84,7 @@ class TwilioSimulator(TwilioModel):
         ]
         for thread in self._worker_threads:
             thread.start()
+        self.meta.start()
         logger.info("twilio simulator listening on %s", self.url)
         return self
 
@@ -87,6 +93,7 @@ class TwilioSimulator(TwilioModel):
         with self._lock:
             server, self._server = self._server, None
             self.set_stopping(True)
+        self.meta.stop()
         if server is not None:
             server.shutdown()
             server.server_close()
@@ -95,6 +102,22 @@ class TwilioSimulator(TwilioModel):
                 thread.join(timeout=5)
         self._serve_thread = None
         self._worker_threads = []
+
+    def configure(self, **opts: Any) -> dict[str, Any]:
+        """Change Twilio's faults and timing, and Meta's (its options start with ``graph_``); the whole config."""
+        graph = {k: v for k, v in opts.items() if k.startswith("graph_")}
+        self.meta.parse_config(**graph)  # refused before anything changes, like Twilio's own options
+        twilio = super().configure(**{k: v for k, v in opts.items() if k not in graph})
+        return {**twilio, **self.meta.configure(**graph)}
+
+    def config(self) -> dict[str, Any]:
+        """Twilio's configuration and Meta's."""
+        return {**super().config(), **self.meta.config()}
+
+    def reset(self, all: bool = False) -> None:
+        """Reset the Twilio side and Meta's Graph API alike (``all`` also forgets accounts, numbers and WABAs)."""
+        super().reset(all=all)
+        self.meta.reset(all=all)
 
     def __enter__(self) -> TwilioSimulator:
         """Start on entering a with-block."""
@@ -214,6 +237,8 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = parts.path
         query = parse_qs(parts.query, keep_blank_values=True)
+        if self.sim.meta.route(self, self.sim, method, path, query, raw):  # Meta's Graph API and its /sim/ parts
+            return
         if path.startswith("/sim/") or path == "/sim":
             self._control(method, path.rstrip("/"), raw, query)
             return

@@ -208,3 +208,12 @@ def test_mask(number, expected):
     # THEN only the leading + and the tail are revealed, and the length is preserved
     assert mask(number) == expected
     assert len(mask(number)) == len(number)
+
+
+def test_the_contract_s_whatsapp_sandbox_and_test_numbers_are_valid() -> None:
+    # GIVEN the sandbox sender and the WhatsApp test numbers API.md names (+1 555 01x xxxx, Meta-style test numbers)
+    # THEN they are accepted, while the rest of area code 555 stays invalid
+    for number in ("+15550100001", "+15550199001", "+15550199002", "+15550199003"):
+        assert invalid_reason(number) is None
+    assert invalid_reason("+15555555555") is not None
+    assert invalid_reason("+15550200001") is not None

@@ -1,0 +1,606 @@
+"""The simulated Meta state and its rules: WABAs (token, app secret, webhook URL), their phone numbers and
+throughput windows, message templates, messages and the statuses each moves through, the pair rate, the fault
+config, counters, and the queue of webhooks to post.
+
+Thread-safe (one lock); no HTTP here: http.py serves it, webhooks.py posts what it schedules.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from devstack.meta_sim.records import CONFIG_PARSERS, Config, Job, PhoneNumber, SentMessage, Waba, number_opt
+from devstack.meta_sim.rules import (
+    DEFAULT_MPS,
+    DEFAULT_PAGE_SIZE,
+    DIGITS,
+    MAX_PAGE_SIZE,
+    OTHER_FAILURES,
+    PAIR_GAP_SECONDS,
+    TEST_NUMBER_FAILURES,
+    GraphError,
+    check_template_send,
+    cursor,
+    invalid_token,
+    new_wamid,
+    offset_of,
+    template_item,
+)
+
+
+class MetaModel:
+    """Meta's Cloud API state and rules for the WABAs it holds, thread-safe; http.py serves it."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        webhook_delay: float = 0.05,
+        retry_backoff: Sequence[float] = (0.1, 0.3, 1.0),
+    ) -> None:
+        """No WABAs yet; `clock` drives throughput and pair rate, `webhook_delay` (s) spaces the statuses."""
+        self._clock = clock
+        self._default_delay_ms = webhook_delay * 1000.0
+        self._retry_backoff = tuple(float(b) for b in retry_backoff)
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._wabas: dict[str, Waba] = {}
+        self._numbers: dict[str, PhoneNumber] = {}
+        self._messages: list[SentMessage] = []
+        self._by_id: dict[str, SentMessage] = {}
+        self._last_to: dict[tuple[str, str], float] = {}  # (phone number id, user) -> last accepted send
+        self._last_inbound: dict[tuple[str, str], float] = {}  # (phone number id, user) -> last inbound (24 h window)
+        self._config = Config(graph_webhook_delay_ms=self._default_delay_ms)
+        self._stats = self._fresh_stats()
+        self._generation = 0
+        self._jobs: list[Job] = []
+        self._seq = itertools.count()
+        self._ids = itertools.count(1)
+        self._inflight = 0
+        self._stopping = False
+        self.wall_clock: Callable[[], float] = time.time
+
+    @staticmethod
+    def _fresh_stats() -> dict[str, Any]:
+        return {
+            "accepted": 0,
+            "rejected": 0,
+            "unauthorized": 0,
+            "throttled_130429": 0,
+            "pair_rate_131056": 0,
+            "server_errors": 0,
+            "timeouts": 0,
+            "failed_statuses": 0,
+            "webhooks_posted": 0,
+            "webhooks_failed": 0,
+            "inbound": 0,
+            "template_updates": 0,
+            "first_accepted_at": None,
+            "last_accepted_at": None,
+        }
+
+    # ------------------------------------------------------------------ configuration
+
+    def add_waba(
+        self,
+        waba_id: str,
+        access_token: str,
+        app_secret: str,
+        webhook_url: str | None = None,
+        phone_numbers: Sequence[Mapping[str, Any]] = (),
+        templates: Sequence[Mapping[str, Any]] = (),
+    ) -> dict[str, Any]:
+        """Register (or replace) a WABA with its numbers ({id, display_phone_number, mps}) and templates."""
+        for name, value in (("waba_id", waba_id), ("access_token", access_token), ("app_secret", app_secret)):
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"'{name}' must be a non-empty string")
+        if not waba_id.isdigit():
+            raise ValueError("'waba_id' must be digits")
+        if webhook_url is not None and (not isinstance(webhook_url, str) or not webhook_url.startswith("http")):
+            raise ValueError("'webhook_url' must be an http(s) URL")
+        numbers = []
+        for spec in phone_numbers:
+            number_id = str(spec.get("id") or "")
+            display = "".join(c for c in str(spec.get("display_phone_number") or "") if c.isdigit())
+            mps = spec.get("mps", DEFAULT_MPS)
+            if not number_id.isdigit() or not DIGITS.fullmatch(display):
+                raise ValueError("a phone number needs digits 'id' and 'display_phone_number'")
+            numbers.append(PhoneNumber(number_id, display, waba_id, number_opt("mps", mps) or DEFAULT_MPS))
+        with self._lock:
+            items = [template_item(spec, str(next(self._ids) + 1_000_000_000_000_000)) for spec in templates]
+            self._wabas[waba_id] = Waba(waba_id, access_token, app_secret, webhook_url, items)
+            for number in numbers:
+                self._numbers[number.phone_number_id] = number
+            return self._waba_view(self._wabas[waba_id])
+
+    def _waba_view(self, waba: Waba) -> dict[str, Any]:
+        return {
+            "waba_id": waba.waba_id,
+            "webhook_url": waba.webhook_url,
+            "phone_numbers": [
+                {"id": n.phone_number_id, "display_phone_number": n.display, "mps": n.mps}
+                for n in self._numbers.values()
+                if n.waba_id == waba.waba_id
+            ],
+            "templates": [{"id": t["id"], "name": t["name"], "status": t["status"]} for t in waba.templates],
+        }
+
+    @staticmethod
+    def parse_config(**opts: Any) -> dict[str, Any]:
+        """The options checked and parsed (ValueError for an unknown or bad one), nothing changed."""
+        unknown = sorted(set(opts) - set(CONFIG_PARSERS))
+        if unknown:
+            raise ValueError(f"unknown option(s): {', '.join(unknown)}")
+        return {name: CONFIG_PARSERS[name](name, value) for name, value in opts.items()}
+
+    def configure(self, **opts: Any) -> dict[str, Any]:
+        """Change the Graph API's faults and timing (options `graph_*`); unknown ones raise ValueError."""
+        parsed = self.parse_config(**opts)
+        with self._lock:
+            for name, value in parsed.items():
+                setattr(self._config, name, value)
+            return self._config.to_dict()
+
+    def config(self) -> dict[str, Any]:
+        """The Graph API's configuration."""
+        with self._lock:
+            return self._config.to_dict()
+
+    def reset(self, all: bool = False) -> None:
+        """Forget messages, stats, windows, pending webhooks and config; `all` also forgets the WABAs."""
+        with self._lock:
+            self._generation += 1
+            self._messages.clear()
+            self._by_id.clear()
+            self._jobs.clear()
+            self._last_to.clear()
+            self._last_inbound.clear()
+            self._config = Config(graph_webhook_delay_ms=self._default_delay_ms)
+            self._stats = self._fresh_stats()
+            for number in self._numbers.values():
+                number.window.clear()
+            if all:
+                self._wabas.clear()
+                self._numbers.clear()
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------------ inspection
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every accepted message, oldest first."""
+        with self._lock:
+            return [m.item() for m in self._messages]
+
+    def stats(self) -> dict[str, Any]:
+        """Counters, incl. 130429 (throughput) and 131056 (pair rate) refusals."""
+        with self._lock:
+            return {**self._stats, "webhooks_pending": len(self._jobs) + self._inflight}
+
+    def wait_for_webhooks(self, timeout: float = 5.0) -> bool:
+        """Block until no webhook is pending or in flight; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._jobs and self._inflight == 0, timeout=timeout)
+
+    def owns_display_number(self, number: str) -> bool:
+        """Whether `number` (E.164) is one of the business numbers (an inbound to it is Meta's)."""
+        digits = number.lstrip("+")
+        with self._lock:
+            return any(n.display == digits for n in self._numbers.values())
+
+    # ------------------------------------------------------------------ the Graph API
+
+    def _waba_for(self, object_id: str, authorization: str | None) -> tuple[Waba, PhoneNumber | None]:
+        number = self._numbers.get(object_id)
+        waba = self._wabas.get(number.waba_id if number else object_id)
+        token = (authorization or "")[7:] if (authorization or "").startswith("Bearer ") else None
+        if waba is None:
+            if token and any(secrets.compare_digest(token, w.access_token) for w in self._wabas.values()):
+                raise GraphError(
+                    400,
+                    100,
+                    f"Unsupported post request. Object with ID '{object_id}' does not exist",
+                    kind="GraphMethodException",
+                )
+            raise invalid_token()
+        if token is None or not secrets.compare_digest(token, waba.access_token):
+            raise invalid_token()
+        return waba, number
+
+    def send(self, phone_number_id: str, authorization: str | None, body: Any) -> tuple[dict[str, Any], float]:
+        """`POST /{phone-number-id}/messages`: Meta's answer and a delay before it; GraphError for a refusal."""
+        with self._lock:
+            try:
+                waba, number = self._waba_for(phone_number_id, authorization)
+            except GraphError as exc:
+                self._stats["unauthorized" if exc.code == 190 else "rejected"] += 1
+                raise
+            if number is None:
+                self._stats["rejected"] += 1
+                raise GraphError(
+                    400, 100, f"Unsupported post request. Object with ID '{phone_number_id}' is not a phone number"
+                )
+            if self._config.graph_server_error_next > 0:
+                self._config.graph_server_error_next -= 1
+                self._stats["server_errors"] += 1
+                raise GraphError(500, 1, "An unknown error occurred", kind="OAuthException")
+            try:
+                to, kind, template, text, category = self._validate(waba, body)
+            except GraphError:
+                self._stats["rejected"] += 1
+                raise
+            now = self._clock()
+            window = number.window
+            while window and window[0] <= now - 1.0:
+                window.popleft()
+            if len(window) >= max(1, math.floor(number.mps)):
+                self._stats["throttled_130429"] += 1
+                raise GraphError(
+                    429, 130429, "Rate limit hit", details=f"Cloud API message throughput ({number.mps:g}/s) reached"
+                )
+            last = self._last_to.get((phone_number_id, to))
+            if last is not None and now - last < PAIR_GAP_SECONDS:
+                self._stats["pair_rate_131056"] += 1
+                raise GraphError(
+                    400,
+                    131056,
+                    "(Business Account, Consumer Account) pair rate limit hit",
+                    details="Too many messages sent from this phone number to the same phone number in a short time",
+                )
+            window.append(now)
+            self._last_to[(phone_number_id, to)] = now
+            failure = TEST_NUMBER_FAILURES.get(to)
+            if failure is None and kind == "text" and not self._in_window(phone_number_id, to):
+                failure = (131047, *OTHER_FAILURES[131047])
+            plan: list[tuple[str, int | None]] = (
+                [("failed", failure[0])] if failure else [("sent", None), ("delivered", None), ("read", None)]
+            )
+            opaque = body.get("biz_opaque_callback_data")
+            message = SentMessage(
+                wamid=new_wamid(),
+                phone_number_id=phone_number_id,
+                to=to,
+                kind=kind,
+                template=template,
+                text=text,
+                opaque=opaque if isinstance(opaque, str) else None,
+                category=category,
+                created_at=self.wall_clock(),
+                plan=plan,
+            )
+            self._messages.append(message)
+            self._by_id[message.wamid] = message
+            self._stats["accepted"] += 1
+            if self._stats["first_accepted_at"] is None:
+                self._stats["first_accepted_at"] = message.created_at
+            self._stats["last_accepted_at"] = message.created_at
+            self._schedule(waba.waba_id, self._config.graph_webhook_delay_ms / 1000.0, wamid=message.wamid)
+            delay = self._config.graph_latency_ms / 1000.0
+            if self._config.graph_timeout_next > 0:
+                self._config.graph_timeout_next -= 1
+                self._stats["timeouts"] += 1
+                delay = max(delay, self._config.graph_timeout_ms / 1000.0)
+            answer = {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": body.get("to"), "wa_id": to}],
+                "messages": [{"id": message.wamid, **({"message_status": "accepted"} if kind == "template" else {})}],
+            }
+            return answer, delay
+
+    def _in_window(self, phone_number_id: str, to: str) -> bool:
+        last = self._last_inbound.get((phone_number_id, to))
+        return last is not None and self.wall_clock() - last < 24 * 3600
+
+    def _validate(self, waba: Waba, body: Any) -> tuple[str, str, dict[str, Any] | None, str | None, str]:
+        if not isinstance(body, Mapping):
+            raise GraphError(400, 100, "Invalid parameter", details="the body must be a JSON object")
+        if body.get("messaging_product") != "whatsapp":
+            raise GraphError(400, 100, "Invalid parameter", details="messaging_product must be 'whatsapp'")
+        raw_to = body.get("to")
+        to = raw_to.lstrip("+") if isinstance(raw_to, str) else ""
+        if not DIGITS.fullmatch(to):
+            raise GraphError(400, 131009, "Parameter value is not valid", details="'to' is not a valid phone number")
+        kind = body.get("type", "text")
+        if kind == "text":
+            text = body.get("text")
+            if not isinstance(text, Mapping) or not isinstance(text.get("body"), str) or not text["body"]:
+                raise GraphError(400, 131008, "Required parameter is missing", details="text.body")
+            return to, "text", None, text["body"], "service"
+        if kind != "template":
+            raise GraphError(400, 131051, "Unsupported message type")
+        spec = body.get("template")
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
+            raise GraphError(400, 131008, "Required parameter is missing", details="template.name")
+        language = spec.get("language")
+        code = language.get("code") if isinstance(language, Mapping) else None
+        item = next((t for t in waba.templates if t["name"] == spec["name"] and t["language"] == code), None)
+        if item is None or item["status"] in ("PENDING", "REJECTED", "IN_APPEAL", "DELETED"):
+            raise GraphError(
+                404,
+                132001,
+                "Template name does not exist in the translation",
+                details=f"template name ({spec['name']}) does not exist in {code}",
+            )
+        if item["status"] == "PAUSED":
+            raise GraphError(400, 132015, "Template is Paused", details=f"template {item['name']} is paused")
+        if item["status"] == "DISABLED":
+            raise GraphError(400, 132016, "Template is Disabled", details=f"template {item['name']} is disabled")
+        components = spec.get("components") or []
+        if not isinstance(components, list):
+            raise GraphError(400, 100, "Invalid parameter", details="template.components must be a list")
+        filled = check_template_send(item, components)
+        summary = {"name": item["name"], "language": item["language"], "id": item["id"], **filled}
+        return to, "template", summary, None, str(item.get("category") or "MARKETING").lower()
+
+    def list_templates(self, waba_id: str, authorization: str | None, query: Mapping[str, list[str]]) -> dict[str, Any]:
+        """`GET /{waba-id}/message_templates` with `limit` and `after`: one page and its paging."""
+        with self._lock:
+            waba, number = self._waba_for(waba_id, authorization)
+            if number is not None:
+                raise GraphError(400, 100, "Tried accessing nonexisting field (message_templates)")
+            items = [dict(t) for t in waba.templates]
+        try:
+            limit = int((query.get("limit") or [str(DEFAULT_PAGE_SIZE)])[0])
+            start = offset_of(query["after"][0]) if query.get("after") else 0
+        except (ValueError, UnicodeDecodeError):
+            raise GraphError(400, 100, "Invalid parameter", details="limit or after") from None
+        limit = max(1, min(limit, MAX_PAGE_SIZE))
+        page = items[start : start + limit]
+        answer: dict[str, Any] = {"data": page}
+        if page:
+            answer["paging"] = {"cursors": {"before": cursor(start), "after": cursor(start + len(page))}}
+            if start + len(page) < len(items):
+                answer["paging"]["next"] = (
+                    f"/{waba_id}/message_templates?limit={limit}&after={cursor(start + len(page))}"
+                )
+        return answer
+
+    # ------------------------------------------------------------------ control
+
+    def set_template_status(
+        self, name: str, status: str, waba_id: str | None = None, reason: str | None = None
+    ) -> list[str]:
+        """Move every template of this name (in one WABA, or all) to a Meta state and schedule its status update."""
+        if not isinstance(status, str) or not status.isalpha() and "_" not in status:
+            raise ValueError("'status' must be a Meta template state such as PAUSED")
+        changed = []
+        with self._lock:
+            for waba in self._wabas.values():
+                if waba_id is not None and waba.waba_id != waba_id:
+                    continue
+                for item in waba.templates:
+                    if item["name"] != name:
+                        continue
+                    item["status"] = status.upper()
+                    changed.append(item["id"])
+                    value: dict[str, Any] = {
+                        "event": item["status"],
+                        "message_template_id": int(item["id"]),
+                        "message_template_name": item["name"],
+                        "message_template_language": item["language"],
+                        "reason": reason or "NONE",
+                    }
+                    if item["status"] == "PAUSED":
+                        value["other_info"] = {
+                            "title": "FIRST_PAUSE",
+                            "description": reason or "Paused for low quality",
+                        }
+                    self._stats["template_updates"] += 1
+                    self._schedule(
+                        waba.waba_id, 0.0, payload=self.envelope(waba.waba_id, value, "message_template_status_update")
+                    )
+        if not changed:
+            raise LookupError(f"no template named {name!r}")
+        return changed
+
+    def inbound(
+        self, from_number: str, to_number: str, body: str, context_id: str | None, button: str | None
+    ) -> dict[str, Any]:
+        """Schedule a messages webhook for a user's message to a business number; its wamid and where it goes."""
+        user = from_number.lstrip("+")
+        if not DIGITS.fullmatch(user):
+            raise ValueError("'from' must be an E.164 number")
+        with self._lock:
+            number = next((n for n in self._numbers.values() if n.display == to_number.lstrip("+")), None)
+            if number is None:
+                raise LookupError(f"no business number {to_number}")
+            waba = self._wabas[number.waba_id]
+            wamid = new_wamid()
+            message: dict[str, Any] = {"from": user, "id": wamid, "timestamp": str(int(self.wall_clock()))}
+            if context_id:
+                message["context"] = {"from": number.display, "id": context_id}
+            if button is not None:
+                message.update(type="button", button={"payload": button, "text": body or button})
+            else:
+                message.update(type="text", text={"body": body})
+            value = {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": number.display, "phone_number_id": number.phone_number_id},
+                "contacts": [{"profile": {"name": "Sim User"}, "wa_id": user}],
+                "messages": [message],
+            }
+            self._last_inbound[(number.phone_number_id, user)] = self.wall_clock()
+            self._stats["inbound"] += 1
+            self._schedule(waba.waba_id, 0.0, payload=self.envelope(waba.waba_id, value, "messages"))
+            return {"message_id": wamid, "webhook_url": waba.webhook_url}
+
+    # ------------------------------------------------------------------ the webhook workers' side (webhooks.py)
+
+    @staticmethod
+    def envelope(waba_id: str, value: dict[str, Any], field_name: str) -> dict[str, Any]:
+        """Meta's webhook wrapper: object, entry[] of the WABA, changes[] with the field and its value."""
+        return {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": waba_id, "changes": [{"value": value, "field": field_name}]}],
+        }
+
+    def _schedule(self, waba_id: str, delay: float, **what: Any) -> None:
+        job = Job(time.monotonic() + delay, next(self._seq), self._generation, waba_id, **what)
+        heapq.heappush(self._jobs, job)
+        self._cond.notify()
+
+    def take_job(self) -> Job | None:
+        """Wait for the next webhook that is due and mark it in flight; None once stopping."""
+        with self._cond:
+            while True:
+                if self._stopping:
+                    return None
+                if self._jobs:
+                    wait = self._jobs[0].due - time.monotonic()
+                    if wait <= 0:
+                        break
+                    self._cond.wait(timeout=wait)
+                else:
+                    self._cond.wait()
+            job = heapq.heappop(self._jobs)
+            self._inflight += 1
+            return job
+
+    def job_done(self, count: int = 1) -> None:
+        """Jobs from take_job (and take_batch) are no longer in flight."""
+        with self._cond:
+            self._inflight -= count
+            self._cond.notify_all()
+
+    def pending_header(self, job: Job) -> tuple[str, str] | None:
+        """(header kind, link) of a template message whose media header Meta has not fetched yet (before `sent`)."""
+        with self._lock:
+            message = self._by_id.get(job.wamid or "")
+            if job.payload is not None or job.stage or job.attempt or message is None or not message.template:
+                return None
+            link, kind = message.template.get("header_link"), message.template.get("header_kind")
+            return (str(kind), str(link)) if link and kind else None
+
+    def take_batch(self, first: Job) -> list[Job]:
+        """More status jobs to post with `first` (config `graph_batch_max`): same WABA, due within a webhook delay."""
+        with self._cond:
+            most = self._config.graph_batch_max - 1
+            if first.payload is not None or most <= 0:
+                return []
+            horizon = time.monotonic() + self._config.graph_webhook_delay_ms / 1000.0
+            taken: list[Job] = []
+            kept: list[Job] = []
+            while self._jobs and len(taken) < most and self._jobs[0].due <= horizon:
+                job = heapq.heappop(self._jobs)
+                fits = job.payload is None and job.waba_id == first.waba_id and job.generation == first.generation
+                (taken if fits and self.pending_header(job) is None else kept).append(job)
+            for job in kept:
+                heapq.heappush(self._jobs, job)
+            self._inflight += len(taken)
+            return taken
+
+    def header_fetched(self, job: Job, error: int | None) -> None:
+        """What fetching the header media found: a media Meta cannot send fails the message (131053)."""
+        with self._lock:
+            message = self._by_id.get(job.wamid or "")
+            if message is not None and error is not None and job.generation == self._generation:
+                message.plan = [("failed", error)]
+
+    def delivery(self, job: Job) -> tuple[str | None, str, dict[str, Any]] | None:
+        """What to post for a job: (webhook URL, app secret, payload); None when it is stale or the message gone."""
+        with self._lock:
+            waba = self._wabas.get(job.waba_id)
+            if job.generation != self._generation or waba is None:
+                return None
+            url = None if self._config.graph_no_webhooks else waba.webhook_url
+            if job.payload is not None:
+                return url, waba.app_secret, job.payload
+            message = self._by_id.get(job.wamid or "")
+            if message is None:
+                return None
+            status, code = message.plan[job.stage]
+            if job.attempt == 0:
+                message.status, message.error_code = status, code
+                if status == "failed":
+                    self._stats["failed_statuses"] += 1
+            number = self._numbers[message.phone_number_id]
+            return (
+                url,
+                waba.app_secret,
+                self.envelope(waba.waba_id, self._status_value(message, number, status, code), "messages"),
+            )
+
+    def _status_value(self, message: SentMessage, number: PhoneNumber, status: str, code: int | None) -> dict[str, Any]:
+        now = int(self.wall_clock())
+        item: dict[str, Any] = {
+            "id": message.wamid,
+            "status": status,
+            "timestamp": str(now),
+            "recipient_id": message.to,
+        }
+        if message.opaque:
+            item["biz_opaque_callback_data"] = message.opaque
+        if code is not None:
+            title, details = OTHER_FAILURES.get(code, ("Failed", ""))
+            if message.to in TEST_NUMBER_FAILURES:
+                _, title, details = TEST_NUMBER_FAILURES[message.to]
+            item["errors"] = [
+                {
+                    "code": code,
+                    "title": title,
+                    "message": title,
+                    "error_data": {"details": details},
+                    "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/",
+                }
+            ]
+        else:
+            conversation: dict[str, Any] = {
+                "id": "c" + message.wamid[-24:],
+                "origin": {"type": message.category},
+            }
+            if status == "sent":
+                conversation["expiration_timestamp"] = str(now + 24 * 3600)
+            item["conversation"] = conversation
+            item["pricing"] = {
+                "billable": message.category != "service",
+                "pricing_model": "PMP",
+                "category": message.category,
+                "type": "regular",
+            }
+        return {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": number.display, "phone_number_id": number.phone_number_id},
+            "statuses": [item],
+        }
+
+    def finish(self, job: Job, ok: bool, posted: bool) -> None:
+        """After a post (or none): retry a failed one with backoff, else schedule the message's next status."""
+        with self._lock:
+            if job.generation != self._generation or self._stopping:
+                return
+            if not ok and job.attempt < len(self._retry_backoff):
+                heapq.heappush(
+                    self._jobs,
+                    Job(
+                        time.monotonic() + self._retry_backoff[job.attempt],
+                        next(self._seq),
+                        job.generation,
+                        job.waba_id,
+                        job.wamid,
+                        job.stage,
+                        job.payload,
+                        job.attempt + 1,
+                    ),
+                )
+                self._cond.notify()
+                return
+            if posted:
+                self._stats["webhooks_posted" if ok else "webhooks_failed"] += 1
+            message = self._by_id.get(job.wamid or "") if job.payload is None else None
+            if message is not None and job.stage + 1 < len(message.plan):
+                self._schedule(
+                    job.waba_id, self._config.graph_webhook_delay_ms / 1000.0, wamid=job.wamid, stage=job.stage + 1
+                )
+
+    def set_stopping(self, value: bool) -> None:
+        """Start (False) or stop (True) handing out jobs; stopping drops the pending ones."""
+        with self._lock:
+            self._stopping = value
+            if value:
+                self._jobs.clear()
+            self._cond.notify_all()
