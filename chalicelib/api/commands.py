@@ -15,8 +15,13 @@ def content(body: schemas.TextContent | schemas.FileContent | schemas.TemplateCo
     if isinstance(body, schemas.FileContent):
         return c.FileContent(upload_id=body.upload_id, text=body.text)
     if isinstance(body, schemas.TemplateContent):
-        variables = {k: (v.model_dump() if isinstance(v, schemas.ColumnRef) else v) for k, v in body.variables.items()}
-        return c.TemplateContent(template_id=body.template_id, variables=variables)
+        variables = {
+            k: (v.model_dump(exclude_none=True) if isinstance(v, schemas.ColumnRef) else v)
+            for k, v in body.variables.items()
+        }
+        return c.TemplateContent(
+            template_id=body.template_id, variables=variables, header_upload_id=body.header_upload_id
+        )
     return c.TextContent(text=body.text)
 
 

@@ -54,7 +54,18 @@ SETTINGS_CHECKS = (
     "`channel_not_found`: no such channel for this tenant; `invalid_sender`: `sender` is not one of the channel's "
     "senders (details list them); `unsupported_send_mode`: `send_mode` `session` is not available yet (x-extension); "
     "`invalid_routing_target`: a `routing_target` without `send_mode` `session`; `template_not_supported`: content "
-    "of type `template` needs a WhatsApp channel (x-extension); for content of type `file`, `upload_not_found`: no "
+    "of type `template` needs a WhatsApp channel; `template_required`: a WhatsApp channel sends only templates (no "
+    "`text` or `file` content); for content of type `template`, its recipients are checked first (below), then "
+    "`template_not_found`: the channel stores no such template (sync its templates), `template_not_approved`: the "
+    "template is `pending`, `rejected`, `paused` or `disabled` (details give its `status`), "
+    "`template_variables_mismatch`: `variables` does not name exactly the template's variables (details list the "
+    "`missing` and `unknown` ones), `unknown_column`: a `{column}` the recipients do not have (a CSV upload's columns, "
+    "`name` for a phonebook, none for typed numbers), `invalid_variable_value`: a literal value or `default` that is "
+    "blank, over 1,024 characters, with a new line or tab or more than 4 spaces in a row, "
+    "`header_upload_required`: the template has an image, video or document header and no `header_upload_id`, "
+    "`header_upload_not_allowed`: a `header_upload_id` for a template without one, the upload codes below for it, "
+    "`media_type_not_supported` / `media_too_large`: a file the provider does not take as that header; for "
+    "content of type `file`, `upload_not_found`: no "
     "such upload for this tenant, `upload_wrong_kind`: not a `media` upload, `upload_not_ready`: still `processing`, "
     "`upload_rejected`: the upload was rejected, `content_too_long`: its text has more than 1,600 characters, "
     "`media_too_large`: media and text together over Twilio's 5 MB (5,242,880 bytes) for an MMS, "
@@ -74,6 +85,14 @@ SETTINGS_CODES = (
     "unsupported_send_mode",
     "invalid_routing_target",
     "template_not_supported",
+    "template_required",
+    "template_not_found",
+    "template_not_approved",
+    "template_variables_mismatch",
+    "unknown_column",
+    "invalid_variable_value",
+    "header_upload_required",
+    "header_upload_not_allowed",
     "upload_not_found",
     "upload_wrong_kind",
     "upload_not_ready",
@@ -322,14 +341,19 @@ OPERATIONS: tuple[Operation, ...] = (
                 "campaign_limit_reached", "channel_not_found",
             ),
             415: "UnsupportedMediaType",
+            422: (
+                "`template_not_found` / `template_not_approved`: a template campaign whose template is no longer on "
+                "the channel, or no longer `approved` (details give its `status`).",
+                "template_not_found", "template_not_approved",
+            ),
             503: "TryAgain",
         },
         description=(
             "Any campaign can be duplicated, whatever its status. The copy is a `draft` named like the original with "
             "` (copy)` appended (the same name when that would be over 200 characters), with the same channel, "
             "sender, content, send mode and recipients as given (a phonebook or upload is resolved again when the "
-            "copy is sent). The settings are not checked again until it is edited or sent. A body is not needed and "
-            "is ignored."
+            "copy is sent). The settings are not checked again until it is edited or sent, except a template "
+            "campaign's template, which must still be approved. A body is not needed and is ignored."
         ),
     ),
     Operation(
@@ -339,11 +363,19 @@ OPERATIONS: tuple[Operation, ...] = (
         {
             409: (
                 "`campaign_not_retryable`: the campaign is not `completed` or `stopped` (details give its `status`; "
-                "x-extension); `nothing_to_retry`: no message failed in a way worth resending; `campaign_busy`: the "
-                "campaign changed status while the retry started (read it again).",
+                "x-extension); `nothing_to_retry`: no message failed in a way worth resending, or those that failed "
+                "may be resent only later (a WhatsApp 131049/63049 refusal: 24 hours after it; the message and "
+                "details give `retry_from`); `campaign_busy`: the campaign changed status while the retry started "
+                "(read it again).",
                 "campaign_not_retryable", "nothing_to_retry", "campaign_busy",
             ),
             415: "UnsupportedMediaType",
+            422: (
+                "`template_not_found` / `template_not_approved`: a template campaign whose template is no longer on "
+                "the channel or not `approved` (say still `paused`: details give its `status`); retry once a sync or "
+                "the provider's webhook shows it approved again.",
+                "template_not_found", "template_not_approved",
+            ),
             503: "TryAgain",
         },
         description=(

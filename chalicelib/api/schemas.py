@@ -276,9 +276,17 @@ class Recipients(Strict):
 
 
 class ColumnRef(Strict):
-    """A template variable taken from a CSV column."""
+    """A template variable taken per contact from the audience: a CSV column of the upload, or `name` for a
+    phonebook (`422 unknown_column` for one the audience does not have). A contact whose cell is empty gets
+    `default`; without one it is `skipped` with `error.code` `missing_variable`. New lines, tabs and runs of spaces
+    in a cell are sent as one space, and a cell is cut to 1,024 characters."""
 
-    column: StrictStr
+    column: StrictStr = Field(min_length=1)
+    default: StrictStr | None = Field(
+        default=None,
+        description="Not blank, at most 1,024 characters, no new line or tab, at most 4 spaces in a row "
+        "(`422 invalid_variable_value`).",
+    )
 
 
 class TextContent(Strict):
@@ -314,14 +322,20 @@ class FileContent(Strict):
 
 
 class TemplateContent(Strict):
-    """A WhatsApp template. Needs a WhatsApp channel: `422 template_not_supported` for now (so `Content` does not
-    offer it yet)."""
+    """A WhatsApp template (needs a WhatsApp channel, else `422 template_not_supported`), stored for the channel by
+    a sync (`422 template_not_found`) and `approved` (`422 template_not_approved`). `variables` gives every variable
+    the template declares and no other (`422 template_variables_mismatch`): a literal value (not blank, at most 1,024
+    characters, no new line or tab, at most 4 spaces in a row: `422 invalid_variable_value`) or a column. A template
+    with an image, video or document header needs `header_upload_id`, a `ready` media upload the provider accepts
+    as that header (`422 header_upload_required`, `media_type_not_supported`, `media_too_large`); a template without
+    one takes none (`422 header_upload_not_allowed`). Sent as one message (`segments` 1, `encoding` `UTF-8`)."""
 
     model_config = ConfigDict(json_schema_extra=X)
 
     type: Literal["template"]
     template_id: StrictStr = Field(max_length=MAX_ID_CHARS)
     variables: dict[str, StrictStr | ColumnRef] = Field(default_factory=dict)
+    header_upload_id: StrictStr | None = Field(default=None, max_length=MAX_ID_CHARS)
 
 
 def _union(*names: str) -> dict[str, Any]:
@@ -335,8 +349,10 @@ def _union(*names: str) -> dict[str, Any]:
     }
 
 
-# A template is parsed (to answer 422 template_not_supported) but not offered by the document until it is available.
-CONTENT_DOC = {**_union("TextContent", "FileContent"), "description": "`template` content: not available yet."}
+CONTENT_DOC = {
+    **_union("TextContent", "FileContent", "TemplateContent"),
+    "description": "`text` and `file` for SMS/MMS channels; `template` for WhatsApp channels (templates only).",
+}
 Content = Annotated[
     TextContent | FileContent | TemplateContent,
     Field(discriminator="type"),

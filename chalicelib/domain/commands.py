@@ -50,10 +50,12 @@ class FileContent:
 
 @dataclass(frozen=True)
 class TemplateContent:
-    """A WhatsApp template with its variables (a value, or {"column": name} of the CSV)."""
+    """A WhatsApp template with its variables (a value, or {"column": name, "default"?: value} of the audience), and
+    the media upload of its header when it has one."""
 
     template_id: str
     variables: Mapping[str, Any] = field(default_factory=dict)
+    header_upload_id: str | None = None
     type: ClassVar[str] = "template"
 
 
@@ -144,7 +146,11 @@ def content_of(stored: Mapping[str, Any]) -> Content:
     if stored.get("type") == "file":
         return FileContent(upload_id=str(stored["upload_id"]), text=stored.get("text"))
     if stored.get("type") == "template":
-        return TemplateContent(template_id=str(stored["template_id"]), variables=dict(stored.get("variables") or {}))
+        return TemplateContent(
+            template_id=str(stored["template_id"]),
+            variables=dict(stored.get("variables") or {}),
+            header_upload_id=stored.get("header_upload_id"),
+        )
     return TextContent(text=str(stored.get("text", "")))
 
 

@@ -169,3 +169,68 @@ def parse_button_payload(payload: str) -> tuple[str, int, int] | None:
     if len(button) > 2:
         return None
     return parts[1], int(index), int(button)
+
+
+# ---------------------------------------------------------------------------------------------- per-contact values
+# What Meta takes as one text parameter (132018 refuses new lines, tabs and more than 4 consecutive spaces; a body is
+# at most 1,024 characters, so no parameter is longer). Literal values breaking these are refused at create; a CSV
+# cell is cleaned instead (a stray new line in one cell must not stop the whole campaign with a template error).
+MAX_PARAM_CHARS = 1024
+MAX_CONSECUTIVE_SPACES = 4
+
+
+def literal_problem(value: str) -> str | None:
+    """Why a literal variable value could not be sent as a template parameter; None when it can."""
+    if not value.strip():
+        return "is blank"
+    if len(value) > MAX_PARAM_CHARS:
+        return f"has {len(value)} characters; at most {MAX_PARAM_CHARS} are allowed"
+    if any(c in value for c in "\n\r\t"):
+        return "has a new line or a tab, which WhatsApp does not take in a template parameter"
+    if " " * (MAX_CONSECUTIVE_SPACES + 1) in value:
+        return f"has more than {MAX_CONSECUTIVE_SPACES} spaces in a row, which WhatsApp does not take"
+    return None
+
+
+def clean_param(value: str) -> str:
+    """A CSV cell as a template parameter: any run of white space (new lines, tabs) one space, cut to size."""
+    return " ".join(value.split())[:MAX_PARAM_CHARS]
+
+
+def resolve_values(spec: Mapping[str, Any], variables: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """One recipient's template values from a campaign's spec: a literal, the recipient's column, else its default.
+
+    Returns the values and the columns that were empty with no default (the recipient is then skipped)."""
+    values: dict[str, str] = {}
+    missing: list[str] = []
+    for name, value in spec.items():
+        if isinstance(value, Mapping):
+            column = str(value.get("column"))
+            cell = clean_param(str(variables.get(column) or ""))
+            default = value.get("default")
+            if cell:
+                values[name] = cell
+            elif default is not None and str(default).strip():
+                values[name] = str(default)
+            else:
+                missing.append(column)
+        else:
+            values[name] = str(value)
+    return values, missing
+
+
+def quick_reply_payloads(campaign_id: str, index: int, count: int) -> tuple[str, ...]:
+    """The payloads of a recipient's quick-reply buttons, one per button in the template's order."""
+    return tuple(button_payload(campaign_id, index, button) for button in range(count))
+
+
+def snapshot(template: Template) -> dict[str, Any]:
+    """What a campaign keeps of its template when it is checked: what each send needs besides the values."""
+    return {
+        "name": template.name,
+        "language": template.language,
+        "parameter_format": template.parameter_format,
+        "variables": list(template.variables),
+        "header_type": template.media_header,
+        "quick_replies": template.quick_replies,
+    }

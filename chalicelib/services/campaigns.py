@@ -4,6 +4,7 @@ starts in lifecycle)."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,10 +35,11 @@ from chalicelib.domain.idempotency import IdempotencyRecord
 from chalicelib.domain.messages import Job
 from chalicelib.domain.model import (
     CampaignStatus,
+    utc_from_epoch,
     utc_iso,
 )
 from chalicelib.domain.segments import analyze
-from chalicelib.services import lifecycle, uploads, views
+from chalicelib.services import lifecycle, template_content, uploads, views
 from chalicelib.services.audience import Audience, check_audience
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
@@ -81,12 +83,14 @@ def parse_schedule(deps: Deps, spec: SendScheduled) -> datetime:
     return at.astimezone(now.tzinfo)
 
 
-def _content(deps: Deps, tenant_id: str, content: Content, channel: Channel) -> tuple[dict[str, Any], int, str]:
+def _content(
+    deps: Deps, tenant_id: str, content: Content, channel: Channel, audience: Callable[[], Audience]
+) -> tuple[dict[str, Any], int, str]:
     if isinstance(content, TemplateContent):
-        raise UnprocessableError(
-            "templates need a WhatsApp channel", code="template_not_supported", details=[{"field": "content.type"}]
-        )
+        return template_content.template_content(deps, tenant_id, content, channel, audience())
     limits = rules_of(deps, channel).limits
+    if limits.templates:
+        raise template_content.template_required(channel)
     if isinstance(content, FileContent):
         return _media_content(deps, tenant_id, content, channel)
     if not content.text.strip():
@@ -177,8 +181,16 @@ def _check_settings(
             code="invalid_routing_target",
             details=[{"field": "routing_target"}],
         )
-    content, segments, encoding = _content(deps, tenant_id, body.content, channel)
-    return channel, content, segments, encoding, check_audience(deps, tenant_id, body.recipients)
+    checked: list[Audience] = []
+
+    def audience() -> Audience:
+        # A template's column variables need the audience's columns: its recipients are checked first then.
+        if not checked:
+            checked.append(check_audience(deps, tenant_id, body.recipients))
+        return checked[0]
+
+    content, segments, encoding = _content(deps, tenant_id, body.content, channel, audience)
+    return channel, content, segments, encoding, audience()
 
 
 @dataclass(frozen=True)
@@ -352,6 +364,7 @@ def duplicate_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str
     source = deps.campaigns.get(tenant_id, campaign_id)
     if source is None:
         raise NotFoundError("no such campaign")
+    _recheck_template(deps, tenant_id, source)
     new_id = deps.ids.new("cmp")
     now_iso = utc_iso(deps.clock.utcnow())
     name = source.name if len(source.name) > 193 else f"{source.name} (copy)"
@@ -392,15 +405,26 @@ def retry_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, An
             code="campaign_not_retryable",
             details=[{"status": status}],
         )
+    _recheck_template(deps, tenant_id, campaign)
+    not_before: list[float] = []
     if campaign.audience_written:
         rules = lifecycle.retry_rules(deps, tenant_id, campaign)
-        work = sum(
-            1
-            for r in deps.recipients.with_status(campaign_id, [*lifecycle.RETRYABLE_STATUSES, "queued", "sending"])
-            if lifecycle.retryable(r, rules) or r.status in ("queued", "sending")
-        )
+        now = deps.clock.now()
+        work = 0
+        for r in deps.recipients.with_status(campaign_id, [*lifecycle.RETRYABLE_STATUSES, "queued", "sending"]):
+            if lifecycle.retryable(r, rules, now) or r.status in ("queued", "sending"):
+                work += 1
+            elif (at := lifecycle.retryable_from(r, rules)) is not None:
+                not_before.append(at)
     else:
         work = int(campaign.audience_total or 0)  # stopped before its audience was written: start it again
+    if work == 0 and not_before:
+        when = utc_iso(utc_from_epoch(min(not_before)))
+        raise ConflictError(
+            f"the failed messages may not be sent again yet (the provider refused them for now); retry from {when}",
+            code="nothing_to_retry",
+            details=[{"retry_from": when, "recipients": len(not_before)}],
+        )
     if work == 0:
         raise ConflictError("no message of this campaign failed in a way worth retrying", code="nothing_to_retry")
     retry_gen = int(campaign.retry_gen) + 1
@@ -427,6 +451,14 @@ def retry_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, An
     if started == CampaignStatus.RETRYING:
         lifecycle.begin_dispatch(deps, tenant_id, campaign_id, work, int(campaign.dispatch_gen) + 1)
     return views.get_campaign(deps, tenant_id, campaign_id)
+
+
+def _recheck_template(deps: Deps, tenant_id: str, campaign: Campaign) -> None:
+    """A template campaign's template must still be approved (it may have been paused since); 422 if not. Without
+    its channel (deleted since) there is nothing to check: the sender stops it with channel_missing."""
+    if campaign.content.get("type") != "template" or deps.channels.get(tenant_id, campaign.channel_id) is None:
+        return
+    template_content.usable_template(deps, tenant_id, campaign.channel_id, str(campaign.content.get("template_id")))
 
 
 def delete_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> None:

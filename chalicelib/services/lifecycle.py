@@ -52,13 +52,29 @@ def retry_rules(deps: Deps, tenant_id: str, campaign: Campaign) -> ProviderRules
     return rules_of(deps, channel) if channel else None
 
 
-def retryable(recipient: Recipient, rules: ProviderRules | None) -> bool:
-    """A failure worth sending again: not an opt-out at the provider, not one that may have gone out. Without the
-    channel (deleted since) the retry is accepted as before and the sender stops it with `channel_missing`."""
+def retryable(recipient: Recipient, rules: ProviderRules | None, now: float | None = None) -> bool:
+    """A failure worth sending again: not an opt-out at the provider, not one that may have gone out, and (given
+    `now`) not one the provider said to send again only later (Meta 131049). Without the channel (deleted since) the
+    retry is accepted as before and the sender stops it with `channel_missing`."""
     code = str(recipient.error_code)
     if recipient.status not in RETRYABLE_STATUSES or code in NOT_RETRIED:
         return False
-    return rules is None or not rules.error(code).opted_out
+    if rules is None:
+        return True
+    if rules.error(code).opted_out:
+        return False
+    at = retryable_from(recipient, rules)
+    return now is None or at is None or at <= now
+
+
+def retryable_from(recipient: Recipient, rules: ProviderRules | None) -> float | None:
+    """When (epoch seconds) a failure whose code means "not now" may be sent again; None for any other."""
+    if rules is None or recipient.status not in RETRYABLE_STATUSES or not recipient.failed_at:
+        return None
+    info = rules.error(str(recipient.error_code))
+    if info.opted_out or info.retry_after_seconds is None:
+        return None
+    return parse_utc(recipient.failed_at).timestamp() + info.retry_after_seconds
 
 
 def schedule(deps: Deps, tenant_id: str, campaign_id: str, scheduled_at: str) -> None:
@@ -173,7 +189,7 @@ def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
     generation = int(campaign.dispatch_gen)
     retry_gen = int(campaign.retry_gen)
     if campaign.status == CampaignStatus.RETRYING and int(campaign.retry_dispatched) < retry_gen:
-        todo = _requeue_failures(deps, campaign_id, retry_rules(deps, tenant_id, campaign))
+        todo = _requeue_failures(deps, campaign_id, retry_rules(deps, tenant_id, campaign), deps.clock.now())
         chunks = [
             Chunk(tenant_id, campaign_id, part[0], part[-1] + 1, generation, tuple(part))
             for part in (todo[i : i + size] for i in range(0, len(todo), size))
@@ -193,14 +209,14 @@ def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
         finish_if_done(deps, tenant_id, campaign_id)
 
 
-def _requeue_failures(deps: Deps, campaign_id: str, rules: ProviderRules | None) -> list[int]:
+def _requeue_failures(deps: Deps, campaign_id: str, rules: ProviderRules | None, now: float) -> list[int]:
     """Queue a retry's recipients again; returns every index it must send (also those a crashed run requeued)."""
     failed: list[Recipient] = []
     todo: list[int] = []
     for r in deps.recipients.with_status(campaign_id, [*RETRYABLE_STATUSES, "queued", "sending"]):
         if r.status in ("queued", "sending"):
             todo.append(r.index)
-        elif retryable(r, rules):
+        elif retryable(r, rules, now):
             failed.append(r)
     todo.extend(deps.recipients.requeue(campaign_id, failed))
     return sorted(todo)

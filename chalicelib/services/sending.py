@@ -19,10 +19,13 @@ from chalicelib.domain.messages import Chunk
 from chalicelib.domain.model import SENDING_STATUSES, CampaignStatus, Clock, RecipientStatus, utc_iso
 from chalicelib.domain.phone import mask
 from chalicelib.domain.recipient import Recipient
+from chalicelib.domain.templates import TemplateMessage
 from chalicelib.services import lifecycle, views
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
 from chalicelib.services.providers import rules_of
+from chalicelib.services.template_send import for_recipient as _for_recipient
+from chalicelib.services.template_send import pair_gap_wait, template_message
 
 # Stop taking new recipients when less than this is left of the invocation; the rest goes back on the queue.
 SAFETY_SECONDS = 20.0
@@ -98,6 +101,12 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
         )
         return
     rules = rules_of(deps, channel)
+    template: TemplateMessage | None = None
+    if campaign.content.get("type") == "template":
+        # Read at each chunk's start: a template paused or disabled meanwhile stops the campaign before any send.
+        template = template_message(deps, campaign)
+        if template is None:
+            return
     pacer = Pacer(float(channel.mps), deps.clock)
     text = campaign.content.get("text")
     media_urls: tuple[str, ...] = ()
@@ -105,6 +114,12 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
         # Presigned at send time: the provider fetches the media within minutes of accepting the message.
         key = views.media_key_of(chunk.tenant_id, campaign.content)
         media_urls = (deps.blobs.presigned_get(key, MEDIA_URL_SECONDS),)
+    gap_wait = pair_gap_wait(deps, campaign, rules)
+    if gap_wait > 0:
+        if time_left() - gap_wait < SAFETY_SECONDS:
+            _requeue(deps, chunk, campaign, chunk.start if chunk.indexes is None else min(chunk.indexes, default=0))
+            return
+        deps.clock.sleep(gap_wait)
     wanted = set(chunk.indexes) if chunk.indexes is not None else None
     # Only queued recipients are sent. One `sending` is held by a live worker, or its hand-over is uncertain and is
     # settled from its hand-over record (never resent from here).
@@ -134,8 +149,24 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
             return "requeue", index
         if not hasattr(providers, "provider"):
             providers.provider = deps.provider_for(channel, creds)
+        message: TemplateMessage | None = None
+        if template is not None:
+            filled = _for_recipient(template, campaign, recipient)
+            if isinstance(filled, SendResult):
+                outcomes.add(recipient, RecipientStatus.SKIPPED, filled)  # an empty cell and no default: never sent
+                return "done", index
+            message = filled
         verdict = _send_one(
-            deps, chunk, campaign, recipient, providers.provider, rules, pacer, text, media_urls, time_left, outcomes
+            deps,
+            chunk,
+            campaign,
+            recipient,
+            providers.provider,
+            rules,
+            pacer,
+            (text, media_urls, message),
+            time_left,
+            outcomes,
         )
         if verdict != "done":
             halt.set()
@@ -213,6 +244,10 @@ class OutcomeBuffer:
         fields: dict[str, Any] = {"claim_token": None}
         if to == RecipientStatus.SENT:
             fields.update(provider_message_id=result.message_id, sent_at=now)
+        elif to == RecipientStatus.SKIPPED:
+            # Never handed over: the claim's attempt is not one.
+            fields.update(error_code=result.error_code, error_message=result.error_message or "")
+            fields["attempts"] = max(claimed.attempts - 1, 0)
         else:
             fields.update(error_code=result.error_code, error_message=result.error_message or "", failed_at=now)
         batch = None
@@ -260,12 +295,12 @@ def _send_one(
     provider: Provider,
     rules: ProviderRules,
     pacer: Pacer,
-    text: str | None,
-    media_urls: tuple[str, ...],
+    what: tuple[str | None, tuple[str, ...], TemplateMessage | None],
     time_left: Callable[[], float],
     outcomes: OutcomeBuffer,
 ) -> str:
     """Send and record one claimed recipient. Returns "done", "requeue" (not sent: give the rest back) or "stop"."""
+    text, media_urls, template = what
     index = claimed.index
     transient_tries = 0
     backoff = 0.5
@@ -281,7 +316,12 @@ def _send_one(
         )
         pacer.wait()
         result = provider.send(
-            to=claimed.number, sender=campaign.sender, text=text, media_urls=media_urls, status_callback=callback
+            to=claimed.number,
+            sender=campaign.sender,
+            text=None if template is not None else text,
+            media_urls=() if template is not None else media_urls,
+            status_callback=callback,
+            template=template,
         )
         if result.outcome == Outcome.ACCEPTED:
             outcomes.add(claimed, RecipientStatus.SENT, result)
@@ -310,17 +350,20 @@ def _send_one(
                 },
             )
             return "done"
-        if result.outcome == Outcome.ACCOUNT:
+        if result.outcome in (Outcome.ACCOUNT, Outcome.TEMPLATE):
+            # Not this recipient's fault: it goes back to queued (the chunk releases it), so a retry sends it.
             log.error(
-                "provider refused the account; stopping the campaign",
-                extra={"campaign_id": chunk.campaign_id, "code": result.error_code},
+                "provider refused the account or the template; stopping the campaign",
+                extra={"campaign_id": chunk.campaign_id, "code": result.error_code, "outcome": result.outcome.value},
             )
+            code = str(result.error_code)
+            reason = rules.error(code).stop_reason or f"provider_{code}"
             lifecycle.finish(
                 deps,
                 chunk.tenant_id,
                 chunk.campaign_id,
                 CampaignStatus.STOPPED,
-                {"code": f"provider_{result.error_code}", "message": result.error_message or ""},
+                {"code": reason, "message": result.error_message or ""},
             )
             return "stop"
         if result.outcome == Outcome.TRANSIENT:

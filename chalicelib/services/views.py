@@ -13,8 +13,9 @@ from chalicelib.domain.objects import upload_key
 from chalicelib.domain.recipient import Recipient
 from chalicelib.services.deps import Deps
 
-# Content fields the service keeps for itself: never answered, never taken from a request.
-_INTERNAL_CONTENT = frozenset({"media_key"})
+# Content fields the service keeps for itself: never answered, never taken from a request (a template campaign's
+# `template` is the snapshot of its template taken when it was checked).
+_INTERNAL_CONTENT = frozenset({"media_key", "template"})
 
 
 def public_content(content: Mapping[str, Any]) -> dict[str, Any]:
