@@ -17,13 +17,14 @@ from chalicelib.config import Settings
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.model import Clock, IdFactory
 from chalicelib.services.deps import Deps
+from tests.fakes.aws import FakeBlobs
 from tests.fakes.campaigns import FakeCampaigns
 from tests.fakes.channels import FakeChannels
 from tests.fakes.deps import settings as fake_settings
 from tests.fakes.idempotency import FakeIdempotency
 from tests.fakes.items import FakeTable
 from tests.fakes.phonebooks import FakePhonebooks
-from tests.fakes.provider import FakeProvider
+from tests.fakes.provider import FAKE_WHATSAPP, FakeProvider
 from tests.fakes.recipients import FakeHandovers, FakeRecipients
 from tests.fakes.templates import FakeTemplates
 from tests.fakes.tenants import FakeTenants
@@ -32,6 +33,8 @@ from tests.fakes.uploads import FakeUploads
 TENANT = "ten_1"
 CHANNEL = "ch_1"
 SENDER = "+15005550006"
+WA_CHANNEL = "ch_wa"
+WA_SENDER = "+15550100001"
 
 
 @dataclass
@@ -152,3 +155,26 @@ def world(**setting_changes: Any) -> World:
         handovers=handovers,
     )
     return World(deps, clock, provider, queue, campaigns, recipients, handovers)
+
+
+def whatsapp_world(**setting_changes: Any) -> World:
+    """world() plus a WhatsApp-like channel (WA_CHANNEL, the FAKE_WHATSAPP rules: templates, a 6 s pair gap) and a
+    bucket in memory for CSV contacts and header media; the templates are the test's to store."""
+    w = world(**setting_changes)
+    w.campaigns.add_channel(TENANT, WA_CHANNEL)
+    w.deps.channels.create(
+        Channel(
+            tenant_id=TENANT,
+            channel_id=WA_CHANNEL,
+            name="WhatsApp",
+            type="whatsapp",
+            provider=FAKE_WHATSAPP.name,
+            senders=(WA_SENDER,),
+            mps=80,
+            created_at="2026-12-01T08:00:00Z",
+        )
+    )
+    w.deps.secrets.creds[(TENANT, WA_CHANNEL)] = {"access_token": "t", "app_secret": "s", "verify_token": "v"}  # type: ignore[attr-defined]
+    w.deps.rules_for = lambda provider, channel_type: FAKE_WHATSAPP if provider == FAKE_WHATSAPP.name else TWILIO_SMS
+    w.deps.blobs = FakeBlobs()
+    return w
