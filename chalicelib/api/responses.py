@@ -192,6 +192,22 @@ class FileContentAnswer(Answer):
     text: str = Field(default="", json_schema_extra=_no_default)
 
 
+class ColumnRefAnswer(Answer):
+    """A template variable taken per contact from an audience column."""
+
+    column: str
+    default: str = Field(default="", json_schema_extra=_no_default)
+
+
+class TemplateContentAnswer(Answer):
+    """A WhatsApp template campaign's content, as it was given."""
+
+    type: Literal["template"]
+    template_id: str
+    variables: dict[str, str | ColumnRefAnswer]
+    header_upload_id: str | None
+
+
 class SendTimeAnswer(Answer):
     """When the campaign was asked to go out."""
 
@@ -253,15 +269,19 @@ class Campaign(Answer):
     status: Annotated[str, ref("CampaignStatus")]
     channel_id: str
     sender: str
-    content: TextContentAnswer | FileContentAnswer = Field(json_schema_extra=lambda s: s.update(oneOf=s.pop("anyOf")))
+    content: TextContentAnswer | FileContentAnswer | TemplateContentAnswer = Field(
+        json_schema_extra=lambda s: s.update(oneOf=s.pop("anyOf"))
+    )
     send_time: SendTimeAnswer
     send_mode: Literal["direct", "session"]
     routing_target: RoutingTarget | None
     result: CampaignResult
     responded: COUNT
     response_rate: float = Field(ge=0, le=1)
-    segments: COUNT = Field(description="SMS segments per message.")
-    encoding: Literal["GSM-7", "UCS-2"]
+    segments: COUNT = Field(description="SMS segments per message (1 for MMS and WhatsApp templates).")
+    encoding: Literal["GSM-7", "UCS-2", "UTF-8"] = Field(
+        description="The SMS text's encoding; `UTF-8` for a WhatsApp template, which is not billed in segments."
+    )
     created_at: TIME
     scheduled_at: TIME_OR_NULL
     started_at: TIME_OR_NULL
