@@ -8,6 +8,7 @@ from typing import Any
 
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.commands import TemplateContent
+from chalicelib.domain.contacts_csv import NUMBER_HEADER
 from chalicelib.domain.errors import UnprocessableError
 from chalicelib.domain.templates import APPROVED, Template, literal_problem, snapshot
 from chalicelib.services import uploads
@@ -54,7 +55,10 @@ def audience_columns(deps: Deps, tenant_id: str, audience: Audience) -> frozense
         return frozenset({"name"})
     if spec.get("upload_id"):
         upload = uploads.ready_upload(deps, tenant_id, str(spec["upload_id"]), uploads.CSV, "recipients.upload_id")
-        return frozenset(upload.columns)
+        columns = list(upload.columns)
+        # The header's (first) Number column is the recipient's number, not one of its variables.
+        number = next((i for i, name in enumerate(columns) if name.lower() == NUMBER_HEADER), None)
+        return frozenset(name for i, name in enumerate(columns) if i != number)
     return frozenset()
 
 

@@ -75,7 +75,8 @@ def set_template_status(w: World, template_id: str, status: str) -> None:
 
 
 def csv_upload(w: World, upload_id: str, columns: Sequence[str], rows: Sequence[tuple[str, Sequence[str]]]) -> str:
-    """A ready contacts CSV whose processed list is in the bucket (as the import writes it)."""
+    """A ready contacts CSV (a Number column, then `columns`) whose processed list is in the bucket, as the import
+    writes it."""
     lines = [json.dumps({"columns": list(columns)})] + [json.dumps([n, list(v)]) for n, v in rows]
     w.deps.blobs.put_bytes(processed_key(TENANT, upload_id), "\n".join(lines).encode(), "application/x-ndjson")
     w.deps.uploads.create(
@@ -91,7 +92,7 @@ def csv_upload(w: World, upload_id: str, columns: Sequence[str], rows: Sequence[
             created_at="2026-12-01T08:00:00Z",
             rows=len(rows),
             valid=len(rows),
-            columns=tuple(columns),
+            columns=("Number", *columns),  # the header, as the import reports it
         )
     )
     return upload_id

@@ -116,8 +116,9 @@ def test_a_column_the_audience_lacks_is_refused(w: World) -> None:
         template_settings("tpl_order", {"1": {"column": "first_name"}, "2": {"column": "order"}}, upload_id="upl_csv"),
     )
     typed = refused(w, template_settings("tpl_order", {"1": {"column": "first_name"}, "2": "x"}, numbers=[ADA]))
-    # THEN 422 unknown_column naming it
-    assert from_csv.code == typed.code == "unknown_column"
+    number = refused(w, template_settings("tpl_order", {"1": {"column": "Number"}, "2": "x"}, upload_id="upl_csv"))
+    # THEN 422 unknown_column naming it (the Number column is the recipient's number, not a variable)
+    assert from_csv.code == typed.code == number.code == "unknown_column"
     assert from_csv.details[0]["column"] == "order" and from_csv.details[0]["available"] == ["first_name"]
     assert typed.details[0]["column"] == "first_name"
 
