@@ -220,3 +220,27 @@ def test_a_pair_rate_refusal_that_still_happens_is_waited_out_not_failed(w: Worl
     assert recipient(w, second["id"], 0).status == RecipientStatus.SENT
     assert status(w, first["id"]) == status(w, second["id"]) == "completed"
     assert w.provider.sent_to(ADA)[1].sender == WA_SENDER
+
+
+def test_a_template_refusal_without_a_stop_reason_of_its_own_stops_as_provider_code(w: World) -> None:
+    # GIVEN a provider that refuses the parameters (132000, which names no stop reason of its own)
+    w.provider.script(ADA, SendResult.refused(Outcome.TEMPLATE, "132000", "parameters do not match"))
+    created = order_campaign(w, [(ADA, ["Ada", "A-1"])])
+    # WHEN it is sent
+    send_queued(w)
+    # THEN it stopped with provider_132000 and the provider's words
+    reason = result(w, created["id"])["stop_reason"]
+    assert reason == {"code": "provider_132000", "message": "parameters do not match"}
+
+
+def test_a_document_header_is_sent_with_its_file_name(w: World) -> None:
+    # GIVEN invoice (document header) with a PDF
+    media_upload(w, "upl_pdf", "application/pdf")
+    create(w, template_settings("tpl_invoice", {}, numbers=[ADA], header_upload_id="upl_pdf"))
+    # WHEN it is sent
+    send_queued(w)
+    # THEN the message is a document header named as the upload, with no buttons and no variables
+    message = w.provider.sent_to(ADA)[0].template
+    assert message is not None
+    assert (message.header_type, message.header_filename) == ("document", "invoice.pdf")
+    assert (dict(message.variables), message.button_payloads) == ({}, ())
