@@ -123,23 +123,13 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         case.query = {**query, "filename": "fuzz.csv"}
 
 
-def _template_content(case: Any) -> bool:
-    body = case.body if isinstance(case.body, dict) else {}
-    content = body.get("content")
-    return isinstance(content, dict) and content.get("type") == "template"
-
-
 @schemathesis.hook
 def filter_case(context: Any, case: Any) -> bool:
     """Drop the cases that only break the inline upload's query parameters while sending a JSON announcement,
-    which does not read them (`kind` and `filename` describe an inline CSV); and valid campaigns with template
-    content, which the fuzz tenant's only (SMS) channel rightly refuses (`422 template_not_supported`) until the
-    stack's WhatsApp channel and its templates are in the context."""
-    meta = case.meta
-    if meta is not None and meta.generation.mode.is_positive and _template_content(case):
-        return False
+    which does not read them (`kind` and `filename` describe an inline CSV)."""
     if case.operation.path != "/v1/uploads" or case.media_type == "text/csv":
         return True
+    meta = case.meta
     if meta is None or meta.generation.mode.is_positive:
         return True
     location = getattr(meta.phase.data, "parameter_location", None)
