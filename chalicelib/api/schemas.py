@@ -328,7 +328,8 @@ class TemplateContent(Strict):
     characters, no new line or tab, at most 4 spaces in a row: `422 invalid_variable_value`) or a column. A template
     with an image, video or document header needs `header_upload_id`, a `ready` media upload the provider accepts
     as that header (`422 header_upload_required`, `media_type_not_supported`, `media_too_large`); a template without
-    one takes none (`422 header_upload_not_allowed`). Sent as one message (`segments` 1, `encoding` `UTF-8`)."""
+    one, or on Twilio (whose Content templates carry their own media), takes none (`422 header_upload_not_allowed`).
+    Sent as one message (`segments` 1, `encoding` `UTF-8`)."""
 
     model_config = ConfigDict(json_schema_extra=X)
 

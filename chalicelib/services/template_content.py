@@ -112,9 +112,11 @@ def _header_media(
     """The header's upload (its pinned media object and file name), checked against what the provider takes."""
     kind = template.media_header
     field = "content.header_upload_id"
-    if kind is None:
+    rules = rules_of(deps, channel)
+    if kind is None or not rules.limits.header_media:
+        why = "has no media header" if kind is None else f"carries its own {kind} on {rules.title}"
         raise UnprocessableError(
-            f"template {template.name!r} has no media header; leave header_upload_id out",
+            f"template {template.name!r} {why}; leave header_upload_id out",
             code="header_upload_not_allowed",
             details=[{"field": field}],
         )
@@ -125,7 +127,6 @@ def _header_media(
             details=[{"field": field, "header_type": kind}],
         )
     upload = uploads.ready_upload(deps, tenant_id, content.header_upload_id, uploads.MEDIA, field)
-    rules = rules_of(deps, channel)
     types, most = rules.limits.header_media.get(kind, (frozenset(), 0))
     content_type = upload.content_type.split(";", 1)[0].strip().lower()
     if content_type not in types:
@@ -162,7 +163,9 @@ def template_content(
         "header_upload_id": content.header_upload_id,
     }
     out["template"] = snapshot(template)
-    if template.media_header is not None or content.header_upload_id is not None:
+    # A provider that takes no header media (Twilio: the Content template holds its own) needs no upload.
+    takes_media = bool(rules_of(deps, channel).limits.header_media)
+    if (template.media_header is not None and takes_media) or content.header_upload_id is not None:
         media_key, filename = _header_media(deps, tenant_id, template, content, channel)
         if media_key:
             out["media_key"] = media_key  # the copy the checks describe (internal), as for an MMS

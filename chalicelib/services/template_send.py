@@ -50,7 +50,7 @@ def template_message(deps: Deps, campaign: Campaign) -> TemplateMessage | None:
     snap = dict(content.get("template") or {})
     header_type = snap.get("header_type")
     url = None
-    if header_type:
+    if header_type and (content.get("media_key") or content.get("header_upload_id")):
         # Presigned at send time from the copy pinned when the header's upload was checked.
         key = str(content.get("media_key") or upload_key(campaign.tenant_id, str(content.get("header_upload_id"))))
         url = deps.blobs.presigned_get(key, HEADER_URL_SECONDS)

@@ -3,6 +3,7 @@ sent, and what the campaign keeps and answers."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from chalicelib.domain.commands import (
 from chalicelib.domain.errors import UnprocessableError
 from chalicelib.domain.phonebooks import Contact, PutPhonebook
 from chalicelib.services import campaigns, phonebooks
+from tests.fakes.provider import FAKE_WHATSAPP, FakeWhatsAppRules
 from tests.unit.campaign_deps import CHANNEL, SENDER, TENANT, WA_CHANNEL, WA_SENDER, World, whatsapp_world
 from tests.unit.template_world import (
     ORDER_UPDATE,
@@ -237,3 +239,18 @@ def test_an_idempotent_create_of_a_template_campaign_is_a_replay(w: World) -> No
     again, replayed = campaigns.create_campaign(w.deps, TENANT, CreateCampaign(settings, SendNow()), key)
     # THEN it answers the same campaign
     assert replayed and again["id"] == first["id"] and again["content"] == first["content"]
+
+
+def test_a_provider_whose_templates_hold_their_own_media_takes_no_header_upload(w: World) -> None:
+    # GIVEN rules with no header media (Twilio: a Content template carries its own picture)
+    class OwnMedia(FakeWhatsAppRules):
+        limits = dataclasses.replace(FAKE_WHATSAPP.limits, header_media={})
+
+    w.deps.rules_for = lambda provider, channel_type: OwnMedia()
+    media_upload(w, "upl_jpg")
+    # WHEN spring_promo (image header) is used without and with a header upload
+    ok = create(w, template_settings("tpl_promo", {"1": "Spring!"}, numbers=[ADA]))
+    err = refused(w, template_settings("tpl_promo", {"1": "Spring!"}, numbers=[ADA], header_upload_id="upl_jpg"))
+    # THEN without one it is accepted, and one given is refused
+    assert ok["status"] == "executing"
+    assert err.code == "header_upload_not_allowed"
