@@ -155,3 +155,59 @@ def test_a_template_paused_before_sending_stops_the_campaign_and_retry_resumes_i
     # THEN the message went out once and the campaign completed
     assert provider.calls == [ADA]
     assert api.call("GET", f"/v1/campaigns/{created['id']}")[1]["status"] == "completed"
+
+
+def test_an_order_update_campaign_goes_through_metas_graph_api_with_each_contacts_values(
+    env: Env, api: Api, tenant: tuple[str, str], pump: Any
+) -> None:
+    # GIVEN the real wiring (no fake registered): a whatsapp_cloud channel on the simulator's sandbox WABA, its
+    # templates stored as a sync stores what the provider lists
+    from devstack.meta_sim import sandbox
+
+    env.sim.meta.add_waba(**sandbox.waba_spec())
+    # (written as the channel and template repositories keep them: the channel API of WhatsApp is another lane's)
+    creds = {
+        "access_token": sandbox.ACCESS_TOKEN,
+        "app_secret": sandbox.APP_SECRET,
+        "verify_token": sandbox.VERIFY_TOKEN,
+    }
+    stored = Channel(
+        tenant_id=tenant[0],
+        channel_id="ch_meta",
+        name="Sandbox WhatsApp",
+        type="whatsapp",
+        provider="whatsapp_cloud",
+        senders=(sandbox.SENDER,),
+        mps=80,
+        created_at="2026-12-01T08:00:00Z",
+        provider_config={"waba_id": sandbox.WABA_ID, "phone_number_ids": {sandbox.SENDER: sandbox.PHONE_NUMBER_ID}},
+    )
+    env.deps.channels.create(stored)
+    env.deps.secrets.put(tenant[0], "ch_meta", creds)
+    channel = {"id": "ch_meta"}
+    listed = env.deps.provider_for(stored, creds).templates()
+    env.deps.templates.replace_all(tenant[0], "ch_meta", listed, "2026-12-01T08:00:00Z")
+    order_id = next(t.id for t in listed if t.name == "order_update")
+    # AND a CSV with first_name and order columns, one cell empty, and Meta's "not a WhatsApp user" number
+    csv = f"Number,first_name,order\n{ADA},Ada,A-1\n{BOB},,B-2\n+15550199001,Nobody,N-0\n".encode()
+    status, upload = inline_csv(api, csv)
+    assert status == 201 and upload["status"] == "ready", upload
+    variables = {"1": {"column": "first_name", "default": "there"}, "2": {"column": "order"}}
+    content = {"type": "template", "template_id": order_id, "variables": variables}
+    campaign = {**body(content, {"upload_id": upload["id"]}), "channel_id": channel["id"], "sender": sandbox.SENDER}
+    # WHEN the campaign is created and the worker sends it
+    status, created = api.call("POST", "/v1/campaigns", campaign)
+    assert status == 201, created
+    pump.drain()
+    assert pump.errors == []
+    # THEN it completed, every number accepted by Meta (the test number's 131026 comes later, in a status webhook,
+    # which this test's simulator does not post)
+    status, done = api.call("GET", f"/v1/campaigns/{created['id']}")
+    assert done["status"] == "completed" and done["result"]["sent"] == 3, done
+    status, page = api.call("GET", f"/v1/campaigns/{created['id']}/recipients")
+    assert all(str(r["provider_message_id"]).startswith("wamid.") for r in page["items"]), page
+    # AND Meta got one order_update per number, each with its own values (Bob the default)
+    messages = env.sim.meta.messages()
+    assert len(messages) == 3
+    text = repr(messages)
+    assert "order_update" in text and "Ada" in text and "A-1" in text and "there" in text and "B-2" in text
