@@ -87,6 +87,7 @@ def create_channel(body: ChannelIn) -> CreateChannel:
         senders=tuple(body.senders),
         credentials=body.credentials.model_dump(),
         mps=body.mps,  # as sent: the service checks its range before it becomes a float (it may be a huge int)
+        provider_config=body.provider_config.model_dump() if body.provider_config is not None else None,
     )
 
 
@@ -97,6 +98,7 @@ def patch_channel(body: ChannelPatch) -> PatchChannel:
         senders=tuple(body.senders) if body.senders is not None else None,
         credentials=body.credentials.model_dump() if body.credentials is not None else None,
         mps=body.mps,  # as sent: the service checks its range before it becomes a float (it may be a huge int)
+        provider_config=body.provider_config.model_dump() if body.provider_config is not None else None,
     )
 
 

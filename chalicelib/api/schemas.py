@@ -90,7 +90,7 @@ class Strict(BaseModel):
 
 
 class Credentials(Strict):
-    """Twilio account credentials; write-only, kept in the secret store, never answered."""
+    """Twilio account credentials (`provider` `twilio`); write-only, kept in the secret store, never answered."""
 
     model_config = ConfigDict(json_schema_extra={"writeOnly": True})
 
@@ -112,7 +112,78 @@ class Credentials(Strict):
     )
 
 
+class CloudCredentials(Strict):
+    """Meta WhatsApp Cloud API credentials (`provider` `whatsapp_cloud`); write-only, kept in the secret store, never
+    answered."""
+
+    model_config = ConfigDict(json_schema_extra={"writeOnly": True})
+
+    access_token: StrictStr = Field(
+        description=(
+            "A system user's access token with `whatsapp_business_messaging` and `whatsapp_business_management`: "
+            "sent as `Authorization: Bearer <token>`, so printable ASCII without spaces (else `422 "
+            "invalid_credentials`, `field` `credentials.access_token`)."
+        ),
+        json_schema_extra=doc(pattern="^[!-~]+$"),
+    )
+    app_secret: StrictStr = Field(
+        description=(
+            "The Meta app's secret: the key of `X-Hub-Signature-256` (HMAC-SHA256 of the raw body) on every webhook "
+            "(`422 invalid_credentials`, `field` `credentials.app_secret`, when it could never be one)."
+        ),
+        json_schema_extra=doc(pattern="^[!-~]+$"),
+    )
+    verify_token: StrictStr = Field(
+        description=(
+            "Any secret string you choose and type into the app's webhook settings with the callback URL: Meta sends "
+            "it back as `hub.verify_token` in the verification handshake (`GET /webhooks/whatsapp/{channel_id}`), "
+            "which answers `hub.challenge` only when it matches."
+        ),
+        json_schema_extra=doc(pattern="^[!-~]+$"),
+    )
+
+
+# Which credentials a channel takes depends on its `provider`: the service checks that they are that provider's
+# (`422 invalid_credentials` naming each missing field).
+CREDENTIALS_DOC: JsonDict = {
+    "oneOf": [{"$ref": REF.format(model="Credentials")}, {"$ref": REF.format(model="CloudCredentials")}],
+    "description": (
+        "`twilio`: `Credentials` (`account_sid`, `auth_token`); `whatsapp_cloud`: `CloudCredentials` (`access_token`, "
+        "`app_secret`, `verify_token`). The other provider's set is `422 invalid_credentials`."
+    ),
+}
+AnyCredentials = Annotated[Credentials | CloudCredentials, WithJsonSchema(CREDENTIALS_DOC)]
+
+
+class ProviderConfig(Strict):
+    """What a `whatsapp_cloud` channel needs besides its credentials; not secret, shown in answers. A `twilio`
+    channel takes none (`422 invalid_provider_config`)."""
+
+    waba_id: StrictStr = Field(
+        min_length=1,
+        max_length=64,
+        description="The WhatsApp Business Account id: its message templates are the channel's templates.",
+        examples=["102290129340398"],
+    )
+    phone_number_ids: dict[StrictStr, StrictStr] = Field(
+        description=(
+            "Meta's phone number id of each sender, by the sender's E.164 number: exactly one per sender (a sender "
+            "without one, or an id for a number that is not a sender, is `422 invalid_provider_config` naming "
+            "`provider_config.phone_number_ids.<number>`)."
+        ),
+        examples=[{"+15550100001": "106540352242922"}],
+    )
+
+
 _MPS: JsonDict = doc(minimum=0.01, maximum=1000)
+_CLOUD_EXAMPLE: JsonDict = {
+    "name": "WhatsApp",
+    "type": "whatsapp",
+    "provider": "whatsapp_cloud",
+    "senders": ["+15550100001"],
+    "credentials": {"access_token": "EAAG-example", "app_secret": "app-secret", "verify_token": "my-verify-token"},
+    "provider_config": {"waba_id": "102290129340398", "phone_number_ids": {"+15550100001": "106540352242922"}},
+}
 
 
 class ChannelIn(Strict):
@@ -128,33 +199,43 @@ class ChannelIn(Strict):
                     "senders": ["+15005550006"],
                     "credentials": {"account_sid": "AC" + "0123456789abcdef" * 2, "auth_token": "secret"},
                     "mps": 1,
-                }
+                },
+                _CLOUD_EXAMPLE,
             ]
         }
     )
 
     name: StrictStr = Field(min_length=1, max_length=200)
     type: Literal["sms", "whatsapp"] = Field(
-        description="`whatsapp` is not available yet: `422 unsupported_channel`; the document offers `sms` only.",
-        json_schema_extra=doc(enum=["sms"], x_extension=True),
+        description=(
+            "`sms` (SMS and MMS, provider `twilio`) or `whatsapp` (provider `twilio` or `whatsapp_cloud`). `sms` with "
+            "`whatsapp_cloud`, or a kind this deployment does not wire, is `422 unsupported_channel`."
+        ),
     )
     provider: Literal["twilio", "whatsapp_cloud"] = Field(
         description=(
-            "`whatsapp_cloud` is not available yet: `422 unsupported_channel`; the document offers `twilio` only."
+            "`twilio` (SMS, MMS and WhatsApp: senders and recipients are plain E.164, the service adds Twilio's "
+            "`whatsapp:` prefix) or `whatsapp_cloud` (Meta's WhatsApp Cloud API). A pair this deployment does not "
+            "wire is `422 unsupported_channel`."
         ),
-        json_schema_extra=doc(enum=["twilio"], x_extension=True),
     )
     senders: list[E164_STR] = Field(
         min_length=1,
         max_length=100,
         description="E.164 numbers (else `422 invalid_phone_number`); duplicates are dropped.",
     )
-    credentials: Credentials
+    credentials: AnyCredentials
+    provider_config: ProviderConfig | None = Field(
+        default=None,
+        description="Required for `whatsapp_cloud` (`422 invalid_provider_config` without it); none for `twilio`.",
+        json_schema_extra=non_null,
+    )
     mps: StrictInt | StrictFloat | None = Field(
         default=None,
         description=(
             "Messages per second per sender, from 0.01 (one message every 100 s) to 1000 (else `422 invalid_mps`). "
-            "Absent or null: 1 for `twilio` (a long code's rate), 80 for `whatsapp_cloud`."
+            "Absent or null: the provider's default, 1 for `twilio` SMS (a long code's rate), 80 for WhatsApp "
+            "(Meta's default throughput per business number)."
         ),
         json_schema_extra={**_MPS, **X},
     )
@@ -168,9 +249,20 @@ class ChannelPatch(Strict):
         default=None,
         min_length=1,
         max_length=100,
-        description="Replaces the senders; E.164 numbers (else `422 invalid_phone_number`).",
+        description=(
+            "Replaces the senders; E.164 numbers (else `422 invalid_phone_number`). On `whatsapp_cloud` each must "
+            "have its id in `provider_config.phone_number_ids` (the stored one, or the one given with it)."
+        ),
     )
-    credentials: Credentials | None = None
+    credentials: AnyCredentials | None = Field(default=None, json_schema_extra=non_null)
+    provider_config: ProviderConfig | None = Field(
+        default=None,
+        description=(
+            "Replaces the channel's `provider_config` whole (`whatsapp_cloud` only); checked against the senders as "
+            "they are after this change (`422 invalid_provider_config`)."
+        ),
+        json_schema_extra=non_null,
+    )
     mps: StrictInt | StrictFloat | None = Field(
         default=None, description="From 0.01 to 1000 (else `422 invalid_mps`).", json_schema_extra=_MPS
     )
@@ -516,6 +608,8 @@ class SendIn(Strict):
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     Credentials,
+    CloudCredentials,
+    ProviderConfig,
     ChannelIn,
     ChannelPatch,
     PhonebookNumbers,

@@ -64,9 +64,14 @@ def test_operations_have_ids_security_and_error_shapes(doc: dict[str, Any]) -> N
             public = path == "/v1/health" or path.startswith("/webhooks/")
             # /v1 needs the bearer key except health; webhooks are signed instead
             assert ("security" in op) == public, (method, path)
-            if path.startswith("/webhooks/"):
+            if path.startswith("/webhooks/twilio/"):
                 assert op["security"] == [{"twilioSignature": []}]
                 assert {"403", "400"} <= set(op["responses"])
+            elif path.startswith("/webhooks/whatsapp/"):
+                # Meta signs each POST's body; its GET handshake carries the channel's verify token instead
+                expected = "metaSignature" if method == "post" else "metaVerifyToken"
+                assert op["security"] == [{expected: []}], (method, path)
+                assert "403" in op["responses"] and ("400" in op["responses"]) == (method == "post")
             elif path != "/v1/health":
                 assert "401" in op["responses"], (method, path)
             if "requestBody" in op and path.startswith("/v1/"):
