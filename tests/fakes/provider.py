@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from chalicelib.adapters.providers.base import Lookup, Outcome, SendResult
+from chalicelib.domain.templates import Template
 
 # What a scripted send does: one of these, or a SendResult answered as it is (a refusal, a throttle, ...).
 ACCEPT = "accept"
@@ -43,6 +44,9 @@ class FakeProvider:
     messages: list[Message] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)  # every number a send was attempted to, in order
     records_unreadable: bool = False
+    # What `templates()` lists (every page), or the error it raises instead.
+    listed_templates: list[Template] = field(default_factory=list)
+    listing_error: BaseException | None = None
     _plans: dict[str, deque[str | SendResult]] = field(default_factory=dict)
     _sids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -84,6 +88,12 @@ class FakeProvider:
                 if same and message.at >= since:
                     return Lookup(True, message_id=message.sid, status=message.status)
             return Lookup(False)
+
+    def templates(self) -> list[Template]:
+        """The account's templates, as set by the test (or `listing_error`)."""
+        if self.listing_error is not None:
+            raise self.listing_error
+        return list(self.listed_templates)
 
     def sent_to(self, to: str) -> list[Message]:
         """The messages the provider has for `to`."""
