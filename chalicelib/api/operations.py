@@ -551,7 +551,6 @@ OPERATIONS: tuple[Operation, ...] = (
         auth=False,
         parameters=(
             _query("hub.mode", "`subscribe`.", {"type": "string", "enum": ["subscribe"]}),
-            _query("hub.verify_token", "The verify token typed into the app's webhook settings.", {"type": "string"}),
             _query("hub.challenge", "What to echo.", {"type": "string"}),
         ),
         extra={"security": "metaVerifyToken", "text/plain": {"schema": {"type": "string"}, "example": "1158201444"}},

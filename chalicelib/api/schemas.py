@@ -121,25 +121,27 @@ class CloudCredentials(Strict):
     access_token: StrictStr = Field(
         description=(
             "A system user's access token with `whatsapp_business_messaging` and `whatsapp_business_management`: "
-            "sent as `Authorization: Bearer <token>`, so printable ASCII without spaces (else `422 "
-            "invalid_credentials`, `field` `credentials.access_token`)."
+            "sent as `Authorization: Bearer <token>`, so 16 to 2048 printable ASCII characters without spaces (else "
+            "`422 invalid_credentials`, `field` `credentials.access_token`)."
         ),
-        json_schema_extra=doc(pattern="^[!-~]+$"),
+        json_schema_extra=doc(pattern="^[!-~]{16,2048}$"),
     )
     app_secret: StrictStr = Field(
         description=(
-            "The Meta app's secret: the key of `X-Hub-Signature-256` (HMAC-SHA256 of the raw body) on every webhook "
-            "(`422 invalid_credentials`, `field` `credentials.app_secret`, when it could never be one)."
+            "The Meta app's secret, the key of `X-Hub-Signature-256` (HMAC-SHA256 of the raw body) on every webhook: "
+            "16 to 128 printable ASCII characters (Meta's are 32 hexadecimal digits; else `422 invalid_credentials`, "
+            "`field` `credentials.app_secret`)."
         ),
-        json_schema_extra=doc(pattern="^[!-~]+$"),
+        json_schema_extra=doc(pattern="^[!-~]{16,128}$"),
     )
     verify_token: StrictStr = Field(
         description=(
             "Any secret string you choose and type into the app's webhook settings with the callback URL: Meta sends "
             "it back as `hub.verify_token` in the verification handshake (`GET /webhooks/whatsapp/{channel_id}`), "
-            "which answers `hub.challenge` only when it matches."
+            "which answers `hub.challenge` only when it matches. 1 to 256 printable ASCII characters without spaces "
+            "(else `422 invalid_credentials`)."
         ),
-        json_schema_extra=doc(pattern="^[!-~]+$"),
+        json_schema_extra=doc(pattern="^[!-~]{1,256}$"),
     )
 
 
@@ -160,16 +162,19 @@ class ProviderConfig(Strict):
     channel takes none (`422 invalid_provider_config`)."""
 
     waba_id: StrictStr = Field(
-        min_length=1,
-        max_length=64,
-        description="The WhatsApp Business Account id: its message templates are the channel's templates.",
-        examples=["102290129340398"],
-    )
-    phone_number_ids: dict[StrictStr, StrictStr] = Field(
         description=(
-            "Meta's phone number id of each sender, by the sender's E.164 number: exactly one per sender (a sender "
-            "without one, or an id for a number that is not a sender, is `422 invalid_provider_config` naming "
-            "`provider_config.phone_number_ids.<number>`)."
+            "The WhatsApp Business Account id, its decimal digits (else `422 invalid_provider_config`, `field` "
+            "`provider_config.waba_id`): its message templates are the channel's templates."
+        ),
+        json_schema_extra=doc(pattern="^[0-9]{1,32}$", examples=["102290129340398"]),
+    )
+    phone_number_ids: dict[
+        StrictStr, Annotated[StrictStr, WithJsonSchema({"type": "string", "pattern": "^[0-9]{1,32}$"})]
+    ] = Field(
+        description=(
+            "Meta's phone number id (decimal digits) of each sender, by the sender's E.164 number: exactly one per "
+            "sender (a sender without one, an id for a number that is not a sender, or an id that is not digits, is "
+            "`422 invalid_provider_config` naming `provider_config.phone_number_ids.<number>`)."
         ),
         examples=[{"+15550100001": "106540352242922"}],
     )
@@ -181,7 +186,11 @@ _CLOUD_EXAMPLE: JsonDict = {
     "type": "whatsapp",
     "provider": "whatsapp_cloud",
     "senders": ["+15550100001"],
-    "credentials": {"access_token": "EAAG-example", "app_secret": "app-secret", "verify_token": "my-verify-token"},
+    "credentials": {
+        "access_token": "EAAG" + "x" * 28,
+        "app_secret": "0123456789abcdef" * 2,
+        "verify_token": "my-verify-token",
+    },
     "provider_config": {"waba_id": "102290129340398", "phone_number_ids": {"+15550100001": "106540352242922"}},
 }
 

@@ -4,8 +4,10 @@ The document says everything a request's shape must satisfy. What it cannot say 
 it is: a schema-valid campaign naming a channel nobody created is rightly `422 channel_not_found`. So for requests
 schemathesis generates as valid, these hooks point the references at resources the test created (its tenant's
 channel and sender, a ready media file and contact CSV, a phonebook, a real page cursor), move a scheduled time into
-the coming day, and make each Idempotency-Key unique; nothing else is changed. Every value comes from
-FUZZ_CONTEXT (JSON) that the test sets.
+the coming day, and make each Idempotency-Key unique. A new channel is made coherent the way the document says in
+words and cannot say in its schema: a `type` and `provider` this deployment wires (the test probes which), that
+provider's credentials, and for `whatsapp_cloud` a `provider_config` with one phone number id per sender. Nothing
+else is changed. Every value comes from FUZZ_CONTEXT (JSON) that the test sets.
 """
 
 from __future__ import annotations
@@ -73,6 +75,27 @@ def _numbers_valid(node: Any, key: str | None = None) -> Any:
     return node
 
 
+TWILIO_CREDS = {"account_sid": "AC" + "0" * 32, "auth_token": "fuzz-token"}
+CLOUD_CREDS = {"access_token": "EAAfuzz" + "0" * 24, "app_secret": "0123456789abcdef" * 2, "verify_token": "fuzz"}
+
+
+def _channel(body: dict[str, Any]) -> None:
+    """A channel of a kind the stack wires, with its provider's credentials and (Meta) config for its senders."""
+    kinds = [tuple(k) for k in CONTEXT.get("channel_kinds", [["twilio", "sms"]])]
+    if (body.get("provider"), body.get("type")) not in kinds:
+        same_provider = [k for k in kinds if k[0] == body.get("provider")]
+        body["provider"], body["type"] = (same_provider or kinds)[0]
+    if body["provider"] == "whatsapp_cloud":
+        body["credentials"] = CLOUD_CREDS
+        senders = list(dict.fromkeys(s for s in body.get("senders") or [] if isinstance(s, str)))
+        ids = {sender: str(106540352242922 + i) for i, sender in enumerate(senders)}
+        body["provider_config"] = {"waba_id": "102290129340398", "phone_number_ids": ids}
+    else:
+        if set(body.get("credentials") or {}) != set(TWILIO_CREDS):
+            body["credentials"] = TWILIO_CREDS
+        body.pop("provider_config", None)
+
+
 def _future() -> str:
     return (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -109,6 +132,8 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     if isinstance(case.body, dict):
         case.body = _numbers_valid(case.body)
     body = case.body if isinstance(case.body, dict) else None
+    if body is not None and path == "/v1/channels" and method == "POST":
+        _channel(body)
     if body is not None and path.startswith("/v1/campaigns") and method in ("POST", "PATCH"):
         _campaign_refs(body)
         _schedule(body)

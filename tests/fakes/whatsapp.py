@@ -21,9 +21,9 @@ from chalicelib.domain.events import InboundMessage, StatusEvent
 from chalicelib.domain.model import RecipientStatus
 from chalicelib.domain.templates import Template, TemplateUpdate
 
-APP_SECRET = "fake-app-secret"
+APP_SECRET = "fake-app-secret-0123456789abcdef"
 VERIFY_TOKEN = "fake-verify-token"
-CREDS = {"access_token": "EAAfake", "app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN}
+CREDS = {"access_token": "EAAfake0123456789abcdef", "app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN}
 WABA = "102290129340398"
 STATES = {"APPROVED": "approved", "PENDING": "pending", "REJECTED": "rejected", "PAUSED": "paused"}
 STATES |= {"DISABLED": "disabled", "IN_APPEAL": "pending"}

@@ -102,7 +102,7 @@ def test_a_patch_checks_the_config_against_the_senders_as_they_will_be_before_an
     cid = channels.create_channel(world.deps, TENANT, CLOUD)["id"]
     new_sender = "+14155238887"
     # WHEN only a sender is added (the stored config has no id for it), with new credentials in the same request
-    new_creds = {**CREDS, "access_token": "EAAnew"}
+    new_creds = {**CREDS, "access_token": "EAAnew0123456789abcdef"}
     with pytest.raises(UnprocessableError) as refused:
         channels.update_channel(
             world.deps, TENANT, cid, PatchChannel(senders=(SENDER, new_sender), credentials=new_creds)
