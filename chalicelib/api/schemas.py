@@ -237,7 +237,6 @@ class ChannelIn(Strict):
     provider_config: ProviderConfig | None = Field(
         default=None,
         description="Required for `whatsapp_cloud` (`422 invalid_provider_config` without it); none for `twilio`.",
-        json_schema_extra=non_null,
     )
     mps: StrictInt | StrictFloat | None = Field(
         default=None,
@@ -263,14 +262,13 @@ class ChannelPatch(Strict):
             "have its id in `provider_config.phone_number_ids` (the stored one, or the one given with it)."
         ),
     )
-    credentials: AnyCredentials | None = Field(default=None, json_schema_extra=non_null)
+    credentials: AnyCredentials | None = None
     provider_config: ProviderConfig | None = Field(
         default=None,
         description=(
             "Replaces the channel's `provider_config` whole (`whatsapp_cloud` only); checked against the senders as "
             "they are after this change (`422 invalid_provider_config`)."
         ),
-        json_schema_extra=non_null,
     )
     mps: StrictInt | StrictFloat | None = Field(
         default=None, description="From 0.01 to 1000 (else `422 invalid_mps`).", json_schema_extra=_MPS

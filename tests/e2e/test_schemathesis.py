@@ -52,13 +52,20 @@ def _context(stack: StackProcess) -> dict[str, Any]:
         ("twilio", "whatsapp"): {**whatsapp, "provider": "twilio", "credentials": second["credentials"]},
     }
     probes[("whatsapp_cloud", "whatsapp")]["provider_config"] = config
+    providers = {channel["id"]: channel["provider"]}
     for kind, probe in probes.items():
         answer = stack.call("POST", "/v1/channels", probe)
         assert answer.status_code in (201, 422), answer.text
         if answer.status_code == 201:
             kinds.append(list(kind))
+            providers[answer.json()["id"]] = kind[0]
         else:
             assert answer.json()["error"]["code"] == "unsupported_channel", answer.text
+    # The channel whose templates are real (the local stack's WhatsApp sandbox, at the simulator), if the stack has it.
+    sandbox_wa = stack.call("GET", "/v1/channels/ch_sandbox_wa")
+    template_channel = "ch_sandbox_wa" if sandbox_wa.status_code == 200 else None
+    if template_channel:
+        providers[template_channel] = sandbox_wa.json()["provider"]
     every_type = {t: f"+417912345{i:02d}" for i, t in enumerate(("business", "business2", "mobile", "mobile2"))}
     every_type |= {t: f"+417912346{i:02d}" for i, t in enumerate(("home", "home2", "other"))}
     for book in ("fuzz-book", "fuzz-book-2"):
@@ -104,6 +111,8 @@ def _context(stack: StackProcess) -> dict[str, Any]:
         "phonebook_id": "fuzz-book",
         "cursors": cursors,
         "channel_kinds": kinds,
+        "channel_providers": providers,
+        "template_channel_id": template_channel,
     }
 
 
