@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from chalicelib.api import schemas
-from chalicelib.api.schemas import ChannelIn, ChannelPatch, PhonebookIn, UploadIn
+from chalicelib.api.channel_schemas import ChannelIn, ChannelPatch
+from chalicelib.api.schemas import PhonebookIn, UploadIn
 from chalicelib.domain import commands as c
 from chalicelib.domain.channels import CreateChannel, PatchChannel
 from chalicelib.domain.phonebooks import Contact, PutPhonebook

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 
-from chalicelib.api import responses, schemas, template_answers
+from chalicelib.api import channel_schemas, responses, schemas, template_answers
 from chalicelib.api.operations import OPERATIONS, ErrorAnswer, Operation
 
 _JSON = "application/json"
@@ -292,6 +292,9 @@ SHARED_RESPONSES: dict[str, Any] = {
     ),
 }
 _REF = schemas.REF
+# Every model the document has a component for: the request bodies and the answers.
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (*schemas.REQUEST_MODELS, *channel_schemas.MODELS)
+ANSWER_MODELS: tuple[type[BaseModel], ...] = (*responses.RESPONSE_MODELS, *template_answers.MODELS)
 
 
 class _Generator(GenerateJsonSchema):
@@ -325,7 +328,7 @@ def _untitled(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _component_schemas() -> dict[str, Any]:
     """Every model's JSON schema, named after its class, plus the document's own named unions and enumerations."""
-    models: list[type[BaseModel]] = [*schemas.REQUEST_MODELS, *responses.RESPONSE_MODELS, *template_answers.MODELS]
+    models: list[type[BaseModel]] = [*REQUEST_MODELS, *ANSWER_MODELS]
     _, top = models_json_schema([(m, "validation") for m in models], ref_template=_REF, schema_generator=_Generator)
     found = top.get("$defs", {})
     return {**found, **schemas.UNIONS, **responses.ENUMS}

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from chalicelib.api import channel_schemas as channel_body
 from chalicelib.api import responses as out
 from chalicelib.api import schemas as body
 from chalicelib.api import template_answers as tpl
@@ -156,7 +157,7 @@ OPERATIONS: tuple[Operation, ...] = (
             ),
             503: "TryAgain",
         },
-        body=body.ChannelIn,
+        body=channel_body.ChannelIn,
     ),
     Operation(
         "GET", "/v1/channels", "listChannels", "channels", "The tenant's channels, oldest first.",
@@ -180,7 +181,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 "invalid_phone_number", "invalid_mps", "invalid_credentials", "invalid_provider_config",
             ),
         },
-        body=body.ChannelPatch,
+        body=channel_body.ChannelPatch,
     ),
     Operation(
         "DELETE", "/v1/channels/{channel_id}", "deleteChannel", "channels",

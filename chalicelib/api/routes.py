@@ -10,13 +10,12 @@ from chalice import Blueprint, Response
 
 from chalicelib import wiring
 from chalicelib.api import commands, http
+from chalicelib.api.channel_schemas import ChannelIn, ChannelPatch
 from chalicelib.api.openapi import document
 from chalicelib.api.schemas import (
     MAX_ID_CHARS,
     CampaignIn,
     CampaignPatch,
-    ChannelIn,
-    ChannelPatch,
     PhonebookIn,
     SendIn,
     UploadIn,

@@ -89,7 +89,8 @@ def sync_templates(deps: Deps, tenant_id: str, channel_id: str) -> dict[str, Any
     deps.templates.replace_all(tenant_id, channel_id, templates, now)
     counts = dict.fromkeys(TEMPLATE_STATUSES, 0)
     for t in templates:
-        counts[t.status] = counts.get(t.status, 0) + 1
+        if t.status in counts:  # always one of ours (the provider module maps its states); never a new key
+            counts[t.status] += 1
     first = sorted(templates, key=lambda t: t.id)[:SYNC_PAGE]
     page = deps.templates.list(tenant_id, channel_id, SYNC_PAGE, None) if len(templates) > SYNC_PAGE else None
     log.info("templates synced", extra={"channel_id": channel_id, "count": len(templates)})

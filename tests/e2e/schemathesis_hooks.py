@@ -8,9 +8,9 @@ the coming day, and make each Idempotency-Key unique. A new channel is made cohe
 words and cannot say in its schema: a `type` and `provider` this deployment wires (the test probes which), that
 provider's credentials, and for `whatsapp_cloud` a `provider_config` with one phone number id per sender; a change
 to a channel carries its own provider's credentials and config (`after_call` notes the provider of each channel
-created). A template route names the stack's WhatsApp channel, or, when the stack has none, a channel that does not
-exist: no channel of such a stack has templates (`422 templates_not_supported` says so on an SMS one). Nothing else is
-changed. Every value comes from FUZZ_CONTEXT (JSON) that the test sets.
+created). A template route names the stack's WhatsApp sandbox channel when it has one (schemathesis.toml accepts
+its `422 templates_not_supported` on any other channel). Nothing else is changed. Every value comes from
+FUZZ_CONTEXT (JSON) that the test sets.
 """
 
 from __future__ import annotations
@@ -164,8 +164,8 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         _channel(body)
     if body is not None and path == "/v1/channels/{channel_id}" and method == "PATCH":
         _channel_patch(body, (case.path_parameters or {}).get("channel_id"))
-    if path.startswith("/v1/channels/{channel_id}/templates") and case.path_parameters is not None:
-        case.path_parameters["channel_id"] = TEMPLATE_CHANNEL or "ch_no_such_channel"
+    if path.startswith("/v1/channels/{channel_id}/templates") and case.path_parameters is not None and TEMPLATE_CHANNEL:
+        case.path_parameters["channel_id"] = TEMPLATE_CHANNEL
     if body is not None and path.startswith("/v1/campaigns") and method in ("POST", "PATCH"):
         _campaign_refs(body)
         _schedule(body)

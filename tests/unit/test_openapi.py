@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from chalicelib.api import responses, schemas
+from chalicelib.api import openapi, schemas
 from chalicelib.api.openapi import document
 from chalicelib.api.operations import OPERATIONS
 
@@ -158,7 +158,7 @@ def test_extensions_to_the_contract_are_marked(doc: dict[str, Any]) -> None:
 
 
 # ------------------------------------------------------------------------------ generated from the models
-MODELS = [*schemas.REQUEST_MODELS, *responses.RESPONSE_MODELS]
+MODELS = [*openapi.REQUEST_MODELS, *openapi.ANSWER_MODELS]
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
@@ -186,7 +186,7 @@ def _examples(node: Any) -> list[tuple[str, Any, Any]]:
     return found
 
 
-@pytest.mark.parametrize("model", schemas.REQUEST_MODELS, ids=lambda m: m.__name__)
+@pytest.mark.parametrize("model", openapi.REQUEST_MODELS, ids=lambda m: m.__name__)
 def test_request_examples_are_valid_by_the_document_and_accepted_by_the_parser(doc: dict[str, Any], model: Any) -> None:
     from jsonschema import Draft202012Validator, FormatChecker
 
