@@ -121,6 +121,9 @@ def _channel_patch(body: dict[str, Any], channel_id: Any) -> None:
     """A change to a channel in its own provider's terms (an unknown id is answered 404 whatever the body)."""
     provider = PROVIDERS.get(str(channel_id), "twilio")
     senders = body.get("senders")
+    if channel_id == CONTEXT.get("channel_id") and isinstance(senders, list) and CONTEXT.get("sender") not in senders:
+        # The channel the campaigns are pointed at keeps the sender they are pointed at.
+        body["senders"] = senders = [*senders[:99], CONTEXT["sender"]]
     _provider_parts(body, provider, [s for s in senders if isinstance(s, str)] if isinstance(senders, list) else None)
 
 
