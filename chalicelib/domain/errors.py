@@ -214,19 +214,3 @@ class RecipientMovedError(ConcurrencyError):
     def __init__(self, message: str, recipient: Recipient | None = None) -> None:
         super().__init__(message)
         self.recipient = recipient
-
-
-# ---------------------------------------------------------------------------------------------- provider calls
-# What a provider call that is not a send (listing templates) raises when the provider will not or cannot answer.
-
-
-class ProviderRefusedError(UnprocessableError):
-    """The provider refused the call: credentials or permissions rejected, or an error it named (422)."""
-
-    code = "provider_refused"
-
-
-class ProviderUnavailableError(ConcurrencyError):
-    """The provider could not be reached or did not answer in time; the caller may try again later (503)."""
-
-    code = "provider_unavailable"
