@@ -8,8 +8,9 @@ the coming day, and make each Idempotency-Key unique. A new channel is made cohe
 words and cannot say in its schema: a `type` and `provider` this deployment wires (the test probes which), that
 provider's credentials, and for `whatsapp_cloud` a `provider_config` with one phone number id per sender; a change
 to a channel carries its own provider's credentials and config (`after_call` notes the provider of each channel
-created). A template route names the stack's WhatsApp sandbox channel when it has one (schemathesis.toml accepts
-its `422 templates_not_supported` on any other channel). Nothing else is changed. Every value comes from
+created). A template listing's cursor is the sandbox WhatsApp channel's real one there, and none elsewhere
+(schemathesis.toml accepts a template route's `422 templates_not_supported` on a channel without templates). Nothing
+else is changed. Every value comes from
 FUZZ_CONTEXT (JSON) that the test sets.
 """
 
@@ -167,14 +168,15 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         _channel(body)
     if body is not None and path == "/v1/channels/{channel_id}" and method == "PATCH":
         _channel_patch(body, (case.path_parameters or {}).get("channel_id"))
-    if path.startswith("/v1/channels/{channel_id}/templates") and case.path_parameters is not None and TEMPLATE_CHANNEL:
-        case.path_parameters["channel_id"] = TEMPLATE_CHANNEL
     if body is not None and path.startswith("/v1/campaigns") and method in ("POST", "PATCH"):
         _campaign_refs(body)
         _schedule(body)
     if case.headers and "Idempotency-Key" in case.headers:
         case.headers["Idempotency-Key"] = uuid.uuid4().hex
     query = case.query or {}
+    listing_of = (case.path_parameters or {}).get("channel_id")
+    if path == "/v1/channels/{channel_id}/templates" and listing_of != TEMPLATE_CHANNEL:
+        query.pop("cursor", None)  # a cursor is one channel's: only the sandbox's listing has a real one to use
     if isinstance(query.get("cursor"), str) and path in CONTEXT["cursors"]:
         query["cursor"] = CONTEXT["cursors"][path]
     if path == "/v1/uploads" and case.media_type == "text/csv" and not query.get("filename"):

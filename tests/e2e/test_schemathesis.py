@@ -64,8 +64,14 @@ def _context(stack: StackProcess) -> dict[str, Any]:
     # The channel whose templates are real (the local stack's WhatsApp sandbox, at the simulator), if the stack has it.
     sandbox_wa = stack.call("GET", "/v1/channels/ch_sandbox_wa")
     template_channel = "ch_sandbox_wa" if sandbox_wa.status_code == 200 else None
+    template_cursor = None
     if template_channel:
         providers[template_channel] = sandbox_wa.json()["provider"]
+        # Its templates, synced from the simulator, and a real cursor for their listing.
+        _ok(stack.call("POST", f"/v1/channels/{template_channel}/templates/sync"), 200)
+        page = _ok(stack.call("GET", f"/v1/channels/{template_channel}/templates?limit=1"), 200)
+        assert page["next_cursor"], page
+        template_cursor = page["next_cursor"]
     every_type = {t: f"+417912345{i:02d}" for i, t in enumerate(("business", "business2", "mobile", "mobile2"))}
     every_type |= {t: f"+417912346{i:02d}" for i, t in enumerate(("home", "home2", "other"))}
     for book in ("fuzz-book", "fuzz-book-2"):
@@ -103,6 +109,8 @@ def _context(stack: StackProcess) -> dict[str, Any]:
         page = _ok(stack.call("GET", f"{path}?limit=1"), 200)
         assert page["next_cursor"], (path, page)
         cursors[path.replace(sent["id"], "{campaign_id}")] = page["next_cursor"]
+    if template_cursor:
+        cursors["/v1/channels/{channel_id}/templates"] = template_cursor
     return {
         "channel_id": channel["id"],
         "sender": channel["senders"][0],
