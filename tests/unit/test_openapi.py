@@ -20,7 +20,7 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 # Codes no route can answer: the base classes' defaults (every raise names its code) and the operators' CLI.
 # provider_refused and provider_unavailable: raised by a provider's templates() for the template sync, whose route
 # (and its documented answers) is not there yet.
-UNROUTED_CODES = {"conflict", "unprocessable", "tenant_exists", "provider_refused", "provider_unavailable"}
+UNROUTED_CODES = {"conflict", "unprocessable", "tenant_exists"}
 
 
 @pytest.fixture(scope="module")
