@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from chalicelib.api import schemas
-from chalicelib.api.schemas import ChannelIn, ChannelPatch, PhonebookIn, UploadIn
+from chalicelib.api.channel_schemas import ChannelIn, ChannelPatch
+from chalicelib.api.schemas import PhonebookIn, UploadIn
 from chalicelib.domain import commands as c
 from chalicelib.domain.channels import CreateChannel, PatchChannel
 from chalicelib.domain.phonebooks import Contact, PutPhonebook
@@ -92,6 +93,7 @@ def create_channel(body: ChannelIn) -> CreateChannel:
         senders=tuple(body.senders),
         credentials=body.credentials.model_dump(),
         mps=body.mps,  # as sent: the service checks its range before it becomes a float (it may be a huge int)
+        provider_config=body.provider_config.model_dump() if body.provider_config is not None else None,
     )
 
 
@@ -102,6 +104,7 @@ def patch_channel(body: ChannelPatch) -> PatchChannel:
         senders=tuple(body.senders) if body.senders is not None else None,
         credentials=body.credentials.model_dump() if body.credentials is not None else None,
         mps=body.mps,  # as sent: the service checks its range before it becomes a float (it may be a huge int)
+        provider_config=body.provider_config.model_dump() if body.provider_config is not None else None,
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 
-from chalicelib.api import responses, schemas
+from chalicelib.api import channel_schemas, responses, schemas, template_answers
 from chalicelib.api.operations import OPERATIONS, ErrorAnswer, Operation
 
 _JSON = "application/json"
@@ -36,10 +36,12 @@ INFO: dict[str, Any] = {
         "bug (`500 internal_error`, logged).\n\n"
         "This document covers what this deployment implements: health, this document, channels, phonebooks, "
         "uploads (contact CSV files and MMS media), campaigns (create, list, read, edit, send, duplicate, retry, "
-        "delete, recipients) and the Twilio webhooks. WhatsApp templates, sessions and opt-outs are not "
-        "available yet, and the request schemas do not offer them (`type` `whatsapp`, `provider` `whatsapp_cloud`, "
-        "`send_mode` `session`, a `routing_target`, content of type `template`): a request valid by this document "
-        "is accepted. Phone numbers are `format: e164`: E.164 and valid for their country's numbering plan.\n\n"
+        "delete, recipients), WhatsApp channels (`whatsapp_cloud`, and `twilio` with `type` `whatsapp`) and their "
+        "templates (sync, list, read), the Twilio webhooks and Meta's (`/webhooks/whatsapp/{channel_id}`: the "
+        "verification handshake, statuses, messages and template status updates). Sessions and opt-outs are not "
+        "available yet, and the request schemas do not offer them (`send_mode` `session`, a `routing_target`, "
+        "content of type `template`): a request valid by this document is accepted. "
+        "Phone numbers are `format: e164`: E.164 and valid for their country's numbering plan.\n\n"
         "## Extensions to the contract (marked `x-extension: true`)\n"
         "- `result.read` and `result.skipped` in a campaign.\n"
         "- The channel's `webhooks` object: the URLs to configure at the provider.\n"
@@ -92,8 +94,17 @@ INFO: dict[str, Any] = {
         "attempt is ignored.\n"
         "- Features not available yet are refused with a clear `422`: `send_mode: session` "
         "(`unsupported_send_mode`; `routing_target` without it: `invalid_routing_target`); content of type "
-        "`template` (`template_not_supported`); a channel of type `whatsapp` or provider `whatsapp_cloud` "
+        "`template` (`template_not_supported`); a channel whose `type` and `provider` this deployment does not wire "
         "(`unsupported_channel`).\n"
+        "- `GET /v1/channels/{channel_id}/templates/{template_id}` (one template), the `?status=` filter of the "
+        "template listing, and a template's `provider_status`, `reason`, `synced_at` and `updated_at`; a sync "
+        "answers the first page with `total` and `counts`. On a channel without templates (SMS) the template "
+        "routes answer `422 templates_not_supported`; a provider that refuses the listing is "
+        "`422 provider_refused`, one that cannot be reached `503 provider_unavailable`.\n"
+        "- Meta's webhook is answered `200` with what it recorded; a signed body that is not Meta's shape records "
+        "nothing and is answered `200` all the same (Meta would only send it again), and a batch some of whose "
+        "items could not be recorded is answered `503 try_again` after recording the others, so that Meta sends it "
+        "again (recording is idempotent).\n"
         "- Ids in a body or path are at most 128 characters: a longer body id is `400 invalid_request`, a "
         "longer path id `404 not_found` (`403` on a webhook); a `cursor` is at most 512 characters.\n"
         "- Phonebook ids are the PBX's own, 1 to 128 characters of `A-Z a-z 0-9 . _ : ~ -`: `PUT` of another "
@@ -106,6 +117,7 @@ INFO: dict[str, Any] = {
 TAGS = [
     {"name": "meta", "description": "Health and this document."},
     {"name": "channels", "description": "Provider accounts and their sender numbers."},
+    {"name": "templates", "description": "A WhatsApp channel's message templates, synced from the provider."},
     {"name": "phonebooks", "description": "The PBX's phonebooks, pushed whole; a campaign may use one."},
     {"name": "uploads", "description": "Contact CSV files and MMS media, put straight into storage."},
     {"name": "campaigns", "description": "Bulk messages and their per-recipient outcome."},
@@ -125,6 +137,25 @@ SECURITY_SCHEMES: dict[str, Any] = {
             "Twilio's HMAC-SHA1 signature of the full URL (with its query) and the form fields, keyed by "
             "the channel's auth token. Missing or wrong, or an unknown channel: `403 invalid_signature`, "
             "and nothing changes."
+        ),
+    },
+    "metaSignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Hub-Signature-256",
+        "description": (
+            "Meta's `sha256=<hex>`: HMAC-SHA256 of the raw body, keyed by the channel's `app_secret`, compared in "
+            "constant time. Missing, forged or over an altered body, or an unknown channel: `403 invalid_signature`, "
+            "and nothing changes."
+        ),
+    },
+    "metaVerifyToken": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "hub.verify_token",
+        "description": (
+            "Meta's verification handshake carries the `verify_token` typed into the app's webhook settings: it must "
+            "be the channel's `credentials.verify_token` (else `403 invalid_signature`)."
         ),
     },
 }
@@ -193,6 +224,13 @@ PARAMETERS: dict[str, Any] = {
         "description": "An upload id; another tenant's, or an unknown one, is `404 not_found`.",
         "schema": {"type": "string", "maxLength": 128},
     },
+    "template_id": {
+        "name": "template_id",
+        "in": "path",
+        "required": True,
+        "description": "A template's id as the provider gives it (`Template.id`); one not stored is `404 not_found`.",
+        "schema": {"type": "string", "maxLength": 128},
+    },
     "webhook_channel_id": {
         "name": "channel_id",
         "in": "path",
@@ -254,6 +292,9 @@ SHARED_RESPONSES: dict[str, Any] = {
     ),
 }
 _REF = schemas.REF
+# Every model the document has a component for: the request bodies and the answers.
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (*schemas.REQUEST_MODELS, *channel_schemas.MODELS)
+ANSWER_MODELS: tuple[type[BaseModel], ...] = (*responses.RESPONSE_MODELS, *template_answers.MODELS)
 
 
 class _Generator(GenerateJsonSchema):
@@ -287,7 +328,7 @@ def _untitled(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _component_schemas() -> dict[str, Any]:
     """Every model's JSON schema, named after its class, plus the document's own named unions and enumerations."""
-    models: list[type[BaseModel]] = [*schemas.REQUEST_MODELS, *responses.RESPONSE_MODELS]
+    models: list[type[BaseModel]] = [*REQUEST_MODELS, *ANSWER_MODELS]
     _, top = models_json_schema([(m, "validation") for m in models], ref_template=_REF, schema_generator=_Generator)
     found = top.get("$defs", {})
     return {**found, **schemas.UNIONS, **responses.ENUMS}
@@ -327,7 +368,7 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
 def _request_body(op: Operation) -> dict[str, Any] | None:
     if op.body is None:
         return None
-    media = _FORM if op.path.startswith("/webhooks/") else _JSON
+    media = op.extra.get("media", _FORM if op.path.startswith("/webhooks/") else _JSON)
     content = {media: {"schema": _ref("schemas", op.body.__name__)}}
     if "text/csv" in op.extra:
         content["text/csv"] = op.extra["text/csv"]
@@ -340,6 +381,8 @@ def _answer(op: Operation, status: int, description: str, model: type[BaseModel]
         out["headers"] = op.extra["headers"]
     if "text/xml" in op.extra:
         out["content"] = {"text/xml": op.extra["text/xml"]}
+    elif "text/plain" in op.extra:
+        out["content"] = {"text/plain": op.extra["text/plain"]}
     elif model is not None:
         out["content"] = {_JSON: {"schema": op.extra.get("answer", _ref("schemas", model.__name__))}}
     elif op.id == "openapi":
@@ -352,7 +395,9 @@ def _operation(op: Operation) -> dict[str, Any]:
     if op.description:
         out["description"] = op.description
     if not op.auth:
-        out["security"] = [{"twilioSignature": []}] if op.path.startswith("/webhooks/") else []
+        out["security"] = (
+            [{op.extra.get("security", "twilioSignature"): []}] if op.path.startswith("/webhooks/") else []
+        )
     if op.parameters:
         out["parameters"] = _parameters(op)
     body = _request_body(op)

@@ -11,8 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from chalicelib.api import channel_schemas as channel_body
 from chalicelib.api import responses as out
 from chalicelib.api import schemas as body
+from chalicelib.api import template_answers as tpl
 
 # (description, code, ...): an error answer of its own; a str: a shared one in `components.responses`.
 ErrorAnswer = tuple[str, ...] | str
@@ -126,6 +128,18 @@ _WEBHOOK_ERRORS: dict[int, ErrorAnswer] = {
     415: "UnsupportedMediaType",
 }
 _DIGITS = {"type": "string", "pattern": "^[0-9]+$"}
+NO_TEMPLATES = (
+    "`templates_not_supported`: the channel is not a WhatsApp one (an SMS channel has no templates).",
+    "templates_not_supported",
+)
+_TEMPLATE_STATUS = {
+    "name": "status",
+    "in": "query",
+    "required": False,
+    "description": "Only templates with this status (another value: `400 invalid_request`).",
+    "schema": {"type": "string", "enum": ["approved", "pending", "rejected", "paused", "disabled"]},
+    "x-extension": True,
+}
 
 
 def _query(name: str, description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -148,19 +162,21 @@ OPERATIONS: tuple[Operation, ...] = (
         {201: ("The channel, with the webhook URLs to configure at the provider.", out.Channel)},
         {
             422: (
-                "`unsupported_channel`: only type `sms` with provider `twilio` so far (x-extension); "
+                "`unsupported_channel`: a `type` and `provider` this deployment does not wire (`sms` is `twilio` "
+                "only; x-extension); "
                 "`invalid_phone_number`: a sender is not a valid E.164 number (details list each, `field` "
                 "`senders.<index>`); `invalid_mps`: `mps` not from 0.01 to 1000; `invalid_credentials`: credentials "
                 "the provider could never accept (see `Credentials`; details name each field, "
-                "`credentials.account_sid` or `credentials.auth_token`, never its value); "
-                "`invalid_provider_config`: `provider_config` does not fit the provider and senders (details name "
-                "each field). Nothing is saved.",
+                "`credentials.account_sid` or `credentials.access_token`, never its value; the other provider's set "
+                "is refused too); `invalid_provider_config`: `provider_config` does not fit the provider and senders "
+                "(`whatsapp_cloud` needs `waba_id` and one phone number id per sender; `twilio` takes none; details "
+                "name each field). Nothing is saved.",
                 "unsupported_channel", "invalid_phone_number", "invalid_mps", "invalid_credentials",
                 "invalid_provider_config",
             ),
             503: "TryAgain",
         },
-        body=body.ChannelIn,
+        body=channel_body.ChannelIn,
     ),
     Operation(
         "GET", "/v1/channels", "listChannels", "channels", "The tenant's channels, oldest first.",
@@ -172,21 +188,23 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "PATCH", "/v1/channels/{channel_id}", "updateChannel", "channels",
-        "Change a channel's name, senders, mps or credentials (any of them; null leaves one as is).",
+        "Change a channel's name, senders, mps, provider_config or credentials (any of them; null leaves one as is).",
         {200: ("The channel as changed.", out.Channel)},
         {
             422: (
                 "`invalid_phone_number`: a sender is not a valid E.164 number; `invalid_mps`: `mps` not from 0.01 to "
-                "1000; `invalid_credentials`: credentials the provider could never accept (details name each field). "
-                "Nothing is changed: not the channel, not the stored credentials.",
-                "invalid_phone_number", "invalid_mps", "invalid_credentials",
+                "1000; `invalid_credentials`: credentials the provider could never accept (details name each field); "
+                "`invalid_provider_config`: the `provider_config` (given, or the stored one when only `senders` "
+                "change) does not fit the senders as they will be. Nothing is changed: not the channel, not the "
+                "stored credentials.",
+                "invalid_phone_number", "invalid_mps", "invalid_credentials", "invalid_provider_config",
             ),
         },
-        body=body.ChannelPatch,
+        body=channel_body.ChannelPatch,
     ),
     Operation(
         "DELETE", "/v1/channels/{channel_id}", "deleteChannel", "channels",
-        "Delete a channel (and its credentials) that no unfinished campaign uses.",
+        "Delete a channel (and its credentials and synced templates) that no unfinished campaign uses.",
         {204: ("Deleted.", None)},
         {
             409: (
@@ -196,6 +214,45 @@ OPERATIONS: tuple[Operation, ...] = (
             ),
             503: "TryAgain",
         },
+    ),
+    # --------------------------------------------------------------------------------------------------- templates
+    Operation(
+        "POST", "/v1/channels/{channel_id}/templates/sync", "syncTemplates", "templates",
+        "Pull the channel's message templates from the provider (every page) and store them in place of the old ones.",
+        {200: ("What was stored: the first page, the total and the count of each status.", tpl.TemplateSync)},
+        {
+            415: "UnsupportedMediaType",
+            422: (
+                NO_TEMPLATES[0] + " `provider_refused`: the provider refused the listing (credentials or permissions "
+                "rejected; details say what it said). Nothing is changed.",
+                NO_TEMPLATES[1], "provider_refused",
+            ),
+            503: (
+                "`provider_unavailable`: the provider could not be reached or did not answer; `try_again`: the "
+                "channel's credentials could not be read. Nothing is changed; the sync may be repeated.",
+                "provider_unavailable", "try_again",
+            ),
+        },
+        description=(
+            "`whatsapp_cloud`: the WhatsApp Business Account's `GET /{waba_id}/message_templates`; `twilio`: the "
+            "Content API's contents with their WhatsApp approval. A template the provider no longer lists is "
+            "removed. A body is not needed and is ignored. " + tpl.STATUS_MAPPING
+        ),
+    ),
+    Operation(
+        "GET", "/v1/channels/{channel_id}/templates", "listTemplates", "templates",
+        "The channel's templates as last synced, by id.",
+        {200: ("A page of templates.", tpl.TemplateList)},
+        {400: "BadRequest", 422: NO_TEMPLATES},
+        description="Statuses change with the provider's webhook between syncs. " + tpl.STATUS_MAPPING,
+        parameters=(_TEMPLATE_STATUS, *PAGE),
+    ),
+    Operation(
+        "GET", "/v1/channels/{channel_id}/templates/{template_id}", "getTemplate", "templates",
+        "One template of the channel (x-extension).",
+        {200: ("The template.", tpl.Template)},
+        {422: NO_TEMPLATES},
+        extra={"x-extension": True},
     ),
     # -------------------------------------------------------------------------------------------------- phonebooks
     Operation(
@@ -508,5 +565,55 @@ OPERATIONS: tuple[Operation, ...] = (
         body=out.TwilioInboundForm,
         auth=False,
         extra={"text/xml": {"schema": {"type": "string"}, "example": _TWIML}},
+    ),
+    Operation(
+        "GET", "/webhooks/whatsapp/{channel_id}", "whatsappVerify", "webhooks",
+        "Meta's verification handshake: echo `hub.challenge` when the verify token is the channel's.",
+        {200: ("`hub.challenge`, as it was sent.", None)},
+        {
+            403: (
+                "`invalid_signature`: an unknown channel, a `hub.verify_token` that is not the channel's (or none), "
+                "`hub.mode` other than `subscribe`, or no `hub.challenge`.",
+                "invalid_signature",
+            ),
+        },
+        description=(
+            "Configure the channel's `webhooks.status_callback_url` as the Meta app's webhook Callback URL with the "
+            "channel's `verify_token`; Meta calls this once to check it."
+        ),
+        auth=False,
+        parameters=(
+            _query("hub.mode", "`subscribe`.", {"type": "string", "enum": ["subscribe"]}),
+            _query("hub.challenge", "What to echo.", {"type": "string"}),
+        ),
+        extra={"security": "metaVerifyToken", "text/plain": {"schema": {"type": "string"}, "example": "1158201444"}},
+    ),
+    Operation(
+        "POST", "/webhooks/whatsapp/{channel_id}", "whatsappWebhook", "webhooks",
+        "Meta's webhook: a signed batch of message statuses, incoming messages and template status updates.",
+        {200: ("Recorded (or nothing to record).", tpl.WhatsAppReceipt)},
+        {
+            **_WEBHOOK_ERRORS,
+            503: (
+                "`try_again`: some items could not be recorded (the others were); Meta sends the whole POST again "
+                "and only what is missing is recorded.",
+                "try_again",
+            ),
+        },
+        description=(
+            "Verified first: `X-Hub-Signature-256` over the raw body with the channel's `app_secret` (`403`, and "
+            "nothing changes, when missing, forged or over an altered body). Then every item of the batch: "
+            "statuses `sent`, `delivered`, `read` and `failed` (with `errors[]`) move their recipient forward only, "
+            "found by the reference the service handed over in `biz_opaque_callback_data` (Meta may skip "
+            "`delivered`, or send `sent` after `read`: never backwards, never counted twice); incoming messages are "
+            "kept once by id, with the message they reply to (`context.id`) and a quick reply's payload; a "
+            "`message_template_status_update` sets the stored template's status, and a template now `paused` or "
+            "`disabled` stops every campaign sending it (`stop_reason.code` `template_paused` or "
+            "`template_disabled`; `retry` resumes it). A signed body not of Meta's shape records nothing and is "
+            "answered `200`, so that Meta does not send it again."
+        ),
+        body=tpl.MetaWebhook,
+        auth=False,
+        extra={"media": "application/json", "security": "metaSignature"},
     ),
 )  # fmt: skip

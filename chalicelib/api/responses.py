@@ -76,12 +76,21 @@ class Health(Answer):
 
 # ------------------------------------------------------------------------------------------------------ channels
 class Webhooks(Answer):
-    """The URLs to configure at the provider."""
+    """The URLs to configure at the provider. For `whatsapp_cloud` both are the same URL,
+    `/webhooks/whatsapp/{channel_id}`: Meta's app webhook "Callback URL" (fields `messages` and
+    `message_template_status_update`), whose "Verify token" is the channel's `credentials.verify_token`."""
 
     model_config = ConfigDict(json_schema_extra=X)
 
-    status_callback_url: URI
-    inbound_url: URI
+    status_callback_url: URI = Field(description="Where the provider reports what became of each message.")
+    inbound_url: URI = Field(description="Where the provider posts the messages contacts send to the senders.")
+
+
+class ProviderConfigAnswer(Answer):
+    """A `whatsapp_cloud` channel's `provider_config`, as given."""
+
+    waba_id: str
+    phone_number_ids: dict[str, str] = Field(description="Meta's phone number id of each sender, by E.164 number.")
 
 
 class Channel(Answer):
@@ -93,6 +102,11 @@ class Channel(Answer):
     provider: Literal["twilio", "whatsapp_cloud"]
     senders: list[str]
     mps: float = Field(description="Messages per second per sender.")
+    provider_config: ProviderConfigAnswer | None = Field(
+        default=None,
+        description="`whatsapp_cloud`: its WhatsApp Business Account and phone number ids; absent for `twilio`.",
+        json_schema_extra=non_null,
+    )
     webhooks: Annotated[Webhooks, WithJsonSchema({"$ref": REF.format(model="Webhooks"), **X})]
     created_at: TIME
     updated_at: TIME
@@ -511,6 +525,7 @@ class TwilioInboundForm(BaseModel):
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     Error,
     Health,
+    ProviderConfigAnswer,
     Channel,
     ChannelList,
     PhonebookNumberTypes,

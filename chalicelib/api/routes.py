@@ -10,13 +10,12 @@ from chalice import Blueprint, Response
 
 from chalicelib import wiring
 from chalicelib.api import commands, http
+from chalicelib.api.channel_schemas import ChannelIn, ChannelPatch
 from chalicelib.api.openapi import document
 from chalicelib.api.schemas import (
     MAX_ID_CHARS,
     CampaignIn,
     CampaignPatch,
-    ChannelIn,
-    ChannelPatch,
     PhonebookIn,
     SendIn,
     UploadIn,
@@ -29,7 +28,18 @@ from chalicelib.domain.errors import (
     UnauthorizedError,
 )
 from chalicelib.domain.model import CampaignStatus, RecipientStatus
-from chalicelib.services import campaigns, channels, phonebooks, tenants, uploads, views, webhooks
+from chalicelib.domain.templates import TEMPLATE_STATUSES
+from chalicelib.services import (
+    campaigns,
+    channels,
+    phonebooks,
+    templates,
+    tenants,
+    uploads,
+    views,
+    webhooks,
+    whatsapp_hooks,
+)
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
 
@@ -160,6 +170,24 @@ def delete_channel(deps: Deps, tenant_id: str, channel_id: str) -> Response:
     return http.no_content()
 
 
+# ---------------------------------------------------------------------------------------------------- templates
+@endpoint("/v1/channels/{channel_id}/templates/sync", ["POST"], content_types=ANY_TYPES)
+def sync_templates(deps: Deps, tenant_id: str, channel_id: str) -> dict[str, Any]:
+    return templates.sync_templates(deps, tenant_id, channel_id)
+
+
+@endpoint("/v1/channels/{channel_id}/templates", ["GET"])
+def list_templates(deps: Deps, tenant_id: str, channel_id: str) -> dict[str, Any]:
+    limit, cursor = http.page_params(_request())
+    status = http.choice(_request(), "status", frozenset(TEMPLATE_STATUSES))
+    return templates.list_templates(deps, tenant_id, channel_id, status, limit, cursor)
+
+
+@endpoint("/v1/channels/{channel_id}/templates/{template_id}", ["GET"])
+def get_template(deps: Deps, tenant_id: str, channel_id: str, template_id: str) -> dict[str, Any]:
+    return templates.get_template(deps, tenant_id, channel_id, template_id)
+
+
 # ---------------------------------------------------------------------------------------------------- phonebooks
 @endpoint("/v1/phonebooks", ["GET"])
 def list_phonebooks(deps: Deps, tenant_id: str) -> dict[str, Any]:
@@ -287,3 +315,22 @@ def twilio_inbound(deps: Deps, channel_id: str) -> Response:
         status_code=200,
         headers={"Content-Type": "text/xml"},
     )
+
+
+@endpoint("/webhooks/whatsapp/{channel_id}", ["GET"], auth=False)
+def whatsapp_verify(deps: Deps, channel_id: str) -> Response:
+    challenge = whatsapp_hooks.whatsapp_handshake(deps, channel_id, http.query(_request()))
+    return Response(body=challenge, status_code=200, headers={"Content-Type": "text/plain; charset=utf-8"})
+
+
+@endpoint("/webhooks/whatsapp/{channel_id}", ["POST"], auth=False, content_types=JSON_TYPES)
+def whatsapp_events(deps: Deps, channel_id: str) -> dict[str, Any]:
+    request = _request()
+    signature = request.headers.get("x-hub-signature-256")
+    if not signature:
+        raise InvalidSignatureError("X-Hub-Signature-256 is missing")
+    return {
+        "received": whatsapp_hooks.record_whatsapp(
+            deps, channel_id, http.query(request), http.raw_bytes(request), signature
+        )
+    }

@@ -15,7 +15,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    StrictFloat,
     StrictInt,
     StrictStr,
     ValidationError,
@@ -87,93 +86,6 @@ class Strict(BaseModel):
     """Unknown fields are refused; no type coercion."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class Credentials(Strict):
-    """Twilio account credentials; write-only, kept in the secret store, never answered."""
-
-    model_config = ConfigDict(json_schema_extra={"writeOnly": True})
-
-    account_sid: StrictStr = Field(
-        description=(
-            "The Twilio Account SID: `AC` and 32 hexadecimal digits (Twilio issues them in lower case; upper case is "
-            "accepted too, as in Twilio's own API reference). Any other string is `422 invalid_credentials` with "
-            "`field` `credentials.account_sid`."
-        ),
-        json_schema_extra=doc(pattern="^AC[0-9a-fA-F]{32}$", examples=["AC" + "0123456789abcdef" * 2]),
-    )
-    auth_token: StrictStr = Field(
-        description=(
-            "The account's auth token: 1 to 256 printable ASCII characters without spaces (what an HTTP header can "
-            "carry; Twilio's are 32 hexadecimal digits). Anything else, such as a space, a control character or a "
-            "non-ASCII letter, is `422 invalid_credentials` with `field` `credentials.auth_token`."
-        ),
-        json_schema_extra=doc(pattern="^[!-~]{1,256}$"),
-    )
-
-
-_MPS: JsonDict = doc(minimum=0.01, maximum=1000)
-
-
-class ChannelIn(Strict):
-    """POST /v1/channels."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "Promotions",
-                    "type": "sms",
-                    "provider": "twilio",
-                    "senders": ["+15005550006"],
-                    "credentials": {"account_sid": "AC" + "0123456789abcdef" * 2, "auth_token": "secret"},
-                    "mps": 1,
-                }
-            ]
-        }
-    )
-
-    name: StrictStr = Field(min_length=1, max_length=200)
-    type: Literal["sms", "whatsapp"] = Field(
-        description="`whatsapp` is not available yet: `422 unsupported_channel`; the document offers `sms` only.",
-        json_schema_extra=doc(enum=["sms"], x_extension=True),
-    )
-    provider: Literal["twilio", "whatsapp_cloud"] = Field(
-        description=(
-            "`whatsapp_cloud` is not available yet: `422 unsupported_channel`; the document offers `twilio` only."
-        ),
-        json_schema_extra=doc(enum=["twilio"], x_extension=True),
-    )
-    senders: list[E164_STR] = Field(
-        min_length=1,
-        max_length=100,
-        description="E.164 numbers (else `422 invalid_phone_number`); duplicates are dropped.",
-    )
-    credentials: Credentials
-    mps: StrictInt | StrictFloat | None = Field(
-        default=None,
-        description=(
-            "Messages per second per sender, from 0.01 (one message every 100 s) to 1000 (else `422 invalid_mps`). "
-            "Absent or null: 1 for `twilio` (a long code's rate), 80 for `whatsapp_cloud`."
-        ),
-        json_schema_extra={**_MPS, **X},
-    )
-
-
-class ChannelPatch(Strict):
-    """PATCH /v1/channels/{channel_id}: any of these; absent or null leaves a field as it is."""
-
-    name: StrictStr | None = Field(default=None, min_length=1, max_length=200)
-    senders: list[E164_STR] | None = Field(
-        default=None,
-        min_length=1,
-        max_length=100,
-        description="Replaces the senders; E.164 numbers (else `422 invalid_phone_number`).",
-    )
-    credentials: Credentials | None = None
-    mps: StrictInt | StrictFloat | None = Field(
-        default=None, description="From 0.01 to 1000 (else `422 invalid_mps`).", json_schema_extra=_MPS
-    )
 
 
 _E164_OR_NULL = Field(default=None, json_schema_extra={"anyOf": [E164, {"type": "null"}]})
@@ -530,10 +442,8 @@ class SendIn(Strict):
     ]
 
 
+# The channel bodies are in chalicelib/api/channel_schemas.py (its MODELS).
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
-    Credentials,
-    ChannelIn,
-    ChannelPatch,
     PhonebookNumbers,
     PhonebookContact,
     PhonebookIn,

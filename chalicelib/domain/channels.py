@@ -41,6 +41,7 @@ class Channel:
             name=changes.name if changes.name is not None else self.name,
             senders=changes.senders if changes.senders is not None else self.senders,
             mps=changes.mps if changes.mps is not None else self.mps,
+            provider_config=changes.provider_config if changes.provider_config is not None else self.provider_config,
             updated_at=now,
         )
 
@@ -52,6 +53,7 @@ class ChannelChanges:
     name: str | None = None
     senders: tuple[str, ...] | None = None
     mps: float | None = None
+    provider_config: Mapping[str, Any] | None = None
 
     def fields(self) -> dict[str, object]:
         """The stored attributes these changes set, in a stable order."""
@@ -62,6 +64,8 @@ class ChannelChanges:
             out["senders"] = list(self.senders)
         if self.mps is not None:
             out["mps"] = self.mps
+        if self.provider_config is not None:
+            out["provider_config"] = dict(self.provider_config)
         return out
 
 

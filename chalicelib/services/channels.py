@@ -69,10 +69,17 @@ def _check_config(rules: ProviderRules, config: Mapping[str, Any] | None, sender
         )
 
 
+def _config_view(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A channel's provider_config as answered (plain JSON values)."""
+    if not config:
+        return None
+    return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in config.items()}
+
+
 def view(deps: Deps, channel: Channel) -> dict[str, Any]:
     """A channel as the API answers it (never with credentials)."""
     cid = channel.channel_id
-    return {
+    answer: dict[str, Any] = {
         "id": cid,
         "name": channel.name,
         "type": channel.type,
@@ -86,6 +93,10 @@ def view(deps: Deps, channel: Channel) -> dict[str, Any]:
         "created_at": channel.created_at,
         "updated_at": channel.updated_at or channel.created_at,
     }
+    config = _config_view(channel.provider_config)
+    if config is not None:
+        answer["provider_config"] = config  # shown, not secret; absent for a provider that takes none
+    return answer
 
 
 def create_channel(
@@ -134,15 +145,21 @@ def list_channels(deps: Deps, tenant_id: str, limit: int, cursor: str | None) ->
 
 
 def update_channel(deps: Deps, tenant_id: str, channel_id: str, command: PatchChannel) -> dict[str, Any]:
-    """Change a channel's name, senders, mps or credentials; every check comes before the first write."""
+    """Change a channel's name, senders, mps, provider_config or credentials; every check comes before the first
+    write (provider_config is checked against the senders as they will be)."""
     channel = get_channel(deps, tenant_id, channel_id)
+    rules = rules_of(deps, channel)
     senders = _check_senders(command.senders) if command.senders is not None else None
     _check_mps(command.mps)
-    if command.credentials is not None:
-        deps.secrets.put(tenant_id, channel_id, _check_credentials(rules_of(deps, channel), command.credentials))
+    creds = _check_credentials(rules, command.credentials) if command.credentials is not None else None
+    config = dict(command.provider_config) if command.provider_config is not None else None
+    if config is not None or senders is not None:
+        _check_config(rules, config if config is not None else channel.provider_config, senders or channel.senders)
+    if creds is not None:
+        deps.secrets.put(tenant_id, channel_id, creds)
     forget_channel(channel_id)
     mps = float(command.mps) if command.mps is not None else None
-    changes = ChannelChanges(name=command.name, senders=senders, mps=mps)
+    changes = ChannelChanges(name=command.name, senders=senders, mps=mps, provider_config=config)
     return view(deps, deps.channels.update(tenant_id, channel_id, changes, utc_iso(deps.clock.utcnow()) or ""))
 
 
@@ -168,6 +185,7 @@ def delete_channel(deps: Deps, tenant_id: str, channel_id: str) -> None:
             channel = lost.channel or channel
             continue
         deps.secrets.delete(tenant_id, channel_id)
+        deps.templates.delete_all(tenant_id, channel_id)
         forget_channel(channel_id)
         return
     raise ConcurrencyError("the channel kept changing; try again")

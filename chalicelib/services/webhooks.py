@@ -1,4 +1,8 @@
-"""Provider webhooks: signature first, then forward-only status moves that count exactly once."""
+"""Provider webhooks: signature first, then forward-only status moves that count exactly once.
+
+Twilio posts one report (a status, or an inbound message) per request to a URL per kind; Meta's one URL per channel
+is services/whatsapp_hooks.py, which records each item of its batches with the functions here.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from urllib.parse import urlencode
 from chalicelib.adapters.providers.base import ProviderRules, WebhookKind, WebhookRequest
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.errors import DuplicateInboundError, InvalidSignatureError, RecipientMovedError
-from chalicelib.domain.events import StatusEvent
+from chalicelib.domain.events import InboundMessage, StatusEvent
 from chalicelib.domain.model import RecipientStatus, utc_iso
 from chalicelib.domain.recipient import Recipient
 from chalicelib.services.deps import Deps
@@ -25,7 +29,8 @@ CHANNEL_CACHE_SECONDS = 30.0
 _channels: dict[str, tuple[float, str, Channel]] = {}
 
 
-def _channel(deps: Deps, channel_id: str) -> tuple[str | None, Channel | None]:
+def channel_of(deps: Deps, channel_id: str) -> tuple[str | None, Channel | None]:
+    """The tenant and channel of a webhook's channel id (None, None when unknown), cached briefly per container."""
     hit = _channels.get(channel_id)
     now = deps.clock.now()
     if hit and now - hit[0] < CHANNEL_CACHE_SECONDS:
@@ -42,11 +47,11 @@ def forget_channel(channel_id: str) -> None:
     _channels.pop(channel_id, None)
 
 
-def _verified(
+def verified(
     deps: Deps, channel_id: str, kind: WebhookKind, query: Mapping[str, str], body: bytes, signature: str | None
 ) -> tuple[str, ProviderRules, WebhookRequest]:
     """The tenant, provider rules and request of a webhook whose signature is good; 403 otherwise, whatever the body."""
-    tenant_id, channel = _channel(deps, channel_id)
+    tenant_id, channel = channel_of(deps, channel_id)
     creds = deps.secrets.get(tenant_id, channel_id) if tenant_id and channel else None
     if tenant_id is None or channel is None or creds is None:
         raise InvalidSignatureError("the request is not signed by this channel's provider")
@@ -61,12 +66,12 @@ def _verified(
 
 def record_status(deps: Deps, channel_id: str, query: Mapping[str, str], body: bytes, signature: str | None) -> None:
     """Record a provider's status callback for the recipient its URL names."""
-    tenant_id, rules, request = _verified(deps, channel_id, "status", query, body, signature)
+    tenant_id, rules, request = verified(deps, channel_id, "status", query, body, signature)
     for event in rules.parse_status(request):
-        _record_status(deps, tenant_id, channel_id, query, event)
+        record_event(deps, tenant_id, channel_id, query, event)
 
 
-def _record_status(deps: Deps, tenant_id: str, channel_id: str, query: Mapping[str, str], event: StatusEvent) -> None:
+def record_event(deps: Deps, tenant_id: str, channel_id: str, query: Mapping[str, str], event: StatusEvent) -> None:
     """Move the recipient the callback URL's query names (c, r, a, s: we wrote them) as the report says."""
     target = event.status
     campaign_id, index_raw = query.get("c"), query.get("r", "")
@@ -146,15 +151,24 @@ def _small_int(raw: str) -> bool:
 
 def record_inbound(deps: Deps, channel_id: str, query: Mapping[str, str], body: bytes, signature: str | None) -> None:
     """Accept a signed inbound message and keep it (replies, sessions and opt-outs build on what is kept)."""
-    tenant_id, rules, request = _verified(deps, channel_id, "inbound", query, body, signature)
+    tenant_id, rules, request = verified(deps, channel_id, "inbound", query, body, signature)
     for message in rules.parse_inbound(request):
-        kept = {
-            "message_sid": message.message_id,
-            "from": message.from_,
-            "to": message.to,
-            "body": message.body,
-            "num_media": str(len(message.media)),
-            "received_at": utc_iso(deps.clock.utcnow()),
-        }
-        with contextlib.suppress(DuplicateInboundError):  # the provider's retry of a message we kept: answered alike
-            deps.channels.put_inbound(tenant_id, channel_id, kept)
+        keep_inbound(deps, tenant_id, channel_id, message)
+
+
+def keep_inbound(deps: Deps, tenant_id: str, channel_id: str, message: InboundMessage) -> None:
+    """Keep one inbound message once (a provider's retry of a message we kept is answered alike)."""
+    kept = {
+        "message_sid": message.message_id,
+        "from": message.from_,
+        "to": message.to,
+        "body": message.body,
+        "num_media": str(len(message.media)),
+        "received_at": utc_iso(deps.clock.utcnow()),
+    }
+    if message.context_id:
+        kept["context_id"] = message.context_id  # the message it replies to (ours: a campaign's)
+    if message.button_payload:
+        kept["button_payload"] = message.button_payload  # a quick reply: mc1:<campaign>:<recipient>:<button>
+    with contextlib.suppress(DuplicateInboundError):
+        deps.channels.put_inbound(tenant_id, channel_id, kept)

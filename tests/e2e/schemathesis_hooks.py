@@ -4,7 +4,13 @@ The document says everything a request's shape must satisfy. What it cannot say 
 it is: a schema-valid campaign naming a channel nobody created is rightly `422 channel_not_found`. So for requests
 schemathesis generates as valid, these hooks point the references at resources the test created (its tenant's
 channel and sender, a ready media file and contact CSV, a phonebook, a real page cursor), move a scheduled time into
-the coming day, and make each Idempotency-Key unique; nothing else is changed. Every value comes from
+the coming day, and make each Idempotency-Key unique. A new channel is made coherent the way the document says in
+words and cannot say in its schema: a `type` and `provider` this deployment wires (the test probes which), that
+provider's credentials, and for `whatsapp_cloud` a `provider_config` with one phone number id per sender; a change
+to a channel carries its own provider's credentials and config (`after_call` notes the provider of each channel
+created). A template listing's cursor is the sandbox WhatsApp channel's real one there, and none elsewhere
+(schemathesis.toml accepts a template route's `422 templates_not_supported` on a channel without templates). Nothing
+else is changed. Every value comes from
 FUZZ_CONTEXT (JSON) that the test sets.
 """
 
@@ -73,6 +79,55 @@ def _numbers_valid(node: Any, key: str | None = None) -> Any:
     return node
 
 
+TWILIO_CREDS = {"account_sid": "AC" + "0" * 32, "auth_token": "fuzz-token"}
+CLOUD_CREDS = {"access_token": "EAAfuzz" + "0" * 24, "app_secret": "0123456789abcdef" * 2, "verify_token": "fuzz"}
+
+
+# The provider of each channel the stack has: those the test made, and those the run creates (after_call).
+PROVIDERS: dict[str, str] = dict(CONTEXT.get("channel_providers", {}))
+# The channel that has templates (the stack's WhatsApp sandbox), if any.
+TEMPLATE_CHANNEL: str | None = CONTEXT.get("template_channel_id")
+
+
+def _provider_parts(body: dict[str, Any], provider: str, senders: list[str] | None) -> None:
+    """The provider's own credentials (when any are given) and, for Meta, a config naming each sender."""
+    if provider == "whatsapp_cloud":
+        if body.get("credentials") is not None:
+            body["credentials"] = CLOUD_CREDS
+        if senders is not None:
+            ids = {sender: str(106540352242922 + i) for i, sender in enumerate(dict.fromkeys(senders))}
+            body["provider_config"] = {"waba_id": "102290129340398", "phone_number_ids": ids}
+        else:
+            body.pop("provider_config", None)  # the stored one fits the stored senders
+        return
+    if body.get("credentials") is not None and set(body["credentials"]) != set(TWILIO_CREDS):
+        body["credentials"] = TWILIO_CREDS
+    body.pop("provider_config", None)
+
+
+def _channel(body: dict[str, Any]) -> None:
+    """A channel of a kind the stack wires, with its provider's credentials and (Meta) config for its senders."""
+    kinds = [tuple(k) for k in CONTEXT.get("channel_kinds", [["twilio", "sms"]])]
+    if (body.get("provider"), body.get("type")) not in kinds:
+        same_provider = [k for k in kinds if k[0] == body.get("provider")]
+        body["provider"], body["type"] = (same_provider or kinds)[0]
+    body.setdefault("credentials", None)
+    if body["credentials"] is None:
+        body["credentials"] = TWILIO_CREDS
+    senders = [s for s in body.get("senders") or [] if isinstance(s, str)]
+    _provider_parts(body, str(body["provider"]), senders)
+
+
+def _channel_patch(body: dict[str, Any], channel_id: Any) -> None:
+    """A change to a channel in its own provider's terms (an unknown id is answered 404 whatever the body)."""
+    provider = PROVIDERS.get(str(channel_id), "twilio")
+    senders = body.get("senders")
+    if channel_id == CONTEXT.get("channel_id") and isinstance(senders, list) and CONTEXT.get("sender") not in senders:
+        # The channel the campaigns are pointed at keeps the sender they are pointed at.
+        body["senders"] = senders = [*senders[:99], CONTEXT["sender"]]
+    _provider_parts(body, provider, [s for s in senders if isinstance(s, str)] if isinstance(senders, list) else None)
+
+
 def _future() -> str:
     return (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -109,18 +164,37 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     if isinstance(case.body, dict):
         case.body = _numbers_valid(case.body)
     body = case.body if isinstance(case.body, dict) else None
+    if body is not None and path == "/v1/channels" and method == "POST":
+        _channel(body)
+    if body is not None and path == "/v1/channels/{channel_id}" and method == "PATCH":
+        _channel_patch(body, (case.path_parameters or {}).get("channel_id"))
     if body is not None and path.startswith("/v1/campaigns") and method in ("POST", "PATCH"):
         _campaign_refs(body)
         _schedule(body)
     if case.headers and "Idempotency-Key" in case.headers:
         case.headers["Idempotency-Key"] = uuid.uuid4().hex
     query = case.query or {}
+    listing_of = (case.path_parameters or {}).get("channel_id")
+    if path == "/v1/channels/{channel_id}/templates" and listing_of != TEMPLATE_CHANNEL:
+        query.pop("cursor", None)  # a cursor is one channel's: only the sandbox's listing has a real one to use
     if isinstance(query.get("cursor"), str) and path in CONTEXT["cursors"]:
         query["cursor"] = CONTEXT["cursors"][path]
     if path == "/v1/uploads" and case.media_type == "text/csv" and not query.get("filename"):
         # The document cannot say "required with a text/csv body only": it offers `filename` as optional, and an
         # inline CSV without one is `400 invalid_request`, as its description says.
         case.query = {**query, "filename": "fuzz.csv"}
+
+
+@schemathesis.hook
+def after_call(context: Any, case: Any, response: Any) -> None:
+    """Note the provider of each channel the run creates (a later change to it must speak that provider's terms)."""
+    if (
+        case.operation.path == "/v1/channels"
+        and case.operation.method.upper() == "POST"
+        and response.status_code == 201
+    ):
+        created = response.json()
+        PROVIDERS[str(created["id"])] = str(created["provider"])
 
 
 @schemathesis.hook

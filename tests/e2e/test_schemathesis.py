@@ -42,6 +42,36 @@ def _context(stack: StackProcess) -> dict[str, Any]:
     second = dict(name="Second", type="sms", provider="twilio", senders=["+15005550006"], mps=1)
     second["credentials"] = {"account_sid": "AC" + "0" * 32, "auth_token": "fuzz-token"}
     _ok(stack.call("POST", "/v1/channels", second), 201)
+    # Which WhatsApp kinds this stack wires: a schema-valid channel of another kind is rightly 422 unsupported_channel.
+    kinds = [["twilio", "sms"]]
+    whatsapp = dict(name="WA", type="whatsapp", senders=["+14155238886"])
+    cloud_creds = {"access_token": "EAAfuzz" + "0" * 24, "app_secret": "0123456789abcdef" * 2, "verify_token": "fuzz"}
+    config = {"waba_id": "102290129340398", "phone_number_ids": {"+14155238886": "106540352242922"}}
+    probes = {
+        ("whatsapp_cloud", "whatsapp"): {**whatsapp, "provider": "whatsapp_cloud", "credentials": cloud_creds},
+        ("twilio", "whatsapp"): {**whatsapp, "provider": "twilio", "credentials": second["credentials"]},
+    }
+    probes[("whatsapp_cloud", "whatsapp")]["provider_config"] = config
+    providers = {channel["id"]: channel["provider"]}
+    for kind, probe in probes.items():
+        answer = stack.call("POST", "/v1/channels", probe)
+        assert answer.status_code in (201, 422), answer.text
+        if answer.status_code == 201:
+            kinds.append(list(kind))
+            providers[answer.json()["id"]] = kind[0]
+        else:
+            assert answer.json()["error"]["code"] == "unsupported_channel", answer.text
+    # The channel whose templates are real (the local stack's WhatsApp sandbox, at the simulator), if the stack has it.
+    sandbox_wa = stack.call("GET", "/v1/channels/ch_sandbox_wa")
+    template_channel = "ch_sandbox_wa" if sandbox_wa.status_code == 200 else None
+    template_cursor = None
+    if template_channel:
+        providers[template_channel] = sandbox_wa.json()["provider"]
+        # Its templates, synced from the simulator, and a real cursor for their listing.
+        _ok(stack.call("POST", f"/v1/channels/{template_channel}/templates/sync"), 200)
+        page = _ok(stack.call("GET", f"/v1/channels/{template_channel}/templates?limit=1"), 200)
+        assert page["next_cursor"], page
+        template_cursor = page["next_cursor"]
     every_type = {t: f"+417912345{i:02d}" for i, t in enumerate(("business", "business2", "mobile", "mobile2"))}
     every_type |= {t: f"+417912346{i:02d}" for i, t in enumerate(("home", "home2", "other"))}
     for book in ("fuzz-book", "fuzz-book-2"):
@@ -79,6 +109,8 @@ def _context(stack: StackProcess) -> dict[str, Any]:
         page = _ok(stack.call("GET", f"{path}?limit=1"), 200)
         assert page["next_cursor"], (path, page)
         cursors[path.replace(sent["id"], "{campaign_id}")] = page["next_cursor"]
+    if template_cursor:
+        cursors["/v1/channels/{channel_id}/templates"] = template_cursor
     return {
         "channel_id": channel["id"],
         "sender": channel["senders"][0],
@@ -86,6 +118,9 @@ def _context(stack: StackProcess) -> dict[str, Any]:
         "media_upload_id": media["id"],
         "phonebook_id": "fuzz-book",
         "cursors": cursors,
+        "channel_kinds": kinds,
+        "channel_providers": providers,
+        "template_channel_id": template_channel,
     }
 
 

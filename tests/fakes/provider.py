@@ -50,7 +50,9 @@ class FakeProvider:
     # (131056, throttled); 0 for none.
     pair_gap: float = 0.0
     pair_refusals: list[str] = field(default_factory=list)  # the numbers refused so
+    # What `templates()` lists (every page), or the error it raises instead.
     listed_templates: list[Template] = field(default_factory=list)
+    listing_error: BaseException | None = None
     _plans: dict[str, deque[str | SendResult]] = field(default_factory=dict)
     _sids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -109,7 +111,9 @@ class FakeProvider:
             return Lookup(False)
 
     def templates(self) -> list[Template]:
-        """The templates the account lists."""
+        """The account's templates, as set by the test (or `listing_error`)."""
+        if self.listing_error is not None:
+            raise self.listing_error
         return list(self.listed_templates)
 
     def sent_to(self, to: str) -> list[Message]:
