@@ -75,6 +75,8 @@ Message Campaigns is running.
   Channel    Sandbox WhatsApp  id {self.wa_channel_id}  sender {meta_sandbox.SENDER}  mps {meta_sandbox.MPS}
              (Cloud API: waba {meta_sandbox.WABA_ID}, phone_number_id {meta_sandbox.PHONE_NUMBER_ID};
               app secret {SANDBOX_WA_APP_SECRET}; verify token {SANDBOX_WA_VERIFY_TOKEN})
+  Channel    Sandbox Twilio WhatsApp  id {SANDBOX_TWA_CHANNEL_ID}  sender {SANDBOX_TWA_SENDER}  mps {SANDBOX_TWA_MPS}
+             (templates of both synced: GET {base}/v1/channels/{self.wa_channel_id}/templates)
 
 Send a campaign now:
   curl -s -X POST {base}/v1/campaigns \\
@@ -151,6 +153,10 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
     sim.add_number(SANDBOX_SENDER, SANDBOX_ACCOUNT_SID, mps=SANDBOX_MPS, inbound_url=channel["webhooks"]["inbound_url"])
     _seed_twilio_whatsapp(d, sim, tenant_id)
     _seed_whatsapp_cloud(d, tenant_id, sim)
+    from chalicelib.services import templates
+
+    for wa_channel in (SANDBOX_WA_CHANNEL_ID, SANDBOX_TWA_CHANNEL_ID):
+        templates.sync_templates(d, tenant_id, wa_channel)  # as the PBX would, so campaigns can use them at once
 
     kills = int(os.environ.get("FAULT_KILL_SENDER_AFTER_ACCEPT") or 0)
     if kills:

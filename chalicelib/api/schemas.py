@@ -262,9 +262,7 @@ def _union(*names: str) -> dict[str, Any]:
     }
 
 
-# A template is parsed and sent, but the request document does not offer it yet: the fuzz run's only channel is SMS
-# (a valid template request there is rightly 422 template_not_supported); offer it once the stack seeds WhatsApp.
-CONTENT_DOC = {**_union("TextContent", "FileContent"), "description": "`template` content: see TemplateContent."}
+CONTENT_DOC = _union("TextContent", "FileContent", "TemplateContent")
 Content = Annotated[
     TextContent | FileContent | TemplateContent,
     Field(discriminator="type"),

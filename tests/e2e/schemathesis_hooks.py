@@ -122,9 +122,12 @@ def _channel_patch(body: dict[str, Any], channel_id: Any) -> None:
     """A change to a channel in its own provider's terms (an unknown id is answered 404 whatever the body)."""
     provider = PROVIDERS.get(str(channel_id), "twilio")
     senders = body.get("senders")
-    if channel_id == CONTEXT.get("channel_id") and isinstance(senders, list) and CONTEXT.get("sender") not in senders:
-        # The channel the campaigns are pointed at keeps the sender they are pointed at.
-        body["senders"] = senders = [*senders[:99], CONTEXT["sender"]]
+    template = CONTEXT.get("template") or {}
+    kept = [(CONTEXT.get("channel_id"), CONTEXT.get("sender")), (template.get("channel_id"), template.get("sender"))]
+    for kept_channel, kept_sender in kept:
+        if channel_id == kept_channel and isinstance(senders, list) and kept_sender not in senders:
+            # The channel the campaigns are pointed at keeps the sender they are pointed at.
+            body["senders"] = senders = [*senders[:99], kept_sender]
     _provider_parts(body, provider, [s for s in senders if isinstance(s, str)] if isinstance(senders, list) else None)
 
 
@@ -146,6 +149,11 @@ def _campaign_refs(body: dict[str, Any]) -> None:
     content = body.get("content")
     if isinstance(content, dict) and content.get("type") == "file":
         content["upload_id"] = CONTEXT["media_upload_id"]
+    template = CONTEXT.get("template")
+    if isinstance(content, dict) and content.get("type") == "template" and template:
+        # A template goes out on the WhatsApp sandbox channel, as its approved hello_world (no variables, no header).
+        body["channel_id"], body["sender"] = template["channel_id"], template["sender"]
+        content.update(template_id=template["template_id"], variables={}, header_upload_id=None)
 
 
 def _schedule(body: dict[str, Any]) -> None:

@@ -65,6 +65,7 @@ def _context(stack: StackProcess) -> dict[str, Any]:
     sandbox_wa = stack.call("GET", "/v1/channels/ch_sandbox_wa")
     template_channel = "ch_sandbox_wa" if sandbox_wa.status_code == 200 else None
     template_cursor = None
+    template: dict[str, str] | None = None
     if template_channel:
         providers[template_channel] = sandbox_wa.json()["provider"]
         # Its templates, synced from the simulator, and a real cursor for their listing.
@@ -72,6 +73,9 @@ def _context(stack: StackProcess) -> dict[str, Any]:
         page = _ok(stack.call("GET", f"/v1/channels/{template_channel}/templates?limit=1"), 200)
         assert page["next_cursor"], page
         template_cursor = page["next_cursor"]
+        listed = _ok(stack.call("GET", f"/v1/channels/{template_channel}/templates?limit=200"), 200)["items"]
+        hello = next(t["id"] for t in listed if t["name"] == "hello_world")
+        template = {"channel_id": template_channel, "sender": sandbox_wa.json()["senders"][0], "template_id": hello}
     every_type = {t: f"+417912345{i:02d}" for i, t in enumerate(("business", "business2", "mobile", "mobile2"))}
     every_type |= {t: f"+417912346{i:02d}" for i, t in enumerate(("home", "home2", "other"))}
     for book in ("fuzz-book", "fuzz-book-2"):
@@ -121,6 +125,7 @@ def _context(stack: StackProcess) -> dict[str, Any]:
         "channel_kinds": kinds,
         "channel_providers": providers,
         "template_channel_id": template_channel,
+        "template": template,
     }
 
 

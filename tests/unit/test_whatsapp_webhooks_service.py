@@ -13,7 +13,7 @@ import pytest
 from chalicelib.adapters.providers.base import ProviderRules
 from chalicelib.adapters.providers.twilio import TWILIO_SMS
 from chalicelib.domain.channels import Channel
-from chalicelib.domain.errors import ConcurrencyError, InvalidSignatureError
+from chalicelib.domain.errors import ConcurrencyError, InvalidSignatureError, UnprocessableError
 from chalicelib.domain.templates import Template
 from chalicelib.services import campaigns, webhooks, whatsapp_hooks
 from chalicelib.services.whatsapp_hooks import record_whatsapp, whatsapp_handshake
@@ -67,16 +67,23 @@ def cloud_world() -> World:
     return w
 
 
-def create(w: World, numbers: list[str]) -> dict[str, Any]:
-    """A campaign on the WhatsApp channel, sent now."""
-    from chalicelib.domain.commands import CampaignSettings, CreateCampaign, RecipientsSpec, SendNow, TextContent
+HELLO_ID = "1000000001"
 
+
+def create(w: World, numbers: list[str]) -> dict[str, Any]:
+    """A campaign on the WhatsApp channel, sent now: an approved template without variables (stored if missing)."""
+    from chalicelib.domain.commands import CampaignSettings, CreateCampaign, RecipientsSpec, SendNow, TemplateContent
+
+    if w.deps.templates.get(TENANT, WA, HELLO_ID) is None:
+        kept = [s.template for s in w.deps.templates.list(TENANT, WA, 200, None).items]
+        hello = Template(id=HELLO_ID, name="hello_world", language="en_US", status="approved", body="Hello World")
+        w.deps.templates.replace_all(TENANT, WA, [*kept, hello], "2026-12-01T08:00:00Z")
     settings = CampaignSettings(
         name="WA",
         channel_id=WA,
         sender=WA_SENDER,
         recipients=RecipientsSpec(numbers=tuple(numbers)),
-        content=TextContent(text="Hello"),
+        content=TemplateContent(template_id=HELLO_ID),
     )
     created, _ = campaigns.create_campaign(w.deps, TENANT, CreateCampaign(settings, SendNow()))
     return created
@@ -261,7 +268,9 @@ def test_an_item_that_fails_does_not_lose_the_others_and_metas_retry_records_onl
 
 # ------------------------------------------------------------------------------------------------ templates
 def stored_template(w: World, status_: str = "approved") -> None:
-    template = Template(id=TEMPLATE_ID, name="spring_promo", language="en", status=status_, body="{{1}}")
+    template = Template(
+        id=TEMPLATE_ID, name="spring_promo", language="en", status=status_, body="{{1}}", variables=("1",)
+    )
     w.deps.templates.replace_all(TENANT, WA, [template], "2026-12-01T08:00:00Z")
 
 
@@ -290,7 +299,11 @@ def test_a_template_paused_or_disabled_while_a_campaign_sends_it_stops_the_campa
     assert stored.template.provider_status == event and stored.template.reason == "LOW_QUALITY"
     got = campaigns.views.get_campaign(w.deps, TENANT, created["id"])
     assert got["status"] == "stopped" and got["stop_reason"]["code"] == f"template_{event.lower()}"
-    # AND a retry resumes it
+    # AND a retry is refused while the template is not approved, and resumes it once Meta approves it again
+    with pytest.raises(UnprocessableError) as refused:
+        campaigns.retry_campaign(w.deps, TENANT, created["id"])
+    assert refused.value.code == "template_not_approved"
+    post(w, envelope(template_change(TEMPLATE_ID, "APPROVED")))
     assert campaigns.retry_campaign(w.deps, TENANT, created["id"])["status"] == "retrying"
 
 
