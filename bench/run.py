@@ -6,6 +6,8 @@ Parts (BENCH_ONLY picks one, comma-separated for several; all by default, in thi
   BENCH_CSV_MB shrinks the file).
 - `campaign1k`: a 1,000-recipient campaign (typed numbers) on the local stack as `make run` serves it, in a child
   process; seconds from "send now" to the first message at the simulator and to `completed`, and the send rate.
+- `wa1k`, `wasender`: WhatsApp (bench/whatsapp.py): a 1,000-recipient Cloud API template campaign on the local stack,
+  and the sender alone against the simulated Graph API at 80 and 1,000 mps.
 - `campaign100k`: a campaign to an uploaded CSV of BENCH_RECIPIENTS (100,000) numbers on the local stack run in a
   child process of its own, with the AWS requests per recipient counted (bench/campaign_csv.py). On moto this is
   slow (about an hour for 100,000 on two cores): set BENCH_RECIPIENTS=10000 for a quicker figure.
@@ -31,7 +33,7 @@ from bench.figures import print_figures  # noqa: E402
 from devstack.stackproc import start_stack  # noqa: E402
 
 RECIPIENTS = 1000
-PARTS = ("csv", "campaign1k", "campaign100k")
+PARTS = ("csv", "campaign1k", "wa1k", "wasender", "campaign100k")
 
 
 def bench_campaign() -> dict[str, float]:
@@ -101,6 +103,23 @@ def main() -> int:
                 bench_campaign(),
                 width=22,
             )
+        elif part == "wa1k":
+            from bench.whatsapp import bench_wa1k
+
+            print_figures(
+                "benchmark: 1,000-recipient WhatsApp template campaign, Cloud API, per-contact values (local stack)",
+                bench_wa1k(),
+                width=22,
+            )
+        elif part == "wasender":
+            from bench.whatsapp import SENDER_RUNS, bench_sender
+
+            for mps, count in SENDER_RUNS:
+                print_figures(
+                    f"benchmark: the sender alone against the simulated Graph API at {mps} mps (fakes for the rest)",
+                    bench_sender(mps, count),
+                    width=22,
+                )
         else:
             failed += _child("bench.campaign_csv") != 0
         print(flush=True)
