@@ -222,3 +222,61 @@ def test_a_forged_meta_webhook_is_refused_and_changes_nothing(stack: StackProces
     query["hub.verify_token"] = local_stack.SANDBOX_WA_VERIFY_TOKEN
     shaken = requests.get(url, params=query, timeout=10)
     assert (shaken.status_code, shaken.text) == (200, "1158201444")
+
+
+def test_a_template_paused_mid_campaign_stops_it_and_retry_resumes_it_once_approved(stack: StackProcess) -> None:
+    # GIVEN a hello_world campaign to 12 contacts on the Cloud API channel, slowed to one message a second
+    template_id = _template_id(stack, "ch_sandbox_wa", "hello_world")
+    assert stack.call("PATCH", "/v1/channels/ch_sandbox_wa", {"mps": 1}).status_code == 200
+    numbers = [f"+14155550{200 + i}" for i in range(12)]
+    try:
+        created = stack.call(
+            "POST",
+            "/v1/campaigns",
+            {
+                "name": "Paused mid-way",
+                "channel_id": "ch_sandbox_wa",
+                "sender": "+15550100001",
+                "recipients": {"numbers": numbers},
+                "content": {"type": "template", "template_id": template_id, "variables": {}},
+                "send_time": {"type": "now"},
+                "send_mode": "direct",
+            },
+        )
+        assert created.status_code == 201, created.text
+        campaign_id = created.json()["id"]
+        assert wait_for(lambda: sum(len(_sent_to(stack, "ch_sandbox_wa").get(n, [])) for n in numbers) >= 2, 60)
+        # WHEN Meta pauses the template while it sends (the simulator posts message_template_status_update)
+        paused = requests.post(f"{stack.sim}/sim/templates/hello_world/status", json={"status": "PAUSED"}, timeout=10)
+        assert paused.status_code == 200, paused.text
+
+        def campaign() -> dict[str, Any]:
+            return dict(stack.call("GET", f"/v1/campaigns/{campaign_id}").json())
+
+        # THEN the campaign stops with that reason, before it has sent to everyone
+        stopped = wait_for(lambda: (c := campaign())["status"] == "stopped" and c, 30)
+        assert stopped and stopped["stop_reason"]["code"] == "template_paused", campaign()
+        assert stopped["result"]["sent"] + stopped["result"]["delivered"] < len(numbers), stopped
+        template = stack.call("GET", f"/v1/channels/ch_sandbox_wa/templates/{template_id}").json()
+        assert template["status"] == "paused", template
+        # AND a retry is refused while the template is paused
+        refused = stack.call("POST", f"/v1/campaigns/{campaign_id}/retry")
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "template_not_approved", refused.text
+        # WHEN Meta approves it again
+        requests.post(f"{stack.sim}/sim/templates/hello_world/status", json={"status": "APPROVED"}, timeout=10)
+        assert wait_for(
+            lambda: (
+                stack.call("GET", f"/v1/channels/ch_sandbox_wa/templates/{template_id}").json()["status"] == "approved"
+            ),
+            30,
+        )
+        # THEN a retry resumes it, and it completes with every contact sent exactly once
+        resumed = stack.call("POST", f"/v1/campaigns/{campaign_id}/retry")
+        assert resumed.status_code < 300 and resumed.json()["status"] in ("retrying", "pending"), resumed.text
+        done = wait_for(lambda: (c := campaign())["status"] == "completed" and c, 90)
+        assert done, campaign()
+        sent = _sent_to(stack, "ch_sandbox_wa")
+        assert {n: len(sent.get(n, [])) for n in numbers} == dict.fromkeys(numbers, 1), sent
+    finally:
+        stack.call("PATCH", "/v1/channels/ch_sandbox_wa", {"mps": 80})
+        requests.post(f"{stack.sim}/sim/templates/hello_world/status", json={"status": "APPROVED"}, timeout=10)
