@@ -280,3 +280,39 @@ def test_a_template_paused_mid_campaign_stops_it_and_retry_resumes_it_once_appro
     finally:
         stack.call("PATCH", "/v1/channels/ch_sandbox_wa", {"mps": 80})
         requests.post(f"{stack.sim}/sim/templates/hello_world/status", json={"status": "APPROVED"}, timeout=10)
+
+
+def test_the_same_contact_in_two_consecutive_campaigns_is_not_refused_by_the_pair_rate(stack: StackProcess) -> None:
+    # GIVEN one contact, and Meta's pair-rate refusals (131056) so far
+    template_id = _template_id(stack, "ch_sandbox_wa", "hello_world")
+    contact = "+14155550299"
+
+    def refusals() -> int:
+        return int(requests.get(f"{stack.sim}/sim/stats", timeout=10).json()["whatsapp_cloud"]["pair_rate_131056"])
+
+    before = refusals()
+    body = {
+        "channel_id": "ch_sandbox_wa",
+        "sender": "+15550100001",
+        "recipients": {"numbers": [contact]},
+        "content": {"type": "template", "template_id": template_id, "variables": {}},
+        "send_time": {"type": "now"},
+        "send_mode": "direct",
+    }
+    # WHEN two campaigns to it are created back to back (the second waits for the first: one sends at a time)
+    ids = []
+    for name in ("First", "Second"):
+        created = stack.call("POST", "/v1/campaigns", {**body, "name": name})
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+
+    def both_done() -> bool:
+        return all(stack.call("GET", f"/v1/campaigns/{i}").json()["status"] == "completed" for i in ids)
+
+    assert wait_for(both_done, 90), [stack.call("GET", f"/v1/campaigns/{i}").json() for i in ids]
+    # THEN Meta accepted both messages, never refusing the second as within 6 s of the first
+    sent = _sent_to(stack, "ch_sandbox_wa")[contact]
+    assert len(sent) == 2 and refusals() == before, (sent, refusals())
+    assert sent[1]["created_at"] - sent[0]["created_at"] >= 6.0, sent
+    for campaign_id in ids:
+        assert _recipients(stack, campaign_id)[contact]["status"] in ("sent", "delivered", "read")
