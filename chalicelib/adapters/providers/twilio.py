@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import ssl
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -18,7 +18,6 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
-from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from chalicelib.adapters.providers.base import (
     ErrorInfo,
@@ -32,6 +31,7 @@ from chalicelib.adapters.providers.base import (
     WebhookKind,
     WebhookRequest,
 )
+from chalicelib.adapters.providers.exceptions import connect_failed, exception_chain
 from chalicelib.adapters.providers.twilio_http import RewritingTwilioHttpClient
 from chalicelib.domain.errors import InvalidRequestError
 from chalicelib.domain.events import InboundMessage, Media, StatusEvent
@@ -204,7 +204,7 @@ def classify_exception(exc: BaseException) -> SendResult:
         if _caused_by(exc, ssl.SSLCertVerificationError):
             return SendResult(Outcome.TRANSIENT, error_code="provider_unreachable", error_message="TLS handshake")
         return SendResult(Outcome.UNCERTAIN, error_code="provider_no_answer", error_message="TLS error")
-    if isinstance(exc, requests.exceptions.ConnectionError) and _connect_failed(exc):
+    if isinstance(exc, requests.exceptions.ConnectionError) and connect_failed(exc):
         # Connection refused, DNS failure: no byte of the request was written.
         return SendResult(Outcome.TRANSIENT, error_code="provider_unreachable", error_message="connection failed")
     if isinstance(exc, requests.exceptions.Timeout):
@@ -214,27 +214,8 @@ def classify_exception(exc: BaseException) -> SendResult:
     return SendResult(Outcome.UNCERTAIN, error_code="provider_no_answer", error_message=type(exc).__name__)
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """The exception, what caused it, and the exceptions requests and urllib3 wrap in their args."""
-    seen: set[int] = set()
-    todo = [exc]
-    while todo:
-        item = todo.pop()
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        yield item
-        todo.extend(e for e in (item.__cause__, item.__context__, getattr(item, "reason", None)) if e is not None)
-        todo.extend(a for a in item.args if isinstance(a, BaseException))
-
-
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
-    return any(isinstance(e, kind) for e in _chain(exc))
-
-
-def _connect_failed(exc: BaseException) -> bool:
-    """True when urllib3 gave up while connecting (its connect phase ends before the request is written)."""
-    return any(isinstance(e, MaxRetryError) and isinstance(e.reason, NewConnectionError) for e in _chain(exc))
+    return any(isinstance(e, kind) for e in exception_chain(exc))
 
 
 def form_fields(body: bytes) -> tuple[dict[str, str], bool]:

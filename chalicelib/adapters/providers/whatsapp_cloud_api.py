@@ -11,13 +11,12 @@ import ipaddress
 import logging
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from chalicelib.adapters.providers.base import (
     Lookup,
@@ -27,6 +26,7 @@ from chalicelib.adapters.providers.base import (
     TemplateMessage,
     WebhookRequest,
 )
+from chalicelib.adapters.providers.exceptions import connect_failed
 from chalicelib.adapters.providers.whatsapp_cloud import HubSignature, WhatsAppCloudRules, error, template_status
 from chalicelib.domain import templates as tpl
 from chalicelib.domain.errors import ProviderRefusedError, ProviderUnavailableError
@@ -67,17 +67,6 @@ def _loopback(url: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------------- the answers
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    todo = [exc]
-    while todo:
-        item = todo.pop()
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        yield item
-        todo.extend(e for e in (item.__cause__, item.__context__, getattr(item, "reason", None)) if e is not None)
-        todo.extend(a for a in item.args if isinstance(a, BaseException))
 
 
 def classify_exception(exc: BaseException) -> SendResult:
@@ -87,9 +76,7 @@ def classify_exception(exc: BaseException) -> SendResult:
         return SendResult(Outcome.ACCOUNT, error_code="invalid_credentials", error_message=type(exc).__name__)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return SendResult(Outcome.TRANSIENT, error_code="provider_unreachable", error_message="connect timeout")
-    if isinstance(exc, requests.exceptions.ConnectionError) and any(
-        isinstance(e, MaxRetryError) and isinstance(e.reason, NewConnectionError) for e in _chain(exc)
-    ):
+    if isinstance(exc, requests.exceptions.ConnectionError) and connect_failed(exc):
         # Connection refused, DNS failure: no byte of the request was written.
         return SendResult(Outcome.TRANSIENT, error_code="provider_unreachable", error_message="connection failed")
     if isinstance(exc, requests.exceptions.Timeout):
