@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,3 +44,25 @@ class InboundMessage:
     at: datetime | None = None  # when the provider says it arrived (UTC); None when it does not say
     context_id: str | None = None  # the provider's id of the message it replies to (WhatsApp context.id)
     button_payload: str | None = None  # the payload of the quick-reply button pressed (WhatsApp), if one was
+
+
+# What of an inbound message is kept: a provider's fields are bounded here, so no message (however large a signed
+# webhook makes it) exceeds what the table can store (keys of at most 1,024 bytes, items of at most 400 KB).
+MAX_KEPT_ID_CHARS = 200
+MAX_KEPT_BODY_CHARS = 16_384
+MAX_KEPT_FIELD_CHARS = 1_024
+
+
+def inbound_key(message: InboundMessage) -> str:
+    """The id an inbound message is kept under, once: the provider's id when it is a plain one, else a digest of it
+    (or, with no id at all, of who sent what to whom), so that the provider's retry of it is still recognised."""
+    mid = message.message_id
+    if mid and len(mid) <= MAX_KEPT_ID_CHARS and mid.isascii() and mid.isprintable():
+        return mid
+    basis = mid or "\x1f".join((message.from_, message.to, message.body))
+    return "sha256:" + hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def bounded(value: str, limit: int = MAX_KEPT_FIELD_CHARS) -> tuple[str, bool]:
+    """`value` cut to `limit` characters, and whether it was cut."""
+    return (value[:limit], True) if len(value) > limit else (value, False)

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from chalicelib.adapters.providers.base import ProviderRules, WebhookKind, WebhookRequest
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.errors import DuplicateInboundError, InvalidSignatureError, RecipientMovedError
-from chalicelib.domain.events import InboundMessage, StatusEvent
+from chalicelib.domain.events import MAX_KEPT_BODY_CHARS, InboundMessage, StatusEvent, bounded, inbound_key
 from chalicelib.domain.model import RecipientStatus, utc_iso
 from chalicelib.domain.recipient import Recipient
 from chalicelib.services.deps import Deps
@@ -75,8 +75,10 @@ def record_event(deps: Deps, tenant_id: str, channel_id: str, query: Mapping[str
     """Move the recipient the callback URL's query names (c, r, a, s: we wrote them) as the report says."""
     target = event.status
     campaign_id, index_raw = query.get("c"), query.get("r", "")
-    # Indexes we write have at most 8 digits; anything else is not ours.
-    if not campaign_id or not index_raw.isascii() or not index_raw.isdigit() or len(index_raw) > 9:
+    # Indexes we write have at most 8 digits, campaign ids are short ASCII; anything else is not ours.
+    if not campaign_id or not _our_id(campaign_id):
+        return
+    if not index_raw.isascii() or not index_raw.isdigit() or len(index_raw) > 9:
         return
     index = int(index_raw)
     sid = event.message_id
@@ -144,6 +146,11 @@ def report_changes(
     return changes
 
 
+def _our_id(raw: str) -> bool:
+    """Whether a query value could be an id we wrote (cmp_ and a ULID): printable ASCII, at most 64 characters."""
+    return len(raw) <= 64 and raw.isascii() and raw.isprintable()
+
+
 def _small_int(raw: str) -> bool:
     """Whether a query value is a number we could have written (digits only, a few of them)."""
     return raw.isascii() and raw.isdigit() and len(raw) < 6
@@ -158,17 +165,22 @@ def record_inbound(deps: Deps, channel_id: str, query: Mapping[str, str], body: 
 
 def keep_inbound(deps: Deps, tenant_id: str, channel_id: str, message: InboundMessage) -> None:
     """Keep one inbound message once (a provider's retry of a message we kept is answered alike)."""
-    kept = {
-        "message_sid": message.message_id,
-        "from": message.from_,
-        "to": message.to,
-        "body": message.body,
+    body, cut = bounded(message.body, MAX_KEPT_BODY_CHARS)
+    kept: dict[str, Any] = {
+        "message_sid": inbound_key(message),
+        "from": bounded(message.from_)[0],
+        "to": bounded(message.to)[0],
+        "body": body,
         "num_media": str(len(message.media)),
         "received_at": utc_iso(deps.clock.utcnow()),
     }
+    if cut:
+        kept["body_truncated"] = True
+    if kept["message_sid"] != message.message_id:
+        kept["provider_message_id"] = bounded(message.message_id)[0]  # too long (or missing) to be the key itself
     if message.context_id:
-        kept["context_id"] = message.context_id  # the message it replies to (ours: a campaign's)
+        kept["context_id"] = bounded(message.context_id)[0]  # the message it replies to (ours: a campaign's)
     if message.button_payload:
-        kept["button_payload"] = message.button_payload  # a quick reply: mc1:<campaign>:<recipient>:<button>
+        kept["button_payload"] = bounded(message.button_payload)[0]  # a quick reply: mc1:<campaign>:<index>:<button>
     with contextlib.suppress(DuplicateInboundError):
         deps.channels.put_inbound(tenant_id, channel_id, kept)

@@ -340,3 +340,38 @@ def test_undecodable_body_with_a_good_signature_is_400_and_records_nothing(
     fixed = RequestValidator(SIM_TOKEN).compute_signature(url, {**fields, "Note": "é"})
     assert post_raw(client, url, good.encode("ascii"), fixed)[0] == 204
     assert recipient(api, sent["campaign"]["id"], NUMBERS[0])["status"] == "read"
+
+
+def test_signed_webhooks_with_fields_larger_than_the_table_holds_are_answered_and_kept_bounded(
+    client: Any, api: Api, env: Env, sent: dict[str, Any]
+) -> None:
+    # GIVEN the channel's inbound URL and a sent message's status callback URL
+    message = sent["messages"][NUMBERS[0]]
+    channel_id = sent["campaign"]["channel_id"]
+    inbound_url = f"{PUBLIC_BASE}/webhooks/twilio/{channel_id}/inbound"
+    inbound = {"AccountSid": SIM_ACCOUNT, "From": "+41415084545", "To": SENDER, "NumMedia": "0"}
+    huge_sid = {**inbound, "MessageSid": "SM" + "b" * 2000, "Body": "hi"}
+    huge_body = {**inbound, "MessageSid": "SMhuge1", "Body": "x" * 450_000}
+    # WHEN Twilio (signed) posts a message whose id is longer than a table key may be, one with a 450 KB body, and a
+    # status callback naming a campaign id longer than a key may be
+    for params in (huge_sid, huge_body, huge_sid):
+        status, answer = post_callback(client, inbound_url, params)
+        # THEN each is answered as any inbound message (no 5xx: Twilio would retry it for nothing)
+        assert status in (200, 204), answer
+    forged_ref = message["status_callback"].replace(f"c={sent['campaign']['id']}", "c=" + "x" * 3000)
+    status, answer = post_callback(client, forged_ref, callback_params(message, "delivered"))
+    assert status in (200, 204), answer
+    # AND the messages are kept once each, bounded: the long id by its digest (its retry above was recognised), the
+    # long body cut and marked so
+    kept = [
+        i
+        for i in boto3.client("dynamodb").scan(TableName=env.resources.table_name)["Items"]
+        if i.get("type", {}).get("S") == "inbound"
+    ]
+    assert len(kept) == 2, kept
+    by_key = {i["message_sid"]["S"]: i for i in kept}
+    digest = next(k for k in by_key if k.startswith("sha256:"))
+    assert by_key[digest]["provider_message_id"]["S"].startswith("SMbbb")
+    assert len(by_key["SMhuge1"]["body"]["S"]) == 16_384 and by_key["SMhuge1"]["body_truncated"]["BOOL"] is True
+    # AND the report about a campaign that is not ours moved nothing
+    assert recipient(api, sent["campaign"]["id"], NUMBERS[0])["status"] == "sent"

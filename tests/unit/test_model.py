@@ -187,3 +187,21 @@ def test_a_button_payload_names_campaign_recipient_and_button_and_reads_back() -
     # AND anything else (a PBX's own payload, a forged or truncated one) names nothing
     for other in ("Stop promotions", "mc1:cmp_01HX:42", "mc1::1:0", "mc1:c:x:0", "mc1:c:٤٢:0", "mc2:c:1:0"):
         assert parse_button_payload(other) is None
+
+
+def test_an_inbound_message_is_kept_under_its_id_or_a_stable_digest_when_that_cannot_be_a_key() -> None:
+    # GIVEN messages with a plain id, an id too long (or not plain) for a table key, and no id at all
+    from chalicelib.domain.events import InboundMessage, inbound_key
+
+    plain = InboundMessage("wamid.HBgL", "+41415084545", "+15550100001", "hi")
+    long = InboundMessage("SM" + "b" * 2000, "+41415084545", "+15550100001", "hi")
+    odd = InboundMessage("SM\n1", "+41415084545", "+15550100001", "hi")
+    none = InboundMessage("", "+41415084545", "+15550100001", "hi")
+    # THEN a plain id is the key; the others are keyed by a digest that is the same for the provider's retry
+    assert inbound_key(plain) == "wamid.HBgL"
+    for message in (long, odd, none):
+        key = inbound_key(message)
+        assert key.startswith("sha256:") and len(key) < 100 and key == inbound_key(message)
+    assert len({inbound_key(long), inbound_key(odd), inbound_key(none)}) == 3
+    # AND two different messages without an id are told apart
+    assert inbound_key(none) != inbound_key(InboundMessage("", "+41415084545", "+15550100001", "other"))
