@@ -11,11 +11,11 @@ import heapq
 import itertools
 import math
 import secrets
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from devstack.due_jobs import DueJobs
 from devstack.meta_sim.records import CONFIG_PARSERS, Config, Job, PhoneNumber, SentMessage, Waba, number_opt
 from devstack.meta_sim.rules import (
     DEFAULT_MPS,
@@ -35,7 +35,7 @@ from devstack.meta_sim.rules import (
 )
 
 
-class MetaModel:
+class MetaModel(DueJobs[Job]):
     """Meta's Cloud API state and rules for the WABAs it holds, thread-safe; http.py serves it."""
 
     def __init__(
@@ -45,11 +45,10 @@ class MetaModel:
         retry_backoff: Sequence[float] = (0.1, 0.3, 1.0),
     ) -> None:
         """No WABAs yet; `clock` drives throughput and pair rate, `webhook_delay` (s) spaces the statuses."""
+        super().__init__()
         self._clock = clock
         self._default_delay_ms = webhook_delay * 1000.0
         self._retry_backoff = tuple(float(b) for b in retry_backoff)
-        self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)
         self._wabas: dict[str, Waba] = {}
         self._numbers: dict[str, PhoneNumber] = {}
         self._messages: list[SentMessage] = []
@@ -59,11 +58,8 @@ class MetaModel:
         self._config = Config(graph_webhook_delay_ms=self._default_delay_ms)
         self._stats = self._fresh_stats()
         self._generation = 0
-        self._jobs: list[Job] = []
         self._seq = itertools.count()
         self._ids = itertools.count(1)
-        self._inflight = 0
-        self._stopping = False
         self.wall_clock: Callable[[], float] = time.time
 
     @staticmethod
@@ -180,12 +176,11 @@ class MetaModel:
     def stats(self) -> dict[str, Any]:
         """Counters, incl. 130429 (throughput) and 131056 (pair rate) refusals."""
         with self._lock:
-            return {**self._stats, "webhooks_pending": len(self._jobs) + self._inflight}
+            return {**self._stats, "webhooks_pending": self._pending()}
 
     def wait_for_webhooks(self, timeout: float = 5.0) -> bool:
         """Block until no webhook is pending or in flight; False on timeout."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._jobs and self._inflight == 0, timeout=timeout)
+        return self._wait_idle(timeout)
 
     def owns_display_number(self, number: str) -> bool:
         """Whether `number` (E.164) is one of the business numbers (an inbound to it is Meta's)."""
@@ -441,31 +436,7 @@ class MetaModel:
 
     def _schedule(self, waba_id: str, delay: float, **what: Any) -> None:
         job = Job(time.monotonic() + delay, next(self._seq), self._generation, waba_id, **what)
-        heapq.heappush(self._jobs, job)
-        self._cond.notify()
-
-    def take_job(self) -> Job | None:
-        """Wait for the next webhook that is due and mark it in flight; None once stopping."""
-        with self._cond:
-            while True:
-                if self._stopping:
-                    return None
-                if self._jobs:
-                    wait = self._jobs[0].due - time.monotonic()
-                    if wait <= 0:
-                        break
-                    self._cond.wait(timeout=wait)
-                else:
-                    self._cond.wait()
-            job = heapq.heappop(self._jobs)
-            self._inflight += 1
-            return job
-
-    def job_done(self, count: int = 1) -> None:
-        """Jobs from take_job (and take_batch) are no longer in flight."""
-        with self._cond:
-            self._inflight -= count
-            self._cond.notify_all()
+        self._push(job)
 
     def pending_header(self, job: Job) -> tuple[str, str] | None:
         """(header kind, link) of a template message whose media header Meta has not fetched yet (before `sent`)."""
@@ -596,11 +567,3 @@ class MetaModel:
                 self._schedule(
                     job.waba_id, self._config.graph_webhook_delay_ms / 1000.0, wamid=job.wamid, stage=job.stage + 1
                 )
-
-    def set_stopping(self, value: bool) -> None:
-        """Start (False) or stop (True) handing out jobs; stopping drops the pending ones."""
-        with self._lock:
-            self._stopping = value
-            if value:
-                self._jobs.clear()
-            self._cond.notify_all()

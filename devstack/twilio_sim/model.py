@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import heapq
 import itertools
 import math
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+from devstack.due_jobs import DueJobs
 from devstack.twilio_sim.content import (
     APPROVAL_STATUSES,
     NOT_APPROVED_CODES,
@@ -50,7 +49,7 @@ from devstack.twilio_sim.rules import (
 from devstack.twilio_sim.sends import Send, check_send
 
 
-class TwilioModel:
+class TwilioModel(DueJobs[Job]):
     """A Twilio account's Messages API state and rules, thread-safe; the simulator serves it over HTTP."""
 
     def __init__(
@@ -60,12 +59,11 @@ class TwilioModel:
         retry_backoff: Sequence[float] = (0.1, 0.3, 1.0),
     ) -> None:
         """An empty account set; ``clock`` drives the rate limit, ``callback_delay`` is in seconds."""
+        super().__init__()
         self._clock = clock
         self._default_callback_delay_ms = number_opt("callback_delay", callback_delay) * 1000.0
         self._retry_backoff = tuple(float(b) for b in retry_backoff)
 
-        self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)
         self._accounts: dict[str, str] = {}
         self._numbers: dict[str, Number] = {}
         self._messages: list[Message] = []
@@ -75,10 +73,7 @@ class TwilioModel:
         self._config = Config(callback_delay_ms=self._default_callback_delay_ms)
         self._stats = self._fresh_stats()
         self._generation = 0
-        self._jobs: list[Job] = []
         self._seq = itertools.count()
-        self._inflight = 0
-        self._stopping = False
 
         # Twilio's clock, for the times it stamps on messages (a test may make it its app's clock).
         self.wall_clock: Callable[[], float] = time.time
@@ -193,13 +188,12 @@ class TwilioModel:
         """Counters: accepted, rejected (4xx), throttled (429), and more."""
         with self._lock:
             stats = dict(self._stats)
-            stats["callbacks_pending"] = len(self._jobs) + self._inflight
+            stats["callbacks_pending"] = self._pending()
             return stats
 
     def wait_for_callbacks(self, timeout: float = 5.0) -> bool:
         """Block until no status callback is pending or in flight; False on timeout."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._jobs and self._inflight == 0, timeout=timeout)
+        return self._wait_idle(timeout)
 
     # ------------------------------------------------------------------ the Messages API
 
@@ -422,33 +416,9 @@ class TwilioModel:
         job = Job(time.monotonic() + delay, next(self._seq), sid, stage, self._generation, attempt)
         if token is not None:
             job.idempotency_token = token
-        heapq.heappush(self._jobs, job)
-        self._cond.notify()
+        self._push(job)
 
     # ------------------------------------------------------------------ the callback workers' side (callbacks.py)
-
-    def take_job(self) -> Job | None:
-        """Wait for the next status callback that is due and mark it in flight; None once stopping."""
-        with self._cond:
-            while True:
-                if self._stopping:
-                    return None
-                if self._jobs:
-                    wait = self._jobs[0].due - time.monotonic()
-                    if wait <= 0:
-                        break
-                    self._cond.wait(timeout=wait)
-                else:
-                    self._cond.wait()
-            job = heapq.heappop(self._jobs)
-            self._inflight += 1
-            return job
-
-    def job_done(self) -> None:
-        """A job taken with take_job is no longer in flight (whatever became of it)."""
-        with self._cond:
-            self._inflight -= 1
-            self._cond.notify_all()
 
     def pending_media(self, job: Job) -> list[str]:
         """The media URLs of the job's message not fetched yet (none if the message is gone)."""
@@ -528,11 +498,3 @@ class TwilioModel:
         """Count one incoming message posted."""
         with self._lock:
             self._stats["inbound"] += 1
-
-    def set_stopping(self, value: bool) -> None:
-        """Start (False) or stop (True) handing out jobs; stopping drops the pending ones and wakes the workers."""
-        with self._lock:
-            self._stopping = value
-            if value:
-                self._jobs.clear()
-            self._cond.notify_all()
