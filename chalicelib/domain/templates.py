@@ -20,6 +20,12 @@ TEMPLATE_STATUSES = (APPROVED, PENDING, REJECTED, PAUSED, DISABLED)
 # A campaign whose template reaches one of these while it sends is stopped with that reason.
 STOPPING_STATUSES = (PAUSED, DISABLED)
 
+
+def stop_code(status: str | None) -> str:
+    """The stop_reason code of a campaign whose template is in `status` (or gone, None) when it should be sending."""
+    return {PAUSED: "template_paused", DISABLED: "template_disabled"}.get(str(status), "template_not_approved")
+
+
 POSITIONAL = "positional"  # {{1}}, {{2}}
 NAMED = "named"  # {{first_name}}
 HEADER_MEDIA_TYPES = ("image", "video", "document")

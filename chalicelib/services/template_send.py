@@ -10,11 +10,10 @@ from chalicelib.domain.objects import upload_key
 from chalicelib.domain.recipient import Recipient
 from chalicelib.domain.templates import (
     APPROVED,
-    DISABLED,
-    PAUSED,
     TemplateMessage,
     quick_reply_payloads,
     resolve_values,
+    stop_code,
 )
 from chalicelib.services import lifecycle
 from chalicelib.services.deps import Deps
@@ -33,7 +32,7 @@ def template_message(deps: Deps, campaign: Campaign) -> TemplateMessage | None:
     stored = deps.templates.get(campaign.tenant_id, campaign.channel_id, template_id)
     status = stored.template.status if stored is not None else None
     if stored is None or status != APPROVED:
-        code = {PAUSED: "template_paused", DISABLED: "template_disabled"}.get(str(status), "template_not_approved")
+        code = stop_code(status)
         name = stored.template.name if stored is not None else template_id
         message = (
             f"template {name!r} is {status}" if status else f"template {template_id!r} is no longer on the channel"

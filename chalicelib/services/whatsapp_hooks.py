@@ -15,7 +15,7 @@ from typing import TypeVar
 from chalicelib.adapters.providers.base import WebhookRequest
 from chalicelib.domain.errors import ConcurrencyError, InvalidSignatureError
 from chalicelib.domain.model import CampaignStatus, utc_iso
-from chalicelib.domain.templates import STOPPING_STATUSES, TemplateUpdate
+from chalicelib.domain.templates import STOPPING_STATUSES, TemplateUpdate, stop_code
 from chalicelib.services import lifecycle
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
@@ -119,7 +119,7 @@ def stop_campaigns_of(deps: Deps, tenant_id: str, channel_id: str, template_id: 
     if status not in STOPPING_STATUSES:
         return []
     reason = {
-        "code": f"template_{status}",
+        "code": stop_code(status),
         "message": f"the provider reports the template {template_id} {status}; retry once it is approved again",
     }
     stopped = []
