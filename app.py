@@ -9,12 +9,14 @@ from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import config
 from chalicelib.adapters.queue import Job, parse_message
-from chalicelib.api import http
+from chalicelib.api import conversation_routes, http, tenant_routes
 from chalicelib.api.routes import api
 from chalicelib.services import lifecycle, sending, uploads
 from chalicelib.wiring import current
 
 app = Chalice(app_name="msgcampaigns")
+# The route modules beside routes.py add theirs to the same blueprint: imported (above) before it is registered.
+_ROUTE_MODULES = (conversation_routes, tenant_routes)
 app.register_blueprint(api)
 http.install(app)
 

@@ -13,8 +13,10 @@ from chalicelib.adapters.blobs import Blobs
 from chalicelib.adapters.dynamo.campaigns import CampaignRepo
 from chalicelib.adapters.dynamo.channels import ChannelRepository
 from chalicelib.adapters.dynamo.idempotency import IdempotencyRepository
+from chalicelib.adapters.dynamo.optouts import OptOutRepository
 from chalicelib.adapters.dynamo.phonebooks import PhonebookRepository
 from chalicelib.adapters.dynamo.recipients import RecipientRepo
+from chalicelib.adapters.dynamo.sessions import SessionRepository
 from chalicelib.adapters.dynamo.table import Table
 from chalicelib.adapters.dynamo.templates import TemplateRepository
 from chalicelib.adapters.dynamo.tenants import TenantRepository
@@ -158,6 +160,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Deps:
         ),
         blobs=Blobs(session.client("s3", config=Config(signature_version="s3v4", **LIMITS)), settings.upload_bucket),
         templates=TemplateRepository(shared),
+        sessions=SessionRepository(shared),
+        optouts=OptOutRepository(shared),
         clock=clock,
         ids=IdFactory(clock=clock.now),
         provider_for=provider_for,

@@ -6,50 +6,16 @@ response (`"NotFound"`) or a description and the codes the operation can answer 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
-from pydantic import BaseModel
-
 from chalicelib.api import channel_schemas as channel_body
 from chalicelib.api import responses as out
 from chalicelib.api import schemas as body
 from chalicelib.api import template_answers as tpl
+from chalicelib.api.conversation_operations import OPTOUT_OPERATIONS, SESSION_OPERATIONS
+from chalicelib.api.operation import PAGE, ErrorAnswer, Operation
+from chalicelib.api.operation import query_param as _query
+from chalicelib.api.operation import status_param as _status
+from chalicelib.api.tenant_operations import TENANT_OPERATIONS
 
-# (description, code, ...): an error answer of its own; a str: a shared one in `components.responses`.
-ErrorAnswer = tuple[str, ...] | str
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One documented operation."""
-
-    method: str
-    path: str
-    id: str
-    tag: str
-    summary: str
-    answers: dict[int, tuple[str, type[BaseModel] | None]]
-    errors: dict[int, ErrorAnswer] = field(default_factory=dict)
-    description: str | None = None
-    body: type[BaseModel] | None = None
-    parameters: tuple[dict[str, Any] | str, ...] = ()
-    auth: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _status(what: str, enum: str, *, extension: bool = False) -> dict[str, Any]:
-    param = {
-        "name": "status",
-        "in": "query",
-        "required": False,
-        "description": f"Only {what} with this status (another value: `400 invalid_request`).",
-        "schema": {"$ref": f"#/components/schemas/{enum}"},
-    }
-    return {**param, "x-extension": True} if extension else param
-
-
-PAGE = ("limit", "cursor")
 # What a campaign's settings must satisfy on create, edit (PATCH) and send alike, in the order they are checked
 # (chalicelib/services/campaigns.py `_check_settings`).
 SETTINGS_CHECKS = (
@@ -142,11 +108,7 @@ _TEMPLATE_STATUS = {
 }
 
 
-def _query(name: str, description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema, **extra}
-
-
-OPERATIONS: tuple[Operation, ...] = (
+_CORE: tuple[Operation, ...] = (
     Operation(
         "GET", "/v1/health", "health", "meta", "Liveness; needs no key.",
         {200: ("The service answers.", out.Health)}, auth=False,
@@ -617,3 +579,5 @@ OPERATIONS: tuple[Operation, ...] = (
         extra={"media": "application/json", "security": "metaSignature"},
     ),
 )  # fmt: skip
+
+OPERATIONS: tuple[Operation, ...] = _CORE + SESSION_OPERATIONS + OPTOUT_OPERATIONS + TENANT_OPERATIONS

@@ -20,7 +20,7 @@ from chalicelib.domain.model import SENDING_STATUSES, CampaignStatus, Clock, Rec
 from chalicelib.domain.phone import mask
 from chalicelib.domain.recipient import Recipient
 from chalicelib.domain.templates import TemplateMessage
-from chalicelib.services import lifecycle, views
+from chalicelib.services import conversation, lifecycle, optouts, views
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
 from chalicelib.services.providers import rules_of
@@ -36,6 +36,8 @@ MAX_PARALLEL = 8
 HANDOVER_MARGIN_SECONDS = 60.0
 # How long the media URL handed to the provider works (capped in AWS by the Lambda role's session, about an hour+).
 MEDIA_URL_SECONDS = 6 * 3600
+# A recipient whose number is on the tenant's opt-out list when its chunk is sent: skipped, never handed over.
+OPTED_OUT = SendResult(Outcome.PERMANENT, error_code="opted_out", error_message="the number is on the opt-out list")
 
 
 class Pacer:
@@ -136,7 +138,9 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
         deps.handovers.open(chunk.campaign_id, token, [r.index for r in todo], due)
     # One claim for the chunk (a transaction per 100 recipients), not one per recipient.
     claimed = deps.recipients.claim(chunk.campaign_id, todo, token, deps.clock.now()) if todo else []
-    outcomes = OutcomeBuffer(deps, chunk.campaign_id, token)
+    # Read once per chunk, after the claim: a number opted out since is never sent (nor retried: it is skipped).
+    opted = optouts.opted_out(deps, chunk.tenant_id, [r.number for r in claimed]) if claimed else set()
+    outcomes = OutcomeBuffer(deps, campaign, token)
     halt = threading.Event()
     providers = threading.local()
 
@@ -147,6 +151,9 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
         if time_left() < SAFETY_SECONDS:
             halt.set()
             return "requeue", index
+        if recipient.number in opted:
+            outcomes.add(recipient, RecipientStatus.SKIPPED, OPTED_OUT)
+            return "done", index
         if not hasattr(providers, "provider"):
             providers.provider = deps.provider_for(channel, creds)
         message: TemplateMessage | None = None
@@ -216,9 +223,10 @@ class OutcomeBuffer:
     FLUSH_SIZE = 25
     FLUSH_SECONDS = 0.5
 
-    def __init__(self, deps: Deps, campaign_id: str, token: str) -> None:
+    def __init__(self, deps: Deps, campaign: Campaign, token: str) -> None:
         self._deps = deps
-        self._campaign_id = campaign_id
+        self._campaign = campaign
+        self._campaign_id = campaign.campaign_id
         self._token = token
         self._lock = threading.Lock()
         self._pending: list[tuple[Recipient, RecipientStatus, dict[str, Any], str | None]] = []
@@ -270,6 +278,13 @@ class OutcomeBuffer:
     def _write(self, batch: list[tuple[Recipient, RecipientStatus, dict[str, Any], str | None]]) -> None:
         recipients = self._deps.recipients
         lost = recipients.move_many(self._campaign_id, [(c, to, f, self._token) for c, to, f, _ in batch])
+        gone = set(lost)
+        accepted = [
+            (claimed, message_id, str(fields.get("sent_at") or ""))
+            for pos, (claimed, to, fields, message_id) in enumerate(batch)
+            if to == RecipientStatus.SENT and pos not in gone
+        ]
+        conversation.sent(self._deps, self._campaign, accepted)
         for pos in lost:
             claimed, _, _, message_id = batch[pos]
             # The provider's status callback got here first and moved the recipient on; keep its status, add the id.
@@ -340,6 +355,8 @@ def _send_one(
             result.outcome == Outcome.TRANSIENT and transient_tries >= MAX_TRANSIENT_TRIES
         ):
             outcomes.add(claimed, RecipientStatus.FAILED, result)
+            if result.outcome == Outcome.PERMANENT:
+                conversation.refused(deps, campaign, claimed, result.error_code)
             log.info(
                 "recipient failed",
                 extra={

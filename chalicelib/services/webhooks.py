@@ -17,6 +17,7 @@ from chalicelib.domain.errors import DuplicateInboundError, InvalidSignatureErro
 from chalicelib.domain.events import MAX_KEPT_BODY_CHARS, InboundMessage, StatusEvent, bounded, inbound_key
 from chalicelib.domain.model import RecipientStatus, utc_iso
 from chalicelib.domain.recipient import Recipient
+from chalicelib.services import conversation
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
 from chalicelib.services.providers import rules_of, webhook_url
@@ -94,6 +95,7 @@ def record_event(deps: Deps, tenant_id: str, channel_id: str, query: Mapping[str
             known = lost.recipient
         else:
             log.info("recipient status", extra={"campaign_id": campaign_id, "index": index, "status": "delivered"})
+            conversation.reported(deps, tenant_id, channel_id, campaign_id, index, None, target, event)
             return
     for _ in range(MAX_ATTEMPTS):
         recipient = known if known is not None else deps.recipients.get(campaign_id, index)
@@ -113,6 +115,7 @@ def record_event(deps: Deps, tenant_id: str, channel_id: str, query: Mapping[str
             known = lost.recipient  # someone moved it first: decide again on the recipient as they left it
             continue
         log.info("recipient status", extra={"campaign_id": campaign_id, "index": index, "status": target.value})
+        conversation.reported(deps, tenant_id, channel_id, campaign_id, index, recipient.number, target, event)
         return
     log.warning("status callback kept losing races", extra={"campaign_id": campaign_id, "index": index})
 
@@ -164,7 +167,8 @@ def record_inbound(deps: Deps, channel_id: str, query: Mapping[str, str], body: 
 
 
 def keep_inbound(deps: Deps, tenant_id: str, channel_id: str, message: InboundMessage) -> None:
-    """Keep one inbound message once (a provider's retry of a message we kept is answered alike)."""
+    """Keep one inbound message once, then follow it up (opt-out keywords, the reply's attribution, its session);
+    a provider's retry of a message we kept is followed up again, each step idempotent, and answered alike."""
     body, cut = bounded(message.body, MAX_KEPT_BODY_CHARS)
     kept: dict[str, Any] = {
         "message_sid": inbound_key(message),
@@ -184,3 +188,6 @@ def keep_inbound(deps: Deps, tenant_id: str, channel_id: str, message: InboundMe
         kept["button_payload"] = bounded(message.button_payload)[0]  # a quick reply: mc1:<campaign>:<index>:<button>
     with contextlib.suppress(DuplicateInboundError):
         deps.channels.put_inbound(tenant_id, channel_id, kept)
+    _, channel = channel_of(deps, channel_id)
+    if channel is not None:
+        conversation.inbound(deps, tenant_id, channel, message)

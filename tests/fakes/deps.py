@@ -15,8 +15,11 @@ from chalicelib.services.deps import Deps
 from chalicelib.wiring import provider_rules
 from tests.fakes.aws import FakeBlobs, FakeQueue, FakeScheduler, FakeSecrets
 from tests.fakes.channels import FakeChannels
+from tests.fakes.events import FakeEventRoutes
 from tests.fakes.idempotency import FakeIdempotency
+from tests.fakes.optouts import FakeOptOuts
 from tests.fakes.phonebooks import FakePhonebooks
+from tests.fakes.sessions import FakeSessions
 from tests.fakes.templates import FakeTemplates
 from tests.fakes.tenants import FakeTenants
 from tests.fakes.uploads import FakeUploads
@@ -88,6 +91,9 @@ class FakeWorld:
     blobs: FakeBlobs
     templates: FakeTemplates
     campaigns: FakeCampaignList
+    sessions: FakeSessions = field(default_factory=FakeSessions)
+    optouts: FakeOptOuts = field(default_factory=FakeOptOuts)
+    events: FakeEventRoutes = field(default_factory=FakeEventRoutes)
 
 
 def fake_world(now: float = T0) -> FakeWorld:
@@ -127,5 +133,8 @@ def fake_world(now: float = T0) -> FakeWorld:
         provider_for=_no_provider,
         verifier_for=_no_verifier,
         rules_for=provider_rules,
+        sessions=cast(Any, world.sessions),
+        optouts=cast(Any, world.optouts),
+        events=cast(Any, world.events),
     )
     return world

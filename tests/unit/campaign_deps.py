@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from chalicelib.adapters.providers.twilio import TWILIO_SMS
 from chalicelib.adapters.queue import Chunk, Job
@@ -21,11 +21,14 @@ from tests.fakes.aws import FakeBlobs
 from tests.fakes.campaigns import FakeCampaigns
 from tests.fakes.channels import FakeChannels
 from tests.fakes.deps import settings as fake_settings
+from tests.fakes.events import FakeEventRoutes
 from tests.fakes.idempotency import FakeIdempotency
 from tests.fakes.items import FakeTable
+from tests.fakes.optouts import FakeOptOuts
 from tests.fakes.phonebooks import FakePhonebooks
 from tests.fakes.provider import FAKE_WHATSAPP, FakeProvider
 from tests.fakes.recipients import FakeHandovers, FakeRecipients
+from tests.fakes.sessions import FakeSessions
 from tests.fakes.templates import FakeTemplates
 from tests.fakes.tenants import FakeTenants
 from tests.fakes.uploads import FakeUploads
@@ -153,6 +156,9 @@ def world(**setting_changes: Any) -> World:
         campaigns=campaigns,
         recipients=recipients,
         handovers=handovers,
+        sessions=cast(Any, FakeSessions()),
+        optouts=cast(Any, FakeOptOuts()),
+        events=cast(Any, FakeEventRoutes()),
     )
     return World(deps, clock, provider, queue, campaigns, recipients, handovers)
 
