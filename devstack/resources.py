@@ -160,6 +160,8 @@ def _table_kwargs(properties: dict[str, Any]) -> tuple[dict[str, Any], str | Non
             {key: index[key] for key in ("IndexName", "KeySchema", "Projection") if key in index}
             for index in properties["GlobalSecondaryIndexes"]
         ]
+    if properties.get("StreamSpecification"):
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, **properties["StreamSpecification"]}
     if kwargs["BillingMode"] == "PROVISIONED":
         kwargs["ProvisionedThroughput"] = properties["ProvisionedThroughput"]
     ttl = properties.get("TimeToLiveSpecification", {})

@@ -302,7 +302,8 @@ def test_functions_may_use_the_upload_bucket(resources: dict[str, Any]) -> None:
 
 
 def test_table_keys_and_gsi(resources: dict[str, Any]) -> None:
-    """Single-table design: pk/sk, gsi1 (gsi1pk/gsi1sk, ALL), on-demand, PITR, SSE, TTL, retained."""
+    """Single-table design: pk/sk, gsi1 (gsi1pk/gsi1sk, ALL), gsi2 (a contact's campaign messages by sent_at: reply
+    attribution), a stream with both images (PBX events), on-demand, PITR, SSE, TTL, retained."""
     table = resources["CampaignsTable"]
     assert table["Type"] == "AWS::DynamoDB::Table"
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
@@ -316,8 +317,16 @@ def test_table_keys_and_gsi(resources: dict[str, Any]) -> None:
         ("sk", "S"),
         ("gsi1pk", "S"),
         ("gsi1sk", "S"),
+        ("thread", "S"),
+        ("sent_at", "S"),
     }
-    (gsi,) = props["GlobalSecondaryIndexes"]
+    gsi, replies = props["GlobalSecondaryIndexes"]
+    assert replies["IndexName"] == "gsi2"
+    assert replies["KeySchema"] == [
+        {"AttributeName": "thread", "KeyType": "HASH"},
+        {"AttributeName": "sent_at", "KeyType": "RANGE"},
+    ]
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert gsi["IndexName"] == "gsi1"
     assert gsi["KeySchema"] == [
         {"AttributeName": "gsi1pk", "KeyType": "HASH"},

@@ -55,7 +55,7 @@ def local(aws: str) -> LocalResources:
 
 
 def test_table_matches_template(local: LocalResources) -> None:
-    """Key schema, attribute definitions, GSI and TTL are the template's."""
+    """Key schema, attribute definitions, GSIs, stream and TTL are the template's."""
     (props,) = [r["Properties"] for r in _of_type("AWS::DynamoDB::Table").values()]
     dynamodb = boto3.client("dynamodb")
     table = dynamodb.describe_table(TableName=local.table_name)["Table"]
@@ -63,7 +63,8 @@ def test_table_matches_template(local: LocalResources) -> None:
     assert table["KeySchema"] == props["KeySchema"]
     assert sorted(table["AttributeDefinitions"], key=str) == sorted(props["AttributeDefinitions"], key=str)
     gsis = {g["IndexName"]: g for g in table["GlobalSecondaryIndexes"]}
-    assert set(gsis) == {g["IndexName"] for g in props["GlobalSecondaryIndexes"]} == {"gsi1"}
+    assert set(gsis) == {g["IndexName"] for g in props["GlobalSecondaryIndexes"]} == {"gsi1", "gsi2"}
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     for expected in props["GlobalSecondaryIndexes"]:
         assert gsis[expected["IndexName"]]["KeySchema"] == expected["KeySchema"]
         assert gsis[expected["IndexName"]]["Projection"]["ProjectionType"] == expected["Projection"]["ProjectionType"]
