@@ -21,3 +21,8 @@ def provider_refused(deps: Deps, tenant_id: str, channel_id: str, number: str, c
 
 def on_inbound(deps: Deps, tenant_id: str, channel: Channel, message: InboundMessage) -> None:
     """An opt-out keyword puts the sender of the message on the list, an opt-in keyword takes it off."""
+
+
+def preference(deps: Deps, tenant_id: str, channel_id: str, number: str, stop: bool) -> None:
+    """Meta's `user_preferences` webhook: the contact stopped (`stop`) or resumed marketing messages; a stop puts the
+    number on the list (source `provider`), a resume takes it off."""
