@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Chalice, Cron
-from chalice.app import CloudWatchEvent, SQSEvent
+from chalice.app import CloudWatchEvent, DynamoDBEvent, SQSEvent
 
 from chalicelib import config
 from chalicelib.adapters.queue import Job, parse_message
 from chalicelib.api import conversation_routes, http, tenant_routes
 from chalicelib.api.routes import api
-from chalicelib.services import lifecycle, sending, uploads
+from chalicelib.services import lifecycle, pbx_events, sending, uploads
 from chalicelib.wiring import current
 
 app = Chalice(app_name="msgcampaigns")
@@ -45,6 +45,12 @@ def upload_worker(event: SQSEvent) -> None:
     deps = current()
     for record in event:
         uploads.handle_s3_notification(deps, record.body)
+
+
+@app.on_dynamodb_record(stream_arn=config.TABLE_STREAM_ARN, name="events_worker", batch_size=100)
+def events_worker(event: DynamoDBEvent) -> dict[str, int]:
+    """Put the PBX's events the table's changes make on the bus; an exception fails the batch (retried, bisected)."""
+    return {"events": pbx_events.handle_records(current(), [record.to_dict() for record in event])}
 
 
 @app.schedule(Cron("*", "*", "*", "*", "?", "*"), name="tick")

@@ -10,6 +10,11 @@ from functools import lru_cache
 SEND_QUEUE_NAME = os.environ.get("SEND_QUEUE_NAME", "msgcampaigns-send.fifo")
 # Likewise the queue S3 reports new uploads to (the upload worker's event source).
 UPLOAD_QUEUE_NAME = os.environ.get("UPLOAD_QUEUE_NAME", "msgcampaigns-uploads")
+# And the table's stream (the events worker's event source). The placeholder is what Chalice packages;
+# scripts/package.py replaces it with the table's StreamArn, and the local stack's pump reads moto's stream itself.
+TABLE_STREAM_ARN = os.environ.get(
+    "TABLE_STREAM_ARN", "arn:aws:dynamodb:us-east-1:123456789012:table/msgcampaigns/stream/placeholder"
+)
 
 
 class ConfigError(RuntimeError):
@@ -58,6 +63,13 @@ class Settings:
     upload_bucket: str
     # Audiences up to this size are written while the create request waits; larger ones by the send worker.
     inline_dispatch_max: int
+    # The PBX events (issue 11): the service's bus, the role EventBridge assumes to invoke a tenant's API destination,
+    # the dead-letter queue of what cannot be delivered, and whether http://127.0.0.1 is an acceptable event_url
+    # (the local stack only).
+    event_bus_name: str = "msgcampaigns-events"
+    event_target_role_arn: str = ""
+    event_dead_letter_arn: str = ""
+    allow_local_event_urls: bool = False
 
 
 @lru_cache(maxsize=1)
@@ -81,4 +93,8 @@ def settings() -> Settings:
         attribution_window_days=_int("ATTRIBUTION_WINDOW_DAYS", 7),
         upload_bucket=_required("UPLOAD_BUCKET"),
         inline_dispatch_max=_int("INLINE_DISPATCH_MAX", 2000),
+        event_bus_name=os.environ.get("EVENT_BUS_NAME") or "msgcampaigns-events",
+        event_target_role_arn=os.environ.get("EVENT_TARGET_ROLE_ARN", ""),
+        event_dead_letter_arn=os.environ.get("EVENT_DEAD_LETTER_ARN", ""),
+        allow_local_event_urls=os.environ.get("ALLOW_LOCAL_EVENT_URLS", "") == "1",
     )

@@ -21,6 +21,7 @@ from chalicelib.adapters.dynamo.table import Table
 from chalicelib.adapters.dynamo.templates import TemplateRepository
 from chalicelib.adapters.dynamo.tenants import TenantRepository
 from chalicelib.adapters.dynamo.uploads import UploadRepository
+from chalicelib.adapters.events import EventBus
 from chalicelib.adapters.handovers import HandoverRepo
 from chalicelib.adapters.providers import twilio, twilio_whatsapp, whatsapp_cloud, whatsapp_cloud_api
 from chalicelib.adapters.providers.base import Provider, ProviderRules, WebhookVerifier
@@ -162,6 +163,14 @@ def build(settings: Settings, clock: Clock | None = None) -> Deps:
         templates=TemplateRepository(shared),
         sessions=SessionRepository(shared),
         optouts=OptOutRepository(shared),
+        events=EventBus(
+            session.client("events", config=cfg),
+            session.client("secretsmanager", config=cfg),
+            bus_name=settings.event_bus_name,
+            target_role_arn=settings.event_target_role_arn,
+            dead_letter_arn=settings.event_dead_letter_arn,
+            secrets_prefix=settings.secrets_prefix,
+        ),
         clock=clock,
         ids=IdFactory(clock=clock.now),
         provider_for=provider_for,

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 
-from chalicelib.api import channel_schemas, responses, schemas, template_answers
+from chalicelib.api import channel_schemas, responses, schemas, template_answers, tenant_schemas
 from chalicelib.api.operations import OPERATIONS, ErrorAnswer, Operation
 
 _JSON = "application/json"
@@ -122,6 +122,7 @@ TAGS = [
     {"name": "uploads", "description": "Contact CSV files and MMS media, put straight into storage."},
     {"name": "campaigns", "description": "Bulk messages and their per-recipient outcome."},
     {"name": "webhooks", "description": "Called by the provider, authenticated by its signature."},
+    {"name": "tenant", "description": "The tenant itself: where its events for the PBX go."},
 ]
 SECURITY_SCHEMES: dict[str, Any] = {
     "bearer": {
@@ -293,8 +294,16 @@ SHARED_RESPONSES: dict[str, Any] = {
 }
 _REF = schemas.REF
 # Every model the document has a component for: the request bodies and the answers.
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (*schemas.REQUEST_MODELS, *channel_schemas.MODELS)
-ANSWER_MODELS: tuple[type[BaseModel], ...] = (*responses.RESPONSE_MODELS, *template_answers.MODELS)
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    *schemas.REQUEST_MODELS,
+    *channel_schemas.MODELS,
+    *tenant_schemas.REQUEST_MODELS,
+)
+ANSWER_MODELS: tuple[type[BaseModel], ...] = (
+    *responses.RESPONSE_MODELS,
+    *template_answers.MODELS,
+    *tenant_schemas.ANSWER_MODELS,
+)
 
 
 class _Generator(GenerateJsonSchema):

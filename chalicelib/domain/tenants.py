@@ -14,3 +14,5 @@ class Tenant:
     api_key_hash: str
     created_at: str
     campaign_count: int = 0
+    # Where its events go (PATCH /v1/tenant); None: nowhere.
+    event_url: str | None = None

@@ -50,6 +50,10 @@ class Tenants(Protocol):
         """The tenant."""
         ...
 
+    def set_event_url(self, tenant_id: str, event_url: str | None) -> Tenant:
+        """Set (or, with None, remove) where the tenant's events go; the tenant as left; TenantNotFoundError."""
+        ...
+
 
 class Channels(Protocol):
     """Channels, their tenant pointers and their inbound messages."""

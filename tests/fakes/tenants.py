@@ -38,3 +38,11 @@ class FakeTenants:
     def get(self, tenant_id: str) -> Tenant | None:
         """The tenant."""
         return self.tenants.get(tenant_id)
+
+    def set_event_url(self, tenant_id: str, event_url: str | None) -> Tenant:
+        """Set or remove the tenant's event_url."""
+        tenant = self.tenants.get(tenant_id)
+        if tenant is None:
+            raise TenantNotFoundError("no such tenant")
+        self.tenants[tenant_id] = replace(tenant, event_url=event_url)
+        return self.tenants[tenant_id]

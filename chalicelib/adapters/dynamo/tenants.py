@@ -1,6 +1,7 @@
 """Tenants and their API keys (the tenant item's send lock is the campaign repository's).
 
-    TENANT#{tid}   #TENANT   tenant: name, api_key_hash, campaign_count (and the send lock: sending, pending_queue)
+    TENANT#{tid}   #TENANT   tenant: name, api_key_hash, campaign_count, event_url (and the send lock: sending,
+                             pending_queue)
     APIKEY#{hash}  #APIKEY   API key (SHA-256 of the key) -> tenant
 
 A key works exactly while its APIKEY item exists; the tenant item names the one current key. Both change together.
@@ -16,6 +17,7 @@ from chalicelib.domain.tenants import Tenant
 
 # Named condition parts.
 ITEM_IS_NEW = "attribute_not_exists(pk)"
+TENANT_EXISTS = "attribute_exists(pk)"
 KEY_UNCHANGED = "api_key_hash = :old"
 # A rotation that lost to another is tried again with the key the other one wrote, this many times in all.
 ROTATE_ATTEMPTS = 20
@@ -34,6 +36,7 @@ def tenant_from_item(item: dict[str, Any]) -> Tenant:
         api_key_hash=str(item.get("api_key_hash", "")),
         created_at=str(item.get("created_at", "")),
         campaign_count=int(item.get("campaign_count", 0)),
+        event_url=str(item["event_url"]) if item.get("event_url") else None,
     )
 
 
@@ -105,6 +108,18 @@ class TenantRepository:
         """The tenant, read consistently."""
         item = self.table.get(tenant_pk(tenant_id), TENANT_SK)
         return tenant_from_item(item) if item else None
+
+    def set_event_url(self, tenant_id: str, event_url: str | None) -> Tenant:
+        """Set or remove the tenant's event_url (the last PATCH wins); TenantNotFoundError when there is no tenant."""
+        key = {"pk": tenant_pk(tenant_id), "sk": TENANT_SK}
+        expression, values = ("SET event_url = :url", {":url": event_url}) if event_url else ("REMOVE event_url", {})
+        try:
+            # Closes: a PATCH racing the tenant's removal would otherwise write a tenant item with only event_url.
+            item = self.table.update(key, expression, TENANT_EXISTS, values, want_new=True)
+        except ConditionFailed as exc:
+            raise TenantNotFoundError("no such tenant") from exc
+        assert item is not None  # want_new
+        return tenant_from_item(item)
 
     @staticmethod
     def _key_item(key_hash: str, tenant_id: str, now: str) -> dict[str, Any]:
