@@ -47,7 +47,10 @@ def upload_worker(event: SQSEvent) -> None:
         uploads.handle_s3_notification(deps, record.body)
 
 
-@app.on_dynamodb_record(stream_arn=config.TABLE_STREAM_ARN, name="events_worker", batch_size=100)
+# From the oldest record kept (TRIM_HORIZON): a deployment that replaces the mapping loses no change made meanwhile.
+@app.on_dynamodb_record(
+    stream_arn=config.TABLE_STREAM_ARN, name="events_worker", batch_size=100, starting_position="TRIM_HORIZON"
+)
 def events_worker(event: DynamoDBEvent) -> dict[str, int]:
     """Put the PBX's events the table's changes make on the bus; an exception fails the batch (retried, bisected)."""
     return {"events": pbx_events.handle_records(current(), [record.to_dict() for record in event])}

@@ -69,6 +69,7 @@ def package(out_dir: Path = DEFAULT_OUT, stage: str = "dev") -> Path:
     if not template.is_file():
         raise RuntimeError(f"chalice package did not write {template}")
     fix_fifo_event_sources(template)
+    fix_stream_event_sources(template)
     with zipfile.ZipFile(out_dir / "deployment.zip") as bundle:
         names = bundle.namelist()
     problems = [f"development-only files: {', '.join(found[:10])}" for found in [dev_only_entries(names)] if found]
@@ -130,6 +131,53 @@ def fix_fifo_event_sources(template: Path) -> None:
             props = event.get("Properties", {})
             if event.get("Type") == "SQS" and ".fifo" in json.dumps(props.get("Queue")):
                 changed |= props.pop("MaximumBatchingWindowInSeconds", None) is not None
+    if changed:
+        template.write_text(json.dumps(data, indent=2))
+
+
+# The table's stream records the events worker wants, as (pk prefix, sk prefix): campaigns, sessions and opt-outs in a
+# tenant's partition, chat-log messages in a session's (chalicelib/domain/pbx_events.py WANTED_KEYS says the same;
+# tests/contract/test_infra.py checks they agree). Lambda drops every other record before invoking the function.
+STREAM_KEYS = (("TENANT#", "CAMPAIGN#"), ("TENANT#", "SESSION#"), ("SESSION#", "MSG#"), ("TENANT#", "OPTOUT#"))
+STREAM_TABLE = "CampaignsTable"
+STREAM_FAILURE_QUEUE = "EventsStreamFailureQueue"
+# A batch that keeps failing is retried (bisected, so one bad record does not hold the others back) this many times;
+# then its range goes to the failure queue. The stream keeps records 24 hours.
+STREAM_MAX_RETRIES = 10
+
+
+def stream_filters() -> list[dict[str, str]]:
+    """The event source mapping's FilterCriteria filters (one per wanted key shape; at most 5 by default)."""
+    return [
+        {"Pattern": json.dumps({"dynamodb": {"Keys": {"pk": {"S": [{"prefix": pk}]}, "sk": {"S": [{"prefix": sk}]}}}})}
+        for pk, sk in STREAM_KEYS
+    ]
+
+
+def fix_stream_event_sources(template: Path) -> None:
+    """Point each DynamoDB event source at the table's stream and give it a filter, retries and an on-failure queue.
+
+    Chalice needs the stream ARN when app.py is imported (config.TABLE_STREAM_ARN, a placeholder here): the template
+    gets the table's StreamArn instead, so the worker reads the stream of the table this stack creates.
+    """
+    data = json.loads(template.read_text())
+    changed = False
+    for resource in data.get("Resources", {}).values():
+        for event in (resource.get("Properties", {}).get("Events") or {}).values():
+            if event.get("Type") != "DynamoDB":
+                continue
+            event["Properties"].update(
+                {
+                    "Stream": {"Fn::GetAtt": [STREAM_TABLE, "StreamArn"]},
+                    "FilterCriteria": {"Filters": stream_filters()},
+                    "BisectBatchOnFunctionError": True,
+                    "MaximumRetryAttempts": STREAM_MAX_RETRIES,
+                    "DestinationConfig": {
+                        "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": [STREAM_FAILURE_QUEUE, "Arn"]}}
+                    },
+                }
+            )
+            changed = True
     if changed:
         template.write_text(json.dumps(data, indent=2))
 

@@ -28,8 +28,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.domain.pbx_events import SIGNATURE_HEADER, SOURCE, TENANT_HEADER
-from chalicelib.services.event_ports import BusEntry, EventsNotPutError
+from chalicelib.domain.pbx_events import SIGNATURE_HEADER, SOURCE, TENANT_HEADER, BusEntry, EventsNotPutError
 
 TARGET_ID = "pbx"
 # Invocations per second of each tenant's API destination (EventBridge allows 1..300).

@@ -67,6 +67,18 @@ class PbxEvent:
         )
 
 
+@dataclass(frozen=True)
+class BusEntry:
+    """One event as it goes on the bus: the event and the detail to put (the contract's fields and `delivery`)."""
+
+    event: PbxEvent
+    detail: dict[str, Any]
+
+
+class EventsNotPutError(RuntimeError):
+    """The bus refused some entries of a PutEvents call: the stream batch fails and is tried again (never dropped)."""
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)

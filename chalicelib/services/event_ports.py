@@ -7,22 +7,11 @@ Implemented by chalicelib/adapters/events.py and tests/fakes/events.py (contract
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from chalicelib.domain.pbx_events import PbxEvent
+from chalicelib.domain.pbx_events import BusEntry, EventsNotPutError
 
-
-class EventsNotPutError(RuntimeError):
-    """The bus refused some entries of a PutEvents call: the stream batch fails and is tried again (never dropped)."""
-
-
-@dataclass(frozen=True)
-class BusEntry:
-    """One event as it goes on the bus: the event and the detail to put (the contract's fields and `delivery`)."""
-
-    event: PbxEvent
-    detail: dict[str, Any]
+__all__ = ["BusEntry", "EventRoutes", "EventsNotPutError"]
 
 
 class EventRoutes(Protocol):

@@ -26,6 +26,9 @@ APP_ENV = (
     "SCHEDULER_TARGET_ARN",
     "PUBLIC_BASE_URL",
     "UPLOAD_BUCKET",
+    "EVENT_BUS_NAME",
+    "EVENT_TARGET_ROLE_ARN",
+    "EVENT_DEAD_LETTER_ARN",
 )
 
 
@@ -342,7 +345,7 @@ def test_table_keys_and_gsi(resources: dict[str, Any]) -> None:
 def test_every_function_gets_the_app_env(resources: dict[str, Any]) -> None:
     """Every Lambda function has the resource env vars (and keeps .chalice/config.json's)."""
     functions = {k: v for k, v in resources.items() if v["Type"] in FUNCTION_TYPES}
-    assert set(functions) == {"APIHandler", "SendWorker", "UploadWorker", "Tick", "StartScheduled"}
+    assert set(functions) == {"APIHandler", "SendWorker", "UploadWorker", "Tick", "StartScheduled", "EventsWorker"}
     for logical_id, function in functions.items():
         variables = function["Properties"]["Environment"]["Variables"]
         missing = [name for name in APP_ENV if name not in variables]
@@ -355,7 +358,7 @@ def test_every_function_gets_the_app_env(resources: dict[str, Any]) -> None:
     start = resources["StartScheduled"]["Properties"]
     own_arn = start["Environment"]["Variables"]["SCHEDULER_TARGET_ARN"]["Fn::Sub"]
     assert own_arn.endswith(":function:" + start["FunctionName"]["Fn::Sub"])
-    for logical_id in ("APIHandler", "SendWorker", "UploadWorker", "Tick"):
+    for logical_id in ("APIHandler", "SendWorker", "UploadWorker", "Tick", "EventsWorker"):
         target = resources[logical_id]["Properties"]["Environment"]["Variables"]["SCHEDULER_TARGET_ARN"]
         assert target == {"Fn::GetAtt": ["StartScheduled", "Arn"]}
 
@@ -429,6 +432,8 @@ def test_outputs_and_parameters(template: dict[str, Any]) -> None:
     assert outputs["SendDeadLetterQueueUrl"]["Value"] == {"Ref": "SendDeadLetterQueue"}
     assert outputs["UploadBucketName"]["Value"] == {"Ref": "UploadBucket"}
     assert outputs["UploadQueueUrl"]["Value"] == {"Ref": "UploadQueue"}
+    assert outputs["EventBusName"]["Value"] == {"Ref": "EventBus"}
+    assert outputs["EventsDeadLetterQueueUrl"]["Value"] == {"Ref": "EventsDeadLetterQueue"}
     assert "EndpointURL" in outputs  # Chalice's
     parameter = template["Parameters"]["PublicBaseUrl"]
     assert "Default" not in parameter
@@ -488,3 +493,92 @@ def test_deployment_zip_libraries_are_the_locked_versions(template_path: Path) -
     assert shipped["twilio"] == locked["twilio"]
     assert shipped["pydantic-core"] == locked["pydantic-core"]
     assert shipped == locked
+
+
+# ---------------------------------------------------------------------------------------------------- PBX events
+def _statements(resources: dict[str, Any], policy: str) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in resources[policy]["Properties"]["PolicyDocument"]["Statement"]}
+
+
+def _actions(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
+def test_events_worker_reads_the_tables_stream_filtered_with_retries_and_a_failure_queue(
+    resources: dict[str, Any],
+) -> None:
+    """The events worker's source is this stack's table stream (not Chalice's placeholder), from the oldest record,
+    filtered to the items that can be events, bisected and retried, then reported to its failure queue."""
+    from chalicelib.domain.pbx_events import WANTED_KEYS
+
+    table = resources["CampaignsTable"]["Properties"]
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    (source,) = resources["EventsWorker"]["Properties"]["Events"].values()
+    assert source["Type"] == "DynamoDB"
+    props = source["Properties"]
+    assert props["Stream"] == {"Fn::GetAtt": ["CampaignsTable", "StreamArn"]}
+    assert props["StartingPosition"] == "TRIM_HORIZON"
+    assert props["BisectBatchOnFunctionError"] is True and 0 < props["MaximumRetryAttempts"] <= 10_000
+    failure = props["DestinationConfig"]["OnFailure"]
+    assert failure["Destination"] == {"Fn::GetAtt": ["EventsStreamFailureQueue", "Arn"]}
+    patterns = [json.loads(f["Pattern"]) for f in props["FilterCriteria"]["Filters"]]
+    keys = {
+        (p["dynamodb"]["Keys"]["pk"]["S"][0]["prefix"], p["dynamodb"]["Keys"]["sk"]["S"][0]["prefix"]) for p in patterns
+    }
+    assert keys == set(WANTED_KEYS) and len(patterns) <= 5
+
+
+def test_events_worker_role_may_read_the_stream_put_events_and_report_failures(resources: dict[str, Any]) -> None:
+    """The worker's own policy: the stream, PutEvents on the bus, SendMessage to its failure queue."""
+    role = resources[resources["EventsWorker"]["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+    assert {"Ref": "EventsWorkerPolicy"} in role["ManagedPolicyArns"]
+    statements = _statements(resources, "EventsWorkerPolicy")
+    assert {"dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream"} <= _actions(
+        statements["TableStream"]
+    )
+    assert statements["TableStream"]["Resource"] == {"Fn::GetAtt": ["CampaignsTable", "StreamArn"]}
+    assert statements["PutPbxEvents"]["Resource"] == {"Fn::GetAtt": ["EventBus", "Arn"]}
+    assert statements["StreamFailures"]["Resource"] == {"Fn::GetAtt": ["EventsStreamFailureQueue", "Arn"]}
+    # AND only the worker may put events (the API handler manages routes instead)
+    api_role = resources["ApiHandlerRole"]["Properties"]
+    assert {"Ref": "EventsWorkerPolicy"} not in api_role["ManagedPolicyArns"]
+
+
+def test_the_api_handler_may_manage_tenant_routes_and_pass_the_invoke_role(resources: dict[str, Any]) -> None:
+    """PATCH /v1/tenant creates a connection, API destination, rule and target, passing EventBridge its role."""
+    assert {"Ref": "EventRoutesPolicy"} in resources["ApiHandlerRole"]["Properties"]["ManagedPolicyArns"]
+    statements = _statements(resources, "EventRoutesPolicy")
+    assert {"events:PutRule", "events:PutTargets", "events:RemoveTargets", "events:DeleteRule"} <= _actions(
+        statements["TenantRules"]
+    )
+    assert {"events:CreateConnection", "events:CreateApiDestination", "events:UpdateApiDestination"} <= _actions(
+        statements["TenantDestinations"]
+    )
+    passing = statements["PassApiDestinationRole"]
+    assert passing["Resource"] == {"Fn::GetAtt": ["ApiDestinationInvokeRole", "Arn"]}
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "events.amazonaws.com"}}
+    role = resources["ApiDestinationInvokeRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    (invoke,) = role["Policies"][0]["PolicyDocument"]["Statement"]
+    assert invoke["Action"] == "events:InvokeApiDestination"
+
+
+def test_the_bus_and_both_event_dead_letter_queues_with_alarms(resources: dict[str, Any]) -> None:
+    """A bus of the service's own; the tenant rules' DLQ takes EventBridge's messages (from our rules only); both
+    the DLQ and the stream failure queue keep 14 days and alarm on the first message."""
+    assert resources["EventBus"]["Type"] == "AWS::Events::EventBus"
+    for queue in ("EventsDeadLetterQueue", "EventsStreamFailureQueue"):
+        assert resources[queue]["Properties"]["MessageRetentionPeriod"] == 1_209_600
+        alarm = resources[f"{queue}Alarm"]["Properties"]
+        assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
+        assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    (statement,) = resources["EventsDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"} and statement["Action"] == "sqs:SendMessage"
+    assert "rule/${EventBus}/msgcampaigns-*" in statement["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+    assert resources["EventsWorkerErrorsAlarm"]["Properties"]["Dimensions"][0]["Value"] == {"Ref": "EventsWorker"}
+    for fn in ("APIHandler", "EventsWorker"):
+        variables = resources[fn]["Properties"]["Environment"]["Variables"]
+        assert variables["EVENT_BUS_NAME"] == {"Ref": "EventBus"}
+        assert variables["EVENT_DEAD_LETTER_ARN"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
