@@ -1,4 +1,5 @@
-"""Create the resources of infra/template.json (table, queues, bucket, schedule group) in moto or any AWS endpoint."""
+"""Create the resources of infra/template.json (table, queues, bucket, schedule group, event bus) in moto or any AWS
+endpoint."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TABLE_NAME = "msgcampaigns-local"
 DUMMY_SCHEDULER_ROLE_ARN = "arn:aws:iam::123456789012:role/msgcampaigns-scheduler"
 DUMMY_SCHEDULER_TARGET_ARN = "arn:aws:lambda:us-east-1:123456789012:function:msgcampaigns-dev-start_scheduled"
+# The role EventBridge would assume to invoke a tenant's API destination (moto checks no role; the pump plays it).
+DUMMY_EVENT_TARGET_ROLE_ARN = "arn:aws:iam::123456789012:role/msgcampaigns-api-destinations"
 
 # CloudFormation AWS::SQS::Queue property -> SQS queue attribute (values are sent as strings).
 _QUEUE_ATTRIBUTES = {
@@ -43,6 +46,10 @@ class LocalResources:
     scheduler_group: str
     upload_bucket: str
     upload_queue_url: str  # where the bucket reports new uploads (the upload worker's event source)
+    table_stream_arn: str = ""  # the table's stream (the events worker's event source; the pump reads it)
+    event_bus_name: str = ""
+    events_dlq_url: str = ""  # the tenant rules' dead-letter queue
+    events_dlq_arn: str = ""
 
     def env(self) -> dict[str, str]:
         """The environment variables pointing the app at these resources."""
@@ -54,6 +61,12 @@ class LocalResources:
             "SCHEDULER_ROLE_ARN": DUMMY_SCHEDULER_ROLE_ARN,
             "SCHEDULER_TARGET_ARN": DUMMY_SCHEDULER_TARGET_ARN,
             "UPLOAD_BUCKET": self.upload_bucket,
+            "TABLE_STREAM_ARN": self.table_stream_arn,
+            "EVENT_BUS_NAME": self.event_bus_name,
+            "EVENT_TARGET_ROLE_ARN": DUMMY_EVENT_TARGET_ROLE_ARN,
+            "EVENT_DEAD_LETTER_ARN": self.events_dlq_arn,
+            # The local stack's receivers listen on 127.0.0.1 over plain http (the pump delivers there).
+            "ALLOW_LOCAL_EVENT_URLS": "1",
         }
 
 
@@ -70,6 +83,8 @@ class _Plan:
     dlq_id: str
     upload_bucket_id: str
     upload_queue_id: str
+    buses: tuple[str, ...] = ()
+    events_dlq_id: str | None = None  # the queue EVENT_DEAD_LETTER_ARN names
 
 
 def _resolve_template_path(template_path: str | Path) -> Path:
@@ -104,6 +119,17 @@ def _env_refs(resources: dict[str, Any], variable: str) -> set[str]:
         target = _ref_target(variables.get(variable))
         if target:
             found.add(target)
+    return found
+
+
+def _env_getatts(resources: dict[str, Any], variable: str) -> set[str]:
+    """Logical ids that the functions' env var `variable` is an `Fn::GetAtt` of."""
+    found = set()
+    for resource in resources.values():
+        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        target = _getatt_target(variables.get(variable))
+        if target:
+            found.add(target[0])
     return found
 
 
@@ -220,7 +246,24 @@ def _plan(path: Path, mtime_ns: int) -> _Plan:
     upload_queue_id = _only(
         _notified_queues(resources[upload_bucket_id].get("Properties", {})), "queue the upload bucket notifies"
     )
-    return _Plan(tables, queues, groups, buckets, table_id, send_queue_id, dlq_id, upload_bucket_id, upload_queue_id)
+    buses = tuple(
+        str(resources[logical_id].get("Properties", {}).get("Name", "msgcampaigns-events"))
+        for logical_id in by_type.get("AWS::Events::EventBus", [])
+    )
+    events_dlq = _env_getatts(resources, "EVENT_DEAD_LETTER_ARN")
+    return _Plan(
+        tables,
+        queues,
+        groups,
+        buckets,
+        table_id,
+        send_queue_id,
+        dlq_id,
+        upload_bucket_id,
+        upload_queue_id,
+        buses,
+        _only(events_dlq, "events dead-letter queue (EVENT_DEAD_LETTER_ARN)") if events_dlq else None,
+    )
 
 
 def _queue_attributes(properties: dict[str, Any], arns: dict[str, str]) -> dict[str, str]:
@@ -392,12 +435,27 @@ def create_resources(
                 if _error_code(exc) != "ConflictException":
                     raise
 
+    if plan.buses:
+        events = client("events")
+        for bus in plan.buses:
+            try:
+                events.create_event_bus(Name=bus)
+            except ClientError as exc:
+                if _error_code(exc) != "ResourceAlreadyExistsException":
+                    raise
+
+    table_name = table_names[plan.table_id]
+    stream_arn = str(dynamodb.describe_table(TableName=table_name)["Table"].get("LatestStreamArn", ""))
     return LocalResources(
-        table_name=table_names[plan.table_id],
+        table_name=table_name,
         send_queue_url=urls[plan.send_queue_id],
         send_queue_name=names[plan.send_queue_id],
         dlq_url=urls[plan.dlq_id],
         scheduler_group=plan.schedule_groups[0] if plan.schedule_groups else "default",
         upload_bucket=bucket_names[plan.upload_bucket_id],
         upload_queue_url=urls[plan.upload_queue_id],
+        table_stream_arn=stream_arn,
+        event_bus_name=plan.buses[0] if plan.buses else "",
+        events_dlq_url=urls[plan.events_dlq_id] if plan.events_dlq_id else "",
+        events_dlq_arn=arns[plan.events_dlq_id] if plan.events_dlq_id else "",
     )

@@ -58,6 +58,24 @@ class TenantsContract:
             repo.rotate_key("tn_nope", "h9", NOW)
         assert repo.tenant_for_key("h9") is None
 
+    def test_an_event_url_is_set_replaced_and_removed(self, repo: Tenants) -> None:
+        # GIVEN a tenant WHEN its event_url is set, replaced, then removed THEN each answer and read shows it
+        repo.create(tenant())
+        assert repo.get("tn_a").event_url is None  # type: ignore[union-attr]
+        assert repo.set_event_url("tn_a", "https://pbx.example.com/a").event_url == "https://pbx.example.com/a"
+        assert repo.set_event_url("tn_a", "https://pbx.example.com/b") == repo.get("tn_a")
+        assert repo.get("tn_a").event_url == "https://pbx.example.com/b"  # type: ignore[union-attr]
+        cleared = repo.set_event_url("tn_a", None)
+        assert cleared.event_url is None and cleared == repo.get("tn_a")
+        # AND the rest of the tenant is as it was
+        assert cleared.api_key_hash == "h1" and cleared.name == "Acme PBX"
+
+    def test_an_event_url_for_no_tenant_writes_nothing(self, repo: Tenants) -> None:
+        # GIVEN no tenant WHEN an event_url is set THEN TenantNotFoundError, and no tenant appears
+        with pytest.raises(TenantNotFoundError):
+            repo.set_event_url("tn_nope", "https://pbx.example.com/a")
+        assert repo.get("tn_nope") is None
+
 
 class TestFakeTenants(TenantsContract):
     @pytest.fixture
