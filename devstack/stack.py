@@ -85,6 +85,10 @@ Send a campaign now:
 Then watch it complete (use the "id" from the answer):
   curl -s {base}/v1/campaigns/<id> -H 'Authorization: Bearer {self.api_key}'
   curl -s '{base}/v1/campaigns/<id>/recipients?status=failed' -H 'Authorization: Bearer {self.api_key}'
+Events for the PBX (signed; the pump plays the tenant's EventBridge rule; http only to 127.0.0.1), e.g. to a
+receiver of yours on port 8099 (the answer to the first PATCH has the event_secret, once):
+  curl -s -X PATCH {base}/v1/tenant -H 'Authorization: Bearer {self.api_key}' \
+    -H 'Content-Type: application/json' -d '{{"event_url": "http://127.0.0.1:8099/events"}}'
 A reply from a contact, as Twilio would post it:
   curl -s -X POST http://127.0.0.1:{self.sim_port}/sim/inbound -H 'Content-Type: application/json' \\
     -d '{{"from": "+41415084545", "to": "{SANDBOX_SENDER}", "body": "Yes please"}}'
@@ -177,6 +181,19 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
         timeouts={"send_worker": 300.0, "upload_worker": 900.0, "tick": 120.0, "start_scheduled": 30.0},
     )
     stop_pump = pump.start(workers=2, tick_seconds=tick_seconds)
+    from devstack import event_rules
+
+    stop_events = event_rules.start(
+        event_rules.StreamSource(
+            pump.invoke, boto3.client("dynamodbstreams"), boto3.client("sqs"), resources.table_stream_arn
+        ),
+        event_rules.RuleDelivery(
+            boto3.client("events"),
+            boto3.client("sqs"),
+            resources.event_bus_name,
+            secrets=boto3.client("secretsmanager"),
+        ),
+    )
 
     server = api_server(app_module.app, Config.create(chalice_stage="dev", lambda_timeout=30), "127.0.0.1", port)
     server_thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
@@ -187,6 +204,7 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
     def shutdown() -> None:
         stop_event.wait()
         stop_pump.set()
+        stop_events.set()
         server.shutdown()
         sim.stop()
         moto.terminate()
