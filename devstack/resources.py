@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,9 @@ class LocalResources:
     scheduler_group: str
     upload_bucket: str
     upload_queue_url: str  # where the bucket reports new uploads (the upload worker's event source)
-    table_stream_arn: str = ""  # the table's stream (the events worker's event source; the pump reads it)
+    # The table's stream (the events worker's event source; the pump reads it): its ARN names the time the table was
+    # made, so resources made again after a reset are the same resources all the same.
+    table_stream_arn: str = field(default="", compare=False)
     event_bus_name: str = ""
     events_dlq_url: str = ""  # the tenant rules' dead-letter queue
     events_dlq_arn: str = ""

@@ -109,7 +109,25 @@ def test_schedule_group_and_env(local: LocalResources) -> None:
         "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/msgcampaigns-scheduler",
         "SCHEDULER_TARGET_ARN": "arn:aws:lambda:us-east-1:123456789012:function:msgcampaigns-dev-start_scheduled",
         "UPLOAD_BUCKET": local.upload_bucket,
+        "TABLE_STREAM_ARN": local.table_stream_arn,
+        "EVENT_BUS_NAME": local.event_bus_name,
+        "EVENT_TARGET_ROLE_ARN": "arn:aws:iam::123456789012:role/msgcampaigns-api-destinations",
+        "EVENT_DEAD_LETTER_ARN": local.events_dlq_arn,
+        "ALLOW_LOCAL_EVENT_URLS": "1",
     }
+
+
+def test_event_bus_dlq_and_stream(local: LocalResources) -> None:
+    """The template's bus exists, the events DLQ is the queue EVENT_DEAD_LETTER_ARN names, and the table streams."""
+    (bus,) = [r["Properties"]["Name"] for r in _of_type("AWS::Events::EventBus").values()]
+    assert local.event_bus_name == bus
+    assert boto3.client("events").describe_event_bus(Name=bus)["Name"] == bus
+    arn = boto3.client("sqs").get_queue_attributes(QueueUrl=local.events_dlq_url, AttributeNames=["QueueArn"])
+    assert arn["Attributes"]["QueueArn"] == local.events_dlq_arn and local.events_dlq_arn.endswith(
+        ":msgcampaigns-events-dlq"
+    )
+    stream = boto3.client("dynamodbstreams").describe_stream(StreamArn=local.table_stream_arn)["StreamDescription"]
+    assert stream["StreamViewType"] == "NEW_AND_OLD_IMAGES"
 
 
 def test_create_twice_is_harmless_and_fast(local: LocalResources, aws: str) -> None:
