@@ -296,3 +296,18 @@ def test_an_event_url_without_its_secret_fails_the_batch_instead_of_delivering_u
     with pytest.raises(pbx_events.EventSecretMissingError):
         pbx_events.handle_records(world.deps, [record("INSERT", session())])
     assert world.events.put_entries == []
+
+
+def test_put_events_calls_hold_at_most_ten_entries_and_the_size_limit() -> None:
+    # GIVEN 25 small entries and 4 large ones WHEN cut into PutEvents calls
+    from chalicelib.adapters.events import PUT_MAX_BYTES, batches
+
+    small = [{"Source": "msgcampaigns", "DetailType": "x", "Detail": "{}"} for _ in range(25)]
+    large = [{"Source": "msgcampaigns", "DetailType": "x", "Detail": "y" * 100_000} for _ in range(4)]
+    # THEN no call has more than 10, none exceeds the size limit, and every entry is in one, in order
+    cut = batches(small)
+    assert [len(b) for b in cut] == [10, 10, 5]
+    cut = batches(large)
+    assert [len(b) for b in cut] == [2, 2]
+    assert all(sum(len(e["Detail"]) for e in b) <= PUT_MAX_BYTES for b in cut)
+    assert batches([]) == []
