@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 
-from chalicelib.api import channel_schemas, responses, schemas, template_answers, tenant_schemas
+from chalicelib.api import channel_schemas, optout_schemas, responses, schemas, template_answers, tenant_schemas
 from chalicelib.api.operations import OPERATIONS, ErrorAnswer, Operation
 
 _JSON = "application/json"
@@ -38,9 +38,10 @@ INFO: dict[str, Any] = {
         "uploads (contact CSV files and MMS media), campaigns (create, list, read, edit, send, duplicate, retry, "
         "delete, recipients), WhatsApp channels (`whatsapp_cloud`, and `twilio` with `type` `whatsapp`) and their "
         "templates (sync, list, read), the Twilio webhooks and Meta's (`/webhooks/whatsapp/{channel_id}`: the "
-        "verification handshake, statuses, messages and template status updates). Sessions and opt-outs are not "
-        "available yet, and the request schemas do not offer them (`send_mode` `session`, a `routing_target`, "
-        "content of type `template`): a request valid by this document is accepted. "
+        "verification handshake, statuses, messages and template status updates), the opt-out list, replies and "
+        "the response rate. Sessions are not available yet, and the request schemas do not offer them "
+        "(`send_mode` `session`, a `routing_target`, content of type `template`): a request valid by this document "
+        "is accepted. "
         "Phone numbers are `format: e164`: E.164 and valid for their country's numbering plan.\n\n"
         "## Extensions to the contract (marked `x-extension: true`)\n"
         "- `result.read` and `result.skipped` in a campaign.\n"
@@ -121,6 +122,10 @@ TAGS = [
     {"name": "phonebooks", "description": "The PBX's phonebooks, pushed whole; a campaign may use one."},
     {"name": "uploads", "description": "Contact CSV files and MMS media, put straight into storage."},
     {"name": "campaigns", "description": "Bulk messages and their per-recipient outcome."},
+    {
+        "name": "opt-outs",
+        "description": "Numbers no campaign sends to: STOP replies, provider opt-outs, the PBX's own.",
+    },
     {"name": "webhooks", "description": "Called by the provider, authenticated by its signature."},
     {"name": "tenant", "description": "The tenant itself: where its events for the PBX go."},
 ]
@@ -232,6 +237,16 @@ PARAMETERS: dict[str, Any] = {
         "description": "A template's id as the provider gives it (`Template.id`); one not stored is `404 not_found`.",
         "schema": {"type": "string", "maxLength": 128},
     },
+    "number": {
+        "name": "number",
+        "in": "path",
+        "required": True,
+        "description": (
+            "A phone number in E.164, its `+` percent-encoded (`%2B41415084545`) or as it is; another is "
+            "`422 invalid_phone_number`."
+        ),
+        "schema": {"type": "string", "maxLength": 128},
+    },
     "webhook_channel_id": {
         "name": "channel_id",
         "in": "path",
@@ -303,6 +318,7 @@ ANSWER_MODELS: tuple[type[BaseModel], ...] = (
     *responses.RESPONSE_MODELS,
     *template_answers.MODELS,
     *tenant_schemas.ANSWER_MODELS,
+    *optout_schemas.MODELS,
 )
 
 

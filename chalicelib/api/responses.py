@@ -290,8 +290,23 @@ class Campaign(Answer):
     send_mode: Literal["direct", "session"]
     routing_target: RoutingTarget | None
     result: CampaignResult
-    responded: COUNT
-    response_rate: float = Field(ge=0, le=1)
+    responded: COUNT = Field(
+        description=(
+            "Recipients who replied: an inbound message from the recipient's number to the campaign's sender on its "
+            "channel within the attribution window (7 days by default, a setting) after the provider accepted the "
+            "campaign's message. A WhatsApp reply quoting that message (`context.id`) or pressing one of its buttons "
+            "is attributed to it; any other reply to the latest campaign message of that sender to the contact. Each "
+            "recipient counts once (`responded_at` is its first reply); `direct` campaigns count too."
+        )
+    )
+    response_rate: float = Field(
+        ge=0,
+        le=1,
+        description=(
+            "`responded` over the messages the provider accepted (`sent` + `delivered` + `read` + `undelivered`); "
+            "0 while none was."
+        ),
+    )
     segments: COUNT = Field(description="SMS segments per message (1 for MMS and WhatsApp templates).")
     encoding: Literal["GSM-7", "UCS-2", "UTF-8"] = Field(
         description="The SMS text's encoding; `UTF-8` for a WhatsApp template, which is not billed in segments."

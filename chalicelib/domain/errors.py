@@ -214,3 +214,13 @@ class RecipientMovedError(ConcurrencyError):
     def __init__(self, message: str, recipient: Recipient | None = None) -> None:
         super().__init__(message)
         self.recipient = recipient
+
+
+class AlreadyRespondedError(ConflictError):
+    """The recipient's reply is counted already (`responded_at` is set): a replay, or its second reply (never
+    answered: the first reply stands)."""
+
+
+class OptOutUnchangedError(ConflictError):
+    """The number is on the opt-out list already (an opt-out), or not on it (an opt-in): the entry is left as it is,
+    so a repeated STOP is no second change (never answered)."""

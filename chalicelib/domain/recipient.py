@@ -39,6 +39,8 @@ class Recipient:
     read_at: str | None = None
     responded_at: str | None = None
     session_id: str | None = None
+    # Its (tenant, channel, sender, contact): gsi2's partition, so a reply finds the campaign messages it may answer.
+    thread: str | None = None
     error_code: str | None = None
     error_message: str | None = None
     failed_at: str | None = None

@@ -15,6 +15,7 @@ from chalicelib.domain.campaign import Campaign, CampaignPage
 from chalicelib.domain.handover import Handover
 from chalicelib.domain.model import RecipientStatus
 from chalicelib.domain.recipient import Recipient, RecipientPage
+from chalicelib.domain.replies import ThreadMessage
 
 Item = dict[str, Any]
 # (the recipient as read, the status it goes to, fields to set (None removes), the claim it needs or None)
@@ -178,6 +179,16 @@ class Recipients(Protocol):
 
     def set_fields(self, campaign_id: str, index: int, fields: Mapping[str, Any], only_if_missing: str) -> bool:
         """Set fields if `only_if_missing` is absent; whether it did."""
+        ...
+
+    def in_thread(self, thread: str, since: str, until: str) -> list[ThreadMessage]:
+        """The campaign messages of a thread (tenant#channel#sender#contact) sent within [since, until], newest
+        first (gsi2: eventually consistent, so a message sent a moment ago may be missing)."""
+        ...
+
+    def respond(self, campaign_id: str, index: int, shard: int, at: str) -> None:
+        """Record a recipient's first reply: `responded_at`, and one more `n_responded` on its counter shard, in one
+        write; AlreadyRespondedError when it has replied before (or is gone)."""
         ...
 
 

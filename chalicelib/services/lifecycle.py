@@ -26,6 +26,7 @@ from chalicelib.domain.model import (
     utc_iso,
 )
 from chalicelib.domain.recipient import Recipient
+from chalicelib.domain.replies import thread_key
 from chalicelib.services import audience, settle
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
@@ -144,6 +145,7 @@ def materialize(deps: Deps, campaign: Campaign, beat: Callable[[], None]) -> boo
                 tenant_id=tenant_id,
                 channel_id=campaign.channel_id,
                 variables=variables or {},
+                thread=thread_key(tenant_id, campaign.channel_id, campaign.sender, number),
             )
 
     deps.recipients.create(campaign_id, rows(), on_batch=beat)

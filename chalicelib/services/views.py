@@ -11,6 +11,7 @@ from chalicelib.domain.errors import NotFoundError
 from chalicelib.domain.model import Result
 from chalicelib.domain.objects import upload_key
 from chalicelib.domain.recipient import Recipient
+from chalicelib.domain.replies import response_figures
 from chalicelib.services.deps import Deps
 
 # Content fields the service keeps for itself: never answered, never taken from a request (a template campaign's
@@ -29,16 +30,25 @@ def media_key_of(tenant_id: str, content: Mapping[str, Any]) -> str:
     return str(content.get("media_key") or upload_key(tenant_id, content["upload_id"]))
 
 
+def figures_of(deps: Deps, campaign: Campaign) -> tuple[Result, tuple[int, float]]:
+    """The campaign's figures and its (responded, response_rate): its counters once its recipients are written (one
+    read of its shards), before that its audience's size and no replies."""
+    if campaign.audience_written:
+        shards = deps.recipients.counters(campaign.campaign_id)
+        return Result.from_buckets(shards), response_figures(shards)
+    return Result(total=campaign.size, pending=campaign.size), (0, 0.0)
+
+
 def result_of(deps: Deps, campaign: Campaign) -> Result:
     """The campaign's figures: its counters once its recipients are written, before that its audience's size."""
-    if campaign.audience_written:
-        return Result.from_buckets(deps.recipients.counters(campaign.campaign_id))
-    return Result(total=campaign.size, pending=campaign.size)
+    return figures_of(deps, campaign)[0]
 
 
-def view(campaign: Campaign, result: Result, *, full: bool = True) -> dict[str, Any]:
-    """A campaign as the API answers it (`full`: with its recipients' spec, for single-campaign answers)."""
-    total = result.total
+def view(
+    campaign: Campaign, result: Result, *, full: bool = True, response: tuple[int, float] = (0, 0.0)
+) -> dict[str, Any]:
+    """A campaign as the API answers it (`full`: with its recipients' spec, for single-campaign answers) with its
+    `response` figures (responded, response_rate)."""
     out = {
         "id": campaign.campaign_id,
         "name": campaign.name,
@@ -50,8 +60,8 @@ def view(campaign: Campaign, result: Result, *, full: bool = True) -> dict[str, 
         "send_mode": campaign.send_mode,
         "routing_target": campaign.routing_target,
         "result": result.as_dict(),
-        "responded": campaign.responded,
-        "response_rate": (campaign.responded / total) if total else 0.0,
+        "responded": response[0],
+        "response_rate": response[1],
         "segments": campaign.segments,
         "encoding": campaign.encoding,
         "created_at": campaign.created_at,
@@ -76,13 +86,17 @@ def get_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]
     campaign = deps.campaigns.get(tenant_id, campaign_id)
     if campaign is None:
         raise NotFoundError("no such campaign")
-    return view(campaign, result_of(deps, campaign))
+    result, response = figures_of(deps, campaign)
+    return view(campaign, result, response=response)
 
 
 def list_campaigns(deps: Deps, tenant_id: str, status: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
     """A page of the tenant's campaigns, newest first."""
     page = deps.campaigns.page(tenant_id, status, limit, cursor)
-    items = [view(c, result_of(deps, c), full=False) for c in page.items]
+    items = []
+    for c in page.items:
+        result, response = figures_of(deps, c)
+        items.append(view(c, result, full=False, response=response))
     return {"items": items, "next_cursor": page.next_cursor}
 
 

@@ -7,12 +7,13 @@ import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from chalicelib.adapters.dynamo.recipients import Move, counter_sk
+from chalicelib.adapters.dynamo.recipients import Move, counter_sk, thread_message
 from chalicelib.adapters.dynamo.table import campaign_pk, recipient_sk
 from chalicelib.adapters.handovers import HANDOVER_PREFIX, Handover, handover_from_item, handover_sk
-from chalicelib.domain.errors import RecipientMovedError
+from chalicelib.domain.errors import AlreadyRespondedError, RecipientMovedError
 from chalicelib.domain.model import BUCKET_OF, COUNTER_SHARDS, RecipientStatus
 from chalicelib.domain.recipient import Recipient, RecipientPage, recipient_from, recipient_values, requeue_changes
+from chalicelib.domain.replies import RESPONDED, ThreadMessage
 from tests.fakes.items import FakeTable
 
 
@@ -219,6 +220,31 @@ class FakeRecipients:
                 return False
             item.update(copy.deepcopy(dict(fields)))
             return True
+
+    # ------------------------------------------------------------------ replies
+    def in_thread(self, thread: str, since: str, until: str) -> list[ThreadMessage]:
+        """The campaign messages of a thread sent within [since, until], newest first (gsi2 is sparse: only
+        recipients with both `thread` and `sent_at` are in it)."""
+        found = [
+            i
+            for i in self.table.scan()
+            if i.get("thread") == thread and "sent_at" in i and since <= str(i["sent_at"]) <= until
+        ]
+        found.sort(key=lambda i: (str(i["sent_at"]), i["pk"], i["sk"]), reverse=True)
+        return [thread_message(i) for i in found]
+
+    def respond(self, campaign_id: str, index: int, shard: int, at: str) -> None:
+        """Set a recipient's `responded_at` and count it on its shard, once; AlreadyRespondedError after that."""
+        with self.table.lock:
+            item = self._raw(campaign_id, index)
+            if item is None or "responded_at" in item or not 0 <= shard < COUNTER_SHARDS:
+                raise AlreadyRespondedError("the recipient's reply is counted already")
+            item["responded_at"] = at
+            pk, sk = campaign_pk(campaign_id), counter_sk(shard)
+            if self.table.raw(pk, sk) is None:
+                self.table.put({"pk": pk, "sk": sk})
+            counter = self.table.raw(pk, sk) or {}
+            counter[RESPONDED] = int(counter.get(RESPONDED, 0)) + 1
 
 
 class FakeHandovers:

@@ -24,11 +24,14 @@ from chalicelib.adapters.dynamo.table import (
     Page,
     Table,
     campaign_pk,
+    from_item,
     recipient_sk,
+    to_values,
 )
-from chalicelib.domain.errors import RecipientMovedError
+from chalicelib.domain.errors import AlreadyRespondedError, RecipientMovedError
 from chalicelib.domain.model import BUCKET_OF, COUNTER_SHARDS, RecipientStatus
 from chalicelib.domain.recipient import Recipient, RecipientPage, recipient_from, recipient_values, requeue_changes
+from chalicelib.domain.replies import RESPONDED, ThreadMessage
 
 STATUS = {"#s": "status"}
 # A recipient key not written yet (writing an audience again never resets one already claimed).
@@ -44,6 +47,9 @@ SENT_AS_REPORTED = (
     "#s = :sent AND tenant_id = :tid AND channel_id = :ch AND attempts = :a AND provider_message_id = :sid "
     "AND #sh = :shard"
 )
+# Closes: a replayed inbound message, or a second reply (even at the same moment), counting the recipient twice; and
+# a reply recreating a recipient purged meanwhile.
+NOT_RESPONDED = "attribute_exists(pk) AND attribute_not_exists(responded_at)"
 MOVES_PER_TX = 80  # + at most COUNTER_SHARDS counter updates, within DynamoDB's 100 items per transaction
 
 
@@ -54,6 +60,19 @@ def counter_sk(shard: int) -> str:
 
 # A move: (the recipient as read, the status it goes to, fields to set (None removes), the claim it needs or None).
 Move = tuple[Recipient, RecipientStatus, Mapping[str, Any], str | None]
+
+
+def thread_message(item: Mapping[str, Any]) -> ThreadMessage:
+    """A campaign message as gsi2 projects its recipient (keys, thread, sent_at and the included attributes)."""
+    return ThreadMessage(
+        campaign_id=str(item["pk"]).removeprefix("CAMPAIGN#"),
+        index=int(str(item["sk"]).removeprefix("R#")),
+        shard=int(item.get("shard", 0)),
+        sent_at=str(item["sent_at"]),
+        provider_message_id=item.get("provider_message_id"),
+        responded_at=item.get("responded_at"),
+        session_id=item.get("session_id"),
+    )
 
 
 def _lost(item: Mapping[str, Any] | None) -> Recipient | None:
@@ -402,3 +421,41 @@ class RecipientRepo:
         ]
         lost = set(self.move_many(campaign_id, moves))
         return [r.index for pos, r in enumerate(recipients) if pos not in lost]
+
+    # ------------------------------------------------------------------ replies
+    def in_thread(self, thread: str, since: str, until: str) -> list[ThreadMessage]:
+        """The campaign messages of a thread sent within [since, until], newest first (gsi2)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table.name,
+            "IndexName": "gsi2",
+            "KeyConditionExpression": "thread = :t AND sent_at BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": to_values({":t": thread, ":lo": since, ":hi": until}),
+            "ScanIndexForward": False,
+        }
+        found: list[ThreadMessage] = []
+        while True:
+            page = self.table.db.query(**kwargs)
+            found.extend(thread_message(from_item(raw)) for raw in page.get("Items", []))
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return found
+            kwargs["ExclusiveStartKey"] = last
+
+    def respond(self, campaign_id: str, index: int, shard: int, at: str) -> None:
+        """Set a recipient's `responded_at` and count it on its shard's `n_responded`, once (NOT_RESPONDED)."""
+        if not 0 <= shard < COUNTER_SHARDS:
+            raise AlreadyRespondedError("no such counter shard")
+        tx = self.table.tx()
+        tx.update("recipient", self._key(campaign_id, index), "SET responded_at = :at", NOT_RESPONDED, {":at": at})
+        tx.update(
+            "counter",
+            {"pk": campaign_pk(campaign_id), "sk": counter_sk(shard)},
+            "ADD #n :one",
+            None,
+            {":one": 1},
+            {"#n": RESPONDED},
+        )
+        try:
+            tx.commit()
+        except ConditionFailed as lost:
+            raise AlreadyRespondedError("the recipient's reply is counted already") from lost
