@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.domain.errors import RecipientMovedError
+import dataclasses
+
+from chalicelib.domain.errors import AlreadyRespondedError, RecipientMovedError
 from chalicelib.domain.model import RecipientStatus, Result
 from chalicelib.domain.recipient import Recipient
+from chalicelib.domain.replies import RESPONDED, response_figures, thread_key
 from tests.contract.repos import CHANNEL, NOW, TENANT, Repos, campaign, fake_repos, moto_repos, recipient_rows
 
 R = RecipientStatus
@@ -185,6 +188,72 @@ class RecipientRepoContract:
         r.recipients.purge(CID)
         assert r.recipients.range(CID, 0, 3) == [] and r.recipients.counters(CID) == []
         assert r.handovers.of_campaign(CID) == []
+
+    # ------------------------------------------------------------------ replies (gsi2 and the responded count)
+    def sent_in_thread(self, r: Repos, campaign_id: str, rows: list[Recipient], sent_at: list[str | None]) -> None:
+        """Write `rows` (their threads set) and move each one with a time in `sent_at` to sent at that time."""
+        r.recipients.create(campaign_id, rows)
+        claimed = r.recipients.claim(campaign_id, rows, "T", 100.0)
+        for c, at in zip(claimed, sent_at, strict=True):
+            if at is not None:
+                fields = {"claim_token": None, "provider_message_id": f"SM{campaign_id}{c.index}", "sent_at": at}
+                r.recipients.move(campaign_id, c, R.SENT, fields, claim_token="T")
+
+    def test_a_thread_lists_its_campaign_messages_newest_first_within_the_window(self, r: Repos) -> None:
+        # GIVEN one contact's thread with two campaigns' messages, one of them outside the window, a recipient of it
+        # never sent (no sent_at: not in the sparse index), and another contact's message at the same time
+        mine = thread_key(TENANT, CHANNEL, "+15005550006", "+14155550100")
+        other = thread_key(TENANT, CHANNEL, "+15005550006", "+14155550199")
+        rows = recipient_rows("c2", 3)
+        self.sent_in_thread(
+            r,
+            "c2",
+            [dataclasses.replace(rows[0], thread=mine), dataclasses.replace(rows[1], thread=other), rows[2]],
+            ["2026-12-01T08:00:00Z", "2026-12-01T08:00:00Z", None],
+        )
+        old, unsent = recipient_rows("c3", 2)
+        self.sent_in_thread(
+            r,
+            "c3",
+            [dataclasses.replace(old, thread=mine), dataclasses.replace(unsent, thread=mine)],
+            ["2026-11-20T08:00:00Z", None],
+        )
+        late = recipient_rows("c4", 1)[0]
+        self.sent_in_thread(r, "c4", [dataclasses.replace(late, thread=mine, shard=3)], ["2026-12-02T09:00:00Z"])
+        # WHEN the thread is read within a window
+        found = r.recipients.in_thread(mine, "2026-11-25T08:00:00Z", "2026-12-03T00:00:00Z")
+        # THEN it has exactly its sent messages in the window, newest first, with what attribution needs
+        assert [(m.campaign_id, m.index, m.shard, m.sent_at) for m in found] == [
+            ("c4", 0, 3, "2026-12-02T09:00:00Z"),
+            ("c2", 0, 0, "2026-12-01T08:00:00Z"),
+        ]
+        assert found[1].provider_message_id == "SMc20" and found[1].responded_at is None
+        # AND both ends of the window are inclusive; an empty one lists nothing
+        assert [
+            m.campaign_id for m in r.recipients.in_thread(mine, "2026-11-20T08:00:00Z", "2026-12-01T08:00:00Z")
+        ] == [
+            "c2",
+            "c3",
+        ]
+        assert r.recipients.in_thread(other + "x", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z") == []
+
+    def test_a_reply_counts_once_beside_the_status_buckets(self, r: Repos) -> None:
+        # GIVEN a sent recipient
+        claimed = r.recipients.claim(CID, r.recipients.range(CID, 0, 1), "A", 100.0)[0]
+        r.recipients.move(CID, claimed, R.SENT, {"claim_token": None, "sent_at": NOW}, claim_token="A")
+        # WHEN its reply is recorded, then again (a replay, or its second reply)
+        r.recipients.respond(CID, 0, 0, "2026-12-01T08:05:00Z")
+        with pytest.raises(AlreadyRespondedError):
+            r.recipients.respond(CID, 0, 0, "2026-12-01T09:00:00Z")
+        # THEN it has its first reply's time, is counted once on its shard, and the status figures are unchanged
+        assert self.stored(r, 0).responded_at == "2026-12-01T08:05:00Z"
+        assert sum(int(c.get(RESPONDED, 0)) for c in r.recipients.counters(CID)) == 1
+        assert self.result(r) == Result(total=3, sent=1, pending=2)
+        assert response_figures(r.recipients.counters(CID)) == (1, 1.0)
+        # AND a reply for a recipient that is not there (purged, or never written) creates nothing
+        with pytest.raises(AlreadyRespondedError):
+            r.recipients.respond(CID, 7, 0, NOW)
+        assert r.recipients.get(CID, 7) is None
 
 
 class TestFake(RecipientRepoContract):
