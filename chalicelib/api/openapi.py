@@ -245,7 +245,7 @@ PARAMETERS: dict[str, Any] = {
             "A phone number in E.164, its `+` percent-encoded (`%2B41415084545`) or as it is; another is "
             "`422 invalid_phone_number`."
         ),
-        "schema": {"type": "string", "maxLength": 128},
+        "schema": {"type": "string", "maxLength": 128, "pattern": "^\\+[1-9][0-9]{1,14}$", "format": "e164"},
     },
     "webhook_channel_id": {
         "name": "channel_id",

@@ -6,9 +6,9 @@ sender's outcome losing to the status callback that got there first, a release o
 
 from __future__ import annotations
 
-import pytest
-
 import dataclasses
+
+import pytest
 
 from chalicelib.domain.errors import AlreadyRespondedError, RecipientMovedError
 from chalicelib.domain.model import RecipientStatus, Result

@@ -179,6 +179,9 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     if body is not None and path.startswith("/v1/campaigns") and method in ("POST", "PATCH"):
         _campaign_refs(body)
         _schedule(body)
+    number = (case.path_parameters or {}).get("number")
+    if path == "/v1/opt-outs/{number}" and not (isinstance(number, str) and _valid(number)):
+        case.path_parameters["number"] = "+41791234599"  # drawn from the pattern alone: not in a numbering plan
     if case.headers and "Idempotency-Key" in case.headers:
         case.headers["Idempotency-Key"] = uuid.uuid4().hex
     query = case.query or {}

@@ -108,8 +108,17 @@ def _context(stack: StackProcess) -> dict[str, Any]:
     sent = _ok(stack.call("POST", "/v1/campaigns", body), 201)
     _ok(stack.call("POST", "/v1/campaigns", {**body, "send_time": {"type": "draft"}}), 201)
     wait_for(lambda: stack.call("GET", f"/v1/campaigns/{sent['id']}/recipients").json()["items"], 60)
+    for number in ("%2B14155559001", "%2B14155559002"):  # two numbers on the opt-out list: a real cursor for it
+        _ok(stack.call("PUT", f"/v1/opt-outs/{number}"), 200)
     cursors = {}
-    for path in ("/v1/channels", "/v1/phonebooks", "/v1/campaigns", f"/v1/campaigns/{sent['id']}/recipients"):
+    listings = (
+        "/v1/channels",
+        "/v1/phonebooks",
+        "/v1/campaigns",
+        f"/v1/campaigns/{sent['id']}/recipients",
+        "/v1/opt-outs",
+    )
+    for path in listings:
         page = _ok(stack.call("GET", f"{path}?limit=1"), 200)
         assert page["next_cursor"], (path, page)
         cursors[path.replace(sent["id"], "{campaign_id}")] = page["next_cursor"]
