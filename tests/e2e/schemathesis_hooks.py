@@ -85,6 +85,8 @@ CLOUD_CREDS = {"access_token": "EAAfuzz" + "0" * 24, "app_secret": "0123456789ab
 
 # The provider of each channel the stack has: those the test made, and those the run creates (after_call).
 PROVIDERS: dict[str, str] = dict(CONTEXT.get("channel_providers", {}))
+# The channel and sender of each campaign the run creates (after_call).
+CAMPAIGNS: dict[str, tuple[str, str]] = {}
 # The channel that has templates (the stack's WhatsApp sandbox), if any.
 TEMPLATE_CHANNEL: str | None = CONTEXT.get("template_channel_id")
 
@@ -179,6 +181,13 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     if body is not None and path.startswith("/v1/campaigns") and method in ("POST", "PATCH"):
         _campaign_refs(body)
         _schedule(body)
+    if body is not None and path == "/v1/campaigns/{campaign_id}" and method == "PATCH" and "content" not in body:
+        # A draft's channel changed alone must stay one its sender (and content) go with: the draft's own.
+        made = CAMPAIGNS.get(str((case.path_parameters or {}).get("campaign_id")))
+        if made is not None and "channel_id" in body:
+            body["channel_id"] = made[0]
+            if "sender" in body:
+                body["sender"] = made[1]
     number = (case.path_parameters or {}).get("number")
     if path == "/v1/opt-outs/{number}" and not (isinstance(number, str) and _valid(number)):
         case.path_parameters["number"] = "+41791234599"  # drawn from the pattern alone: not in a numbering plan
@@ -198,7 +207,15 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
 
 @schemathesis.hook
 def after_call(context: Any, case: Any, response: Any) -> None:
-    """Note the provider of each channel the run creates (a later change to it must speak that provider's terms)."""
+    """Note the provider of each channel the run creates (a later change to it must speak that provider's terms), and
+    the channel and sender of each campaign it creates (a later change of its channel alone keeps them together)."""
+    if (
+        case.operation.path in ("/v1/campaigns", "/v1/campaigns/{campaign_id}/duplicate")
+        and case.operation.method.upper() == "POST"
+        and response.status_code == 201
+    ):
+        made = response.json()
+        CAMPAIGNS[str(made["id"])] = (str(made["channel_id"]), str(made["sender"]))
     if (
         case.operation.path == "/v1/channels"
         and case.operation.method.upper() == "POST"
