@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 
-from chalicelib.api import channel_schemas, responses, schemas, template_answers, tenant_schemas
+from chalicelib.api import channel_schemas, responses, schemas, session_schemas, template_answers, tenant_schemas
 from chalicelib.api.operations import OPERATIONS, ErrorAnswer, Operation
 
 _JSON = "application/json"
@@ -38,9 +38,8 @@ INFO: dict[str, Any] = {
         "uploads (contact CSV files and MMS media), campaigns (create, list, read, edit, send, duplicate, retry, "
         "delete, recipients), WhatsApp channels (`whatsapp_cloud`, and `twilio` with `type` `whatsapp`) and their "
         "templates (sync, list, read), the Twilio webhooks and Meta's (`/webhooks/whatsapp/{channel_id}`: the "
-        "verification handshake, statuses, messages and template status updates). Sessions and opt-outs are not "
-        "available yet, and the request schemas do not offer them (`send_mode` `session`, a `routing_target`, "
-        "content of type `template`): a request valid by this document is accepted. "
+        "verification handshake, statuses, messages and template status updates), and sessions (External Chat "
+        "Logs: `send_mode` `session` with a `routing_target`, `/v1/sessions`). Opt-outs are not available yet. "
         "Phone numbers are `format: e164`: E.164 and valid for their country's numbering plan.\n\n"
         "## Extensions to the contract (marked `x-extension: true`)\n"
         "- `result.read` and `result.skipped` in a campaign.\n"
@@ -92,9 +91,9 @@ INFO: dict[str, Any] = {
         "import's outcome at once.\n"
         "- Twilio's status callback URL carries the recipient's attempt (`a`): a report about another "
         "attempt is ignored.\n"
-        "- Features not available yet are refused with a clear `422`: `send_mode: session` "
-        "(`unsupported_send_mode`; `routing_target` without it: `invalid_routing_target`); content of type "
-        "`template` (`template_not_supported`); a channel whose `type` and `provider` this deployment does not wire "
+        "- Features not available yet are refused with a clear `422`: content of type "
+        "`template` on a channel that takes none (`template_not_supported`); a channel whose `type` and `provider` "
+        "this deployment does not wire "
         "(`unsupported_channel`).\n"
         "- `GET /v1/channels/{channel_id}/templates/{template_id}` (one template), the `?status=` filter of the "
         "template listing, and a template's `provider_status`, `reason`, `synced_at` and `updated_at`; a sync "
@@ -232,6 +231,13 @@ PARAMETERS: dict[str, Any] = {
         "description": "A template's id as the provider gives it (`Template.id`); one not stored is `404 not_found`.",
         "schema": {"type": "string", "maxLength": 128},
     },
+    "session_id": {
+        "name": "session_id",
+        "in": "path",
+        "required": True,
+        "description": "A session id; another tenant's, or an unknown one, is `404 not_found`.",
+        "schema": {"type": "string", "maxLength": 128},
+    },
     "webhook_channel_id": {
         "name": "channel_id",
         "in": "path",
@@ -303,6 +309,7 @@ ANSWER_MODELS: tuple[type[BaseModel], ...] = (
     *responses.RESPONSE_MODELS,
     *template_answers.MODELS,
     *tenant_schemas.ANSWER_MODELS,
+    *session_schemas.MODELS,
 )
 
 

@@ -214,3 +214,9 @@ class RecipientMovedError(ConcurrencyError):
     def __init__(self, message: str, recipient: Recipient | None = None) -> None:
         super().__init__(message)
         self.recipient = recipient
+
+
+class SessionClosedError(ConflictError):
+    """The session is closed already (by the API, or after its channel's `session_expire_hours` of silence)."""
+
+    code = "session_closed"

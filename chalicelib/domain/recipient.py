@@ -39,6 +39,8 @@ class Recipient:
     read_at: str | None = None
     responded_at: str | None = None
     session_id: str | None = None
+    # The sort key of its campaign message in that session's log (its status follows the recipient's).
+    session_message: str | None = None
     error_code: str | None = None
     error_message: str | None = None
     failed_at: str | None = None
