@@ -35,6 +35,7 @@ _MODE_CACHE_MAX = 2048
 _modes: dict[str, str] = {}
 _modes_lock = threading.Lock()
 MAX_MEDIA = 10
+MAX_NUMBER_CHARS = 64
 # Statuses of a recipient whose message the provider accepted (a later failure is reported on an accepted message).
 ACCEPTED = (RecipientStatus.SENT, RecipientStatus.DELIVERED, RecipientStatus.READ, RecipientStatus.UNDELIVERED)
 
@@ -186,10 +187,18 @@ def _media(message: InboundMessage) -> list[dict[str, Any]]:
     return out
 
 
+def _plausible(number: str) -> bool:
+    return 0 < len(number) <= MAX_NUMBER_CHARS and number.isprintable()
+
+
 def on_inbound(deps: Deps, tenant_id: str, channel: Channel, message: InboundMessage, reply: Reply | None) -> None:
     """An inbound message joins the open session of its (channel, sender, contact), or opens one for the channel's
     `default_routing_target`; idempotent by the provider's message id."""
     if deps.sessions is None:
+        return
+    if not (_plausible(message.from_) and _plausible(message.to)):
+        # No phone number is this long (it would make a key DynamoDB refuses): kept, but no session is its own.
+        log.warning("inbound message without a usable number: no session", extra={"channel_id": channel.channel_id})
         return
     now = deps.clock.now()
     at = utc_iso(message.at or deps.clock.utcnow()) or ""

@@ -308,3 +308,13 @@ def test_a_channel_session_expiry_of_two_hours_closes_sessions_after_two_hours()
     assert listed(w)[0]["status"] == "open"
     w.advance(20)
     assert listed(w)[0]["status"] == "closed"
+
+
+def test_an_inbound_message_from_no_plausible_number_opens_no_session() -> None:
+    # GIVEN a signed inbound message whose From no phone number could be (5,000 characters)
+    w = world()
+    channel = w.deps.channels.get(TENANT, CHANNEL)
+    assert channel is not None
+    # WHEN it is followed up THEN nothing fails and no session is opened for it
+    sessions.on_inbound(w.deps, TENANT, channel, inbound("SMbig", frm="+1" * 2500), None)
+    assert listed(w) == []
