@@ -326,11 +326,24 @@ _ROUTING = (
 )
 
 
+# `session` needs a routing target and `direct` takes none (else `422 invalid_routing_target`), said in the schema so
+# that a request valid by the document is accepted.
+_TARGET_FOR_MODE: JsonDict = {
+    "if": {"properties": {"send_mode": {"const": "session"}}, "required": ["send_mode"]},
+    "then": {
+        "properties": {"routing_target": {"$ref": REF.format(model="RoutingTarget")}},
+        "required": ["routing_target"],
+    },
+    "else": {"properties": {"routing_target": {"type": "null"}}},
+}
+
+
 class CampaignIn(Strict):
     """POST /v1/campaigns."""
 
     model_config = ConfigDict(
         json_schema_extra={
+            "allOf": [_TARGET_FOR_MODE],
             "examples": [
                 {
                     "name": "Spring promo",
@@ -341,7 +354,7 @@ class CampaignIn(Strict):
                     "send_time": {"type": "now"},
                     "send_mode": "direct",
                 }
-            ]
+            ],
         }
     )
 
