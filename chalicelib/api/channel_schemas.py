@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, WithJsonSchema
 from pydantic.json_schema import JsonDict
 
-from chalicelib.api.schemas import E164_STR, REF, RoutingTarget, Strict, X, doc
+from chalicelib.api.schemas import E164_STR, REF, RoutingTarget, Strict, WholeInt, X, doc
 
 
 class Credentials(Strict):
@@ -183,7 +183,7 @@ class ChannelIn(Strict):
         json_schema_extra={**_MPS, **X},
     )
     default_routing_target: RoutingTarget | None = Field(default=None, description=_DEFAULT_TARGET)
-    session_expire_hours: StrictInt | None = Field(
+    session_expire_hours: WholeInt | None = Field(
         default=None, description=_EXPIRE_HOURS + " Absent or null: 24.", json_schema_extra=_EXPIRE
     )
 
@@ -215,7 +215,7 @@ class ChannelPatch(Strict):
     default_routing_target: RoutingTarget | None = Field(
         default=None, description=_DEFAULT_TARGET + " Here null removes the channel's target; absent keeps it."
     )
-    session_expire_hours: StrictInt | None = Field(
+    session_expire_hours: WholeInt | None = Field(
         default=None, description=_EXPIRE_HOURS + " Applies to messages from now on.", json_schema_extra=_EXPIRE
     )
 

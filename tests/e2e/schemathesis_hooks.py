@@ -185,6 +185,8 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     listing_of = (case.path_parameters or {}).get("channel_id")
     if path == "/v1/channels/{channel_id}/templates" and listing_of != TEMPLATE_CHANNEL:
         query.pop("cursor", None)  # a cursor is one channel's: only the sandbox's listing has a real one to use
+    if path.startswith("/v1/sessions") and path not in CONTEXT["cursors"]:
+        query.pop("cursor", None)  # a session listing's cursor is one of its own pages: the fuzzer has none to use
     if isinstance(query.get("cursor"), str) and path in CONTEXT["cursors"]:
         query["cursor"] = CONTEXT["cursors"][path]
     if path == "/v1/uploads" and case.media_type == "text/csv" and not query.get("filename"):

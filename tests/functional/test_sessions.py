@@ -196,3 +196,9 @@ def test_channel_session_settings_are_checked_and_answered(api: Api, channel: di
     assert status == 200 and changed["session_expire_hours"] == 2 and changed["default_routing_target"] == QUEUE
     status, cleared = api.call("PATCH", path, {"default_routing_target": None})
     assert status == 200 and cleared["default_routing_target"] is None and cleared["session_expire_hours"] == 2
+
+
+def test_whole_hours_written_as_a_json_float_are_taken(api: Api, channel: dict[str, Any]) -> None:
+    # GIVEN JSON Schema's integer 3.0 WHEN a channel's hours are set to it THEN they are 3 (the document says integer)
+    status, changed = api.call("PATCH", f"/v1/channels/{channel['id']}", {"session_expire_hours": 3.0})
+    assert status == 200 and changed["session_expire_hours"] == 3
