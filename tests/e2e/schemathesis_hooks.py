@@ -156,6 +156,16 @@ def _campaign_refs(body: dict[str, Any]) -> None:
         content.update(template_id=template["template_id"], variables={}, header_upload_id=None)
 
 
+def _mode_with_target(body: dict[str, Any]) -> None:
+    """A draft edit names its send mode with a routing target: the draft's stored mode may be the other one (a direct
+    draft given only a target, or a session draft switched to direct with one, is a rightful 422
+    invalid_routing_target the document cannot tell from the request)."""
+    if body.get("send_mode") == "session" or isinstance(body.get("routing_target"), dict):
+        body["send_mode"] = "session"
+        if not isinstance(body.get("routing_target"), dict):
+            body["routing_target"] = {"type": "queue", "id": "1001"}
+
+
 def _schedule(body: dict[str, Any]) -> None:
     when = body.get("send_time")
     if isinstance(when, dict) and when.get("type") == "scheduled":
@@ -179,6 +189,8 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     if body is not None and path.startswith("/v1/campaigns") and method in ("POST", "PATCH"):
         _campaign_refs(body)
         _schedule(body)
+    if body is not None and path == "/v1/campaigns/{campaign_id}" and method == "PATCH":
+        _mode_with_target(body)
     if case.headers and "Idempotency-Key" in case.headers:
         case.headers["Idempotency-Key"] = uuid.uuid4().hex
     query = case.query or {}
