@@ -32,7 +32,7 @@ SESSION_OPERATIONS: tuple[Operation, ...] = (
             query_param(
                 "campaign_id",
                 "Only sessions with a message of this campaign in their log (the one that opened the session, or a "
-                "later one that reused it). 1 to 200 printable characters, else `400 invalid_request`.",
+                "later one that reused it). 1 to 200 characters, else `400 invalid_request`.",
                 {"type": "string", "minLength": 1, "maxLength": 200},
             ),
             *PAGE,

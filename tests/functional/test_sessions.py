@@ -154,7 +154,14 @@ def test_session_routes_answer_bad_input_in_shape(client: Any, api: Api, channel
         assert api.call("GET", f"/v1/sessions/{bad}/messages")[0] == 404
         assert api.call("POST", f"/v1/sessions/{bad}/close")[0] == 404
     # AND filters and cursors that name nothing are 400 invalid_request
-    for query in ("?status=opened", "?contact=abc", "?contact=%2B1", "?limit=0", "?cursor=nope", "?campaign_id=%00"):
+    for query in (
+        "?status=opened",
+        "?contact=abc",
+        "?contact=%2B1",
+        "?limit=0",
+        "?cursor=nope",
+        "?campaign_id=" + "c" * 201,
+    ):
         status, answer = api.call("GET", f"/v1/sessions{query}")
         assert status == 400 and answer["error"]["code"] == "invalid_request", query
     status, answer = api.call("GET", f"/v1/sessions/{session['id']}/messages?cursor=bad")
