@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, WithJsonSchema
 from pydantic.json_schema import JsonDict
 
-from chalicelib.api.schemas import E164_STR, REF, Strict, X, doc
+from chalicelib.api.schemas import E164_STR, REF, RoutingTarget, Strict, WholeInt, X, doc
 
 
 class Credentials(Strict):
@@ -107,6 +107,15 @@ class ProviderConfig(Strict):
 
 
 _MPS: JsonDict = doc(minimum=0.01, maximum=1000)
+_EXPIRE: JsonDict = doc(minimum=1, maximum=720)
+_DEFAULT_TARGET = (
+    "Where a session opened by an inbound message goes (a contact with no open session writes): an extension or a "
+    "queue; null: such sessions are unassigned. A malformed one is `422 invalid_routing_target`."
+)
+_EXPIRE_HOURS = (
+    "A session of this channel closes after this many hours without a message: a whole number from 1 to 720 (30 "
+    "days; else `422 invalid_session_expire_hours`)."
+)
 _CLOUD_EXAMPLE: JsonDict = {
     "name": "WhatsApp",
     "type": "whatsapp",
@@ -173,6 +182,10 @@ class ChannelIn(Strict):
         ),
         json_schema_extra={**_MPS, **X},
     )
+    default_routing_target: RoutingTarget | None = Field(default=None, description=_DEFAULT_TARGET)
+    session_expire_hours: WholeInt | None = Field(
+        default=None, description=_EXPIRE_HOURS + " Absent or null: 24.", json_schema_extra=_EXPIRE
+    )
 
 
 class ChannelPatch(Strict):
@@ -198,6 +211,12 @@ class ChannelPatch(Strict):
     )
     mps: StrictInt | StrictFloat | None = Field(
         default=None, description="From 0.01 to 1000 (else `422 invalid_mps`).", json_schema_extra=_MPS
+    )
+    default_routing_target: RoutingTarget | None = Field(
+        default=None, description=_DEFAULT_TARGET + " Here null removes the channel's target; absent keeps it."
+    )
+    session_expire_hours: WholeInt | None = Field(
+        default=None, description=_EXPIRE_HOURS + " Applies to messages from now on.", json_schema_extra=_EXPIRE
     )
 
 

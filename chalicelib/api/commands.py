@@ -94,7 +94,13 @@ def create_channel(body: ChannelIn) -> CreateChannel:
         credentials=body.credentials.model_dump(),
         mps=body.mps,  # as sent: the service checks its range before it becomes a float (it may be a huge int)
         provider_config=body.provider_config.model_dump() if body.provider_config is not None else None,
+        default_routing_target=_target(body.default_routing_target),
+        session_expire_hours=body.session_expire_hours,
     )
+
+
+def _target(body: schemas.RoutingTarget | None) -> dict[str, str] | None:
+    return {"type": body.type, "id": body.id} if body is not None else None
 
 
 def patch_channel(body: ChannelPatch) -> PatchChannel:
@@ -105,6 +111,11 @@ def patch_channel(body: ChannelPatch) -> PatchChannel:
         credentials=body.credentials.model_dump() if body.credentials is not None else None,
         mps=body.mps,  # as sent: the service checks its range before it becomes a float (it may be a huge int)
         provider_config=body.provider_config.model_dump() if body.provider_config is not None else None,
+        default_routing_target=_target(body.default_routing_target),
+        clear_default_routing_target=(
+            "default_routing_target" in body.model_fields_set and body.default_routing_target is None
+        ),
+        session_expire_hours=body.session_expire_hours,
     )
 
 

@@ -17,7 +17,15 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 
-from chalicelib.api import channel_schemas, optout_schemas, responses, schemas, template_answers, tenant_schemas
+from chalicelib.api import (
+    channel_schemas,
+    optout_schemas,
+    responses,
+    schemas,
+    session_schemas,
+    template_answers,
+    tenant_schemas,
+)
 from chalicelib.api.operations import OPERATIONS, ErrorAnswer, Operation
 
 _JSON = "application/json"
@@ -38,10 +46,9 @@ INFO: dict[str, Any] = {
         "uploads (contact CSV files and MMS media), campaigns (create, list, read, edit, send, duplicate, retry, "
         "delete, recipients), WhatsApp channels (`whatsapp_cloud`, and `twilio` with `type` `whatsapp`) and their "
         "templates (sync, list, read), the Twilio webhooks and Meta's (`/webhooks/whatsapp/{channel_id}`: the "
-        "verification handshake, statuses, messages and template status updates), the opt-out list, replies and "
-        "the response rate. Sessions are not available yet, and the request schemas do not offer them "
-        "(`send_mode` `session`, a `routing_target`, content of type `template`): a request valid by this document "
-        "is accepted. "
+        "verification handshake, statuses, messages and template status updates), sessions (External Chat "
+        "Logs: `send_mode` `session` with a `routing_target`, `/v1/sessions`), the opt-out list, replies and "
+        "the response rate, and the tenant's own settings (`/v1/tenant`: where its events go). "
         "Phone numbers are `format: e164`: E.164 and valid for their country's numbering plan.\n\n"
         "## Extensions to the contract (marked `x-extension: true`)\n"
         "- `result.read` and `result.skipped` in a campaign.\n"
@@ -93,9 +100,9 @@ INFO: dict[str, Any] = {
         "import's outcome at once.\n"
         "- Twilio's status callback URL carries the recipient's attempt (`a`): a report about another "
         "attempt is ignored.\n"
-        "- Features not available yet are refused with a clear `422`: `send_mode: session` "
-        "(`unsupported_send_mode`; `routing_target` without it: `invalid_routing_target`); content of type "
-        "`template` (`template_not_supported`); a channel whose `type` and `provider` this deployment does not wire "
+        "- Features not available yet are refused with a clear `422`: content of type "
+        "`template` on a channel that takes none (`template_not_supported`); a channel whose `type` and `provider` "
+        "this deployment does not wire "
         "(`unsupported_channel`).\n"
         "- `GET /v1/channels/{channel_id}/templates/{template_id}` (one template), the `?status=` filter of the "
         "template listing, and a template's `provider_status`, `reason`, `synced_at` and `updated_at`; a sync "
@@ -247,6 +254,13 @@ PARAMETERS: dict[str, Any] = {
         ),
         "schema": {"type": "string", "maxLength": 128, "pattern": "^\\+[1-9][0-9]{1,14}$", "format": "e164"},
     },
+    "session_id": {
+        "name": "session_id",
+        "in": "path",
+        "required": True,
+        "description": "A session id; another tenant's, or an unknown one, is `404 not_found`.",
+        "schema": {"type": "string", "maxLength": 128},
+    },
     "webhook_channel_id": {
         "name": "channel_id",
         "in": "path",
@@ -319,6 +333,7 @@ ANSWER_MODELS: tuple[type[BaseModel], ...] = (
     *template_answers.MODELS,
     *tenant_schemas.ANSWER_MODELS,
     *optout_schemas.MODELS,
+    *session_schemas.MODELS,
 )
 
 

@@ -20,8 +20,9 @@ from chalicelib.api.tenant_operations import TENANT_OPERATIONS
 # (chalicelib/services/campaigns.py `_check_settings`).
 SETTINGS_CHECKS = (
     "`channel_not_found`: no such channel for this tenant; `invalid_sender`: `sender` is not one of the channel's "
-    "senders (details list them); `unsupported_send_mode`: `send_mode` `session` is not available yet (x-extension); "
-    "`invalid_routing_target`: a `routing_target` without `send_mode` `session`; `template_not_supported`: content "
+    "senders (details list them); `invalid_routing_target`: `send_mode` `session` without a valid `routing_target` "
+    "(`type` `extension` or `queue`, `id` 1 to 16 digits), or a `routing_target` with `send_mode` `direct`; "
+    "`template_not_supported`: content "
     "of type `template` needs a WhatsApp channel; `template_required`: a WhatsApp channel sends only templates (no "
     "`text` or `file` content); for content of type `template`, its recipients are checked first (below), then "
     "`template_not_found`: the channel stores no such template (sync its templates), `template_not_approved`: the "
@@ -50,7 +51,6 @@ SETTINGS_CHECKS = (
 SETTINGS_CODES = (
     "channel_not_found",
     "invalid_sender",
-    "unsupported_send_mode",
     "invalid_routing_target",
     "template_not_supported",
     "template_required",
@@ -132,9 +132,10 @@ _CORE: tuple[Operation, ...] = (
                 "`credentials.account_sid` or `credentials.access_token`, never its value; the other provider's set "
                 "is refused too); `invalid_provider_config`: `provider_config` does not fit the provider and senders "
                 "(`whatsapp_cloud` needs `waba_id` and one phone number id per sender; `twilio` takes none; details "
-                "name each field). Nothing is saved.",
+                "name each field); `invalid_routing_target`: a malformed `default_routing_target`; "
+                "`invalid_session_expire_hours`: not a whole number from 1 to 720. Nothing is saved.",
                 "unsupported_channel", "invalid_phone_number", "invalid_mps", "invalid_credentials",
-                "invalid_provider_config",
+                "invalid_provider_config", "invalid_routing_target", "invalid_session_expire_hours",
             ),
             503: "TryAgain",
         },
@@ -150,16 +151,19 @@ _CORE: tuple[Operation, ...] = (
     ),
     Operation(
         "PATCH", "/v1/channels/{channel_id}", "updateChannel", "channels",
-        "Change a channel's name, senders, mps, provider_config or credentials (any of them; null leaves one as is).",
+        "Change a channel's name, senders, mps, provider_config, credentials or session settings (any of them; null "
+        "leaves one as is, except `default_routing_target`, which null removes).",
         {200: ("The channel as changed.", out.Channel)},
         {
             422: (
                 "`invalid_phone_number`: a sender is not a valid E.164 number; `invalid_mps`: `mps` not from 0.01 to "
                 "1000; `invalid_credentials`: credentials the provider could never accept (details name each field); "
                 "`invalid_provider_config`: the `provider_config` (given, or the stored one when only `senders` "
-                "change) does not fit the senders as they will be. Nothing is changed: not the channel, not the "
+                "change) does not fit the senders as they will be; `invalid_routing_target`, "
+                "`invalid_session_expire_hours` as on create. Nothing is changed: not the channel, not the "
                 "stored credentials.",
                 "invalid_phone_number", "invalid_mps", "invalid_credentials", "invalid_provider_config",
+                "invalid_routing_target", "invalid_session_expire_hours",
             ),
         },
         body=channel_body.ChannelPatch,

@@ -107,6 +107,10 @@ class Channel(Answer):
         description="`whatsapp_cloud`: its WhatsApp Business Account and phone number ids; absent for `twilio`.",
         json_schema_extra=non_null,
     )
+    default_routing_target: RoutingTarget | None = Field(
+        description="Where a session opened by an inbound message goes; null: unassigned."
+    )
+    session_expire_hours: int = Field(description="Hours without a message after which a session closes.")
     webhooks: Annotated[Webhooks, WithJsonSchema({"$ref": REF.format(model="Webhooks"), **X})]
     created_at: TIME
     updated_at: TIME

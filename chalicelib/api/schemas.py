@@ -68,11 +68,6 @@ def _e164_non_null(schema: JsonDict) -> None:
     schema.update(E164)
 
 
-def _direct_non_null(schema: JsonDict) -> None:
-    non_null(schema)
-    schema["enum"] = ["direct"]
-
-
 def _whole(value: Any) -> Any:
     """A JSON number without a fractional part (`1234.0`) is the integer JSON Schema says it is."""
     return int(value) if isinstance(value, float) and value.is_integer() else value
@@ -304,19 +299,43 @@ SendTime = Annotated[
 
 
 class RoutingTarget(Strict):
-    """Where reply sessions go."""
+    """Where a session goes in the PBX: an extension or a message queue, by its number."""
 
-    type: Literal["extension", "queue"]
-    id: StrictStr = Field(min_length=1, max_length=64)
+    model_config = ConfigDict(json_schema_extra={"examples": [{"type": "queue", "id": "1001"}]})
+
+    # Strings of any shape pass here: the service answers a malformed target `422 invalid_routing_target`.
+    type: StrictStr = Field(
+        description="`extension` or `queue` (another value: `422 invalid_routing_target`).",
+        json_schema_extra=doc(enum=["extension", "queue"]),
+    )
+    id: StrictStr = Field(
+        description=(
+            "The extension's or queue's number: 1 to 16 ASCII digits 0-9 (anything else: `422 invalid_routing_target`)."
+        ),
+        json_schema_extra=doc(pattern="^[0-9]{1,16}$"),
+    )
 
 
 _SEND_MODE = (
-    "`session` is not available yet: `422 unsupported_send_mode` (the document offers `direct` only; x-extension)."
+    "`direct` (no session; these messages are not in the chat logs) or `session`: each recipient whose message the "
+    "provider accepted gets a session assigned to `routing_target`, or keeps its open one (and its assignment)."
 )
 _ROUTING = (
-    "Only with `send_mode` `session`, not available yet: a routing target is `422 invalid_routing_target`, so the "
-    "document offers null only."
+    "Required with `send_mode` `session`, refused without it: a `session` campaign without one, a malformed one, or "
+    "one given with `send_mode` `direct`, is `422 invalid_routing_target` (details name `routing_target`)."
 )
+
+
+# `session` needs a routing target and `direct` takes none (else `422 invalid_routing_target`), said in the schema so
+# that a request valid by the document is accepted.
+_TARGET_FOR_MODE: JsonDict = {
+    "if": {"properties": {"send_mode": {"const": "session"}}, "required": ["send_mode"]},
+    "then": {
+        "properties": {"routing_target": {"$ref": REF.format(model="RoutingTarget")}},
+        "required": ["routing_target"],
+    },
+    "else": {"properties": {"routing_target": {"type": "null"}}},
+}
 
 
 class CampaignIn(Strict):
@@ -324,6 +343,7 @@ class CampaignIn(Strict):
 
     model_config = ConfigDict(
         json_schema_extra={
+            "allOf": [_TARGET_FOR_MODE],
             "examples": [
                 {
                     "name": "Spring promo",
@@ -334,7 +354,7 @@ class CampaignIn(Strict):
                     "send_time": {"type": "now"},
                     "send_mode": "direct",
                 }
-            ]
+            ],
         }
     )
 
@@ -348,12 +368,8 @@ class CampaignIn(Strict):
     recipients: Recipients
     content: Content
     send_time: SendTime
-    send_mode: Literal["direct", "session"] = Field(
-        default="direct", description=_SEND_MODE, json_schema_extra=doc(enum=["direct"], x_extension=True)
-    )
-    routing_target: RoutingTarget | None = Field(
-        default=None, description=_ROUTING, json_schema_extra={"anyOf": [{"type": "null"}]}
-    )
+    send_mode: Literal["direct", "session"] = Field(default="direct", description=_SEND_MODE)
+    routing_target: RoutingTarget | None = Field(default=None, description=_ROUTING)
 
 
 class CampaignPatch(Strict):
@@ -369,11 +385,11 @@ class CampaignPatch(Strict):
     content: Content | None = Field(default=None, description="Replaces the content whole.", json_schema_extra=non_null)
     send_mode: Literal["direct", "session"] | None = Field(
         default=None,
-        description=_SEND_MODE,
-        json_schema_extra=_direct_non_null,
+        description=_SEND_MODE + " Changed to `direct` without a `routing_target`, the draft's target is dropped.",
+        json_schema_extra=non_null,
     )
     routing_target: RoutingTarget | None = Field(
-        default=None, description=_ROUTING, json_schema_extra={"anyOf": [{"type": "null"}]}
+        default=None, description=_ROUTING + " Absent or null: the draft's target is kept.", json_schema_extra=non_null
     )
 
 

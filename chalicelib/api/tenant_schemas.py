@@ -10,7 +10,17 @@ from chalicelib.api.schemas import Strict, non_null
 from chalicelib.domain.event_urls import MAX_LENGTH
 
 _EVENT_URL = WithJsonSchema(
-    {"anyOf": [{"type": "string", "format": "uri", "maxLength": MAX_LENGTH, "pattern": "^https?://"}, {"type": "null"}]}
+    {
+        "anyOf": [
+            {
+                "type": "string",
+                "format": "uri",
+                "maxLength": MAX_LENGTH,
+                "pattern": "^(https://[^/?#@]+|http://127\\.0\\.0\\.1(:[0-9]+)?([/?].*)?)$|^https://[^/?#@]+[/?].*$",
+            },
+            {"type": "null"},
+        ]
+    }
 )
 
 

@@ -131,7 +131,11 @@ class PatchCampaign:
     def apply(self, settings: CampaignSettings) -> CampaignSettings:
         """The settings with this edit's changes."""
         changes = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return dataclasses.replace(settings, **{k: v for k, v in changes.items() if v is not None})
+        changed = dataclasses.replace(settings, **{k: v for k, v in changes.items() if v is not None})
+        if self.send_mode == "direct" and self.routing_target is None:
+            # A target goes with `session` only: switching a draft to `direct` drops the one it had.
+            changed = dataclasses.replace(changed, routing_target=None)
+        return changed
 
 
 @dataclass(frozen=True)

@@ -224,3 +224,9 @@ class AlreadyRespondedError(ConflictError):
 class OptOutUnchangedError(ConflictError):
     """The number is on the opt-out list already (an opt-out), or not on it (an opt-in): the entry is left as it is,
     so a repeated STOP is no second change (never answered)."""
+
+
+class SessionClosedError(ConflictError):
+    """The session is closed already (by the API, or after its channel's `session_expire_hours` of silence)."""
+
+    code = "session_closed"

@@ -41,6 +41,8 @@ class Recipient:
     session_id: str | None = None
     # Its (tenant, channel, sender, contact): gsi2's partition, so a reply finds the campaign messages it may answer.
     thread: str | None = None
+    # The sort key of its campaign message in that session's log (its status follows the recipient's).
+    session_message: str | None = None
     error_code: str | None = None
     error_message: str | None = None
     failed_at: str | None = None

@@ -39,6 +39,7 @@ from chalicelib.domain.model import (
     utc_iso,
 )
 from chalicelib.domain.segments import analyze
+from chalicelib.domain.sessions import check_routing_target
 from chalicelib.services import lifecycle, template_content, uploads, views
 from chalicelib.services.audience import Audience, check_audience
 from chalicelib.services.deps import Deps
@@ -48,6 +49,7 @@ from chalicelib.services.providers import rules_of
 # How long an Idempotency-Key is remembered.
 IDEMPOTENCY_SECONDS = 24 * 3600
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
+SESSION_MODE = "session"
 
 
 def parse_schedule(deps: Deps, spec: SendScheduled) -> datetime:
@@ -169,13 +171,15 @@ def _check_settings(
             code="invalid_sender",
             details=[{"field": "sender", "allowed": list(channel.senders)}],
         )
-    if body.send_mode != "direct":
-        raise UnprocessableError(
-            "send_mode 'session' is not available in this deployment yet",
-            code="unsupported_send_mode",
-            details=[{"field": "send_mode"}],
-        )
-    if body.routing_target is not None:
+    if body.send_mode == SESSION_MODE:
+        if body.routing_target is None:
+            raise UnprocessableError(
+                "send_mode 'session' needs a routing_target (an extension or a queue)",
+                code="invalid_routing_target",
+                details=[{"field": "routing_target"}],
+            )
+        check_routing_target({"type": body.routing_target.type, "id": body.routing_target.id}, "routing_target")
+    elif body.routing_target is not None:
         raise UnprocessableError(
             "routing_target goes with send_mode 'session'",
             code="invalid_routing_target",
@@ -210,6 +214,9 @@ def _settings_fields(
         "sender": body.sender,
         "content": content,
         "send_mode": body.send_mode,
+        "routing_target": (
+            {"type": body.routing_target.type, "id": body.routing_target.id} if body.routing_target else None
+        ),
         "segments": segments,
         "encoding": encoding,
         "audience": audience.spec,
@@ -320,7 +327,6 @@ def update_campaign(deps: Deps, tenant_id: str, campaign_id: str, patch: PatchCa
         body = patch.apply(settings_of(campaign))
         _, content, segments, encoding, audience = _check_settings(deps, tenant_id, body)
         fields = _settings_fields(body, content, segments, encoding, audience)
-        fields["routing_target"] = None
         try:
             deps.campaigns.update_draft(tenant_id, campaign_id, int(campaign.version), fields)
         except CampaignMovedError:
@@ -377,6 +383,7 @@ def duplicate_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str
         sender=source.sender,
         content=source.content,
         send_mode=source.send_mode,
+        routing_target=dict(source.routing_target) if source.routing_target else None,
         segments=source.segments,
         encoding=source.encoding,
         audience=source.audience or {"numbers": [], "upload_id": None, "phonebook": None},

@@ -6,7 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.adapters.providers.base import ProviderRules
-from chalicelib.domain.channels import FINISHED_CAMPAIGN_STATUSES, Channel, ChannelChanges, CreateChannel, PatchChannel
+from chalicelib.domain.channels import (
+    DEFAULT_EXPIRE_HOURS,
+    FINISHED_CAMPAIGN_STATUSES,
+    Channel,
+    ChannelChanges,
+    CreateChannel,
+    PatchChannel,
+)
 from chalicelib.domain.errors import (
     ChannelChangedError,
     ConcurrencyError,
@@ -16,6 +23,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.model import utc_iso
 from chalicelib.domain.phone import check_numbers
+from chalicelib.domain.sessions import check_expire_hours, check_routing_target
 from chalicelib.services.deps import Deps
 from chalicelib.services.providers import rules_of, webhook_url
 from chalicelib.services.webhooks import forget_channel
@@ -69,6 +77,12 @@ def _check_config(rules: ProviderRules, config: Mapping[str, Any] | None, sender
         )
 
 
+def _session_settings(target: Any, hours: Any) -> tuple[dict[str, str] | None, int | None]:
+    """A channel's session settings as given (None: not given), or 422 naming the one that is not valid."""
+    checked = check_routing_target(target, "default_routing_target") if target is not None else None
+    return checked, check_expire_hours(hours) if hours is not None else None
+
+
 def _config_view(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """A channel's provider_config as answered (plain JSON values)."""
     if not config:
@@ -86,6 +100,8 @@ def view(deps: Deps, channel: Channel) -> dict[str, Any]:
         "provider": channel.provider,
         "senders": list(channel.senders),
         "mps": channel.mps,
+        "default_routing_target": dict(channel.default_routing_target) if channel.default_routing_target else None,
+        "session_expire_hours": channel.session_expire_hours,
         "webhooks": {
             "status_callback_url": webhook_url(deps, channel, "status"),
             "inbound_url": webhook_url(deps, channel, "inbound"),
@@ -108,6 +124,7 @@ def create_channel(
     _check_mps(command.mps)
     creds = _check_credentials(rules, command.credentials)
     _check_config(rules, command.provider_config, senders)
+    target, hours = _session_settings(command.default_routing_target, command.session_expire_hours)
     now = utc_iso(deps.clock.utcnow()) or ""
     channel_id = channel_id or deps.ids.new("ch")
     deps.secrets.put(tenant_id, channel_id, creds)
@@ -121,6 +138,8 @@ def create_channel(
         mps=float(command.mps) if command.mps is not None else rules.limits.default_mps,
         created_at=now,
         provider_config=dict(command.provider_config) if command.provider_config else None,
+        default_routing_target=target,
+        session_expire_hours=hours if hours is not None else DEFAULT_EXPIRE_HOURS,
     )
     try:
         deps.channels.create(channel)
@@ -152,6 +171,7 @@ def update_channel(deps: Deps, tenant_id: str, channel_id: str, command: PatchCh
     senders = _check_senders(command.senders) if command.senders is not None else None
     _check_mps(command.mps)
     creds = _check_credentials(rules, command.credentials) if command.credentials is not None else None
+    target, hours = _session_settings(command.default_routing_target, command.session_expire_hours)
     config = dict(command.provider_config) if command.provider_config is not None else None
     if config is not None or senders is not None:
         _check_config(rules, config if config is not None else channel.provider_config, senders or channel.senders)
@@ -159,7 +179,15 @@ def update_channel(deps: Deps, tenant_id: str, channel_id: str, command: PatchCh
         deps.secrets.put(tenant_id, channel_id, creds)
     forget_channel(channel_id)
     mps = float(command.mps) if command.mps is not None else None
-    changes = ChannelChanges(name=command.name, senders=senders, mps=mps, provider_config=config)
+    changes = ChannelChanges(
+        name=command.name,
+        senders=senders,
+        mps=mps,
+        provider_config=config,
+        default_routing_target=target,
+        clear_default_routing_target=command.clear_default_routing_target,
+        session_expire_hours=hours,
+    )
     return view(deps, deps.channels.update(tenant_id, channel_id, changes, utc_iso(deps.clock.utcnow()) or ""))
 
 

@@ -158,6 +158,16 @@ def _campaign_refs(body: dict[str, Any]) -> None:
         content.update(template_id=template["template_id"], variables={}, header_upload_id=None)
 
 
+def _mode_with_target(body: dict[str, Any]) -> None:
+    """A draft edit names its send mode with a routing target: the draft's stored mode may be the other one (a direct
+    draft given only a target, or a session draft switched to direct with one, is a rightful 422
+    invalid_routing_target the document cannot tell from the request)."""
+    if body.get("send_mode") == "session" or isinstance(body.get("routing_target"), dict):
+        body["send_mode"] = "session"
+        if not isinstance(body.get("routing_target"), dict):
+            body["routing_target"] = {"type": "queue", "id": "1001"}
+
+
 def _schedule(body: dict[str, Any]) -> None:
     when = body.get("send_time")
     if isinstance(when, dict) and when.get("type") == "scheduled":
@@ -191,12 +201,20 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     number = (case.path_parameters or {}).get("number")
     if path == "/v1/opt-outs/{number}" and not (isinstance(number, str) and _valid(number)):
         case.path_parameters["number"] = "+41791234599"  # drawn from the pattern alone: not in a numbering plan
+    if body is not None and path == "/v1/campaigns/{campaign_id}" and method == "PATCH":
+        _mode_with_target(body)
+    if body is not None and path == "/v1/tenant" and method == "PATCH" and isinstance(body.get("event_url"), str):
+        # The document cannot say "a public DNS name" (labels, no bare IP, no port 0): a URL drawn from its pattern
+        # alone is a rightful 422 invalid_event_url. A positive case sets one EventBridge can call.
+        body["event_url"] = "https://pbx.example.com/events"
     if case.headers and "Idempotency-Key" in case.headers:
         case.headers["Idempotency-Key"] = uuid.uuid4().hex
     query = case.query or {}
     listing_of = (case.path_parameters or {}).get("channel_id")
     if path == "/v1/channels/{channel_id}/templates" and listing_of != TEMPLATE_CHANNEL:
         query.pop("cursor", None)  # a cursor is one channel's: only the sandbox's listing has a real one to use
+    if path.startswith("/v1/sessions") and path not in CONTEXT["cursors"]:
+        query.pop("cursor", None)  # a session listing's cursor is one of its own pages: the fuzzer has none to use
     if isinstance(query.get("cursor"), str) and path in CONTEXT["cursors"]:
         query["cursor"] = CONTEXT["cursors"][path]
     if path == "/v1/uploads" and case.media_type == "text/csv" and not query.get("filename"):

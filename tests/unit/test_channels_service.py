@@ -37,6 +37,9 @@ def test_a_channel_is_answered_with_its_webhooks_and_never_its_credentials() -> 
         "provider": "twilio",
         "senders": ["+15005550006"],
         "mps": 1.0,
+        # Session settings (issue 11): none given, so no default target and the contract's 24 hours.
+        "default_routing_target": None,
+        "session_expire_hours": 24,
         "webhooks": {
             "status_callback_url": f"{PUBLIC_BASE}/webhooks/twilio/{cid}/status",
             "inbound_url": f"{PUBLIC_BASE}/webhooks/twilio/{cid}/inbound",

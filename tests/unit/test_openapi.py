@@ -136,8 +136,9 @@ def test_extensions_to_the_contract_are_marked(doc: dict[str, Any]) -> None:
     assert s["ChannelIn"]["properties"]["mps"]["x-extension"] is True
     assert "1 for `twilio`" in s["ChannelIn"]["properties"]["mps"]["description"]
     assert s["CampaignStatus"]["x-extension"] is True
-    assert s["CampaignIn"]["properties"]["send_mode"]["x-extension"] is True
-    assert "unsupported_send_mode" in s["CampaignIn"]["properties"]["send_mode"]["description"]
+    # Sessions are the contract's own now (issue 11): `send_mode` `session` is offered, with its routing target.
+    assert "x-extension" not in s["CampaignIn"]["properties"]["send_mode"]
+    assert "invalid_routing_target" in s["CampaignIn"]["properties"]["routing_target"]["description"]
     # MMS, CSV uploads and phonebook audiences are the contract's own now; templates are refused (x-extension).
     assert s["TemplateContent"]["x-extension"] is True and "x-extension" not in s["FileContent"]
     assert "x-extension" not in s["Recipients"]["properties"]["upload_id"]

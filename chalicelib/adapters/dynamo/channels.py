@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.adapters.dynamo.table import CHANNEL_PTR_SK, ConditionFailed, Table, tenant_pk
-from chalicelib.domain.channels import Channel, ChannelChanges
+from chalicelib.domain.channels import DEFAULT_EXPIRE_HOURS, Channel, ChannelChanges
 from chalicelib.domain.errors import (
     ChannelChangedError,
     ChannelIdTakenError,
@@ -53,6 +53,12 @@ def channel_from_item(item: Mapping[str, Any]) -> Channel:
         updated_at=str(item["updated_at"]) if item.get("updated_at") else None,
         use_seq=int(item.get("use_seq", 0)),
         provider_config=dict(item["provider_config"]) if item.get("provider_config") else None,
+        default_routing_target=(
+            {k: str(v) for k, v in item["default_routing_target"].items()}
+            if item.get("default_routing_target")
+            else None
+        ),
+        session_expire_hours=int(item.get("session_expire_hours") or DEFAULT_EXPIRE_HOURS),
     )
 
 
@@ -72,6 +78,8 @@ def channel_item(channel: Channel) -> dict[str, Any]:
         "created_at": channel.created_at,
         "updated_at": channel.updated_at,
         **({"provider_config": dict(channel.provider_config)} if channel.provider_config else {}),
+        **({"default_routing_target": dict(channel.default_routing_target)} if channel.default_routing_target else {}),
+        "session_expire_hours": channel.session_expire_hours,
     }
 
 
@@ -119,14 +127,15 @@ class ChannelRepository:
         """Apply changes to an existing channel; the channel as it is now. ChannelNotFoundError when there is none."""
         fields = changes.fields()
         names = {f"#f{i}": k for i, k in enumerate(fields)}
-        values: dict[str, Any] = {f":v{i}": v for i, v in enumerate(fields.values())}
+        values: dict[str, Any] = {f":v{i}": v for i, v in enumerate(fields.values()) if v is not None}
         values[":now"] = now
-        sets = [f"#f{i} = :v{i}" for i in range(len(fields))] + ["updated_at = :now"]
+        sets = [f"#f{i} = :v{i}" for i, v in enumerate(fields.values()) if v is not None] + ["updated_at = :now"]
+        removes = [f"#f{i}" for i, v in enumerate(fields.values()) if v is None]  # a setting given as null
         try:
             # Closes: a change racing the channel's delete (an update must not create a channel without a pointer).
             new = self.table.update(
                 {"pk": tenant_pk(tenant_id), "sk": channel_sk(channel_id)},
-                "SET " + ", ".join(sets),
+                "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
                 CHANNEL_EXISTS,
                 values,
                 names,
