@@ -85,9 +85,7 @@ def test_replaying_an_unknown_message_or_with_another_method_is_refused(sim: Twi
     unknown = requests.post(f"{sim.url}/sim/inbound/SMnope/replay", timeout=WAIT)
     assert unknown.status_code == 404 and "error" in unknown.json()
     assert requests.get(f"{sim.url}/sim/inbound/SMnope/replay", timeout=WAIT).status_code == 405
-    empty_id = requests.post(
-        f"{sim.url}/sim/inbound", json={"from": USER, "to": SENDER, "message_id": 5}, timeout=WAIT
-    )
+    empty_id = requests.post(f"{sim.url}/sim/inbound", json={"from": USER, "to": SENDER, "message_id": 5}, timeout=WAIT)
     assert empty_id.status_code == 400
 
 
