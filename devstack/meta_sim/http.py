@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 from devstack.meta_sim.model import MetaModel
 from devstack.meta_sim.rules import GRAPH_PATH, GraphError
@@ -20,8 +21,14 @@ from devstack.meta_sim.webhooks import work
 logger = logging.getLogger(__name__)
 
 TEMPLATE_STATUS_PATH = re.compile(r"^/sim/templates/([^/]+)/status$")
-# The Twilio side serves the same path for its own messages' ids.
-REPLAY_PATH = re.compile(r"^/sim/inbound/([^/]+)/replay$")
+# The Twilio side serves the same path for its own messages' ids. A wamid may hold '/' and '+' (it is base64): give
+# it percent-encoded (or as it is: everything between /sim/inbound/ and /replay is the id).
+REPLAY_PATH = re.compile(r"^/sim/inbound/(.+)/replay$")
+
+
+def replay_id(match: re.Match[str]) -> str:
+    """The message id of a replay path, percent-decoded."""
+    return unquote(match.group(1))
 
 
 class TwilioSide(Protocol):
@@ -128,9 +135,9 @@ class MetaSimulator(MetaModel):
                     200, self.inbound(_string(body, "from"), body["to"], text, context, button, body.get("message_id"))
                 )
             elif replay_path and method == "POST":
-                if not self.knows_inbound(replay_path.group(1)):
+                if not self.knows_inbound(replay_id(replay_path)):
                     return False  # not a message of Meta's: perhaps Twilio's
-                handler._json(200, self.replay_inbound(replay_path.group(1)))
+                handler._json(200, self.replay_inbound(replay_id(replay_path)))
             elif path == "/sim/meta/user_preferences" and method == "POST":
                 body = _object(raw)
                 handler._json(

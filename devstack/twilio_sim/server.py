@@ -19,7 +19,7 @@ from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from devstack.meta_sim import MetaSimulator
-from devstack.meta_sim.http import REPLAY_PATH
+from devstack.meta_sim.http import REPLAY_PATH, replay_id
 from devstack.twilio_sim.callbacks import post_inbound, replay_inbound, work
 from devstack.twilio_sim.model import TwilioModel
 from devstack.twilio_sim.rules import RESET, TwilioApiError, UnknownNumberError, twilio_error
@@ -307,7 +307,7 @@ class _Handler(BaseHTTPRequestHandler):
         replay = REPLAY_PATH.match(path)
         if replay and method == "POST":
             try:
-                self._json(*sim.replay_inbound(replay.group(1)))
+                self._json(*sim.replay_inbound(replay_id(replay)))
             except LookupError as exc:
                 raise _BadRequest(404, str(exc)) from None
             return

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -442,7 +443,7 @@ def test_the_session_and_reply_flow_on_the_cloud_api_with_a_quoted_reply(pbx: Pb
     assert (log[-1]["direction"], log[-1]["text"]) == ("inbound", "Yes, that one"), log
     # WHEN Meta posts that webhook again (same wamid) THEN still one reply, one message in the log
     replay_of = [m for m in log if m["direction"] == "inbound"][-1]["provider_message_id"]
-    assert requests.post(f"{stack.sim}/sim/inbound/{replay_of}/replay", timeout=30).status_code == 200
+    assert requests.post(f"{stack.sim}/sim/inbound/{quote(replay_of, safe='')}/replay", timeout=30).status_code == 200
     assert wait_for(lambda: _meta_stats(stack)["webhooks_pending"] == 0, timeout=30), _meta_stats(stack)
     assert _get(stack, f"/v1/campaigns/{first_id}")["responded"] == 1
     inbound = [m["text"] for m in _messages(stack, sessions[ada]["id"]) if m["direction"] == "inbound"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -94,7 +95,7 @@ def test_a_replayed_meta_message_is_one_kept_message(env: Env, api: Api, base: s
     assert first.status_code == 200, first.text
     wamid = first.json()["message_id"]
     assert env.sim.meta.wait_for_webhooks(timeout=10)
-    replay = requests.post(f"{env.sim.url}/sim/inbound/{wamid}/replay", timeout=10)
+    replay = requests.post(f"{env.sim.url}/sim/inbound/{quote(wamid, safe='')}/replay", timeout=10)
     assert replay.status_code == 200, replay.text
     assert env.sim.meta.wait_for_webhooks(timeout=10)
     # THEN both posts were answered 200 (none failed, none is retried) and the message is kept once, with its context

@@ -7,6 +7,7 @@ exactly (same id, same body, signed again) on Twilio and on Meta, an inbound und
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -94,7 +95,7 @@ def test_a_reset_forgets_the_inbound_messages(sim: TwilioSimulator) -> None:
     sid = requests.post(f"{sim.url}/sim/inbound", json={"from": USER, "to": SENDER}, timeout=WAIT).json()
     wamid = requests.post(f"{sim.url}/sim/inbound", json={"from": USER, "to": sandbox.SENDER}, timeout=WAIT).json()
     assert requests.post(f"{sim.url}/sim/reset", json={}, timeout=WAIT).status_code == 200
-    for message_id in (sid["message_sid"], wamid["message_id"]):
+    for message_id in (sid["message_sid"], quote(wamid["message_id"], safe="")):
         assert requests.post(f"{sim.url}/sim/inbound/{message_id}/replay", timeout=WAIT).status_code == 404
 
 
@@ -109,7 +110,7 @@ def test_a_meta_inbound_is_replayed_exactly_and_signed_again(sim: TwilioSimulato
     wamid = first.json()["message_id"]
     [original] = meta_receiver.wait(1)
     # WHEN it is replayed
-    replay = requests.post(f"{sim.url}/sim/inbound/{wamid}/replay", timeout=WAIT)
+    replay = requests.post(f"{sim.url}/sim/inbound/{quote(wamid, safe='')}/replay", timeout=WAIT)
     # THEN the very same body is posted again (same wamid, same context.id), signed with the app secret
     assert replay.status_code == 200 and replay.json()["replayed"] is True, replay.text
     _, again = meta_receiver.wait(2)
@@ -117,6 +118,20 @@ def test_a_meta_inbound_is_replayed_exactly_and_signed_again(sim: TwilioSimulato
     message = again.value()["messages"][0]
     assert (message["id"], message["context"]["id"], message["text"]) == (wamid, "wamid.OURS", {"body": "Yes"})
     assert requests.get(f"{sim.url}/sim/stats", timeout=WAIT).json()["whatsapp_cloud"]["inbound_replays"] == 1
+
+
+def test_a_wamid_with_slashes_is_replayed_given_encoded_or_as_it_is(
+    sim: TwilioSimulator, meta_receiver: JsonReceiver
+) -> None:
+    # GIVEN a user's message whose wamid holds '/' and '+' (base64, as Meta's wamids are)
+    wamid = "wamid.HBg/LM+TU1=="
+    body = {"from": USER, "to": sandbox.SENDER, "body": "hi", "message_id": wamid}
+    assert requests.post(f"{sim.url}/sim/inbound", json=body, timeout=WAIT).status_code == 200
+    # WHEN it is replayed with its id percent-encoded, and as it is THEN both replay it
+    for given in (quote(wamid, safe=""), wamid):
+        answer = requests.post(f"{sim.url}/sim/inbound/{given}/replay", timeout=WAIT)
+        assert answer.status_code == 200 and answer.json()["message_id"] == wamid, answer.text
+    assert [h.value()["messages"][0]["id"] for h in meta_receiver.wait(3)] == [wamid] * 3
 
 
 def test_a_meta_inbound_can_be_given_its_wamid(sim: TwilioSimulator, meta_receiver: JsonReceiver) -> None:
