@@ -46,7 +46,10 @@ class Event:
 
     @property
     def detail_type(self) -> str | None:
-        return self.json.get("detail-type")
+        """The contract names the bus event's detail-type and detail, not the delivered body's keys: the whole
+        EventBridge event (`detail-type`) or a document of its own (`type`) both say it."""
+        body = self.json
+        return body.get("detail-type") or body.get("type")
 
     @property
     def detail(self) -> dict[str, Any]:
