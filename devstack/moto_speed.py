@@ -5,7 +5,10 @@ Transactions:
 moto 5 backs up every table a transaction names with `copy.deepcopy(table)` before applying it, so each
 TransactWriteItems costs time linear in the table's size; a 1,000-recipient campaign makes thousands of them.
 This patch keeps moto's own transaction code and semantics but backs up only the items the transaction touches,
-restoring them when it is cancelled, under one lock so concurrent transactions do not interleave. It changes
+restoring them when it is cancelled, under one lock so concurrent transactions do not interleave. A cancelled
+transaction also leaves no record on the table's stream (DynamoDB writes none: moto's table copy kept its stream as
+it was; restoring items one by one would add an INSERT or MODIFY of what was applied and the undoing one), and the
+stream is read under the same lock, so no reader sees the records of a transaction before it is cancelled. It changes
 nothing about what the service sees; it is applied only where moto runs (tests and the local stack).
 """
 
@@ -28,6 +31,7 @@ PATCHED_SOURCES = {
         "81db2cb7d94e39c90b3a2077e1f4bb41a449c558ef9b1b1e2910fdaa39978ad4"
     ),
     "moto.dynamodb.models.table.Table.query": "002b4d00be6df07cf37f6cbe0132e5eb89455ae12a8e79b23db3fb492450f21e",
+    "moto.dynamodb.models.table.StreamShard.get": "fa7e9a0d7b438c2fbd4bcc8a04fecc79f70862760d1f176d3bc86775967e2d7e",
     "moto.sqs.models.Queue.wait_for_messages": "58432562ccf2e13ed8841c825dd2614b6e57b71733d1ce9ba6926d38530ba1f1",
     "moto.sqs.models.Queue.delete_message": "fa6fd5b9bd2cafb4aaacd79da7fc656e513e1513197c2939ff002f9ebfd4be46",
 }
@@ -45,10 +49,11 @@ _originals: dict[str, Any] = {}
 def _targets() -> dict[str, Any]:
     """moto's functions the patches replace, as moto defines them (also after apply())."""
     import moto.dynamodb.models as models
-    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.models.table import StreamShard, Table
     from moto.sqs.models import Queue
 
     current = {
+        "moto.dynamodb.models.table.StreamShard.get": StreamShard.get,
         "moto.dynamodb.models.DynamoDBBackend.transact_write_items": models.DynamoDBBackend.transact_write_items,
         "moto.dynamodb.models.table.Table.query": Table.query,
         "moto.sqs.models.Queue.wait_for_messages": Queue.wait_for_messages,
@@ -85,7 +90,7 @@ def apply() -> None:
     if _applied:
         return
     import moto.dynamodb.models as models
-    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.models.table import StreamShard, Table
 
     _originals.update(_targets())
     original = models.DynamoDBBackend.transact_write_items
@@ -100,12 +105,15 @@ def apply() -> None:
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         with _lock:
             backups: list[tuple[str, dict[str, Any], Any]] = []
+            streams: dict[int, tuple[Any, int]] = {}  # each stream a touched table has, and its records before
             for entry in transact_items:
                 op_type, op = next(iter(entry.items()))
                 table_name = op.get("TableName")
                 table = self.tables.get(table_name)
                 if table is None:
                     continue
+                if table.stream_shard is not None:
+                    streams.setdefault(id(table.stream_shard), (table.stream_shard, len(table.stream_shard.items)))
                 try:
                     if op_type == "Put":
                         key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
@@ -127,11 +135,21 @@ def apply() -> None:
                             self.delete_item(table_name, key)
                     else:
                         self.put_item(table_name, item.to_json()["Attributes"])
+                for shard, length in streams.values():
+                    del shard.items[length:]  # what was applied and undone: DynamoDB streams none of it
                 raise
             finally:
                 _local.active = False
 
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+    original_get = StreamShard.get
+
+    def stream_get(self: Any, start: int, quantity: int) -> list[dict[str, Any]]:
+        with _lock:  # never in the middle of a transaction that may yet be cancelled
+            return original_get(self, start, quantity)
+
+    StreamShard.get = stream_get  # type: ignore[method-assign]
 
     # Queries: moto 5 answers a base-table Query by sorting *every item of the table* and then walking the whole
     # partition, so with a 100,000-recipient campaign each Query costs about a second. The patch hands moto's own

@@ -129,6 +129,7 @@ class WhatsAppReceived(Answer):
     statuses: int = Field(ge=0)
     messages: int = Field(ge=0)
     template_updates: int = Field(ge=0)
+    preferences: int = Field(ge=0, description="Users' marketing stop/resume changes (`user_preferences`).")
 
 
 class WhatsAppReceipt(Answer):

@@ -46,6 +46,17 @@ class InboundMessage:
     button_payload: str | None = None  # the payload of the quick-reply button pressed (WhatsApp), if one was
 
 
+@dataclass(frozen=True)
+class PreferenceUpdate:
+    """A contact's changed preference for a kind of message from a business (Meta's `user_preferences`)."""
+
+    number: str  # the contact, E.164
+    stop: bool  # True: they stopped these messages; False: they resumed them
+    category: str = "marketing_messages"  # what kind of messages (Meta has only marketing_messages so far)
+    sender: str | None = None  # our business number it concerns, E.164, when the provider says
+    at: datetime | None = None  # when the provider says it happened (UTC)
+
+
 # What of an inbound message is kept: a provider's fields are bounded here, so no message (however large a signed
 # webhook makes it) exceeds what the table can store (keys of at most 1,024 bytes, items of at most 400 KB).
 MAX_KEPT_ID_CHARS = 200

@@ -1,10 +1,11 @@
 """Meta's WhatsApp Cloud API webhook: one URL per channel for the verification handshake (GET) and for every signed
-POST (a batch of statuses, messages and template status updates in one JSON body, retried whole by Meta until it is
-answered 200).
+POST (a batch of statuses, messages, template status updates and users' marketing preferences in one JSON body,
+retried whole by Meta until it is answered 200).
 
 Each item is recorded on its own, idempotently (forward-only status moves, inbound kept once by message id, template
-states set), so one that fails does not lose the others, and Meta's retry of the whole POST records only what is
-missing. A template that becomes paused or disabled stops the campaigns sending it.
+states set, a preference put on or taken off the opt-out list), so one that fails does not lose the others, and
+Meta's retry of the whole POST records only what is missing. A template that becomes paused or disabled stops the
+campaigns sending it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from chalicelib.adapters.providers.base import WebhookRequest
 from chalicelib.domain.errors import ConcurrencyError, InvalidSignatureError
 from chalicelib.domain.model import CampaignStatus, utc_iso
 from chalicelib.domain.templates import STOPPING_STATUSES, TemplateUpdate, stop_code
-from chalicelib.services import lifecycle
+from chalicelib.services import lifecycle, optouts
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
 from chalicelib.services.providers import rules_of
@@ -42,7 +43,7 @@ def whatsapp_handshake(deps: Deps, channel_id: str, query: Mapping[str, str]) ->
 def record_whatsapp(
     deps: Deps, channel_id: str, query: Mapping[str, str], body: bytes, signature: str | None
 ) -> dict[str, int]:
-    """Record one signed Meta webhook: every status, inbound message and template status update in it.
+    """Record one signed Meta webhook: every status, inbound message, template status update and preference in it.
 
     A body that is not Meta's shape (once signed) records nothing and is answered like any other, so Meta does not
     send it again. When recording some item fails (storage unavailable), the others are recorded all the same and
@@ -52,7 +53,7 @@ def record_whatsapp(
     if channel is None or rules_of(deps, channel).webhook_path(channel_id, "status") != PATH_PREFIX + channel_id:
         raise InvalidSignatureError("the request is not signed by this channel's provider")
     tenant_id, rules, request = verified(deps, channel_id, "status", query, body, signature)
-    counts = {"statuses": 0, "messages": 0, "template_updates": 0}
+    counts = {"statuses": 0, "messages": 0, "template_updates": 0, "preferences": 0}
     failed = 0
 
     def each(kind: str, items: Sequence[T], record: Callable[[T], None]) -> None:
@@ -81,6 +82,12 @@ def record_whatsapp(
         "template_updates",
         _parsed(rules.parse_template_updates, request, channel_id),
         lambda update: _template_update(deps, tenant_id, channel_id, update, now),
+    )
+    each(
+        "preferences",
+        _parsed(rules.parse_preferences, request, channel_id),
+        # A marketing stop puts the number on the tenant's opt-out list, a resume takes it off (lane B's rules).
+        lambda update: optouts.preference(deps, tenant_id, channel_id, update.number, update.stop),
     )
     if failed:
         raise ConcurrencyError(

@@ -1,6 +1,7 @@
 """The simulated Graph API over HTTP, mounted in the provider simulator: `/graph/...` paths, and the `/sim/` control
-endpoints that concern Meta (WABAs, template states, inbound to a business number; messages and stats answer for
-both; `/sim/config` and `/sim/reset` reach Meta through the provider simulator's configure and reset)."""
+endpoints that concern Meta (WABAs, template states, inbound to a business number and its exact replay
+`/sim/inbound/{wamid}/replay`, a user's marketing stop/resume `/sim/meta/user_preferences`; messages and stats answer
+for both; `/sim/config` and `/sim/reset` reach Meta through the provider simulator's configure and reset)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 from devstack.meta_sim.model import MetaModel
 from devstack.meta_sim.rules import GRAPH_PATH, GraphError
@@ -19,6 +21,14 @@ from devstack.meta_sim.webhooks import work
 logger = logging.getLogger(__name__)
 
 TEMPLATE_STATUS_PATH = re.compile(r"^/sim/templates/([^/]+)/status$")
+# The Twilio side serves the same path for its own messages' ids. A wamid may hold '/' and '+' (it is base64): give
+# it percent-encoded (or as it is: everything between /sim/inbound/ and /replay is the id).
+REPLAY_PATH = re.compile(r"^/sim/inbound/(.+)/replay$")
+
+
+def replay_id(match: re.Match[str]) -> str:
+    """The message id of a replay path, percent-decoded."""
+    return unquote(match.group(1))
 
 
 class TwilioSide(Protocol):
@@ -85,6 +95,7 @@ class MetaSimulator(MetaModel):
             return False
         path = path.rstrip("/")
         status_path = TEMPLATE_STATUS_PATH.match(path)
+        replay_path = REPLAY_PATH.match(path)
         try:
             if path == "/sim/meta/wabas" and method == "POST":
                 body = _object(raw)
@@ -119,8 +130,18 @@ class MetaSimulator(MetaModel):
                     and not isinstance(button, str)
                 ):
                     raise ValueError("'context_message_id' and 'button_payload' must be strings")
+                text = str(body.get("body") or "")
                 handler._json(
-                    200, self.inbound(_string(body, "from"), body["to"], str(body.get("body") or ""), context, button)
+                    200, self.inbound(_string(body, "from"), body["to"], text, context, button, body.get("message_id"))
+                )
+            elif replay_path and method == "POST":
+                if not self.knows_inbound(replay_id(replay_path)):
+                    return False  # not a message of Meta's: perhaps Twilio's
+                handler._json(200, self.replay_inbound(replay_id(replay_path)))
+            elif path == "/sim/meta/user_preferences" and method == "POST":
+                body = _object(raw)
+                handler._json(
+                    200, self.user_preference(_string(body, "from"), _string(body, "to"), _string(body, "value"))
                 )
             elif path == "/sim/messages" and method == "GET":
                 handler._json(200, {"items": twilio.messages() + self.messages()})

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from devstack.due_jobs import DueJobs
+from devstack.meta_sim.payloads import PREFERENCE_DETAILS, message_value, preference_value, status_value
 from devstack.meta_sim.records import CONFIG_PARSERS, Config, Job, PhoneNumber, SentMessage, Waba, number_opt
 from devstack.meta_sim.rules import (
     DEFAULT_MPS,
@@ -55,6 +56,7 @@ class MetaModel(DueJobs[Job]):
         self._by_id: dict[str, SentMessage] = {}
         self._last_to: dict[tuple[str, str], float] = {}  # (phone number id, user) -> last accepted send
         self._last_inbound: dict[tuple[str, str], float] = {}  # (phone number id, user) -> last inbound (24 h window)
+        self._inbound: dict[str, tuple[str, dict[str, Any]]] = {}  # wamid -> (WABA, the webhook posted): replays
         self._config = Config(graph_webhook_delay_ms=self._default_delay_ms)
         self._stats = self._fresh_stats()
         self._generation = 0
@@ -76,6 +78,8 @@ class MetaModel(DueJobs[Job]):
             "webhooks_posted": 0,
             "webhooks_failed": 0,
             "inbound": 0,
+            "inbound_replays": 0,
+            "user_preferences": 0,
             "template_updates": 0,
             "first_accepted_at": None,
             "last_accepted_at": None,
@@ -157,6 +161,7 @@ class MetaModel(DueJobs[Job]):
             self._jobs.clear()
             self._last_to.clear()
             self._last_inbound.clear()
+            self._inbound.clear()
             self._config = Config(graph_webhook_delay_ms=self._default_delay_ms)
             self._stats = self._fresh_stats()
             for number in self._numbers.values():
@@ -394,35 +399,76 @@ class MetaModel(DueJobs[Job]):
         return changed
 
     def inbound(
-        self, from_number: str, to_number: str, body: str, context_id: str | None, button: str | None
+        self,
+        from_number: str,
+        to_number: str,
+        body: str,
+        context_id: str | None,
+        button: str | None,
+        message_id: str | None = None,
     ) -> dict[str, Any]:
-        """Schedule a messages webhook for a user's message to a business number; its wamid and where it goes."""
-        user = from_number.lstrip("+")
-        if not DIGITS.fullmatch(user):
-            raise ValueError("'from' must be an E.164 number")
+        """Schedule a messages webhook for a user's message to a business number (under `message_id` when given,
+        else a new wamid); its wamid and where it goes. Each is kept, so that it can be replayed exactly."""
+        user = self._user(from_number)
+        if message_id is not None and (not isinstance(message_id, str) or not message_id):
+            raise ValueError("'message_id' must be a non-empty string")
         with self._lock:
-            number = next((n for n in self._numbers.values() if n.display == to_number.lstrip("+")), None)
-            if number is None:
-                raise LookupError(f"no business number {to_number}")
-            waba = self._wabas[number.waba_id]
-            wamid = new_wamid()
-            message: dict[str, Any] = {"from": user, "id": wamid, "timestamp": str(int(self.wall_clock()))}
-            if context_id:
-                message["context"] = {"from": number.display, "id": context_id}
-            if button is not None:
-                message.update(type="button", button={"payload": button, "text": body or button})
-            else:
-                message.update(type="text", text={"body": body})
-            value = {
-                "messaging_product": "whatsapp",
-                "metadata": {"display_phone_number": number.display, "phone_number_id": number.phone_number_id},
-                "contacts": [{"profile": {"name": "Sim User"}, "wa_id": user}],
-                "messages": [message],
-            }
+            number, waba = self._business(to_number)
+            wamid = message_id or new_wamid()
+            now = int(self.wall_clock())
+            value = message_value(number, user, wamid, body, context_id, button, now)
+            payload = self.envelope(waba.waba_id, value, "messages")
+            self._inbound[wamid] = (waba.waba_id, payload)
             self._last_inbound[(number.phone_number_id, user)] = self.wall_clock()
             self._stats["inbound"] += 1
-            self._schedule(waba.waba_id, 0.0, payload=self.envelope(waba.waba_id, value, "messages"))
+            self._schedule(waba.waba_id, 0.0, payload=payload)
             return {"message_id": wamid, "webhook_url": waba.webhook_url}
+
+    def knows_inbound(self, message_id: str) -> bool:
+        """Whether a user's message of this wamid was posted (and can be replayed)."""
+        with self._lock:
+            return message_id in self._inbound
+
+    def replay_inbound(self, message_id: str) -> dict[str, Any]:
+        """Post a user's message again exactly as it was first posted (same wamid and body, signed again), as Meta
+        does when its webhook was not answered 200; LookupError for one never posted."""
+        with self._lock:
+            kept = self._inbound.get(message_id)
+            if kept is None:
+                raise LookupError(f"no inbound message {message_id}")
+            waba_id, payload = kept
+            self._stats["inbound_replays"] += 1
+            self._schedule(waba_id, 0.0, payload=payload)
+            return {"message_id": message_id, "webhook_url": self._wabas[waba_id].webhook_url, "replayed": True}
+
+    def user_preference(self, from_number: str, to_number: str, value: str) -> dict[str, Any]:
+        """Schedule a user_preferences webhook: the user stopped (`stop`) or resumed (`resume`) marketing messages
+        from the business number."""
+        user = self._user(from_number)
+        if value not in PREFERENCE_DETAILS:
+            raise ValueError("'value' must be 'stop' or 'resume'")
+        with self._lock:
+            number, waba = self._business(to_number)
+            payload = self.envelope(
+                waba.waba_id, preference_value(number, user, value, int(self.wall_clock())), "user_preferences"
+            )
+            self._stats["user_preferences"] += 1
+            self._schedule(waba.waba_id, 0.0, payload=payload)
+            return {"wa_id": user, "value": value, "webhook_url": waba.webhook_url}
+
+    @staticmethod
+    def _user(from_number: str) -> str:
+        user = from_number.lstrip("+") if isinstance(from_number, str) else ""
+        if not DIGITS.fullmatch(user):
+            raise ValueError("'from' must be an E.164 number")
+        return user
+
+    def _business(self, to_number: str) -> tuple[PhoneNumber, Waba]:
+        """The business number (and its WABA) of an E.164 display number; LookupError for none (lock held)."""
+        number = next((n for n in self._numbers.values() if n.display == to_number.lstrip("+")), None)
+        if number is None:
+            raise LookupError(f"no business number {to_number}")
+        return number, self._wabas[number.waba_id]
 
     # ------------------------------------------------------------------ the webhook workers' side (webhooks.py)
 
@@ -493,51 +539,10 @@ class MetaModel(DueJobs[Job]):
             return (
                 url,
                 waba.app_secret,
-                self.envelope(waba.waba_id, self._status_value(message, number, status, code), "messages"),
+                self.envelope(
+                    waba.waba_id, status_value(message, number, status, code, int(self.wall_clock())), "messages"
+                ),
             )
-
-    def _status_value(self, message: SentMessage, number: PhoneNumber, status: str, code: int | None) -> dict[str, Any]:
-        now = int(self.wall_clock())
-        item: dict[str, Any] = {
-            "id": message.wamid,
-            "status": status,
-            "timestamp": str(now),
-            "recipient_id": message.to,
-        }
-        if message.opaque:
-            item["biz_opaque_callback_data"] = message.opaque
-        if code is not None:
-            title, details = OTHER_FAILURES.get(code, ("Failed", ""))
-            if message.to in TEST_NUMBER_FAILURES:
-                _, title, details = TEST_NUMBER_FAILURES[message.to]
-            item["errors"] = [
-                {
-                    "code": code,
-                    "title": title,
-                    "message": title,
-                    "error_data": {"details": details},
-                    "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/",
-                }
-            ]
-        else:
-            conversation: dict[str, Any] = {
-                "id": "c" + message.wamid[-24:],
-                "origin": {"type": message.category},
-            }
-            if status == "sent":
-                conversation["expiration_timestamp"] = str(now + 24 * 3600)
-            item["conversation"] = conversation
-            item["pricing"] = {
-                "billable": message.category != "service",
-                "pricing_model": "PMP",
-                "category": message.category,
-                "type": "regular",
-            }
-        return {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": number.display, "phone_number_id": number.phone_number_id},
-            "statuses": [item],
-        }
 
     def finish(self, job: Job, ok: bool, posted: bool) -> None:
         """After a post (or none): retry a failed one with backoff, else schedule the message's next status."""

@@ -109,8 +109,10 @@ def post_inbound(
     button_payload: str | None = None,
     button_text: str | None = None,
     replied_to: str | None = None,
+    message_sid: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    """Post a signed incoming-message webhook for ``to_number``; (HTTP status to answer, result JSON).
+    """Post a signed incoming-message webhook for ``to_number`` (its MessageSid ``message_sid`` when given, else a new
+    one); (HTTP status to answer, result JSON). It is kept, to be replayed by ``replay_inbound``.
 
     To a WhatsApp sender it is addressed ``whatsapp:+E164`` both ways and carries WhatsApp's fields: ``ProfileName``,
     ``WaId``, ``MessageType`` and, for a quick-reply button press, ``ButtonPayload`` (the button's id) and
@@ -125,10 +127,12 @@ def post_inbound(
     for name, extra in (("button_payload", button_payload), ("button_text", button_text), ("replied_to", replied_to)):
         if extra is not None and not isinstance(extra, str):
             raise ValueError(f"'{name}' must be a string")
+    if message_sid is not None and (not isinstance(message_sid, str) or not message_sid):
+        raise ValueError("'message_id' must be a non-empty string")
     url, token, account_sid, whatsapp = model.inbound_target(to_number)
     if not url or not token:
         return 409, {"error": f"number {to_number} has no inbound_url", "status": 409}
-    sid = new_sid("MM" if media_urls else "SM")
+    sid = message_sid or new_sid("MM" if media_urls else "SM")
     params = {
         "ToCountry": country_of(to_number),
         "ToState": "",
@@ -165,11 +169,30 @@ def post_inbound(
     for i, media_url in enumerate(media_urls):
         params[f"MediaContentType{i}"] = mimetypes.guess_type(urlsplit(media_url).path)[0] or "image/jpeg"
         params[f"MediaUrl{i}"] = media_url
-    model.count_inbound()
+    idempotency_token = uuid.uuid4().hex
+    model.count_inbound(to_number, params, idempotency_token)
+    return _post_inbound(url, params, token, idempotency_token, callback_timeout)
+
+
+def replay_inbound(model: TwilioModel, sid: str, callback_timeout: float) -> tuple[int, dict[str, Any]]:
+    """Post an incoming message again exactly as it was (same form and I-Twilio-Idempotency-Token, signed again), as
+    Twilio retries a webhook it got no answer to; LookupError for a sid never posted."""
+    to_number, params, idempotency_token = model.kept_inbound(sid)
+    url, token, _, _ = model.inbound_target(to_number)
+    if not url or not token:
+        return 409, {"error": f"number {to_number} has no inbound_url", "status": 409}
+    status, result = _post_inbound(url, params, token, idempotency_token, callback_timeout)
+    return status, {**result, "replayed": True}
+
+
+def _post_inbound(
+    url: str, params: dict[str, str], token: str, idempotency_token: str, callback_timeout: float
+) -> tuple[int, dict[str, Any]]:
+    sid = params["MessageSid"]
     try:
         with requests.Session() as session:
             session.trust_env = False
-            status = post_signed(session, url, params, token, uuid.uuid4().hex, callback_timeout)
+            status = post_signed(session, url, params, token, idempotency_token, callback_timeout)
     except requests.RequestException as exc:
         logger.warning("inbound webhook to %s failed: %s", url, exc)
         return 502, {"message_sid": sid, "status": None, "error": str(exc)}

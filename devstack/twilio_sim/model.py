@@ -70,6 +70,8 @@ class TwilioModel(DueJobs[Job]):
         self._by_sid: dict[str, Message] = {}
         self._contents: dict[str, Content] = {}  # Content API templates by sid
         self._pairs: dict[tuple[str, str], float] = {}  # (WhatsApp sender, user) -> when last sent to (the clock)
+        # MessageSid -> (the number it was sent to, its form, its idempotency token): incoming messages, to replay.
+        self._inbound: dict[str, tuple[str, dict[str, str], str]] = {}
         self._config = Config(callback_delay_ms=self._default_callback_delay_ms)
         self._stats = self._fresh_stats()
         self._generation = 0
@@ -169,6 +171,7 @@ class TwilioModel(DueJobs[Job]):
             self._config = Config(callback_delay_ms=self._default_callback_delay_ms)
             self._stats = self._fresh_stats()
             self._pairs.clear()
+            self._inbound.clear()
             for number in self._numbers.values():
                 number.window.clear()
             if all:
@@ -360,6 +363,7 @@ class TwilioModel(DueJobs[Job]):
             "callbacks_posted": 0,
             "callbacks_failed": 0,
             "inbound": 0,
+            "inbound_replays": 0,
         }
 
     def _account_of(self, authorization: str | None) -> str:
@@ -494,7 +498,18 @@ class TwilioModel(DueJobs[Job]):
                 raise UnknownNumberError(f"no number {to_number} is configured")
             return number.inbound_url, self._accounts.get(number.account_sid), number.account_sid, number.whatsapp
 
-    def count_inbound(self) -> None:
-        """Count one incoming message posted."""
+    def count_inbound(self, to_number: str, params: dict[str, str], idempotency_token: str) -> None:
+        """Count one incoming message posted, and keep it (by its MessageSid) so that it can be replayed."""
         with self._lock:
             self._stats["inbound"] += 1
+            self._inbound[params["MessageSid"]] = (to_number, dict(params), idempotency_token)
+
+    def kept_inbound(self, sid: str) -> tuple[str, dict[str, str], str]:
+        """An incoming message posted before: (the number it was sent to, its form, its idempotency token);
+        LookupError for a sid never posted."""
+        with self._lock:
+            kept = self._inbound.get(sid)
+            if kept is None:
+                raise LookupError(f"no inbound message {sid}")
+            self._stats["inbound_replays"] += 1
+            return kept[0], dict(kept[1]), kept[2]

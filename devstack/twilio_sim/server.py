@@ -19,7 +19,8 @@ from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from devstack.meta_sim import MetaSimulator
-from devstack.twilio_sim.callbacks import post_inbound, work
+from devstack.meta_sim.http import REPLAY_PATH, replay_id
+from devstack.twilio_sim.callbacks import post_inbound, replay_inbound, work
 from devstack.twilio_sim.model import TwilioModel
 from devstack.twilio_sim.rules import RESET, TwilioApiError, UnknownNumberError, twilio_error
 
@@ -151,10 +152,16 @@ class TwilioSimulator(TwilioModel):
         button_payload: str | None = None,
         button_text: str | None = None,
         replied_to: str | None = None,
+        message_sid: str | None = None,
     ) -> tuple[int, dict[str, Any]]:
-        """Post a signed incoming-message webhook for ``to_number``; (HTTP status to answer, result JSON)."""
-        extras = (button_payload, button_text, replied_to)
+        """Post a signed incoming-message webhook for ``to_number`` (under ``message_sid`` when given, else a new
+        sid); (HTTP status to answer, result JSON)."""
+        extras = (button_payload, button_text, replied_to, message_sid)
         return post_inbound(self, from_number, to_number, body, media_urls, self._callback_timeout, *extras)
+
+    def replay_inbound(self, sid: str) -> tuple[int, dict[str, Any]]:
+        """Post an incoming message posted before again, exactly (signed again); LookupError for an unknown sid."""
+        return replay_inbound(self, sid, self._callback_timeout)
 
 
 def _str(body: Mapping[str, Any], key: str, default: str | None = None) -> str:
@@ -297,8 +304,17 @@ class _Handler(BaseHTTPRequestHandler):
             "/sim/stats": ("GET",),
             "/sim/inbound": ("POST",),
         }
-        if path not in routes:
+        replay = REPLAY_PATH.match(path)
+        if replay and method == "POST":
+            try:
+                self._json(*sim.replay_inbound(replay_id(replay)))
+            except LookupError as exc:
+                raise _BadRequest(404, str(exc)) from None
+            return
+        if path not in routes and not replay:
             raise _BadRequest(404, f"unknown simulator endpoint {path}")
+        if replay:
+            raise _BadRequest(405, f"{method} is not allowed on {path}")
         if method not in routes[path]:
             raise _BadRequest(405, f"{method} is not allowed on {path}")
         if method == "GET":
@@ -357,6 +373,7 @@ class _Handler(BaseHTTPRequestHandler):
                     button_payload=body.get("button_payload"),
                     button_text=body.get("button_text"),
                     replied_to=body.get("replied_to"),
+                    message_sid=body.get("message_id"),
                 )
                 self._json(status, result)
         except UnknownNumberError as exc:

@@ -71,6 +71,51 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was(env: Env) -> None:
     assert items == [{"pk": {"S": "T#1"}, "sk": {"S": "A"}, "n": {"N": "1"}}]
 
 
+def _stream_records(table: str) -> list[dict[str, Any]]:
+    """Every record on the table's stream so far."""
+    arn = boto3.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    streams = boto3.client("dynamodbstreams")
+    [shard] = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")
+    return list(streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"])
+
+
+def test_a_cancelled_transaction_leaves_nothing_on_the_stream(env: Env) -> None:
+    # GIVEN the table's stream after one item was put
+    db, table = _table(env)
+    db.put_item(TableName=table, Item={"pk": {"S": "T#2"}, "sk": {"S": "A"}, "n": {"N": "1"}})
+    before = _stream_records(table)
+    # WHEN a transaction that puts an item and updates the first is cancelled by its last condition
+    with pytest.raises(ClientError):
+        db.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "T#2"}, "sk": {"S": "B"}}}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "T#2"}, "sk": {"S": "A"}},
+                        "UpdateExpression": "SET n = :two",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "T#2"}, "sk": {"S": "C"}},
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
+    # THEN the stream has no record of it (DynamoDB streams only what was written), and the next write streams as
+    # the next record
+    assert _stream_records(table) == before
+    db.put_item(TableName=table, Item={"pk": {"S": "T#2"}, "sk": {"S": "D"}})
+    after = _stream_records(table)
+    assert len(after) == len(before) + 1 and after[-1]["eventName"] == "INSERT"
+    assert after[-1]["dynamodb"]["Keys"]["sk"] == {"S": "D"}
+
+
 def test_queries_narrowed_by_the_sort_key_answer_as_dynamodb_does(env: Env) -> None:
     # GIVEN moto with the patch (a base-table query sees only its partition, narrowed by the sort-key condition)
     db, table = _table(env)

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from chalicelib.adapters.providers.base import ErrorInfo, Limits, Outcome, WebhookKind, WebhookRequest
-from chalicelib.domain.events import InboundMessage, StatusEvent
+from chalicelib.domain.events import InboundMessage, PreferenceUpdate, StatusEvent
 from chalicelib.domain.model import RecipientStatus
 from chalicelib.domain.templates import Template, TemplateUpdate
 
@@ -124,6 +124,15 @@ class FakeCloudRules:
             for v in _values(request, "message_template_status_update")
         ]
 
+    def parse_preferences(self, request: WebhookRequest) -> list[PreferenceUpdate]:
+        """user_preferences changes: marketing_messages stop or resume."""
+        return [
+            PreferenceUpdate(number="+" + p["wa_id"], stop=p["value"] == "stop")
+            for v in _values(request, "user_preferences")
+            for p in v.get("user_preferences", [])
+            if p.get("category") == "marketing_messages" and p.get("value") in ("stop", "resume")
+        ]
+
     def config_problems(self, config: Mapping[str, object] | None, senders: Sequence[str]) -> list[tuple[str, str]]:
         """waba_id and one phone number id per sender."""
         if not config:
@@ -208,6 +217,19 @@ def messages_change(*messages: dict[str, Any], sender_digits: str = "15550100001
     metadata = {"display_phone_number": sender_digits, "phone_number_id": "106540352242922"}
     value = {"messaging_product": "whatsapp", "metadata": metadata, "messages": list(messages)}
     return {"field": "messages", "value": value}
+
+
+def preferences_change(*wa_ids_values: tuple[str, str], sender_digits: str = "15550100001") -> dict[str, Any]:
+    """A `user_preferences` change: each (wa_id, "stop" | "resume") a user's marketing preference."""
+    metadata = {"display_phone_number": sender_digits, "phone_number_id": "106540352242922"}
+    items = [
+        {"wa_id": w, "detail": f"User requested to {v} marketing messages", "category": "marketing_messages",
+         "value": v, "timestamp": 1796112000}
+        for w, v in wa_ids_values
+    ]  # fmt: skip
+    contacts = [{"profile": {"name": "User"}, "wa_id": w} for w, _ in wa_ids_values]
+    value = {"messaging_product": "whatsapp", "metadata": metadata, "contacts": contacts, "user_preferences": items}
+    return {"field": "user_preferences", "value": value}
 
 
 def template_change(template_id: str, event: str, reason: str | None = None) -> dict[str, Any]:

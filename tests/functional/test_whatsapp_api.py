@@ -305,7 +305,9 @@ def test_a_signed_template_update_is_recorded_and_a_replay_changes_nothing_more(
     status, answer = post_meta(client, cid, batch)
     replay = post_meta(client, cid, batch)
     # THEN each is 200 with what it recorded, and the template is paused with Meta's word and reason
-    assert status == 200 and answer == {"received": {"statuses": 0, "messages": 0, "template_updates": 1}}
+    assert status == 200 and answer == {
+        "received": {"statuses": 0, "messages": 0, "template_updates": 1, "preferences": 0}
+    }
     assert replay[0] == 200
     paused = template(api, cid, "1002")
     assert (paused["status"], paused["provider_status"], paused["reason"]) == ("paused", "PAUSED", "LOW_QUALITY")
@@ -324,5 +326,7 @@ def test_a_signed_body_not_of_metas_shape_is_answered_200_and_changes_nothing(
     api.call("POST", f"/v1/channels/{cid}/templates/sync")
     status, answer = post_meta(client, cid, None, raw=raw)
     # THEN it is answered 200 (so Meta stops sending it) with nothing recorded
-    assert status == 200 and answer == {"received": {"statuses": 0, "messages": 0, "template_updates": 0}}
+    assert status == 200 and answer == {
+        "received": {"statuses": 0, "messages": 0, "template_updates": 0, "preferences": 0}
+    }
     assert all(t["status"] == "approved" for t in (template(api, cid, i) for i in ("1001", "1002", "1003")))

@@ -128,7 +128,7 @@ def test_one_signed_batch_moves_each_recipient_by_the_reference_meta_echoes() ->
     )
     received = post(w, batch)
     # THEN each moved as reported, and the campaign's figures count them once
-    assert received == {"statuses": 3, "messages": 0, "template_updates": 0}
+    assert received == {"statuses": 3, "messages": 0, "template_updates": 0, "preferences": 0}
     assert statuses_of(w, created["id"]) == {a: "delivered", b: "read", c: "failed"}
     page = campaigns.views.list_recipients(w.deps, TENANT, created["id"], "failed", 10, None)
     assert page["items"][0]["error"]["code"] == "131026"
@@ -205,7 +205,7 @@ def test_a_signed_body_not_of_metas_shape_records_nothing_and_is_answered(raw: b
     created, _ = sent_campaign(w)
     received = post(w, None, raw=raw)
     # THEN it is answered (no error: Meta would only send it again) and nothing changed
-    assert received == {"statuses": 0, "messages": 0, "template_updates": 0}
+    assert received == {"statuses": 0, "messages": 0, "template_updates": 0, "preferences": 0}
     assert set(statuses_of(w, created["id"]).values()) == {"sent"}
 
 

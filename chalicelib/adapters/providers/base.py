@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, Protocol
 
-from chalicelib.domain.events import InboundMessage, StatusEvent
+from chalicelib.domain.events import InboundMessage, PreferenceUpdate, StatusEvent
 from chalicelib.domain.templates import Template, TemplateMessage, TemplateUpdate
 
 __all__ = [
@@ -182,6 +182,11 @@ class ProviderRules(Protocol):
 
     def parse_template_updates(self, request: WebhookRequest) -> list[TemplateUpdate]:
         """The template state changes in a (verified) webhook; none for a provider that never sends them."""
+        ...
+
+    def parse_preferences(self, request: WebhookRequest) -> list[PreferenceUpdate]:
+        """The contacts' preference changes in a (verified) webhook (Meta's marketing stop/resume); none for a
+        provider that never sends them."""
         ...
 
     def config_problems(self, config: Mapping[str, object] | None, senders: Sequence[str]) -> list[tuple[str, str]]:

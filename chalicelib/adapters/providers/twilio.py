@@ -34,7 +34,7 @@ from chalicelib.adapters.providers.base import (
 from chalicelib.adapters.providers.exceptions import connect_failed, exception_chain
 from chalicelib.adapters.providers.twilio_http import RewritingTwilioHttpClient
 from chalicelib.domain.errors import InvalidRequestError
-from chalicelib.domain.events import InboundMessage, Media, StatusEvent
+from chalicelib.domain.events import InboundMessage, Media, PreferenceUpdate, StatusEvent
 from chalicelib.domain.model import RecipientStatus
 
 log = logging.getLogger(__name__)
@@ -306,6 +306,10 @@ class TwilioRules:
 
     def parse_template_updates(self, request: WebhookRequest) -> list[TemplateUpdate]:
         """None: Twilio reports template approvals only through the Content API (the next sync)."""
+        return []
+
+    def parse_preferences(self, request: WebhookRequest) -> list[PreferenceUpdate]:
+        """None: Twilio has no preference webhook (a contact's STOP reaches us as an inbound message, or as 21610)."""
         return []
 
     def config_problems(self, config: Mapping[str, object] | None, senders: Sequence[str]) -> list[tuple[str, str]]:

@@ -40,8 +40,9 @@ from chalicelib.adapters.providers.base import (
 )
 from chalicelib.domain import templates as tpl
 from chalicelib.domain.errors import InvalidRequestError
-from chalicelib.domain.events import InboundMessage, Media, StatusEvent
+from chalicelib.domain.events import InboundMessage, Media, PreferenceUpdate, StatusEvent
 from chalicelib.domain.model import RecipientStatus
+from chalicelib.domain.phone import E164_RE
 
 NAME = "whatsapp_cloud"
 TITLE = "WhatsApp"
@@ -433,6 +434,32 @@ def parse_template_updates(request: WebhookRequest) -> list[TemplateUpdate]:
     return updates
 
 
+# Meta's user_preferences values (the only category so far is marketing_messages): stop, or resume.
+PREFERENCE_VALUES = {"stop": True, "resume": False}
+
+
+def parse_preferences(request: WebhookRequest) -> list[PreferenceUpdate]:
+    """Every `user_preferences` item of a user_preferences webhook (a user stopped or resumed marketing messages);
+    items of another category or value, or without a wa_id, are left out."""
+    updates = []
+    for value in _values(request, "user_preferences"):
+        sender = _e164(_dict(value.get("metadata")).get("display_phone_number")) or None
+        for item in _list(value.get("user_preferences")):
+            if not isinstance(item, dict):
+                continue
+            category = (_text(item.get("category")) or "").lower()
+            stop = PREFERENCE_VALUES.get((_text(item.get("value")) or "").lower())
+            number = _e164(item.get("wa_id"))
+            if category != "marketing_messages" or stop is None or not E164_RE.fullmatch(number):
+                continue
+            updates.append(
+                PreferenceUpdate(
+                    number=number, stop=stop, category=category, sender=sender, at=_at(item.get("timestamp"))
+                )
+            )
+    return updates
+
+
 class WhatsAppCloudRules:
     """Meta's WhatsApp Cloud API, whatever the account (the port's ProviderRules)."""
 
@@ -463,6 +490,10 @@ class WhatsAppCloudRules:
     def parse_template_updates(self, request: WebhookRequest) -> list[TemplateUpdate]:
         """The template state changes of a message_template_status_update webhook."""
         return parse_template_updates(request)
+
+    def parse_preferences(self, request: WebhookRequest) -> list[PreferenceUpdate]:
+        """The marketing stop/resume changes of a user_preferences webhook."""
+        return parse_preferences(request)
 
     def config_problems(self, config: Mapping[str, object] | None, senders: Sequence[str]) -> list[tuple[str, str]]:
         """waba_id and one phone_number_id per sender."""
