@@ -1,7 +1,8 @@
 """Inbound webhooks are idempotent (issue 11, point 5): the app served over HTTP (the local stack's server) on moto,
 the simulated Twilio and Meta posting real signed webhooks to it, and replaying them exactly as a provider retries.
 
-A replayed Twilio inbound (same MessageSid) and a replayed Meta message (same wamid) are one kept message."""
+A replayed Twilio inbound (same MessageSid) and a replayed Meta message (same wamid) are one kept message; a replayed
+reply is one message in its session's log and one attribution."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from chalice.config import Config
 
 from devstack.api_server import api_server
 from devstack.meta_sim import sandbox
-from tests.conftest import SANDBOX_CHANNEL, SENDER, SIM_ACCOUNT, Api, Env, set_settings
+from tests.conftest import SANDBOX_CHANNEL, SENDER, SIM_ACCOUNT, Api, Env, campaign_body, set_settings
 
 CONTACT = "+41791234567"
 CLOUD_CHANNEL: dict[str, Any] = {
@@ -125,3 +126,30 @@ def test_a_replayed_meta_preference_is_answered_and_recorded_again_harmlessly(en
     # THEN every post was answered 200: the service read each as a preference, none failed
     stats = env.sim.meta.stats()
     assert (stats["webhooks_posted"], stats["webhooks_failed"], stats["user_preferences"]) == (3, 0, 3), stats
+
+
+def test_a_replayed_reply_is_one_session_message_and_one_attribution(env: Env, api: Api, base: str, pump: Any) -> None:
+    # GIVEN a session campaign on the SMS channel, sent to the contact
+    status, channel = api.call("POST", "/v1/channels", SANDBOX_CHANNEL)
+    assert status == 201, channel
+    env.sim.add_number(SENDER, SIM_ACCOUNT, mps=1000, inbound_url=f"{base}/webhooks/twilio/{channel['id']}/inbound")
+    body = campaign_body([CONTACT], channel["id"], send_mode="session", routing_target={"type": "queue", "id": "2001"})
+    status, created = api.call("POST", "/v1/campaigns", body)
+    assert status == 201, created
+    pump.drain()
+    assert pump.errors == []
+    # WHEN the contact replies, and Twilio posts that webhook twice more (same MessageSid, same body)
+    first = requests.post(f"{env.sim.url}/sim/inbound", json={"from": CONTACT, "to": SENDER, "body": "Yes"}, timeout=10)
+    assert first.status_code == 200 and first.json()["status"] == 200, first.text
+    sid = first.json()["message_sid"]
+    for _ in range(2):
+        replay = requests.post(f"{env.sim.url}/sim/inbound/{sid}/replay", timeout=10)
+        assert replay.status_code == 200 and replay.json()["status"] == 200, replay.text
+    # THEN the campaign counts one reply, and the contact's one session has the reply once
+    status, campaign = api.call("GET", f"/v1/campaigns/{created['id']}")
+    assert (campaign["responded"], campaign["response_rate"]) == (1, 1.0), campaign
+    status, page = api.call("GET", f"/v1/sessions?contact=%2B{CONTACT[1:]}")
+    assert status == 200 and len(page["items"]) == 1, page
+    status, log = api.call("GET", f"/v1/sessions/{page['items'][0]['id']}/messages")
+    inbound = [m for m in log["items"] if m["direction"] == "inbound"]
+    assert [(m["text"], m["provider_message_id"]) for m in inbound] == [("Yes", sid)], log
