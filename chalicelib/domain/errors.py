@@ -147,7 +147,12 @@ class ChannelChangedError(ConcurrencyError):
 
 
 class DuplicateInboundError(ConflictError):
-    """This inbound message (provider message id) is kept already: a provider's retry (409, never answered)."""
+    """This inbound message (provider message id) is kept already: a provider's retry (409, never answered).
+    `first_seen` is when it was first kept (epoch seconds), when known."""
+
+    def __init__(self, message: str, first_seen: float | None = None) -> None:
+        super().__init__(message)
+        self.first_seen = first_seen
 
 
 class UploadIdTakenError(ConcurrencyError):

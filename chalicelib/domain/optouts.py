@@ -45,6 +45,9 @@ class OptOut:
     source: str
     at: str
     channel_id: str | None = None
+    # When what made this change happened (epoch seconds: a message's first arrival, a provider's report time, the
+    # API call): an older one, replayed late, never undoes a newer change.
+    changed_at: float | None = None
 
 
 @dataclass(frozen=True)

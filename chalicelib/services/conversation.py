@@ -60,8 +60,11 @@ def reported(
         log.exception("status follow-up not recorded", extra={"campaign_id": campaign_id, "index": index})
 
 
-def inbound(deps: Deps, tenant_id: str, channel: Channel, message: InboundMessage) -> None:
-    """A contact's message to one of the channel's senders, after it was kept (or found kept already)."""
-    optouts.on_inbound(deps, tenant_id, channel, message)
+def inbound(
+    deps: Deps, tenant_id: str, channel: Channel, message: InboundMessage, first_seen: float | None = None
+) -> None:
+    """A contact's message to one of the channel's senders, after it was kept (or found kept already), as of when it
+    was first kept (`first_seen`, epoch seconds: a replayed STOP must not undo a later START)."""
+    optouts.on_inbound(deps, tenant_id, channel, message, first_seen)
     reply = replies.attribute(deps, tenant_id, channel, message)
     sessions.on_inbound(deps, tenant_id, channel, message, reply)

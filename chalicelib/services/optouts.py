@@ -31,10 +31,18 @@ def opted_out(deps: Deps, tenant_id: str, numbers: Sequence[str]) -> set[str]:
 
 
 def change(
-    deps: Deps, tenant_id: str, number: str, stop: bool, source: str, channel_id: str | None = None
+    deps: Deps,
+    tenant_id: str,
+    number: str,
+    stop: bool,
+    source: str,
+    channel_id: str | None = None,
+    at: float | None = None,
 ) -> OptOut | None:
-    """Put a number on the list (`stop`) or take it off; the entry as written, or None when it was so already."""
-    entry = OptOut(tenant_id, number, stop, source, utc_iso(deps.clock.utcnow()) or "", channel_id)
+    """Put a number on the list (`stop`) or take it off as of `at` (epoch seconds, default now); the entry as
+    written, or None when it was so already (or a newer change stands)."""
+    when = deps.clock.now() if at is None else at
+    entry = OptOut(tenant_id, number, stop, source, utc_iso(deps.clock.utcnow()) or "", channel_id, when)
     try:
         if stop:
             deps.optouts.opt_out(entry)
@@ -60,19 +68,23 @@ def provider_refused(deps: Deps, tenant_id: str, channel_id: str, number: str, c
     change(deps, tenant_id, number, True, SOURCE_PROVIDER, channel_id)
 
 
-def on_inbound(deps: Deps, tenant_id: str, channel: Channel, message: InboundMessage) -> None:
-    """An opt-out keyword puts the sender of the message on the list, an opt-in keyword takes it off."""
+def on_inbound(
+    deps: Deps, tenant_id: str, channel: Channel, message: InboundMessage, first_seen: float | None = None
+) -> None:
+    """An opt-out keyword puts the sender of the message on the list, an opt-in keyword takes it off, as of when the
+    message first came (a provider's retry of an old STOP does not undo a later START)."""
     word = keyword_of(message.body)
     if word is None or not is_valid_e164(message.from_):
         return
-    change(deps, tenant_id, message.from_, word == "out", SOURCE_KEYWORD, channel.channel_id)
+    change(deps, tenant_id, message.from_, word == "out", SOURCE_KEYWORD, channel.channel_id, first_seen)
 
 
-def preference(deps: Deps, tenant_id: str, channel_id: str, number: str, stop: bool) -> None:
+def preference(deps: Deps, tenant_id: str, channel_id: str, number: str, stop: bool, at: float | None = None) -> None:
     """Meta's `user_preferences` webhook: the contact stopped (`stop`) or resumed marketing messages; a stop puts the
-    number on the list (source `provider`), a resume takes it off."""
+    number on the list (source `provider`), a resume takes it off, as of when Meta says it happened (`at`: a replayed
+    old stop does not undo a later resume)."""
     if is_valid_e164(number):
-        change(deps, tenant_id, number, stop, SOURCE_PROVIDER, channel_id)
+        change(deps, tenant_id, number, stop, SOURCE_PROVIDER, channel_id, at)
 
 
 # ---------------------------------------------------------------------------------------------- the API

@@ -6,7 +6,6 @@ is services/whatsapp_hooks.py, which records each item of its batches with the f
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -177,6 +176,7 @@ def keep_inbound(deps: Deps, tenant_id: str, channel_id: str, message: InboundMe
         "body": body,
         "num_media": str(len(message.media)),
         "received_at": utc_iso(deps.clock.utcnow()),
+        "first_seen": deps.clock.now(),
     }
     if cut:
         kept["body_truncated"] = True
@@ -186,8 +186,12 @@ def keep_inbound(deps: Deps, tenant_id: str, channel_id: str, message: InboundMe
         kept["context_id"] = bounded(message.context_id)[0]  # the message it replies to (ours: a campaign's)
     if message.button_payload:
         kept["button_payload"] = bounded(message.button_payload)[0]  # a quick reply: mc1:<campaign>:<index>:<button>
-    with contextlib.suppress(DuplicateInboundError):
+    seen = float(kept["first_seen"])
+    try:
         deps.channels.put_inbound(tenant_id, channel_id, kept)
+    except DuplicateInboundError as again:
+        # The provider's retry: followed up as of when it first came, so it cannot undo what a later message did.
+        seen = again.first_seen if again.first_seen is not None else seen
     _, channel = channel_of(deps, channel_id)
     if channel is not None:
-        conversation.inbound(deps, tenant_id, channel, message)
+        conversation.inbound(deps, tenant_id, channel, message, seen)

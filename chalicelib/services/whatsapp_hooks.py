@@ -87,7 +87,9 @@ def record_whatsapp(
         "preferences",
         _parsed(rules.parse_preferences, request, channel_id),
         # A marketing stop puts the number on the tenant's opt-out list, a resume takes it off (lane B's rules).
-        lambda update: optouts.preference(deps, tenant_id, channel_id, update.number, update.stop),
+        lambda update: optouts.preference(
+            deps, tenant_id, channel_id, update.number, update.stop, update.at.timestamp() if update.at else None
+        ),
     )
     if failed:
         raise ConcurrencyError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from chalicelib.adapters.dynamo.channels import first_seen
 from chalicelib.domain.channels import Channel, ChannelChanges
 from chalicelib.domain.errors import (
     ChannelChangedError,
@@ -72,7 +73,7 @@ class FakeChannels:
         """Keep an inbound message once; DuplicateInboundError for a repeat of its message_sid."""
         key = (tenant_id, channel_id, str(message["message_sid"]))
         if key in self.inbound:
-            raise DuplicateInboundError("this inbound message is kept already")
+            raise DuplicateInboundError("this inbound message is kept already", first_seen(self.inbound[key]))
         self.inbound[key] = dict(message)
 
     def use(self, tenant_id: str, channel_id: str) -> None:

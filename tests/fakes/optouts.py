@@ -4,6 +4,7 @@ FakeTable (its own, or one shared with other fakes)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from chalicelib.adapters.dynamo.optouts import PREFIX, optout_from, optout_item, optout_sk
 from chalicelib.adapters.dynamo.table import decode_cursor, encode_cursor, tenant_pk
@@ -52,6 +53,7 @@ class FakeOptOuts:
             item = self.table.raw(tenant_pk(entry.tenant_id), optout_sk(entry.number))
             if item is not None and item.get("opted_out") is not False:
                 raise OptOutUnchangedError("the number is on the opt-out list already")
+            _not_older(item, entry)
             self.table.put(optout_item(entry, True))
 
     def opt_in(self, entry: OptOut) -> None:
@@ -60,4 +62,12 @@ class FakeOptOuts:
             item = self.table.raw(tenant_pk(entry.tenant_id), optout_sk(entry.number))
             if item is None or item.get("opted_out") is not True:
                 raise OptOutUnchangedError("the number is not on the opt-out list")
+            _not_older(item, entry)
             self.table.put(optout_item(entry, False))
+
+
+def _not_older(item: dict[str, Any] | None, entry: OptOut) -> None:
+    """NOT_OLDER: a change caused before the entry's last change is no change."""
+    last = (item or {}).get("changed_at")
+    if entry.changed_at is not None and isinstance(last, int | float) and last > entry.changed_at:
+        raise OptOutUnchangedError("a newer change stands")

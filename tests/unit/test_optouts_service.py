@@ -12,7 +12,7 @@ from chalicelib.domain.channels import Channel
 from chalicelib.domain.errors import ConflictError, UnprocessableError
 from chalicelib.domain.events import InboundMessage
 from chalicelib.domain.optouts import OptOut, keyword_of
-from chalicelib.services import campaigns, conversation, lifecycle, optouts, sending
+from chalicelib.services import campaigns, conversation, lifecycle, optouts, sending, webhooks
 from tests.fakes.deps import FakeWorld, fake_world
 from tests.unit.campaign_deps import TENANT, World, world
 from tests.unit.test_campaign_life import create, recipient, send_queued
@@ -261,3 +261,36 @@ def test_a_refusal_for_an_opt_out_at_the_provider_lists_the_number() -> None:
     assert channel is not None
     conversation.inbound(w.deps, TENANT, channel, _inbound("STOP", contact=NUMBERS[0]))
     assert w.deps.optouts.get(TENANT, NUMBERS[0]) == entry
+
+
+def test_a_replayed_stop_does_not_undo_a_later_start() -> None:
+    # GIVEN a contact who sent STOP, then (a minute later) START, each kept as it came
+    w = world()
+    who = NUMBERS[0]
+    webhooks.keep_inbound(w.deps, TENANT, "ch_1", _inbound("STOP", "SMstop", contact=who))
+    w.deps.clock.offset += 60
+    webhooks.keep_inbound(w.deps, TENANT, "ch_1", _inbound("START", "SMstart", contact=who))
+    assert optouts.opted_out(w.deps, TENANT, [who]) == set()
+    # WHEN the provider retries the old STOP webhook later still (same MessageSid)
+    w.deps.clock.offset += 60
+    webhooks.keep_inbound(w.deps, TENANT, "ch_1", _inbound("STOP", "SMstop", contact=who))
+    # THEN the START stands: the retry is applied as of when the STOP first came, which is older
+    entry = w.deps.optouts.get(TENANT, who)
+    assert entry is not None and not entry.opted_out
+    # AND a replayed START after a newer STOP does not take the number off the list either
+    webhooks.keep_inbound(w.deps, TENANT, "ch_1", _inbound("stop", "SMstop2", contact=who))
+    w.deps.clock.offset += 60
+    webhooks.keep_inbound(w.deps, TENANT, "ch_1", _inbound("START", "SMstart", contact=who))
+    assert optouts.opted_out(w.deps, TENANT, [who]) == {who}
+
+
+def test_a_replayed_old_marketing_stop_does_not_undo_a_later_resume() -> None:
+    # GIVEN Meta reported a stop at t and a resume at t + 10
+    w = _world()
+    t = w.deps.clock.now() - 100
+    optouts.preference(w.deps, TENANT, CH_WA, CONTACT, True, t)
+    optouts.preference(w.deps, TENANT, CH_WA, CONTACT, False, t + 10)
+    # WHEN Meta sends the stop's webhook again
+    optouts.preference(w.deps, TENANT, CH_WA, CONTACT, True, t)
+    # THEN the resume stands
+    assert optouts.opted_out(w.deps, TENANT, [CONTACT]) == set()

@@ -91,6 +91,12 @@ class ChannelPage:
     next_cursor: str | None
 
 
+def first_seen(kept: Mapping[str, Any]) -> float | None:
+    """When a kept inbound message was first kept (epoch seconds), from its item."""
+    raw = kept.get("first_seen")
+    return float(raw) if isinstance(raw, int | float) else None
+
+
 class ChannelRepository:
     """Channels over the table."""
 
@@ -178,6 +184,7 @@ class ChannelRepository:
         }
         try:
             # Closes: a provider delivering one message twice (its retries), also concurrently.
-            self.table.put(item, ITEM_IS_NEW)
+            self.table.put(item, ITEM_IS_NEW, want_old=True)
         except ConditionFailed as exc:
-            raise DuplicateInboundError("this inbound message is kept already") from exc
+            kept = exc.item("item") or {}
+            raise DuplicateInboundError("this inbound message is kept already", first_seen(kept)) from exc

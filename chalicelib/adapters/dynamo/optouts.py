@@ -29,9 +29,12 @@ PREFIX = "OPTOUT#"
 BATCH_GET = 100  # DynamoDB's BatchGetItem takes at most 100 keys
 # Closes: two opt-outs of one number at once (a STOP and a provider refusal, a replayed webhook) both writing it
 # (two events); and an opt-out rewriting one that stands (its source and time are the first opt-out's).
-NOT_OPTED_OUT = "attribute_not_exists(pk) OR opted_out = :false"
+NOT_OPTED_OUT = "(attribute_not_exists(pk) OR opted_out = :false)"
 # Closes: an opt-in racing another opt-in (two events), or one for a number never (or no longer) on the list.
 OPTED_OUT = "opted_out = :true"
+# Closes: a provider's retry of an old STOP (or START, or preference) arriving after a newer change of the other
+# kind, which would undo it: a change applies only when what caused it is not older than the entry's last change.
+NOT_OLDER = "(attribute_not_exists(changed_at) OR changed_at <= :at)"
 
 
 def optout_sk(number: str) -> str:
@@ -48,6 +51,7 @@ def optout_from(item: Mapping[str, Any]) -> OptOut:
         source=str(item.get("source", "")),
         at=str(item.get("at", "")),
         channel_id=item.get("channel_id"),
+        changed_at=float(item["changed_at"]) if isinstance(item.get("changed_at"), int | float) else None,
     )
 
 
@@ -63,7 +67,15 @@ def optout_item(entry: OptOut, opted_out: bool) -> dict[str, Any]:
         "source": entry.source,
         "channel_id": entry.channel_id,
         "at": entry.at,
+        "changed_at": entry.changed_at,
     }
+
+
+def _guarded(condition: str, values: dict[str, Any], entry: OptOut) -> tuple[str, dict[str, Any]]:
+    """A change's condition, with NOT_OLDER when the entry says when its cause happened."""
+    if entry.changed_at is None:
+        return condition, values
+    return f"{condition} AND {NOT_OLDER}", {**values, ":at": entry.changed_at}
 
 
 class OptOutRepository:
@@ -127,13 +139,13 @@ class OptOutRepository:
     def opt_out(self, entry: OptOut) -> None:
         """Put the number on the list (NOT_OPTED_OUT); OptOutUnchangedError when it is on it already."""
         try:
-            self.table.put(optout_item(entry, True), NOT_OPTED_OUT, {":false": False})
+            self.table.put(optout_item(entry, True), *_guarded(NOT_OPTED_OUT, {":false": False}, entry))
         except ConditionFailed as lost:
             raise OptOutUnchangedError("the number is on the opt-out list already") from lost
 
     def opt_in(self, entry: OptOut) -> None:
         """Take the number off the list, keeping its entry (OPTED_OUT); OptOutUnchangedError when it is not on it."""
         try:
-            self.table.put(optout_item(entry, False), OPTED_OUT, {":true": True})
+            self.table.put(optout_item(entry, False), *_guarded(OPTED_OUT, {":true": True}, entry))
         except ConditionFailed as lost:
             raise OptOutUnchangedError("the number is not on the opt-out list") from lost
