@@ -28,6 +28,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.domain.errors import EventRoutesLimitError, EventRoutesUnavailableError
 from chalicelib.domain.pbx_events import SIGNATURE_HEADER, SOURCE, TENANT_HEADER, BusEntry, EventsNotPutError
 
 TARGET_ID = "pbx"
@@ -120,7 +121,16 @@ class EventBus:
 
     # ----------------------------------------------------------------------------- a tenant's route
     def route(self, tenant_id: str, event_url: str) -> None:
-        """Create or update the tenant's connection, API destination, rule and target (each step is an upsert)."""
+        """Create or update the tenant's connection, API destination, rule and target (each step is an upsert);
+        EventRoutesLimitError at a quota, EventRoutesUnavailableError for any other refusal (never a bare 500)."""
+        try:
+            self._route(tenant_id, event_url)
+        except ClientError as exc:
+            if _code(exc) == "LimitExceededException":
+                raise EventRoutesLimitError("EventBridge allows no more tenant routes in this account") from exc
+            raise EventRoutesUnavailableError(f"EventBridge did not take the route now ({_code(exc)})") from exc
+
+    def _route(self, tenant_id: str, event_url: str) -> None:
         name = route_name(tenant_id)
         connection_arn = self._connection(name, tenant_id)
         destination_arn = self._destination(name, connection_arn, event_url)

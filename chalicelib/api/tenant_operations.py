@@ -31,12 +31,24 @@ TENANT_OPERATIONS: tuple[Operation, ...] = (
         "updateTenant",
         "tenant",
         "Set (or with null remove) the tenant's `event_url`; the first that sets it answers `event_secret`, once.",
-        {200: ("The tenant as changed; `event_secret` only the first time an event_url is set.", TenantAnswer)},
+        {
+            200: (
+                "The tenant as changed; `event_secret` only in the answer to the first PATCH that sets an event_url "
+                "and succeeds.",
+                TenantAnswer,
+            )
+        },
         {
             422: (
                 "`invalid_event_url`: not an https URL EventBridge can call (plain http only for 127.0.0.1 on the "
                 "local stack; no user info or fragment; a DNS name; at most 2,048 characters). Nothing is changed.",
                 "invalid_event_url",
+            ),
+            409: (
+                "`event_routes_limit_reached`: EventBridge takes no more tenant routes in this account (its rules per "
+                "bus or API destinations quota); nothing is changed, and the secret is answered by the first PATCH "
+                "that gets through.",
+                "event_routes_limit_reached",
             ),
             503: "TryAgain",
         },

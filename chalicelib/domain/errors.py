@@ -235,3 +235,13 @@ class SessionClosedError(ConflictError):
     """The session is closed already (by the API, or after its channel's `session_expire_hours` of silence)."""
 
     code = "session_closed"
+
+
+class EventRoutesLimitError(ConflictError):
+    """EventBridge refuses another tenant route (its quota of rules per bus, or of API destinations, is reached)."""
+
+    code = "event_routes_limit_reached"
+
+
+class EventRoutesUnavailableError(ConcurrencyError):
+    """EventBridge could not set the tenant's route now; the PATCH may be sent again (503)."""

@@ -16,3 +16,5 @@ class Tenant:
     campaign_count: int = 0
     # Where its events go (PATCH /v1/tenant); None: nowhere.
     event_url: str | None = None
+    # When an event_url was first set by a PATCH that succeeded: until then, a PATCH that sets one answers the secret.
+    events_since: str | None = None

@@ -50,8 +50,9 @@ class Tenants(Protocol):
         """The tenant."""
         ...
 
-    def set_event_url(self, tenant_id: str, event_url: str | None) -> Tenant:
-        """Set (or, with None, remove) where the tenant's events go; the tenant as left; TenantNotFoundError."""
+    def set_event_url(self, tenant_id: str, event_url: str | None, now: str | None = None) -> Tenant:
+        """Set (or, with None, remove) where the tenant's events go, the first one marking `events_since` at `now`;
+        the tenant as left; TenantNotFoundError."""
         ...
 
 

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from chalicelib.domain.errors import NotFoundError
 from chalicelib.domain.event_urls import check_event_url
+from chalicelib.domain.model import utc_iso
 from chalicelib.domain.tenants import Tenant
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
@@ -44,7 +45,8 @@ def set_event_url(deps: Deps, tenant_id: str, event_url: str | None) -> dict[str
     route, then the tenant item, so no event is ever put for delivery unsigned; a PATCH that dies half way leaves a
     route the next PATCH overwrites.
     """
-    if deps.tenants.get(tenant_id) is None:
+    before = deps.tenants.get(tenant_id)
+    if before is None:
         raise NotFoundError("no such tenant")
     if event_url is None:
         deps.events.unroute(tenant_id)
@@ -53,11 +55,14 @@ def set_event_url(deps: Deps, tenant_id: str, event_url: str | None) -> dict[str
         return view(tenant)
     url = check_event_url(event_url, allow_local_http=deps.settings.allow_local_event_urls)
     secret = new_event_secret()
-    created = deps.events.create_secret(tenant_id, secret)
+    if not deps.events.create_secret(tenant_id, secret):
+        secret = deps.events.secret(tenant_id) or ""
+    # A quota or an outage here is a 409 or 503 the PBX may act on; the secret kept above is answered by the first
+    # PATCH that gets through (until then the tenant has no `events_since`), so a failed first PATCH loses nothing.
     deps.events.route(tenant_id, url)
-    tenant = deps.tenants.set_event_url(tenant_id, url)
+    tenant = deps.tenants.set_event_url(tenant_id, url, utc_iso(deps.clock.utcnow()))
     log.info("tenant events routed", extra={"tenant_id": tenant_id, "event_url_host": urlsplit(url).hostname})
     answer = view(tenant)
-    if created:
+    if before.events_since is None and secret:
         answer["event_secret"] = secret
     return answer

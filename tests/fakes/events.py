@@ -26,6 +26,8 @@ class FakeEventRoutes:
     # Fault injection: the next this many put() calls refuse their last entry (after keeping the others, as
     # PutEvents does with a partial failure).
     refuse_puts: int = 0
+    # Fault injection: the next route() raises this (EventBridge at a quota, or unreachable).
+    route_error: Exception | None = None
 
     def put(self, entries: Sequence[BusEntry]) -> None:
         """Keep the entries; EventsNotPutError when a refusal was injected."""
@@ -37,6 +39,9 @@ class FakeEventRoutes:
 
     def route(self, tenant_id: str, event_url: str) -> None:
         """Create or update the tenant's route."""
+        if self.route_error is not None:
+            error, self.route_error = self.route_error, None
+            raise error
         old = self.routes.get(tenant_id)
         self.routes[tenant_id] = FakeRoute(event_url, updates=old.updates + 1 if old else 0)
 

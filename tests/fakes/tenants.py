@@ -39,10 +39,11 @@ class FakeTenants:
         """The tenant."""
         return self.tenants.get(tenant_id)
 
-    def set_event_url(self, tenant_id: str, event_url: str | None) -> Tenant:
-        """Set or remove the tenant's event_url."""
+    def set_event_url(self, tenant_id: str, event_url: str | None, now: str | None = None) -> Tenant:
+        """Set or remove the tenant's event_url (the first to set one marks events_since)."""
         tenant = self.tenants.get(tenant_id)
         if tenant is None:
             raise TenantNotFoundError("no such tenant")
-        self.tenants[tenant_id] = replace(tenant, event_url=event_url)
+        since = tenant.events_since or (now if event_url else None)
+        self.tenants[tenant_id] = replace(tenant, event_url=event_url, events_since=since)
         return self.tenants[tenant_id]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.domain.errors import NotFoundError, UnprocessableError
+from chalicelib.domain.errors import EventRoutesLimitError, NotFoundError, UnprocessableError
 from chalicelib.domain.event_urls import check_event_url
 from chalicelib.domain.tenants import Tenant
 from chalicelib.services import tenant_settings
@@ -97,6 +97,22 @@ def test_null_removes_the_route_and_a_later_url_gets_no_second_secret() -> None:
     # THEN null removed the route and the URL; the secret stays (answered once, ever) and signs again
     assert cleared["event_url"] is None and "event_secret" not in again
     assert w.events.secret(TID) == secret and w.events.routes[TID].event_url == "https://pbx.example.com/c"
+
+
+def test_a_first_patch_eventbridge_refuses_is_a_409_and_the_next_one_still_answers_the_secret() -> None:
+    # GIVEN EventBridge at its quota of rules for the first PATCH that sets an event_url
+    w = world()
+    w.events.route_error = EventRoutesLimitError("no more rules")
+    # WHEN the PBX sets one THEN it gets a 409 in the contract's shape, and the tenant has no event_url
+    with pytest.raises(EventRoutesLimitError) as refused:
+        tenant_settings.set_event_url(w.deps, TID, "https://pbx.example.com/a")
+    assert refused.value.status == 409 and refused.value.code == "event_routes_limit_reached"
+    assert w.tenants.get(TID).event_url is None  # type: ignore[union-attr]
+    # WHEN it sends the PATCH again and it gets through THEN that answer carries the secret the events are signed with
+    answer = tenant_settings.set_event_url(w.deps, TID, "https://pbx.example.com/a")
+    assert answer["event_secret"] == w.events.secret(TID)
+    # AND later PATCHes never show it again
+    assert "event_secret" not in tenant_settings.set_event_url(w.deps, TID, "https://pbx.example.com/b")
 
 
 def test_a_bad_url_changes_nothing() -> None:

@@ -37,6 +37,7 @@ def tenant_from_item(item: dict[str, Any]) -> Tenant:
         created_at=str(item.get("created_at", "")),
         campaign_count=int(item.get("campaign_count", 0)),
         event_url=str(item["event_url"]) if item.get("event_url") else None,
+        events_since=str(item["events_since"]) if item.get("events_since") else None,
     )
 
 
@@ -109,10 +110,14 @@ class TenantRepository:
         item = self.table.get(tenant_pk(tenant_id), TENANT_SK)
         return tenant_from_item(item) if item else None
 
-    def set_event_url(self, tenant_id: str, event_url: str | None) -> Tenant:
-        """Set or remove the tenant's event_url (the last PATCH wins); TenantNotFoundError when there is no tenant."""
+    def set_event_url(self, tenant_id: str, event_url: str | None, now: str | None = None) -> Tenant:
+        """Set or remove the tenant's event_url (the last PATCH wins; the first to set one marks `events_since` at
+        `now`); TenantNotFoundError when there is no tenant."""
         key = {"pk": tenant_pk(tenant_id), "sk": TENANT_SK}
         expression, values = ("SET event_url = :url", {":url": event_url}) if event_url else ("REMOVE event_url", {})
+        if event_url and now:
+            expression += ", events_since = if_not_exists(events_since, :now)"
+            values[":now"] = now
         try:
             # Closes: a PATCH racing the tenant's removal would otherwise write a tenant item with only event_url.
             item = self.table.update(key, expression, TENANT_EXISTS, values, want_new=True)
