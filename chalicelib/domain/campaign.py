@@ -55,7 +55,6 @@ class Campaign:
     progress_at: str | None = None
     retry_gen: int = 0
     retry_dispatched: int = 0
-    responded: int = 0
 
     @property
     def sending(self) -> bool:
@@ -98,7 +97,7 @@ def campaign_from(values: Mapping[str, Any]) -> Campaign:
 
 
 # Marks stored only once something sets them: `attribute_not_exists(audience_written)` guards counting an audience.
-_ONLY_WHEN_SET = {"audience_written": False, "retry_gen": 0, "retry_dispatched": 0, "responded": 0}
+_ONLY_WHEN_SET = {"audience_written": False, "retry_gen": 0, "retry_dispatched": 0}
 
 
 def campaign_values(campaign: Campaign) -> dict[str, Any]:

@@ -37,8 +37,6 @@ _modes_lock = threading.Lock()
 MAX_MEDIA = 10
 MAX_NUMBER_CHARS = 64
 MAX_FILTER_ID_CHARS = 200
-# Statuses of a recipient whose message the provider accepted (a later failure is reported on an accepted message).
-ACCEPTED = (RecipientStatus.SENT, RecipientStatus.DELIVERED, RecipientStatus.READ, RecipientStatus.UNDELIVERED)
 
 
 def _hours(channel: Channel | None) -> int:
@@ -119,7 +117,7 @@ def _record_campaign_message(
 def campaign_accepted(deps: Deps, campaign: Campaign, accepted: Sequence[tuple[Recipient, str | None, str]]) -> None:
     """After the sender recorded these recipients `sent` (recipient as claimed, provider message id, sent_at): for a
     `session` campaign, open or reuse each one's session and add the campaign message to its log."""
-    if campaign.send_mode != SESSION_MODE or not accepted or deps.sessions is None:
+    if campaign.send_mode != SESSION_MODE or not accepted:
         return
     _remember_mode(campaign.campaign_id, campaign.send_mode)
     hours = _hours(deps.channels.get(campaign.tenant_id, campaign.channel_id, consistent=False))
@@ -155,7 +153,7 @@ def status_reported(
     """After a provider report moved a campaign's recipient to `target` (the common sent -> delivered move reads no
     recipient, so only its ids are given): the status of the campaign message in its session's log follows."""
     rank = MESSAGE_RANK.get(target.value)
-    if deps.sessions is None or rank is None:
+    if rank is None:
         return
     mode, campaign = _send_mode(deps, tenant_id, campaign_id)
     if mode != SESSION_MODE:
@@ -195,8 +193,6 @@ def _plausible(number: str) -> bool:
 def on_inbound(deps: Deps, tenant_id: str, channel: Channel, message: InboundMessage, reply: Reply | None) -> None:
     """An inbound message joins the open session of its (channel, sender, contact), or opens one for the channel's
     `default_routing_target`; idempotent by the provider's message id."""
-    if deps.sessions is None:
-        return
     if not (_plausible(message.from_) and _plausible(message.to)):
         # No phone number is this long (it would make a key DynamoDB refuses): kept, but no session is its own.
         log.warning("inbound message without a usable number: no session", extra={"channel_id": channel.channel_id})

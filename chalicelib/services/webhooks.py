@@ -169,6 +169,7 @@ def keep_inbound(deps: Deps, tenant_id: str, channel_id: str, message: InboundMe
     """Keep one inbound message once, then follow it up (opt-out keywords, the reply's attribution, its session);
     a provider's retry of a message we kept is followed up again, each step idempotent, and answered alike."""
     body, cut = bounded(message.body, MAX_KEPT_BODY_CHARS)
+    seen = deps.clock.now()
     kept: dict[str, Any] = {
         "message_sid": inbound_key(message),
         "from": bounded(message.from_)[0],
@@ -176,7 +177,7 @@ def keep_inbound(deps: Deps, tenant_id: str, channel_id: str, message: InboundMe
         "body": body,
         "num_media": str(len(message.media)),
         "received_at": utc_iso(deps.clock.utcnow()),
-        "first_seen": deps.clock.now(),
+        "first_seen": seen,
     }
     if cut:
         kept["body_truncated"] = True
@@ -186,7 +187,6 @@ def keep_inbound(deps: Deps, tenant_id: str, channel_id: str, message: InboundMe
         kept["context_id"] = bounded(message.context_id)[0]  # the message it replies to (ours: a campaign's)
     if message.button_payload:
         kept["button_payload"] = bounded(message.button_payload)[0]  # a quick reply: mc1:<campaign>:<index>:<button>
-    seen = float(kept["first_seen"])
     try:
         deps.channels.put_inbound(tenant_id, channel_id, kept)
     except DuplicateInboundError as again:
