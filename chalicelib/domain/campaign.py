@@ -55,11 +55,18 @@ class Campaign:
     progress_at: str | None = None
     retry_gen: int = 0
     retry_dispatched: int = 0
+    # Set by `cancel`: from then on nothing more is handed to the provider; its queued recipients become skipped.
+    cancel_requested_at: str | None = None
 
     @property
     def sending(self) -> bool:
         """Whether it is executing or retrying (it holds the tenant's send lock)."""
         return self.status in SENDING_STATUSES
+
+    @property
+    def may_send(self) -> bool:
+        """Whether a sender may hand one more of its recipients to the provider (sending, and not cancelled)."""
+        return self.sending and not self.cancel_requested_at
 
     @property
     def is_draft(self) -> bool:

@@ -21,11 +21,14 @@ class CampaignStatus(StrEnum):
                        v                 │ lock handed over       └─retry──> retrying ─> completed
                     pending ─────────────┘ (FIFO)
     executing/retrying ──provider rejects credentials──> stopped
+    executing/retrying ──pause──> paused ──resume──> executing (or pending behind another)
+    paused/pending/scheduled/executing/retrying ──cancel──> (queued recipients skipped) ──> completed
     """
 
     DRAFT = "draft"
     SCHEDULED = "scheduled"
     PENDING = "pending"
+    PAUSED = "paused"
     EXECUTING = "executing"
     COMPLETED = "completed"
     STOPPED = "stopped"

@@ -16,7 +16,7 @@ from chalicelib.adapters.providers.base import Outcome, Provider, ProviderRules,
 from chalicelib.domain.campaign import Campaign
 from chalicelib.domain.errors import CampaignMovedError, RecipientMovedError
 from chalicelib.domain.messages import Chunk
-from chalicelib.domain.model import SENDING_STATUSES, CampaignStatus, Clock, RecipientStatus, utc_iso
+from chalicelib.domain.model import CampaignStatus, Clock, RecipientStatus, utc_iso
 from chalicelib.domain.phone import mask
 from chalicelib.domain.recipient import Recipient
 from chalicelib.domain.templates import TemplateMessage
@@ -36,6 +36,8 @@ MAX_PARALLEL = 8
 HANDOVER_MARGIN_SECONDS = 60.0
 # How long the media URL handed to the provider works (capped in AWS by the Lambda role's session, about an hour+).
 MEDIA_URL_SECONDS = 6 * 3600
+# While a chunk sends, its campaign is read again at most this often: a pause or cancel holds within seconds.
+CHECK_SECONDS = 2.0
 # A recipient whose number is on the tenant's opt-out list when its chunk is sent: skipped, never handed over.
 OPTED_OUT = SendResult(Outcome.PERMANENT, error_code="opted_out", error_message="the number is on the opt-out list")
 
@@ -89,7 +91,7 @@ def status_callback_url(
 def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> None:
     """Send a chunk; safe to run twice for the same message (claims), and to be cut short (the rest is requeued)."""
     campaign = deps.campaigns.get(chunk.tenant_id, chunk.campaign_id)
-    if campaign is None or campaign.status not in SENDING_STATUSES:
+    if campaign is None or not campaign.may_send:
         return
     channel = deps.channels.get(chunk.tenant_id, campaign.channel_id)
     creds = deps.secrets.get(chunk.tenant_id, campaign.channel_id) if channel else None
@@ -143,6 +145,7 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
     outcomes = OutcomeBuffer(deps, campaign, token)
     halt = threading.Event()
     providers = threading.local()
+    may_send = StillSending(deps, campaign)
 
     def work(recipient: Recipient) -> tuple[str, int]:
         index = recipient.index
@@ -151,6 +154,10 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
         if time_left() < SAFETY_SECONDS:
             halt.set()
             return "requeue", index
+        if not may_send():
+            # Paused, cancelled or finished meanwhile: hand over nothing more. Resume queues the campaign again.
+            halt.set()
+            return "held", index
         if recipient.number in opted:
             outcomes.add(recipient, RecipientStatus.SKIPPED, OPTED_OUT)
             return "done", index
@@ -199,7 +206,7 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
         deps.handovers.narrow(
             chunk.campaign_id, token, outcomes.uncertain(), deps.clock.now() + deps.settings.settle_seconds
         )
-    if any(v == "stop" for v, _ in verdicts):
+    if any(v in ("stop", "held") for v, _ in verdicts):
         return
     if unsent:
         _requeue(deps, chunk, campaign, min(unsent))
@@ -209,6 +216,26 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
     except CampaignMovedError:
         return  # finished and deleted meanwhile: nothing is left to finish
     lifecycle.finish_if_done(deps, chunk.tenant_id, chunk.campaign_id)
+
+
+class StillSending:
+    """Whether the chunk's campaign may still send, read again at most every CHECK_SECONDS (thread-safe)."""
+
+    def __init__(self, deps: Deps, campaign: Campaign) -> None:
+        self._deps = deps
+        self._tenant_id, self._campaign_id = campaign.tenant_id, campaign.campaign_id
+        self._lock = threading.Lock()
+        self._checked = deps.clock.now()
+        self._ok = campaign.may_send
+
+    def __call__(self) -> bool:
+        with self._lock:
+            now = self._deps.clock.now()
+            if self._ok and now - self._checked >= CHECK_SECONDS:
+                self._checked = now
+                current = self._deps.campaigns.get(self._tenant_id, self._campaign_id)
+                self._ok = current is not None and current.may_send
+            return self._ok
 
 
 class OutcomeBuffer:
