@@ -497,10 +497,12 @@ _CORE: tuple[Operation, ...] = (
     Operation(
         "POST", "/webhooks/twilio/{channel_id}/status", "twilioStatusCallback", "webhooks",
         "Twilio's status callback for one message.",
-        {204: ("Accepted (recorded, or nothing to record).", None)}, _WEBHOOK_ERRORS,
+        {204: ("Accepted (recorded, or nothing to record).", None)}, {**_WEBHOOK_ERRORS, 503: "TryAgain"},
         description=(
             "Recorded forward only: a replayed or late report never moves a recipient backwards and never counts "
-            "twice. Reports for unknown recipients or statuses with nothing to record are accepted and ignored."
+            "twice. Reports for unknown recipients or statuses with nothing to record are accepted and ignored. A "
+            "report that could not be recorded (its write kept losing races, the table refused it) is answered 503, "
+            "never 2xx, so Twilio posts it again."
         ),
         body=out.TwilioStatusForm,
         auth=False,

@@ -12,7 +12,12 @@ from urllib.parse import urlencode
 
 from chalicelib.adapters.providers.base import ProviderRules, WebhookKind, WebhookRequest
 from chalicelib.domain.channels import Channel
-from chalicelib.domain.errors import DuplicateInboundError, InvalidSignatureError, RecipientMovedError
+from chalicelib.domain.errors import (
+    ConcurrencyError,
+    DuplicateInboundError,
+    InvalidSignatureError,
+    RecipientMovedError,
+)
 from chalicelib.domain.events import MAX_KEPT_BODY_CHARS, InboundMessage, StatusEvent, bounded, inbound_key
 from chalicelib.domain.model import RecipientStatus, utc_iso
 from chalicelib.domain.recipient import Recipient
@@ -117,6 +122,8 @@ def record_event(deps: Deps, tenant_id: str, channel_id: str, query: Mapping[str
         conversation.reported(deps, tenant_id, channel_id, campaign_id, index, recipient.number, target, event)
         return
     log.warning("status callback kept losing races", extra={"campaign_id": campaign_id, "index": index})
+    # Never a 2xx for a report not applied: 503 makes the provider post it again, when the race is likely over.
+    raise ConcurrencyError("the report kept losing races with other writes to its recipient; try again")
 
 
 def report_changes(

@@ -8,7 +8,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from chalicelib.adapters.providers.twilio import TwilioSignature
-from chalicelib.domain.errors import InvalidSignatureError
+from chalicelib.domain.errors import ConcurrencyError, InvalidSignatureError, RecipientMovedError
 from chalicelib.services import campaigns, webhooks
 from tests.unit.campaign_deps import CHANNEL, TENANT, World, world
 from tests.unit.test_campaign_life import create, send_queued
@@ -79,4 +79,32 @@ def test_an_undelivered_report_records_the_error_and_counts_as_failed() -> None:
     page = campaigns.views.list_recipients(w.deps, TENANT, created["id"], None, 100, None)
     (recipient,) = page["items"]
     assert recipient["status"] == "undelivered" and recipient["error"]["code"] == "30003"
+    assert campaigns.views.get_campaign(w.deps, TENANT, created["id"])["result"]["failed"] == 1
+
+
+def test_a_report_that_keeps_losing_its_race_is_refused_with_503_never_dropped_with_a_2xx() -> None:
+    # GIVEN a sent campaign whose recipient's every conditional move loses a race (another writer always first, and
+    # the recipient as it left it still allows the move: the report must be decided again, then again)
+    w = signed_world()
+    created = create(w, ["+14155550100"])
+    send_queued(w)
+    first = w.provider.messages[0]
+    recipients = w.deps.recipients
+
+    def always_lost(campaign_id: str, recipient: object, to_status: object, fields: object, **_: object) -> None:
+        raise RecipientMovedError("another writer was first", recipient=recipients.get(campaign_id, 0))
+
+    real_move = recipients.move
+    recipients.move = always_lost  # type: ignore[method-assign]
+    # WHEN Twilio reports it undelivered
+    # THEN the report is refused as try-again (503), so Twilio posts it again; nothing changed
+    with pytest.raises(ConcurrencyError) as refused:
+        callback(w, 0, {"MessageSid": first.sid, "MessageStatus": "undelivered", "ErrorCode": "30003", "To": first.to})
+    assert refused.value.status == 503
+    assert statuses(w, created["id"]) == {first.to: "sent"}
+    # WHEN the race is over and Twilio's retry comes
+    recipients.move = real_move  # type: ignore[method-assign]
+    callback(w, 0, {"MessageSid": first.sid, "MessageStatus": "undelivered", "ErrorCode": "30003", "To": first.to})
+    # THEN it is applied once
+    assert statuses(w, created["id"]) == {first.to: "undelivered"}
     assert campaigns.views.get_campaign(w.deps, TENANT, created["id"])["result"]["failed"] == 1
