@@ -57,6 +57,7 @@ class EventPump:
         schedule_group: str = "default",
         timeouts: dict[str, float] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        chaos: Any | None = None,
     ) -> None:
         self._module = app_module
         self._app = app_module.app
@@ -69,6 +70,7 @@ class EventPump:
         self.errors: list[str] = []
         self.invocations = 0
         self._lock = threading.Lock()
+        self._chaos = chaos  # devstack/chaos.py: duplicate deliveries, killed invocations (None: no faults)
 
     # ----------------------------------------------------------------------------- handlers
     def _handler(self, name: str) -> Callable[[dict[str, Any], Any], Any]:
@@ -104,18 +106,23 @@ class EventPump:
         handled = 0
         for source in self._sqs_sources():
             url = self._queue_url(str(source.queue))
+            extra: dict[str, Any] = {"VisibilityTimeout": self._chaos.config.visibility} if self._chaos else {}
             out = self._sqs.receive_message(
                 QueueUrl=url,
                 MaxNumberOfMessages=min(source.batch_size, 10),
                 WaitTimeSeconds=wait_seconds,
                 AttributeNames=["All"],
+                **extra,
             )
             messages = out.get("Messages", [])
             if not messages:
                 continue
             event = {"Records": [self._record(m, str(source.queue)) for m in messages]}
             try:
-                self.invoke(source.name, event)
+                if self._chaos is None:
+                    self.invoke(source.name, event)
+                elif not self._invoke_in_chaos(source.name, event):
+                    continue  # killed: its messages come back once their visibility timeout passes
             except Exception as exc:  # noqa: BLE001 - as Lambda: the batch stays on the queue for redelivery
                 log.exception("handler %s failed; messages will be redelivered", source.name)
                 self.errors.append(f"{source.name}: {type(exc).__name__}: {exc}")
@@ -130,6 +137,24 @@ class EventPump:
             )
             handled += len(messages)
         return handled
+
+    def _invoke_in_chaos(self, name: str, event: dict[str, Any]) -> bool:
+        """Invoke under the chaos's faults: perhaps killed (False), and perhaps delivered again at once, as SQS does
+        when a delete is lost (the same messages, the same receipt handles)."""
+        from devstack.chaos import Killed
+
+        chaos = self._chaos
+        assert chaos is not None
+        for _ in range(1 + any(chaos.duplicates(len(event["Records"])))):
+            try:
+                with chaos.invocation(name):
+                    self.invoke(name, event)
+            except Killed as killed:
+                log.warning(
+                    "chaos: %s killed (%s); its messages come back after their visibility timeout", name, killed
+                )
+                return False
+        return True
 
     @staticmethod
     def _record(message: dict[str, Any], queue_name: str) -> dict[str, Any]:

@@ -49,6 +49,7 @@ class Stack:
     moto_url: str
     stop_event: threading.Event
     wa_channel_id: str = SANDBOX_WA_CHANNEL_ID
+    chaos: Any = None  # devstack/chaos.py's Chaos when CHAOS is set
 
     def banner(self) -> tuple[str, str]:
         """How to call it, and the line that says it is ready."""
@@ -166,6 +167,13 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
     if kills:
         _kill_senders_after_accept(d, kills)
 
+    from devstack import chaos as chaos_faults
+
+    chaos = chaos_faults.from_env()  # after seeding: the faults hit the handlers, not the stack's own set-up
+    if chaos is not None:
+        wired: Any = d  # the local stack reaches into the clients it wired
+        chaos.install(wired.campaigns.table.db, (wired.queue._sqs,))
+
     import boto3
     from chalice.config import Config
 
@@ -178,7 +186,14 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
         boto3.client("sqs"),
         boto3.client("scheduler"),
         schedule_group=resources.scheduler_group,
-        timeouts={"send_worker": 300.0, "upload_worker": 900.0, "tick": 120.0, "start_scheduled": 30.0},
+        timeouts={
+            # SEND_WORKER_TIMEOUT_S: a shorter sender timeout, so that a killed sender's hand-overs fall due sooner
+            "send_worker": float(os.environ.get("SEND_WORKER_TIMEOUT_S") or 300.0),
+            "upload_worker": 900.0,
+            "tick": 120.0,
+            "start_scheduled": 30.0,
+        },
+        chaos=chaos,
     )
     stop_pump = pump.start(workers=2, tick_seconds=tick_seconds)
     from devstack import event_rules
@@ -211,7 +226,7 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
         moto.wait(timeout=10)
 
     threading.Thread(target=shutdown, name="shutdown", daemon=True).start()
-    return Stack(port, sim.port, api_key, tenant_id, channel["id"], moto_url, stop_event)
+    return Stack(port, sim.port, api_key, tenant_id, channel["id"], moto_url, stop_event, chaos=chaos)
 
 
 # ------------------------------------------------------------------------------------ Sandbox Twilio WhatsApp
@@ -376,6 +391,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     done.wait()
+    if stack.chaos is not None:
+        print("CHAOS " + json.dumps(stack.chaos.summary()), flush=True)  # what was injected (bench/chaos.py reads it)
     print("stopping…", flush=True)
     running.withdraw(port)
     stack.stop_event.set()
