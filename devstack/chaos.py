@@ -202,12 +202,20 @@ class Chaos:
     def install(self, dynamodb: Any, others: tuple[Any, ...] = ()) -> None:
         """Hook the handlers' clients (their DynamoDB client's answers; kill points on it and `others`), the provider
         calls (requests' transport) and the sender's threads (they carry their invocation's context)."""
-        dynamodb.meta.events.register_first("before-send.dynamodb", self.dynamodb_answer)
+        self.install_table(dynamodb)
         for client in (dynamodb, *others):
             client.meta.events.register("before-call", self.point)
             client.meta.events.register("after-call", self.point)
         _patch_requests(self.point)
         _patch_thread_pools()
+
+    def install_table(self, dynamodb: Any) -> None:
+        """Hook a DynamoDB client's answers alone (conflicts and throttles)."""
+        dynamodb.meta.events.register_first("before-send.dynamodb", self.dynamodb_answer)
+
+    def uninstall_table(self, dynamodb: Any) -> None:
+        """Take the conflicts and throttles off a DynamoDB client again."""
+        dynamodb.meta.events.unregister("before-send.dynamodb", self.dynamodb_answer)
 
     def summary(self) -> dict[str, Any]:
         """What was injected, for the run's report."""
