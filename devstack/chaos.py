@@ -14,7 +14,7 @@ Configured by the CHAOS environment variable, e.g. ``CHAOS=duplicate=0.05,kill=0
   retries see it, as they would DynamoDB's);
 - ``visibility``: the visibility timeout (seconds) the pump receives with; ``seed``: the random stream's seed.
 The DynamoDB faults are answers returned from botocore's ``before-send`` hook, so the client parses and retries them as
-it would the real ones; the provider's faults are the simulators' knobs (devstack/sim_faults.py).
+it would the real ones; the provider's faults are to be the simulators' knobs (POST /sim/config, not built yet).
 """
 
 from __future__ import annotations
