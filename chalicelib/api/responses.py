@@ -163,13 +163,14 @@ class PhonebookList(Answer):
 # ----------------------------------------------------------------------------------------------------- campaigns
 CAMPAIGN_STATUS: JsonDict = {
     "type": "string",
-    "enum": ["draft", "scheduled", "pending", "executing", "completed", "stopped", "retrying"],
+    "enum": ["draft", "scheduled", "pending", "executing", "paused", "completed", "stopped", "retrying"],
     "description": (
         "`draft`: saved, will not be sent. `scheduled`: will start at `scheduled_at`. `pending`: waiting because "
         "another campaign of the tenant is sending (they start in the order they became pending). `executing`: "
         "sending (at most one campaign per tenant is `executing` or `retrying`). `completed`: every recipient has a "
         "final outcome. `stopped`: stopped by a system problem (provider credentials rejected, out of credit, worker "
-        "lost); nothing already sent is sent again. `retrying`: resending failed messages (`POST .../retry`)."
+        "lost); nothing already sent is sent again. `retrying`: resending failed messages (`POST .../retry`). "
+        "`paused`: an admin paused it (`POST .../pause`); it hands nothing more over until `POST .../resume`."
     ),
     "x-extension": True,
 }
@@ -321,6 +322,17 @@ class Campaign(Answer):
     completed_at: TIME_OR_NULL
     stop_reason: StopReason | None = Field(
         description="Why the campaign is `stopped`; null otherwise (a retry clears it).", json_schema_extra=X
+    )
+    paused_at: TIME_OR_NULL = Field(
+        default=None, description="When it was last paused; null if it never was.", json_schema_extra=X
+    )
+    cancel_requested_at: TIME_OR_NULL = Field(
+        default=None,
+        description=(
+            "When a cancel was asked for; null if none was. From then on nothing more is handed to the provider, and "
+            "the campaign is `completed` once the hand-overs in flight have ended (within seconds)."
+        ),
+        json_schema_extra=X,
     )
     audience_report: AudienceReport | None = Field(
         description="What resolving the audience found when sending started; null until then.", json_schema_extra=X

@@ -32,6 +32,7 @@ from chalicelib.domain.templates import TEMPLATE_STATUSES
 from chalicelib.services import (
     campaigns,
     channels,
+    control,
     phonebooks,
     templates,
     tenants,
@@ -271,6 +272,21 @@ def duplicate_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str
 @endpoint("/v1/campaigns/{campaign_id}/retry", ["POST"], content_types=ANY_TYPES)
 def retry_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
     return campaigns.retry_campaign(deps, tenant_id, campaign_id)
+
+
+@endpoint("/v1/campaigns/{campaign_id}/pause", ["POST"], content_types=ANY_TYPES)
+def pause_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
+    return control.pause_campaign(deps, tenant_id, campaign_id)
+
+
+@endpoint("/v1/campaigns/{campaign_id}/resume", ["POST"], content_types=ANY_TYPES)
+def resume_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
+    return control.resume_campaign(deps, tenant_id, campaign_id)
+
+
+@endpoint("/v1/campaigns/{campaign_id}/cancel", ["POST"], content_types=ANY_TYPES)
+def cancel_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
+    return control.cancel_campaign(deps, tenant_id, campaign_id)
 
 
 # ---------------------------------------------------------------------------------------------------- uploads

@@ -57,6 +57,8 @@ class Campaign:
     retry_dispatched: int = 0
     # Set by `cancel`: from then on nothing more is handed to the provider; its queued recipients become skipped.
     cancel_requested_at: str | None = None
+    # When it was last paused (`start_as` then says whether resume makes it executing or retrying).
+    paused_at: str | None = None
 
     @property
     def sending(self) -> bool:

@@ -85,6 +85,15 @@ class Campaigns(Protocol):
         """End a sending campaign and hand the lock on; the campaign that now sends, if any."""
         ...
 
+    def pause(self, tenant_id: str, campaign_id: str, now: str) -> str | None:
+        """Pause a sending campaign and hand the lock on; the campaign that now sends, if any. CampaignMovedError
+        when it is not sending or a cancel was asked for."""
+        ...
+
+    def close(self, tenant_id: str, campaign_id: str, from_status: str, now: str) -> None:
+        """End a paused, pending or scheduled campaign (a finished cancel) as completed; CampaignMovedError."""
+        ...
+
     def set_fields(
         self, tenant_id: str, campaign_id: str, fields: Mapping[str, Any], condition_status: Sequence[str] | None = None
     ) -> bool:
@@ -92,9 +101,15 @@ class Campaigns(Protocol):
         ...
 
     def mark_materialized(
-        self, tenant_id: str, campaign_id: str, shard_counts: Sequence[int], report: Mapping[str, Any]
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        shard_counts: Sequence[int],
+        report: Mapping[str, Any],
+        statuses: Sequence[str] = ("executing", "retrying"),
     ) -> None:
-        """Record the audience written, with its counters; AudienceWrittenError if done already."""
+        """Record the audience written, with its counters, while in one of `statuses`; AudienceWrittenError if done
+        already or moved on."""
         ...
 
 

@@ -111,13 +111,19 @@ def run_job(deps: Deps, job: Job) -> None:
         deps.recipients.purge(job.campaign_id)
     elif job.kind == "settle":
         settle.settle_campaign(deps, job.tenant_id, job.campaign_id)
+        finish_cancel(deps, job.tenant_id, job.campaign_id)
+    elif job.kind == "cancel":
+        finish_cancel(deps, job.tenant_id, job.campaign_id)
     else:
         log.warning("unknown job dropped", extra={"kind": job.kind, "campaign_id": job.campaign_id})
 
 
 # ---------------------------------------------------------------------------------------------- life of a campaign
-def materialize(deps: Deps, campaign: Campaign, beat: Callable[[], None]) -> bool:
-    """Write a sending campaign's recipients (resolving its phonebook or upload now); False when it had to stop."""
+def materialize(
+    deps: Deps, campaign: Campaign, beat: Callable[[], None], statuses: tuple[str, ...] = ("executing", "retrying")
+) -> bool:
+    """Write a sending campaign's recipients (resolving its phonebook or upload now); False when it had to stop.
+    `statuses`: those it may be in when its counters are written (a cancel writes a paused or pending one's)."""
     tenant_id, campaign_id = campaign.tenant_id, campaign.campaign_id
     try:
         entries, report = audience.resolve(deps, tenant_id, campaign.audience or {})
@@ -151,7 +157,7 @@ def materialize(deps: Deps, campaign: Campaign, beat: Callable[[], None]) -> boo
     deps.recipients.create(campaign_id, rows(), on_batch=beat)
     # Another dispatcher may have counted them (the recipients it wrote are the same): its counters stand.
     with contextlib.suppress(AudienceWrittenError):
-        deps.campaigns.mark_materialized(tenant_id, campaign_id, shard_counts, report)
+        deps.campaigns.mark_materialized(tenant_id, campaign_id, shard_counts, report, statuses)
     log.info("audience written", extra={"campaign_id": campaign_id, "recipients": len(entries)})
     return True
 
@@ -256,15 +262,82 @@ def finish(
     next_id = deps.campaigns.finish(tenant_id, campaign_id, final.value, utc_iso(deps.clock.utcnow()) or "")
     log.info("campaign finished", extra={"campaign_id": campaign_id, "status": final.value, "next": next_id})
     if next_id:
-        nxt = deps.campaigns.get(tenant_id, next_id)
-        size, generation = (int(nxt.audience_total or 0), nxt.dispatch_gen) if nxt else (0, 0)
-        begin_dispatch(deps, tenant_id, next_id, size, generation)
+        start_next(deps, tenant_id, next_id)
+
+
+def start_next(deps: Deps, tenant_id: str, next_id: str) -> None:
+    """The pending campaign the send lock was just handed to: dispatch it (or, cancelled meanwhile, finish that)."""
+    nxt = deps.campaigns.get(tenant_id, next_id)
+    if nxt is not None and nxt.cancel_requested_at:
+        finish_cancel(deps, tenant_id, next_id)
+        return
+    size, generation = (int(nxt.audience_total or 0), nxt.dispatch_gen) if nxt else (0, 0)
+    begin_dispatch(deps, tenant_id, next_id, size, generation)
+
+
+# A recipient a cancel skipped: never handed to the provider.
+CANCELLED = {"code": "cancelled", "message": "the campaign was cancelled before this message was handed over"}
+# Where a cancel may be asked for, and where a cancel asked for is finished (not sending: no lock to hand on).
+CANCELLABLE = frozenset(
+    {
+        CampaignStatus.PAUSED,
+        CampaignStatus.PENDING,
+        CampaignStatus.SCHEDULED,
+        CampaignStatus.EXECUTING,
+        CampaignStatus.RETRYING,
+    }
+)
+IDLE_CANCELLABLE = CANCELLABLE - SENDING_STATUSES
+
+
+def finish_cancel(deps: Deps, tenant_id: str, campaign_id: str) -> bool:
+    """Carry out a cancel that was asked for: write the audience if it never was, skip every recipient still
+    queued (`cancelled`), and complete the campaign once none is in flight. Safe to repeat, and repeated (by the
+    sender that saw the cancel, the settler, the minute tick) until it is done; True once the campaign completed.
+
+    Recipients a sender holds (`sending`) keep their hand-over: the provider may have them. The sender releases
+    those it did not hand over, and this is run again after that."""
+    campaign = deps.campaigns.get(tenant_id, campaign_id)
+    if campaign is None or not campaign.cancel_requested_at or campaign.status not in CANCELLABLE:
+        return False
+    if not campaign.audience_written:
+        statuses = (campaign.status,) if campaign.status in IDLE_CANCELLABLE else ("executing", "retrying")
+        materialize(deps, campaign, lambda: None, statuses)
+        campaign = deps.campaigns.get(tenant_id, campaign_id)
+        if campaign is None or campaign.status not in CANCELLABLE:
+            return False
+    if campaign.audience_written:
+        queued = list(deps.recipients.with_status(campaign_id, [RecipientStatus.QUEUED.value]))
+        fields = {"error_code": CANCELLED["code"], "error_message": CANCELLED["message"], "claim_token": None}
+        # A recipient claimed meanwhile loses its move here: its sender hands it over or releases it, then runs this.
+        deps.recipients.move_many(campaign_id, [(r, RecipientStatus.SKIPPED, fields, None) for r in queued])
+        if queued:
+            log.info("cancelled recipients skipped", extra={"campaign_id": campaign_id, "recipients": len(queued)})
+    if campaign.status in SENDING_STATUSES:
+        return _finish_if_done(deps, campaign)
+    if campaign.audience_written and Result.from_buckets(deps.recipients.counters(campaign_id)).pending > 0:
+        return False  # a paused campaign's last hand-overs are in flight or uncertain: settled, then finished
+    if campaign.status == CampaignStatus.SCHEDULED:
+        with contextlib.suppress(Exception):  # a left-over schedule finds the campaign completed and does nothing
+            deps.scheduler.cancel(campaign_id)
+    try:
+        deps.campaigns.close(tenant_id, campaign_id, campaign.status, utc_iso(deps.clock.utcnow()) or "")
+    except CampaignMovedError as moved:
+        # It started sending meanwhile (the lock handed to it, its schedule came): finish it as a sending one.
+        if moved.campaign is not None and moved.campaign.status in SENDING_STATUSES:
+            return finish_cancel(deps, tenant_id, campaign_id)
+        return False
+    log.info("campaign cancelled", extra={"campaign_id": campaign_id, "was": campaign.status})
+    return True
 
 
 def start_scheduled(deps: Deps, tenant_id: str, campaign_id: str) -> str | None:
     """Start a scheduled campaign whose time has come (idempotent: schedule and tick may both call it)."""
     campaign = deps.campaigns.get(tenant_id, campaign_id)
     if campaign is None or campaign.status != CampaignStatus.SCHEDULED:
+        return None
+    if campaign.cancel_requested_at:
+        finish_cancel(deps, tenant_id, campaign_id)
         return None
     now = deps.clock.utcnow()
     if campaign.scheduled_at and parse_utc(campaign.scheduled_at) > now:
@@ -289,7 +362,15 @@ def tick(deps: Deps) -> dict[str, int]:
             started += 1
     for tenant_id, campaign_id in deps.campaigns.active():
         campaign = deps.campaigns.get(tenant_id, campaign_id)
-        if campaign is None or campaign.status not in SENDING_STATUSES:
+        if campaign is None or campaign.status not in (*SENDING_STATUSES, CampaignStatus.PAUSED):
+            continue
+        if campaign.cancel_requested_at and finish_cancel(deps, tenant_id, campaign_id):
+            finished += 1
+            continue
+        if campaign.status == CampaignStatus.PAUSED:
+            # Its uncertain hand-overs are settled while it waits (a cancel of it completes once they are).
+            if settle.queue_if_due(deps, tenant_id, campaign_id):
+                settling += 1
             continue
         if _finish_if_done(deps, campaign):
             finished += 1

@@ -92,6 +92,8 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
     """Send a chunk; safe to run twice for the same message (claims), and to be cut short (the rest is requeued)."""
     campaign = deps.campaigns.get(chunk.tenant_id, chunk.campaign_id)
     if campaign is None or not campaign.may_send:
+        if campaign is not None and campaign.cancel_requested_at:
+            lifecycle.finish_cancel(deps, chunk.tenant_id, chunk.campaign_id)
         return
     channel = deps.channels.get(chunk.tenant_id, campaign.channel_id)
     creds = deps.secrets.get(chunk.tenant_id, campaign.channel_id) if channel else None
@@ -207,6 +209,9 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
             chunk.campaign_id, token, outcomes.uncertain(), deps.clock.now() + deps.settings.settle_seconds
         )
     if any(v in ("stop", "held") for v, _ in verdicts):
+        if any(v == "held" for v, _ in verdicts):
+            # Held by a cancel: what this chunk released is skipped now (a pause leaves it queued for resume).
+            lifecycle.finish_cancel(deps, chunk.tenant_id, chunk.campaign_id)
         return
     if unsent:
         _requeue(deps, chunk, campaign, min(unsent))

@@ -20,7 +20,7 @@ from chalicelib.domain.campaign import Campaign
 from chalicelib.domain.errors import RecipientMovedError
 from chalicelib.domain.handover import Handover
 from chalicelib.domain.messages import Chunk, Job
-from chalicelib.domain.model import SEND_INTERRUPTED, SENDING_STATUSES, RecipientStatus, utc_iso
+from chalicelib.domain.model import SEND_INTERRUPTED, SENDING_STATUSES, CampaignStatus, RecipientStatus, utc_iso
 from chalicelib.domain.recipient import Recipient
 from chalicelib.services import lifecycle
 from chalicelib.services.deps import Deps
@@ -60,7 +60,7 @@ def settle_campaign(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, i
     """Settle every due hand-over record of a sending campaign; returns what became of its recipients."""
     counts = {"found": 0, "released": 0, "failed": 0, "unknown": 0, "settled": 0}
     campaign = deps.campaigns.get(tenant_id, campaign_id)
-    if campaign is None or campaign.status not in SENDING_STATUSES:
+    if campaign is None or campaign.status not in (*SENDING_STATUSES, CampaignStatus.PAUSED):
         return counts
     now = deps.clock.now()
     records = [h for h in deps.handovers.of_campaign(campaign_id) if h.due(now)]

@@ -69,6 +69,8 @@ def view(
         "started_at": campaign.started_at,
         "completed_at": campaign.completed_at,
         "stop_reason": campaign.stop_reason,
+        "paused_at": campaign.paused_at,
+        "cancel_requested_at": campaign.cancel_requested_at,
         "audience_report": campaign.audience_report,
     }
     if full:

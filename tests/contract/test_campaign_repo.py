@@ -180,6 +180,59 @@ class CampaignRepoContract:
         assert got.audience_written is True and got.total == 3
         assert Result.from_buckets(r.recipients.counters("a")) == Result(total=3, pending=3)
 
+    def test_pause_hands_the_lock_on_keeps_the_campaign_active_and_resume_sends_as_it_was(self, r: Repos) -> None:
+        # GIVEN A retrying and B pending behind it
+        r.campaigns.create(campaign("a", "executing"), max_campaigns=5)
+        r.campaigns.set_fields(TENANT, "a", {"status": "retrying"})
+        r.campaigns.create(campaign("b", "executing"), max_campaigns=5)
+        # WHEN A is paused THEN B holds the lock and sends, and A stays on the ACTIVE index (the tick watches it)
+        assert r.campaigns.pause(TENANT, "a", LATER) == "b"
+        a = r.campaigns.get(TENANT, "a")
+        assert (a.status, a.paused_at, a.start_as) == ("paused", LATER, "retrying")
+        assert r.campaigns.get(TENANT, "b").status == "executing"
+        assert r.campaigns.lock_of(TENANT)["sending"] == "b"
+        assert sorted(cid for _, cid in r.campaigns.active()) == ["a", "b"]
+        # AND pausing it again, or a campaign not sending, loses with the campaign as it is
+        with pytest.raises(CampaignMovedError) as again:
+            r.campaigns.pause(TENANT, "a", LATER)
+        assert again.value.campaign is not None and again.value.campaign.status == "paused"
+        # WHEN A resumes behind B THEN it waits; once B finishes it sends again as a retry
+        assert r.campaigns.start(TENANT, "a", "paused", LATER, to_status="retrying") == "pending"
+        assert r.campaigns.finish(TENANT, "b", "completed", LATER) == "a"
+        assert r.campaigns.get(TENANT, "a").status == "retrying"
+
+    def test_a_campaign_being_cancelled_is_not_paused(self, r: Repos) -> None:
+        r.campaigns.create(campaign("a", "executing"), max_campaigns=5)
+        r.campaigns.set_fields(TENANT, "a", {"cancel_requested_at": NOW})
+        with pytest.raises(CampaignMovedError):
+            r.campaigns.pause(TENANT, "a", LATER)
+        assert r.campaigns.get(TENANT, "a").status == "executing"
+        assert r.campaigns.lock_of(TENANT)["sending"] == "a"
+
+    def test_close_completes_a_pending_campaign_out_of_the_queue_and_loses_once_it_moved(self, r: Repos) -> None:
+        # GIVEN A sending, B and C pending
+        for cid in ("a", "b", "c"):
+            r.campaigns.create(campaign(cid, "executing"), max_campaigns=5)
+        # WHEN B is closed (a finished cancel) THEN it is completed and out of the queue, C still waits
+        r.campaigns.close(TENANT, "b", "pending", LATER)
+        b = r.campaigns.get(TENANT, "b")
+        assert (b.status, b.completed_at) == ("completed", LATER)
+        assert r.campaigns.lock_of(TENANT)["pending_queue"] == ["c"]
+        assert r.campaigns.finish(TENANT, "a", "completed", LATER) == "c"
+        # AND closing a campaign that is no longer in the status read loses, told its status
+        with pytest.raises(CampaignMovedError) as lost:
+            r.campaigns.close(TENANT, "c", "pending", LATER)
+        assert lost.value.campaign is not None and lost.value.campaign.status == "executing"
+
+    def test_a_cancel_counts_the_audience_of_a_campaign_not_sending(self, r: Repos) -> None:
+        # GIVEN a scheduled campaign (its audience not written)
+        r.campaigns.create(campaign("s", "scheduled", scheduled_at=LATER), max_campaigns=5)
+        # WHEN counted as sending THEN it loses; counted as the scheduled campaign it is, it is written
+        with pytest.raises(AudienceWrittenError):
+            r.campaigns.mark_materialized(TENANT, "s", [1] + [0] * 15, {})
+        r.campaigns.mark_materialized(TENANT, "s", [1] + [0] * 15, {}, ("scheduled",))
+        assert r.campaigns.get(TENANT, "s").audience_written is True
+
     def test_campaigns_list_newest_first_in_pages(self, r: Repos) -> None:
         for cid in ("c1", "c2", "c3"):
             r.campaigns.create(campaign(cid), max_campaigns=5)

@@ -229,22 +229,49 @@ class FakeCampaigns:
             item = self._item(tenant_id, campaign_id)
             if item is None or item.get("status") not in SENDING_STATUSES:
                 return None
-            tenant = self._tenant(tenant_id) or {}
-            queue = list(tenant.get("pending_queue") or [])
             item.update(status=final_status, completed_at=now)
             for gone in ("gsi1pk", "gsi1sk", "start_as"):
                 item.pop(gone, None)
-            if tenant.get("sending") != campaign_id:
-                return None
-            if not queue:
-                tenant.pop("sending", None)
-                return None
-            next_id = queue[0]
-            tenant["sending"], tenant["pending_queue"] = next_id, queue[1:]
-            nxt = self._item(tenant_id, next_id)
-            if nxt is not None and nxt.get("status") == "pending":
-                self._start_sending(nxt, tenant_id, "executing", now)
-            return next_id
+            return self._hand_on(tenant_id, campaign_id, now)
+
+    def pause(self, tenant_id: str, campaign_id: str, now: str) -> str | None:
+        """Pause a sending campaign (kept on the ACTIVE index) and hand the lock on; CampaignMovedError if it is
+        not sending or is being cancelled."""
+        with self.table.lock:
+            item = self._item(tenant_id, campaign_id)
+            if item is None or item.get("status") not in SENDING_STATUSES or item.get("cancel_requested_at"):
+                raise CampaignMovedError("the campaign is not sending, or is being cancelled", _as_campaign(item))
+            item.update(status="paused", paused_at=now, start_as=item["status"])
+            return self._hand_on(tenant_id, campaign_id, now)
+
+    def close(self, tenant_id: str, campaign_id: str, from_status: str, now: str) -> None:
+        """End a campaign that is not sending as completed (leaving the tenant's queue); CampaignMovedError."""
+        with self.table.lock:
+            item = self._item(tenant_id, campaign_id)
+            if item is None or item.get("status") != from_status:
+                raise CampaignMovedError(f"the campaign is no longer {from_status}", _as_campaign(item))
+            item.update(status="completed", completed_at=now)
+            for gone in ("gsi1pk", "gsi1sk", "start_as"):
+                item.pop(gone, None)
+            tenant = self._tenant(tenant_id) or {}
+            queue = tenant.get("pending_queue") or []
+            if from_status == "pending" and campaign_id in queue:
+                queue.remove(campaign_id)
+
+    def _hand_on(self, tenant_id: str, campaign_id: str, now: str) -> str | None:
+        tenant = self._tenant(tenant_id) or {}
+        queue = list(tenant.get("pending_queue") or [])
+        if tenant.get("sending") != campaign_id:
+            return None
+        if not queue:
+            tenant.pop("sending", None)
+            return None
+        next_id = queue[0]
+        tenant["sending"], tenant["pending_queue"] = next_id, queue[1:]
+        nxt = self._item(tenant_id, next_id)
+        if nxt is not None and nxt.get("status") == "pending":
+            self._start_sending(nxt, tenant_id, "executing", now)
+        return next_id
 
     def set_fields(
         self, tenant_id: str, campaign_id: str, fields: Mapping[str, Any], condition_status: Sequence[str] | None = None
@@ -258,16 +285,21 @@ class FakeCampaigns:
             return True
 
     def mark_materialized(
-        self, tenant_id: str, campaign_id: str, shard_counts: Sequence[int], report: Mapping[str, Any]
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        shard_counts: Sequence[int],
+        report: Mapping[str, Any],
+        statuses: Sequence[str] = ("executing", "retrying"),
     ) -> None:
-        """Record that a sending campaign's recipients are written, with its counters."""
+        """Record that a campaign's recipients are written, with its counters, while it is in one of `statuses`."""
         with self.table.lock:
             item = self._item(tenant_id, campaign_id)
             pk = campaign_pk(campaign_id)
             if (
                 item is None
                 or item.get("audience_written")
-                or item.get("status") not in SENDING_STATUSES
+                or item.get("status") not in statuses
                 or any(self.table.raw(pk, counter_sk(s)) is not None for s in range(len(shard_counts)))
             ):
                 raise AudienceWrittenError("the campaign's audience is written already")

@@ -18,7 +18,7 @@ A lost condition raises a named error (chalicelib.domain.errors) carrying the ca
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from chalicelib.adapters.dynamo.recipients import counter_sk
@@ -56,10 +56,12 @@ STATUS = {"#s": "status"}
 STATUS_WAS = "#s = :from"
 # A draft is still the draft (and the version of it) that was read.
 DRAFT_AS_READ = "#s = :draft AND (attribute_not_exists(version) OR version = :version)"
-# Nothing has written the campaign's recipients and counters yet, and it is still sending.
-NOT_MATERIALIZED = "attribute_not_exists(audience_written) AND #s IN (:executing, :retrying)"
+# Nothing has written the campaign's recipients and counters yet (and, as the caller adds, it is in a status read).
+NOT_MATERIALIZED = "attribute_not_exists(audience_written)"
 CHANNEL_EXISTS = "attribute_exists(pk)"
 CAMPAIGN_ABSENT = "attribute_not_exists(pk)"
+# No cancel was asked for (a cancelled campaign is never paused: it is finishing).
+NOT_CANCELLED = "attribute_not_exists(cancel_requested_at)"
 
 
 def _as_campaign(item: dict[str, Any] | None) -> Campaign | None:
@@ -375,23 +377,103 @@ class CampaignRepo:
 
         Returns the id of the campaign that now sends, if any. A no-op when the campaign is not sending any more.
         """
+        return self._leave_sending(
+            tenant_id,
+            campaign_id,
+            now,
+            lambda campaign: (
+                "SET #s = :final, completed_at = :now REMOVE gsi1pk, gsi1sk, start_as",
+                STATUS_WAS,
+                {":final": final_status, ":now": now, ":from": campaign.status},
+            ),
+        )
+
+    def pause(self, tenant_id: str, campaign_id: str, now: str) -> str | None:
+        """Move a sending campaign to paused (remembering whether it was executing or retrying) and hand the send
+        lock to the first pending campaign; returns that campaign's id, if any.
+
+        CampaignMovedError (with the campaign as it is) when it is not sending, or a cancel was asked for.
+        The campaign stays on the ACTIVE index, so the minute tick still settles and completes a cancel of it.
+        """
+        current = self.get(tenant_id, campaign_id)
+        if current is None or not current.sending or current.cancel_requested_at:
+            raise CampaignMovedError("the campaign is not sending", current)
+        return self._leave_sending(
+            tenant_id,
+            campaign_id,
+            now,
+            lambda campaign: (
+                "SET #s = :paused, paused_at = :now, start_as = :from",
+                f"{STATUS_WAS} AND {NOT_CANCELLED}",
+                {":paused": "paused", ":now": now, ":from": campaign.status},
+            ),
+            moved_error=True,
+        )
+
+    def close(self, tenant_id: str, campaign_id: str, from_status: str, now: str) -> None:
+        """End a campaign that is not sending (paused, pending or scheduled: a cancel that is done) as completed; a
+        pending one leaves the tenant's queue in the same transaction. CampaignMovedError when it moved meanwhile."""
+        for _ in range(MAX_TX_ATTEMPTS):
+            tx = self.table.tx()
+            # Closes: the campaign starting to send (the lock handed to it, its schedule) since it was read.
+            tx.update(
+                "campaign",
+                self._key(tenant_id, campaign_id),
+                "SET #s = :done, completed_at = :now REMOVE gsi1pk, gsi1sk, start_as",
+                STATUS_WAS,
+                {":done": "completed", ":now": now, ":from": from_status},
+                STATUS,
+                want_old=True,
+            )
+            if from_status == "pending":
+                queue = list((self.lock_of(tenant_id) or {}).get("pending_queue") or [])
+                if campaign_id in queue:
+                    at = queue.index(campaign_id)
+                    # Closes: the queue moving (a campaign started or left) since we read where we are in it.
+                    tx.update(
+                        "tenant",
+                        self._tenant_key(tenant_id),
+                        f"REMOVE pending_queue[{at}]",
+                        f"pending_queue[{at}] = :cid",
+                        {":cid": campaign_id},
+                    )
+            try:
+                tx.commit()
+            except ConditionFailed as lost:
+                if "campaign" in lost.parts and (len(lost.parts) == 1 or lost.item("campaign") is not None):
+                    raise CampaignMovedError(
+                        f"the campaign is no longer {from_status}", _as_campaign(lost.item("campaign"))
+                    ) from lost
+                current = self.get(tenant_id, campaign_id)
+                if current is None or current.status != from_status:
+                    raise CampaignMovedError(f"the campaign is no longer {from_status}", current) from lost
+                continue  # only the queue moved: find our place again
+            return
+        raise ConcurrencyError("could not close the campaign; try again")
+
+    def _leave_sending(
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        now: str,
+        move: Callable[[Campaign], tuple[str, str, dict[str, Any]]],
+        moved_error: bool = False,
+    ) -> str | None:
+        """Move a sending campaign out of sending (`move` gives the update, condition and values for the campaign
+        as read) and hand the send lock to the first pending campaign; that campaign's id, if any."""
         for _ in range(MAX_TX_ATTEMPTS):
             campaign = self.get(tenant_id, campaign_id)
-            if campaign is None or not campaign.sending:
+            if campaign is None or not campaign.sending or (moved_error and campaign.cancel_requested_at):
+                if moved_error:
+                    raise CampaignMovedError("the campaign is not sending, or is being cancelled", campaign)
                 return None
             tenant = self.lock_of(tenant_id) or {}
             queue = list(tenant.get("pending_queue") or [])
             holds_lock = tenant.get("sending") == campaign_id
             tx = self.table.tx()
+            expression, condition, values = move(campaign)
             # Closes: two workers finishing the same campaign at once; only one hands the lock over.
-            tx.update(
-                "campaign",
-                self._key(tenant_id, campaign_id),
-                "SET #s = :final, completed_at = :now REMOVE gsi1pk, gsi1sk, start_as",
-                STATUS_WAS,
-                {":final": final_status, ":now": now, ":from": campaign.status},
-                STATUS,
-            )
+            tx.update("campaign", self._key(tenant_id, campaign_id), expression, condition, values, STATUS)
             next_id: str | None = None
             if holds_lock and queue:
                 next_id = queue[0]
@@ -432,7 +514,7 @@ class CampaignRepo:
             except ConditionFailed:
                 continue
             return next_id
-        raise ConcurrencyError("could not finish the campaign; try again")
+        raise ConcurrencyError("could not move the campaign out of sending; try again")
 
     def set_fields(
         self, tenant_id: str, campaign_id: str, fields: Mapping[str, Any], condition_status: Sequence[str] | None = None
@@ -465,25 +547,26 @@ class CampaignRepo:
         return True
 
     def mark_materialized(
-        self, tenant_id: str, campaign_id: str, shard_counts: Sequence[int], report: Mapping[str, Any]
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        shard_counts: Sequence[int],
+        report: Mapping[str, Any],
+        statuses: Sequence[str] = ("executing", "retrying"),
     ) -> None:
-        """Record that a sending campaign's recipients are written, with its counters; AudienceWrittenError when
-        another dispatcher did it already (or the campaign stopped sending)."""
+        """Record that a campaign's recipients are written, with its counters, while it is in one of `statuses`
+        (sending, or the status a cancel found it in); AudienceWrittenError when another dispatcher did it already
+        (or the campaign moved on)."""
         pk = campaign_pk(campaign_id)
         tx = self.table.tx()
+        allowed = {f":st{i}": st for i, st in enumerate(statuses)}
         # Closes: two dispatchers both writing the counters (the result would count everyone twice).
         tx.update(
             "campaign",
             self._key(tenant_id, campaign_id),
             "SET audience_written = :yes, #t = :total, audience_report = :report",
-            NOT_MATERIALIZED,
-            {
-                ":yes": True,
-                ":total": sum(shard_counts),
-                ":report": dict(report),
-                ":executing": "executing",
-                ":retrying": "retrying",
-            },
+            f"{NOT_MATERIALIZED} AND #s IN ({', '.join(allowed)})",
+            {":yes": True, ":total": sum(shard_counts), ":report": dict(report), **allowed},
             {**STATUS, "#t": "total"},
         )
         for shard, count in enumerate(shard_counts):
