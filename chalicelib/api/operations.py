@@ -484,7 +484,17 @@ _CORE: tuple[Operation, ...] = (
             "Recipients are written when sending starts (the phonebook or upload resolved then, duplicates removed): "
             "a `draft` or `scheduled` campaign, or a `pending` one not started yet, lists none."
         ),
-        parameters=(_status("recipients", "RecipientStatus"), *PAGE),
+        parameters=(
+            {
+                **_status("recipients", "RecipientStatus"),
+                "description": (
+                    "Only recipients with this status (another value: `400 invalid_request`). `failed` lists exactly "
+                    "what the campaign's `result.failed` counts: `failed` and `undelivered` recipients; `undelivered` "
+                    "lists those alone."
+                ),
+            },
+            *PAGE,
+        ),
     ),
     # ----------------------------------------------------------------------------------------------------- uploads
     Operation(

@@ -8,7 +8,7 @@ RecipientMovedError, ...) carrying the item as the winner left it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from chalicelib.domain.campaign import Campaign, CampaignPage
@@ -128,7 +128,9 @@ class Recipients(Protocol):
         """Recipients in one of `statuses`."""
         ...
 
-    def page(self, campaign_id: str, status: str | None, limit: int, cursor: str | None) -> RecipientPage:
+    def page(
+        self, campaign_id: str, status: str | Collection[str] | None, limit: int, cursor: str | None
+    ) -> RecipientPage:
         """A page of recipients in list order."""
         ...
 

@@ -17,6 +17,8 @@ from chalicelib.services.deps import Deps
 # Content fields the service keeps for itself: never answered, never taken from a request (a template campaign's
 # `template` is the snapshot of its template taken when it was checked).
 _INTERNAL_CONTENT = frozenset({"media_key", "template"})
+# What `?status=failed` lists: the recipients the result's `failed` counts.
+FAILED_LISTS = ("failed", "undelivered")
 
 
 def public_content(content: Mapping[str, Any]) -> dict[str, Any]:
@@ -127,5 +129,6 @@ def list_recipients(
     """A page of a campaign's per-recipient details (written when sending starts)."""
     if deps.campaigns.get(tenant_id, campaign_id, consistent=False) is None:
         raise NotFoundError("no such campaign")
-    page = deps.recipients.page(campaign_id, status, limit, cursor)
+    # `failed` lists what the result's `failed` counts: failed and undelivered (`undelivered` lists those alone).
+    page = deps.recipients.page(campaign_id, FAILED_LISTS if status == "failed" else status, limit, cursor)
     return {"items": [recipient_view(i) for i in page.items], "next_cursor": page.next_cursor}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from chalicelib.adapters.dynamo.table import Page, decode_cursor, encode_cursor
@@ -54,14 +54,23 @@ class FakeTable:
             return [copy.deepcopy(self.items[(pk, k)]) for k in keys]
 
     def page(
-        self, pk: str, prefix: str, *, limit: int, cursor: str | None, forward: bool, status: str | None = None
+        self,
+        pk: str,
+        prefix: str,
+        *,
+        limit: int,
+        cursor: str | None,
+        forward: bool,
+        status: str | Collection[str] | None = None,
     ) -> Page:
-        """Up to `limit` items after the cursor (optionally of one status); a cursor only when more follow."""
+        """Up to `limit` items after the cursor (optionally of one status, or any of several); a cursor only when
+        more follow."""
         after = decode_cursor(cursor, prefix)
         items = self.query(pk, prefix, forward=forward)
         if after is not None:
             items = [i for i in items if (i["sk"] > after if forward else i["sk"] < after)]
-        matching = [i for i in items if status is None or i.get("status") == status]
+        wanted = None if status is None else ({status} if isinstance(status, str) else set(status))
+        matching = [i for i in items if wanted is None or i.get("status") in wanted]
         found = matching[:limit]
         more = len(matching) > limit
         return Page(found, encode_cursor(found[-1]) if more and found else None)

@@ -4,7 +4,7 @@ adapters/dynamo/recipients.py and adapters/handovers.py, over a FakeTable shared
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from chalicelib.adapters.dynamo.recipients import Move, counter_sk, thread_message
@@ -50,7 +50,9 @@ class FakeRecipients:
         items = self.table.query(campaign_pk(campaign_id), "R#")
         return iter([recipient_from(i) for i in items if i.get("status") in wanted])
 
-    def page(self, campaign_id: str, status: str | None, limit: int, cursor: str | None) -> RecipientPage:
+    def page(
+        self, campaign_id: str, status: str | Collection[str] | None, limit: int, cursor: str | None
+    ) -> RecipientPage:
         """A page of a campaign's recipients in list order."""
         page = self.table.page(campaign_pk(campaign_id), "R#", limit=limit, cursor=cursor, forward=True, status=status)
         return RecipientPage([recipient_from(i) for i in page.items], page.next_cursor)

@@ -199,6 +199,9 @@ def test_undelivered_with_error_30003_counts_a_failure_with_the_code(
     assert "unreachable" in rec["error"]["message"].lower()
     status, failed = api.call("GET", f"/v1/campaigns/{cid}/recipients?status=undelivered")
     assert [r["number"] for r in failed["items"]] == [NUMBERS[2]]
+    # AND ?status=failed lists exactly what result.failed counts: the undelivered one too
+    status, listed = api.call("GET", f"/v1/campaigns/{cid}/recipients?status=failed")
+    assert status == 200 and [r["number"] for r in listed["items"]] == [NUMBERS[2]] and figures["failed"] == 1
 
 
 def test_callback_on_another_tenants_channel_changes_nothing(

@@ -16,7 +16,7 @@ A lost condition raises RecipientMovedError with the recipient as the winner lef
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from chalicelib.adapters.dynamo.table import (
@@ -106,7 +106,9 @@ class RecipientRepo:
             if item.get("status") in wanted:
                 yield recipient_from(item)
 
-    def page(self, campaign_id: str, status: str | None, limit: int, cursor: str | None) -> RecipientPage:
+    def page(
+        self, campaign_id: str, status: str | Collection[str] | None, limit: int, cursor: str | None
+    ) -> RecipientPage:
         """A page of a campaign's recipients in list order, optionally of one status."""
         page: Page = self.table.page(
             campaign_pk(campaign_id), "R#", limit=limit, cursor=cursor, forward=True, status=status

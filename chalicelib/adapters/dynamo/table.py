@@ -12,7 +12,7 @@ import binascii
 import json
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -203,20 +203,28 @@ class Table:
             after = last["sk"]
 
     def page(
-        self, pk: str, prefix: str, *, limit: int, cursor: str | None, forward: bool, status: str | None = None
+        self,
+        pk: str,
+        prefix: str,
+        *,
+        limit: int,
+        cursor: str | None,
+        forward: bool,
+        status: str | Collection[str] | None = None,
     ) -> Page:
-        """Up to `limit` items after the cursor, optionally only those with `status`."""
+        """Up to `limit` items after the cursor, optionally only those with `status` (one, or any of several)."""
         after = decode_cursor(cursor, prefix)
+        wanted = None if status is None else ({status} if isinstance(status, str) else set(status))
         found: list[dict[str, Any]] = []
         while True:
             items, last = self.query(pk, prefix, forward=forward, after=after, limit=max(limit, 50))
             for pos, item in enumerate(items):
-                if status is None or item.get("status") == status:
+                if wanted is None or item.get("status") in wanted:
                     found.append(item)
                     if len(found) == limit:
                         # No cursor when this page certainly ends the list (else the PBX asks for an empty page).
                         rest = items[pos + 1 :]
-                        more = last is not None or any(status is None or i.get("status") == status for i in rest)
+                        more = last is not None or any(wanted is None or i.get("status") in wanted for i in rest)
                         return Page(found, encode_cursor(item) if more else None)
             if not last:
                 return Page(found, None)
