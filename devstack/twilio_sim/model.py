@@ -48,6 +48,7 @@ from devstack.twilio_sim.rules import (
     WHATSAPP_TEST_NUMBER_ERRORS,
     TwilioApiError,
     UnknownNumberError,
+    at_least_one_opt,
     bool_opt,
     count_opt,
     date_sent_bound,
@@ -56,6 +57,7 @@ from devstack.twilio_sim.rules import (
     is_http_url,
     new_sid,
     number_opt,
+    positive_opt,
     undelivered_opt,
 )
 from devstack.twilio_sim.sends import Send, check_send
@@ -171,8 +173,8 @@ class TwilioModel(DueJobs[Job]):
             "no_callbacks": bool_opt,
             "reset_after_accept_next": lambda v: count_opt("reset_after_accept_next", v),
             "drop_callbacks_next": lambda v: count_opt("drop_callbacks_next", v),
-            "queue_max_seconds": _positive("queue_max_seconds"),
-            "account_concurrency": _at_least_one("account_concurrency"),
+            "queue_max_seconds": positive_opt("queue_max_seconds"),
+            "account_concurrency": at_least_one_opt("account_concurrency"),
             **{name: functools.partial(sim_faults.parse, name) for name in sim_faults.KNOBS},
         }
         unknown = sorted(set(opts) - set(parsers))
@@ -647,23 +649,3 @@ class TwilioModel(DueJobs[Job]):
                 raise LookupError(f"no inbound message {sid}")
             self._stats["inbound_replays"] += 1
             return kept[0], dict(kept[1]), kept[2]
-
-
-def _positive(name: str) -> Callable[[Any], float]:
-    def parse(value: Any) -> float:
-        number = number_opt(name, value)
-        if number <= 0:
-            raise ValueError(f"'{name}' must be a positive number")
-        return number
-
-    return parse
-
-
-def _at_least_one(name: str) -> Callable[[Any], int]:
-    def parse(value: Any) -> int:
-        count = count_opt(name, value)
-        if count < 1:
-            raise ValueError(f"'{name}' must be a positive integer")
-        return count
-
-    return parse

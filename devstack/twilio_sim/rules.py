@@ -9,7 +9,7 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -252,3 +252,27 @@ def is_http_url(url: str) -> bool:
     """Whether a string is an absolute http(s) URL."""
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def positive_opt(name: str) -> Callable[[Any], float]:
+    """A parser of a positive number option."""
+
+    def parse(value: Any) -> float:
+        number = number_opt(name, value)
+        if number <= 0:
+            raise ValueError(f"'{name}' must be a positive number")
+        return number
+
+    return parse
+
+
+def at_least_one_opt(name: str) -> Callable[[Any], int]:
+    """A parser of a positive integer option."""
+
+    def parse(value: Any) -> int:
+        count = count_opt(name, value)
+        if count < 1:
+            raise ValueError(f"'{name}' must be a positive integer")
+        return count
+
+    return parse
