@@ -266,6 +266,7 @@ def bench_campaign_csv(recipients: int | None = None) -> dict[str, Any]:
         last = stats["last_accepted_at"]
         # Per recipient; for a partial run, per message accepted so far.
         per = n if status != "partial" else max(int(stats["accepted"]), 1)
+        queue = (stats.get("senders") or {}).get(stack_module.SANDBOX_SENDER) or {}
         figures: dict[str, Any] = {
             "recipients": n,
             "code": code,
@@ -287,6 +288,9 @@ def bench_campaign_csv(recipients: int | None = None) -> dict[str, Any]:
             "messages_per_s_sending": (stats["accepted"] - 1) / max((last or 0) - (first or 0), 1e-9),
             "accepted": stats["accepted"],
             "throttled_429": stats["throttled"],
+            # The sender's queue at the simulator (Twilio queues a sender's excess rather than refusing it).
+            "sim_sender_achieved_mps": float(queue.get("achieved_mps") or "nan"),
+            "sim_longest_queue_wait_s": float(queue.get("longest_queue_wait_s") or 0.0),
             "callbacks_posted": stats["callbacks_posted"],
             "callbacks_failed": stats["callbacks_failed"],
             "callbacks_pending_at_end": stats["callbacks_pending"],

@@ -311,6 +311,8 @@ def run_chaos(
             "minutes_to_completed": (max(done.values()) if len(done) == len(parties) else t_end - t0) / 60.0,
             "sim_accepted": int(stats.get("accepted", 0)),
             "sim_duplicates_stat": int(stats.get("duplicates", 0)),
+            # What the simulator says it injected (server_errors, late_answers, resets, replays), beside what was asked.
+            "sim_injected": dict(stats.get("injected") or {}),
             "by_status": dict(Counter(statuses.values())),
             "simulator_faults": sim_injected,
         }

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import unquote
 
+from devstack import sim_faults
 from devstack.meta_sim.model import MetaModel
 from devstack.meta_sim.rules import GRAPH_PATH, GraphError
 from devstack.meta_sim.webhooks import work
@@ -44,6 +45,7 @@ class Handler(Protocol):
     headers: Any
 
     def _json(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None: ...
+    def _reset_connection(self) -> None: ...
 
 
 class MetaSimulator(MetaModel):
@@ -176,6 +178,9 @@ class MetaSimulator(MetaModel):
             delay = self.config()["graph_latency_ms"] / 1000.0
         if delay > 0:
             time.sleep(delay)
+        if payload.pop(sim_faults.RESET, False):
+            handler._reset_connection()  # the reset_after_accept_rate fault: taken, and no answer
+            return
         headers = {"WWW-Authenticate": 'OAuth "Facebook Platform" "invalid_token"'} if status == 401 else None
         handler._json(status, payload, headers)
 

@@ -1,23 +1,36 @@
 """The simulated Meta state and its rules: WABAs (token, app secret, webhook URL), their phone numbers and
 throughput windows, message templates, messages and the statuses each moves through, the pair rate, the fault
-config, counters, and the queue of webhooks to post.
+config (and the shared rate-based fault knobs, devstack/sim_faults.py, as `graph_*`), counters (each number's sends
+in `senders`, `duplicates`, the faults `injected`), and the queue of webhooks to post.
 
 Thread-safe (one lock); no HTTP here: http.py serves it, webhooks.py posts what it schedules.
 """
 
 from __future__ import annotations
 
+import copy
 import heapq
 import itertools
+import json
 import math
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from devstack import sim_faults
 from devstack.due_jobs import DueJobs
 from devstack.meta_sim.payloads import PREFERENCE_DETAILS, message_value, preference_value, status_value
-from devstack.meta_sim.records import CONFIG_PARSERS, Config, Job, PhoneNumber, SentMessage, Waba, number_opt
+from devstack.meta_sim.records import (
+    CONFIG_PARSERS,
+    FAULT_OPTIONS,
+    Config,
+    Job,
+    PhoneNumber,
+    SentMessage,
+    Waba,
+    number_opt,
+)
 from devstack.meta_sim.rules import (
     DEFAULT_MPS,
     DEFAULT_PAGE_SIZE,
@@ -59,6 +72,9 @@ class MetaModel(DueJobs[Job]):
         self._inbound: dict[str, tuple[str, dict[str, Any]]] = {}  # wamid -> (WABA, the webhook posted): replays
         self._config = Config(graph_webhook_delay_ms=self._default_delay_ms)
         self._stats = self._fresh_stats()
+        self._sent_before: set[tuple[str, str, str]] = set()  # (number id, user, what) of each accepted send
+        self._fault_base: dict[str, Any] = {}  # the fault knobs a reset returns to (the SIM_* environment)
+        self._faults = sim_faults.Faults()
         self._generation = 0
         self._seq = itertools.count()
         self._ids = itertools.count(1)
@@ -81,6 +97,8 @@ class MetaModel(DueJobs[Job]):
             "inbound_replays": 0,
             "user_preferences": 0,
             "template_updates": 0,
+            "resets_after_accept": 0,
+            "duplicates": 0,  # accepted with the same (number, user, text or template and parameters) as before
             "first_accepted_at": None,
             "last_accepted_at": None,
         }
@@ -142,15 +160,26 @@ class MetaModel(DueJobs[Job]):
     def configure(self, **opts: Any) -> dict[str, Any]:
         """Change the Graph API's faults and timing (options `graph_*`); unknown ones raise ValueError."""
         parsed = self.parse_config(**opts)
+        faults = {FAULT_OPTIONS[name]: parsed.pop(name) for name in list(parsed) if name in FAULT_OPTIONS}
         with self._lock:
             for name, value in parsed.items():
                 setattr(self._config, name, value)
-            return self._config.to_dict()
+            self._faults.set(**faults)
+            return self._config_view()
+
+    def set_fault_base(self, knobs: Mapping[str, Any]) -> None:
+        """Fault knobs (parsed, unprefixed: see sim_faults.from_env) set now and again after every reset."""
+        with self._lock:
+            self._fault_base = dict(knobs)
+            self._faults.set(**self._fault_base)
 
     def config(self) -> dict[str, Any]:
         """The Graph API's configuration."""
         with self._lock:
-            return self._config.to_dict()
+            return self._config_view()
+
+    def _config_view(self) -> dict[str, Any]:
+        return {**self._config.to_dict(), **self._faults.to_dict(prefix="graph_")}
 
     def reset(self, all: bool = False) -> None:
         """Forget messages, stats, windows, pending webhooks and config; `all` also forgets the WABAs."""
@@ -164,8 +193,12 @@ class MetaModel(DueJobs[Job]):
             self._inbound.clear()
             self._config = Config(graph_webhook_delay_ms=self._default_delay_ms)
             self._stats = self._fresh_stats()
+            self._sent_before.clear()
+            self._faults = sim_faults.Faults()
+            self._faults.set(**self._fault_base)
             for number in self._numbers.values():
                 number.window.clear()
+                number.accepted, number.first_accepted_at, number.last_accepted_at = 0, None, None
             if all:
                 self._wabas.clear()
                 self._numbers.clear()
@@ -179,9 +212,15 @@ class MetaModel(DueJobs[Job]):
             return [m.item() for m in self._messages]
 
     def stats(self) -> dict[str, Any]:
-        """Counters, incl. 130429 (throughput) and 131056 (pair rate) refusals."""
+        """Counters, incl. 130429 (throughput) and 131056 (pair rate) refusals, each number's sends (`senders`, by
+        phone number id) and the faults `injected`."""
         with self._lock:
-            return {**self._stats, "webhooks_pending": self._pending()}
+            return {
+                **self._stats,
+                "webhooks_pending": self._pending(),
+                "senders": {n.phone_number_id: n.sender_view() for n in self._numbers.values() if n.accepted},
+                "injected": dict(self._faults.injected),
+            }
 
     def wait_for_webhooks(self, timeout: float = 5.0) -> bool:
         """Block until no webhook is pending or in flight; False on timeout."""
@@ -225,8 +264,8 @@ class MetaModel(DueJobs[Job]):
                 raise GraphError(
                     400, 100, f"Unsupported post request. Object with ID '{phone_number_id}' is not a phone number"
                 )
-            if self._config.graph_server_error_next > 0:
-                self._config.graph_server_error_next -= 1
+            if self._config.graph_server_error_next > 0 or self._faults.roll(sim_faults.SERVER_ERROR):
+                self._config.graph_server_error_next = max(0, self._config.graph_server_error_next - 1)
                 self._stats["server_errors"] += 1
                 raise GraphError(500, 1, "An unknown error occurred", kind="OAuthException")
             try:
@@ -240,8 +279,9 @@ class MetaModel(DueJobs[Job]):
                 window.popleft()
             if len(window) >= max(1, math.floor(number.mps)):
                 self._stats["throttled_130429"] += 1
+                # HTTP 400, as Meta's error-code table gives it for 130429 (the code, not the status, says throttled).
                 raise GraphError(
-                    429, 130429, "Rate limit hit", details=f"Cloud API message throughput ({number.mps:g}/s) reached"
+                    400, 130429, "Rate limit hit", details=f"Cloud API message throughput ({number.mps:g}/s) reached"
                 )
             last = self._last_to.get((phone_number_id, to))
             if last is not None and now - last < PAIR_GAP_SECONDS:
@@ -272,7 +312,16 @@ class MetaModel(DueJobs[Job]):
                 category=category,
                 created_at=self.wall_clock(),
                 plan=plan,
+                replay_stages=self._faults.replays(len(plan)),
             )
+            number.accepted += 1
+            if number.first_accepted_at is None:
+                number.first_accepted_at = now
+            number.last_accepted_at = now
+            key = (phone_number_id, to, text if text is not None else json.dumps(template, sort_keys=True))
+            if key in self._sent_before:
+                self._stats["duplicates"] += 1
+            self._sent_before.add(key)
             self._messages.append(message)
             self._by_id[message.wamid] = message
             self._stats["accepted"] += 1
@@ -285,11 +334,16 @@ class MetaModel(DueJobs[Job]):
                 self._config.graph_timeout_next -= 1
                 self._stats["timeouts"] += 1
                 delay = max(delay, self._config.graph_timeout_ms / 1000.0)
-            answer = {
+            if self._faults.roll(sim_faults.LATE_ANSWER):
+                delay = max(delay, self._faults.late_seconds())
+            answer: dict[str, Any] = {
                 "messaging_product": "whatsapp",
                 "contacts": [{"input": body.get("to"), "wa_id": to}],
                 "messages": [{"id": message.wamid, **({"message_status": "accepted"} if kind == "template" else {})}],
             }
+            if self._faults.roll(sim_faults.RESET_AFTER_ACCEPT):
+                self._stats["resets_after_accept"] += 1
+                answer[sim_faults.RESET] = True
             return answer, delay
 
     def _in_window(self, phone_number_id: str, to: str) -> bool:
@@ -544,6 +598,19 @@ class MetaModel(DueJobs[Job]):
                 ),
             )
 
+    def replay_later(self, jobs: Sequence[Job], payload: dict[str, Any]) -> None:
+        """After a status webhook was posted and answered 200: post it again, identical, if one of the statuses it
+        carried was drawn for a replay (the callback_replay_rate fault), as Meta resends one it took for lost."""
+        with self._lock:
+            if self._stopping or not jobs or jobs[0].generation != self._generation:
+                return
+            for job in jobs:
+                message = self._by_id.get(job.wamid or "") if job.payload is None and not job.replay else None
+                if message is not None and job.stage in message.replay_stages:
+                    delay = self._config.graph_webhook_delay_ms / 1000.0
+                    self._schedule(job.waba_id, delay, payload=copy.deepcopy(payload), replay=True)
+                    return
+
     def finish(self, job: Job, ok: bool, posted: bool) -> None:
         """After a post (or none): retry a failed one with backoff, else schedule the message's next status."""
         with self._lock:
@@ -561,12 +628,15 @@ class MetaModel(DueJobs[Job]):
                         job.stage,
                         job.payload,
                         job.attempt + 1,
+                        job.replay,
                     ),
                 )
                 self._cond.notify()
                 return
             if posted:
                 self._stats["webhooks_posted" if ok else "webhooks_failed"] += 1
+                if job.replay:
+                    self._faults.replayed()
             message = self._by_id.get(job.wamid or "") if job.payload is None else None
             if message is not None and job.stage + 1 < len(message.plan):
                 self._schedule(

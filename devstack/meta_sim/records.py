@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from devstack import sim_faults
+
 
 @dataclass
 class Waba:
@@ -29,6 +31,23 @@ class PhoneNumber:
     waba_id: str
     mps: float
     window: deque[float] = field(default_factory=deque)
+    # What GET /sim/stats says of it: sends accepted, and the first and last (the model's clock).
+    accepted: int = 0
+    first_accepted_at: float | None = None
+    last_accepted_at: float | None = None
+
+    def sender_view(self) -> dict[str, Any]:
+        """Its entry in the stats' ``senders``: Meta has no queue (beyond its rate it refuses, 130429), so every
+        accepted send is sent at once and waits 0; ``achieved_mps`` is the rate between the first and last one."""
+        span = (self.last_accepted_at or 0.0) - (self.first_accepted_at or 0.0)
+        return {
+            "display_phone_number": self.display,
+            "accepted": self.accepted,
+            "sent": self.accepted,
+            "achieved_mps": (self.accepted - 1) / span if self.accepted >= 2 and span > 0 else None,
+            "longest_queue_wait_s": 0.0,
+            "queued_now": 0,
+        }
 
 
 @dataclass
@@ -47,6 +66,7 @@ class SentMessage:
     plan: list[tuple[str, int | None]]
     status: str = "accepted"
     error_code: int | None = None
+    replay_stages: frozenset[int] = frozenset()  # the stages of its plan whose webhook is posted twice (a fault)
 
     def item(self) -> dict[str, Any]:
         """The entry listed by `GET /sim/messages`."""
@@ -77,6 +97,7 @@ class Job:
     stage: int = field(default=0, compare=False)
     payload: dict[str, Any] | None = field(default=None, compare=False)
     attempt: int = field(default=0, compare=False)
+    replay: bool = field(default=False, compare=False)  # a status webhook posted again (the callback_replay fault)
 
 
 @dataclass
@@ -124,4 +145,10 @@ CONFIG_PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "graph_timeout_ms": number_opt,
     "graph_no_webhooks": _flag,
     "graph_batch_max": _count,
+    # The shared fault knobs (devstack/sim_faults.py), Meta's side: POST /sim/config's plain ones set these too.
+    **{
+        f"graph_{knob}": (lambda name, value: sim_faults.parse(name.removeprefix("graph_"), value))
+        for knob in sim_faults.KNOBS
+    },
 }
+FAULT_OPTIONS = {f"graph_{knob}": knob for knob in sim_faults.KNOBS}

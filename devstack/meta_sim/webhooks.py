@@ -102,6 +102,8 @@ def work(model: MetaModel, timeout: float) -> None:
                         ok = False
                 for part, _ in parts:
                     model.finish(part, ok, posted)
+                if ok and posted:
+                    model.replay_later([part for part, _ in parts], payload)
             except Exception:  # a worker must survive anything
                 logger.exception("meta webhook job failed")
             finally:

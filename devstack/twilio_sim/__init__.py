@@ -1,8 +1,16 @@
 """A real HTTP server that simulates Twilio's Messages API for the local stack and the tests.
 
 It speaks ``/2010-04-01/Accounts/{AccountSid}/Messages.json`` (create, fetch, list) with HTTP Basic auth, answers
-Twilio's error JSON, honours Twilio's magic test numbers, enforces each sender's messages-per-second limit, and
-posts signed status callbacks (``sent`` then ``delivered``/``undelivered``) from a small pool of worker threads.
+Twilio's error JSON, honours Twilio's magic test numbers, and posts signed status callbacks (``sent`` then
+``delivered``/``undelivered``) from a small pool of worker threads.
+
+Rates as Twilio plays them: a sender's excess is not refused but queued (201, ``queued``) and sent at the sender's
+``mps`` (one segment per message), its ``sent`` callback when its turn comes; a message that would wait longer than
+its ``ValidityPeriod`` (default: config ``queue_max_seconds``, 36000 s) is refused with 21611. More concurrent API
+requests than an account may make (``account_concurrency``, default 100, or the account's own ``concurrency``) are
+answered 429 20429. ``GET /sim/stats`` says each sender's queue (``senders``), ``duplicates`` and the faults
+``injected``; rate-based faults (server errors, late answers, resets after accept, replayed callbacks, seeded) are
+set with ``POST /sim/config`` or ``SIM_*`` variables for both providers (devstack/sim_faults.py).
 An MMS (``MediaUrl``) is fetched before its first callback, as Twilio does; media Twilio could not send fails it.
 Control endpoints under ``/sim/`` configure it and inject latency and failures; ``POST /sim/inbound`` makes it post
 a signed incoming-message webhook, as Twilio would. The same server serves Meta's Graph API for WhatsApp under

@@ -1,5 +1,12 @@
-"""The simulated Twilio account state and its rules: accounts, numbers and their rate windows, messages and the
+"""The simulated Twilio account state and its rules: accounts, numbers and their send queues, messages and the
 status each moves through, the fault-injection config, counters, and the queue of status callbacks to post.
+
+A sender's queue is Twilio's: a create is accepted (201, `queued`) whatever the sender's rate, and the message is
+sent when its turn comes, ``send_at = max(now, sender.next_free)``, after which the sender is busy for
+``segments / mps`` seconds; its `sent` callback (then delivered...) follows from ``send_at``. A message that would
+wait longer than its ValidityPeriod (default ``queue_max_seconds``) is refused with 21611 and takes no turn. An
+account's concurrent API requests beyond its limit are refused with 429 20429 (counted by the HTTP layer through
+``enter_request``/``leave_request``). Rate-based faults (devstack/sim_faults.py) are rolled at each create.
 
 Thread-safe (one lock); no HTTP here: server.py serves it, callbacks.py posts what it schedules.
 """
@@ -8,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import itertools
 import math
 import time
@@ -15,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+from devstack import sim_faults
 from devstack.due_jobs import DueJobs
 from devstack.twilio_sim.content import (
     APPROVAL_STATUSES,
@@ -24,18 +33,22 @@ from devstack.twilio_sim.content import (
     list_page,
     new_content,
 )
-from devstack.twilio_sim.records import Config, Delivery, Job, Message, Number
+from devstack.twilio_sim.records import Config, Delivery, Job, Message, Number, SenderStats
 from devstack.twilio_sim.rules import (
     API_VERSION,
     DATE_SENT_PARAMS,
     E164,
+    INVALID_VALIDITY,
+    MAX_VALIDITY_SECONDS,
     PAIR_GAP_SECONDS,
     PAIR_RATE_EXCEEDED,
+    QUEUE_FULL,
     RESET,
     WHATSAPP_PREFIX,
     WHATSAPP_TEST_NUMBER_ERRORS,
     TwilioApiError,
     UnknownNumberError,
+    at_least_one_opt,
     bool_opt,
     count_opt,
     date_sent_bound,
@@ -44,6 +57,7 @@ from devstack.twilio_sim.rules import (
     is_http_url,
     new_sid,
     number_opt,
+    positive_opt,
     undelivered_opt,
 )
 from devstack.twilio_sim.sends import Send, check_send
@@ -58,7 +72,7 @@ class TwilioModel(DueJobs[Job]):
         callback_delay: float = 0.05,
         retry_backoff: Sequence[float] = (0.1, 0.3, 1.0),
     ) -> None:
-        """An empty account set; ``clock`` drives the rate limit, ``callback_delay`` is in seconds."""
+        """An empty account set; ``clock`` drives the senders' queues, ``callback_delay`` is in seconds."""
         super().__init__()
         self._clock = clock
         self._default_callback_delay_ms = number_opt("callback_delay", callback_delay) * 1000.0
@@ -74,6 +88,12 @@ class TwilioModel(DueJobs[Job]):
         self._inbound: dict[str, tuple[str, dict[str, str], str]] = {}
         self._config = Config(callback_delay_ms=self._default_callback_delay_ms)
         self._stats = self._fresh_stats()
+        self._senders: dict[str, SenderStats] = {}  # by sender number (E.164)
+        self._sent_before: set[tuple[str, str, Any]] = set()  # (from, to, what) of each accepted message: duplicates
+        self._account_limits: dict[str, int] = {}  # an account's own concurrency limit, if set
+        self._in_flight: dict[str, int] = {}  # account sid -> API requests being served now
+        self._fault_base: dict[str, Any] = {}  # the fault knobs a reset returns to (the SIM_* environment)
+        self._faults = sim_faults.Faults()
         self._generation = 0
         self._seq = itertools.count()
 
@@ -82,12 +102,19 @@ class TwilioModel(DueJobs[Job]):
 
     # ------------------------------------------------------------------ configuration
 
-    def add_account(self, account_sid: str, auth_token: str) -> None:
-        """Register (or update) an account and its auth token."""
+    def add_account(self, account_sid: str, auth_token: str, concurrency: int | None = None) -> None:
+        """Register (or update) an account and its auth token; ``concurrency`` is its own limit of concurrent API
+        requests (else the config's ``account_concurrency``)."""
         if not isinstance(account_sid, str) or not account_sid or not isinstance(auth_token, str) or not auth_token:
             raise ValueError("account_sid and auth_token must be non-empty strings")
+        if concurrency is not None and (
+            isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+        ):
+            raise ValueError("concurrency must be a positive integer")
         with self._lock:
             self._accounts[account_sid] = auth_token
+            if concurrency is not None:
+                self._account_limits[account_sid] = concurrency
 
     def add_number(
         self,
@@ -146,20 +173,34 @@ class TwilioModel(DueJobs[Job]):
             "no_callbacks": bool_opt,
             "reset_after_accept_next": lambda v: count_opt("reset_after_accept_next", v),
             "drop_callbacks_next": lambda v: count_opt("drop_callbacks_next", v),
+            "queue_max_seconds": positive_opt("queue_max_seconds"),
+            "account_concurrency": at_least_one_opt("account_concurrency"),
+            **{name: functools.partial(sim_faults.parse, name) for name in sim_faults.KNOBS},
         }
         unknown = sorted(set(opts) - set(parsers))
         if unknown:
             raise ValueError(f"unknown option(s): {', '.join(unknown)}")
         parsed = {name: parsers[name](value) for name, value in opts.items()}
+        faults = {name: parsed.pop(name) for name in sim_faults.KNOBS if name in parsed}
         with self._lock:
             for name, value in parsed.items():
                 setattr(self._config, name, value)
-            return self._config.to_dict()
+            self._faults.set(**faults)
+            return self._config_view()
+
+    def set_fault_base(self, knobs: Mapping[str, Any]) -> None:
+        """Fault knobs (parsed, see sim_faults.from_env) set now and again after every reset."""
+        with self._lock:
+            self._fault_base = dict(knobs)
+            self._faults.set(**self._fault_base)
 
     def config(self) -> dict[str, Any]:
         """The current configuration."""
         with self._lock:
-            return self._config.to_dict()
+            return self._config_view()
+
+    def _config_view(self) -> dict[str, Any]:
+        return {**self._config.to_dict(), **self._faults.to_dict()}
 
     def reset(self, all: bool = False) -> None:
         """Clear messages, stats, rate windows, pending callbacks and config; ``all`` also forgets accounts/numbers."""
@@ -172,11 +213,16 @@ class TwilioModel(DueJobs[Job]):
             self._stats = self._fresh_stats()
             self._pairs.clear()
             self._inbound.clear()
+            self._senders.clear()
+            self._sent_before.clear()
+            self._faults = sim_faults.Faults()
+            self._faults.set(**self._fault_base)
             for number in self._numbers.values():
-                number.window.clear()
+                number.next_free = float("-inf")
             if all:
                 self._numbers.clear()
                 self._accounts.clear()
+                self._account_limits.clear()
                 self._contents.clear()
             self._cond.notify_all()
 
@@ -188,11 +234,37 @@ class TwilioModel(DueJobs[Job]):
             return [m.item() for m in self._messages]
 
     def stats(self) -> dict[str, Any]:
-        """Counters: accepted, rejected (4xx), throttled (429), and more."""
+        """Counters: accepted, rejected (4xx), throttled (429), each sender's queue (``senders``), the faults
+        ``injected``, and more."""
         with self._lock:
             stats = dict(self._stats)
             stats["callbacks_pending"] = self._pending()
+            stats["senders"] = {number: s.view() for number, s in self._senders.items()}
+            stats["injected"] = dict(self._faults.injected)
             return stats
+
+    def enter_request(self, account_sid: str) -> bool:
+        """An API request of the account starts: False (and counted as throttled) when the account already has as
+        many in flight as it may; True means it holds a slot until ``leave_request``."""
+        with self._lock:
+            limit = self._account_limits.get(account_sid, self._config.account_concurrency)
+            busy = self._in_flight.get(account_sid, 0)
+            if busy >= limit:
+                self._stats["throttled"] += 1
+                self._stats["throttled_concurrency"] += 1
+                return False
+            self._in_flight[account_sid] = busy + 1
+            self._stats["peak_concurrency"] = max(self._stats["peak_concurrency"], busy + 1)
+            return True
+
+    def leave_request(self, account_sid: str) -> None:
+        """An API request admitted by ``enter_request`` has been answered."""
+        with self._lock:
+            busy = self._in_flight.get(account_sid, 0) - 1
+            if busy > 0:
+                self._in_flight[account_sid] = busy
+            else:
+                self._in_flight.pop(account_sid, None)
 
     def wait_for_callbacks(self, timeout: float = 5.0) -> bool:
         """Block until no status callback is pending or in flight; False on timeout."""
@@ -208,8 +280,8 @@ class TwilioModel(DueJobs[Job]):
             except TwilioApiError:
                 self._stats["unauthorized"] += 1
                 raise
-            if self._config.server_error_next > 0:
-                self._config.server_error_next -= 1
+            if self._config.server_error_next > 0 or self._faults.roll(sim_faults.SERVER_ERROR):
+                self._config.server_error_next = max(0, self._config.server_error_next - 1)
                 self._stats["server_errors"] += 1
                 raise TwilioApiError(500, 20500, "An internal server error has occurred")
             if self._config.throttle_next > 0:
@@ -218,18 +290,22 @@ class TwilioModel(DueJobs[Job]):
                 raise TwilioApiError(429, 20429, "Too Many Requests")
             try:
                 checked = self._validate(path_sid, form)
+                validity = self._validity(form)
             except TwilioApiError:
                 self._stats["rejected"] += 1
                 raise
             sender = checked.sender
-            window, capacity = sender.limits()
+            segments = 1  # the simulator does not split bodies into segments: one per message
             now = self._clock()
-            while sender.window and sender.window[0] <= now - window:
-                sender.window.popleft()
-            if len(sender.window) >= capacity:
-                self._stats["throttled"] += 1
-                raise TwilioApiError(429, 20429, "Too Many Requests")
-            sender.window.append(now)
+            send_at = max(now, sender.next_free)
+            wait = send_at - now
+            if wait > validity + 1e-9:
+                self._stats["rejected"] += 1
+                self._stats["queue_full_21611"] += 1
+                raise TwilioApiError(
+                    400, QUEUE_FULL, "This 'From' number has exceeded the maximum number of queued messages"
+                )
+            sender.next_free = send_at + segments / sender.mps
 
             wall = self.wall_clock()
             message = Message(
@@ -251,7 +327,11 @@ class TwilioModel(DueJobs[Job]):
                 ],
                 content_sid=checked.content.sid if checked.content else None,
                 content_variables=checked.values,
+                segments=segments,
+                send_at=send_at,
+                queue_wait=wait,
             )
+            message.replay_stages = self._faults.replays(len(message.plan))
             if self._config.drop_callbacks_next > 0:
                 self._config.drop_callbacks_next -= 1
                 message.drop_callbacks = True
@@ -261,10 +341,25 @@ class TwilioModel(DueJobs[Job]):
             if self._stats["first_accepted_at"] is None:
                 self._stats["first_accepted_at"] = wall
             self._stats["last_accepted_at"] = wall
-            self._schedule(message.sid, stage=0, delay=self._config.callback_delay_ms / 1000.0)
+            queue = self._senders.setdefault(sender.number, SenderStats())
+            queue.accepted += 1
+            queue.longest_wait = max(queue.longest_wait, wait)
+            what = (
+                (message.content_sid, tuple(sorted((checked.values or {}).items())))
+                if checked.content
+                else checked.body
+            )
+            key = (message.from_, message.to, what)
+            if key in self._sent_before:
+                self._stats["duplicates"] += 1
+            self._sent_before.add(key)
+            # The `sent` callback when its turn in the queue comes (then a callback delay, as before any queue).
+            self._schedule(message.sid, stage=0, delay=wait + self._config.callback_delay_ms / 1000.0)
             resource = message.resource()
-            if self._config.reset_after_accept_next > 0:
-                self._config.reset_after_accept_next -= 1
+            if self._faults.roll(sim_faults.LATE_ANSWER):
+                resource[sim_faults.LATE] = self._faults.late_seconds()
+            if self._config.reset_after_accept_next > 0 or self._faults.roll(sim_faults.RESET_AFTER_ACCEPT):
+                self._config.reset_after_accept_next = max(0, self._config.reset_after_accept_next - 1)
                 self._stats["resets_after_accept"] += 1
                 resource[RESET] = True
             return resource
@@ -358,6 +453,10 @@ class TwilioModel(DueJobs[Job]):
             "server_errors": 0,
             "unauthorized": 0,
             "resets_after_accept": 0,
+            "throttled_concurrency": 0,  # 20429 for more concurrent requests than the account may make (in throttled)
+            "peak_concurrency": 0,  # the most concurrent API requests one account had admitted
+            "queue_full_21611": 0,  # refused: the wait in the sender's queue would exceed the validity (in rejected)
+            "duplicates": 0,  # accepted with the same (from, to, body or content and variables) as an earlier one
             "first_accepted_at": None,
             "last_accepted_at": None,
             "callbacks_posted": 0,
@@ -416,6 +515,15 @@ class TwilioModel(DueJobs[Job]):
     def _validate(self, account_sid: str, form: Mapping[str, list[str]]) -> Send:
         return check_send(self._numbers, self._contents, account_sid, form)
 
+    def _validity(self, form: Mapping[str, list[str]]) -> float:
+        """The longest a message may wait in its sender's queue: its ValidityPeriod, else ``queue_max_seconds``."""
+        raw = first(form, "ValidityPeriod")
+        if raw is None or raw == "":
+            return self._config.queue_max_seconds
+        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_VALIDITY_SECONDS:
+            raise TwilioApiError(400, INVALID_VALIDITY, "Invalid validity period value")
+        return float(raw)
+
     def _schedule(self, sid: str, stage: int, delay: float, attempt: int = 0, token: str | None = None) -> None:
         job = Job(time.monotonic() + delay, next(self._seq), sid, stage, self._generation, attempt)
         if token is not None:
@@ -454,6 +562,13 @@ class TwilioModel(DueJobs[Job]):
                 message.status, message.error_code, message.date_updated = status, error_code, now
                 if status == "sent":
                     message.date_sent = now
+                if job.stage == 0:  # its turn in the sender's queue came
+                    queue = self._senders.get(message.from_.removeprefix(WHATSAPP_PREFIX))
+                    if queue is not None:
+                        queue.sent += 1
+                        if queue.first_send_at is None:
+                            queue.first_send_at = message.send_at
+                        queue.last_send_at = max(queue.last_send_at or message.send_at, message.send_at)
             url = None if self._config.no_callbacks or message.drop_callbacks else message.status_callback
             token = self._accounts.get(message.account_sid)
             params = {
@@ -486,8 +601,29 @@ class TwilioModel(DueJobs[Job]):
                 return
             if posted:
                 self._stats["callbacks_posted" if ok else "callbacks_failed"] += 1
+            if ok and posted and delivery.url and delivery.token and job.stage in delivery.message.replay_stages:
+                # The callback_replay_rate fault: the same callback again, after the first (as Twilio's retry of one
+                # it took for lost): the same form and idempotency token, signed again.
+                replay = Job(
+                    time.monotonic() + self._config.callback_delay_ms / 1000.0,
+                    next(self._seq),
+                    job.sid,
+                    job.stage,
+                    self._generation,
+                    idempotency_token=job.idempotency_token,
+                    replay=(delivery.url, delivery.token, dict(delivery.params)),
+                )
+                self._push(replay)
             if job.stage + 1 < len(delivery.message.plan):
                 self._schedule(job.sid, job.stage + 1, self._config.callback_delay_ms / 1000.0)
+
+    def replay_due(self, job: Job) -> bool:
+        """Whether a replay job is still to be posted (not from before a reset); counts it as injected."""
+        with self._lock:
+            if job.generation != self._generation or self._stopping:
+                return False
+            self._faults.replayed()
+            return True
 
     def inbound_target(self, to_number: str) -> tuple[str | None, str | None, str, bool]:
         """Where an incoming message to ``to_number`` is posted: (inbound URL, the account's token, account sid,

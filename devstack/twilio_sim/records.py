@@ -1,31 +1,26 @@
-"""The records the simulated Twilio keeps: sender numbers, messages, pending status callbacks, its config."""
+"""The records the simulated Twilio keeps: sender numbers and their queues, messages, pending status callbacks, its
+config."""
 
 from __future__ import annotations
 
-import math
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from devstack.twilio_sim.rules import API_VERSION, rfc2822
+from devstack.twilio_sim.rules import API_VERSION, DEFAULT_VALIDITY_SECONDS, rfc2822
 
 
 @dataclass
 class Number:
-    """A sender number of an account, its messages-per-second limit and its sliding window of recent sends."""
+    """A sender number of an account, its messages-per-second rate and its queue: ``next_free`` is when (the model's
+    clock) the queue can send the next segment."""
 
     number: str
     account_sid: str
     mps: float
     inbound_url: str | None
-    window: deque[float] = field(default_factory=deque)
     whatsapp: bool = False  # a WhatsApp sender (sends and receives as `whatsapp:+E164`)
-
-    def limits(self) -> tuple[float, int]:
-        """The sliding window (seconds) and how many messages it admits: mps per 1 s, or 1 per 1/mps s below 1."""
-        window = max(1.0, 1.0 / self.mps)
-        return window, max(1, math.floor(self.mps * window + 1e-9))
+    next_free: float = float("-inf")
 
     def to_dict(self) -> dict[str, Any]:
         """Public view."""
@@ -35,6 +30,28 @@ class Number:
             "mps": self.mps,
             "inbound_url": self.inbound_url,
             "whatsapp": self.whatsapp,
+        }
+
+
+@dataclass
+class SenderStats:
+    """What ``GET /sim/stats`` says of one sender's queue (times on the model's clock)."""
+
+    accepted: int = 0
+    sent: int = 0  # reached their send time
+    first_send_at: float | None = None
+    last_send_at: float | None = None
+    longest_wait: float = 0.0
+
+    def view(self) -> dict[str, Any]:
+        """Public view: ``achieved_mps`` is the rate between the first and the last send (None below 2 sends)."""
+        span = (self.last_send_at or 0.0) - (self.first_send_at or 0.0)
+        return {
+            "accepted": self.accepted,
+            "sent": self.sent,
+            "achieved_mps": (self.sent - 1) / span if self.sent >= 2 and span > 0 else None,
+            "longest_queue_wait_s": self.longest_wait,
+            "queued_now": self.accepted - self.sent,
         }
 
 
@@ -64,6 +81,10 @@ class Message:
     drop_callbacks: bool = False
     content_sid: str | None = None  # the content template it was sent with (ContentSid)
     content_variables: dict[str, str] | None = None  # the values it was filled with
+    segments: int = 1  # what it takes of its sender's rate
+    send_at: float = 0.0  # when its turn in the sender's queue comes (the model's clock)
+    queue_wait: float = 0.0  # send_at - when it was accepted (s)
+    replay_stages: frozenset[int] = frozenset()  # the stages of its plan whose callback is posted twice (a fault)
 
     def item(self) -> dict[str, Any]:
         """The entry listed by ``GET /sim/messages``."""
@@ -81,6 +102,10 @@ class Message:
             "created_at": self.created_at,
             "content_sid": self.content_sid,
             "content_variables": self.content_variables,
+            # Its turn in the sender's queue (wall clock: created_at + queue_wait), and when it really was sent.
+            "send_at": self.created_at + self.queue_wait,
+            "queue_wait_s": self.queue_wait,
+            "sent_at": self.date_sent,
         }
 
     def resource(self) -> dict[str, Any]:
@@ -99,7 +124,7 @@ class Message:
             "from": self.from_,
             "messaging_service_sid": self.messaging_service_sid,
             "num_media": str(len(self.media_urls)),
-            "num_segments": "1",
+            "num_segments": str(self.segments),
             "price": None,
             "price_unit": "USD",
             "sid": self.sid,
@@ -121,6 +146,8 @@ class Job:
     generation: int = field(compare=False)
     attempt: int = field(default=0, compare=False)
     idempotency_token: str = field(default_factory=lambda: uuid.uuid4().hex, compare=False)
+    # A callback posted once already, to post again exactly (the callback_replay_rate fault): (url, token, params).
+    replay: tuple[str, str, dict[str, str]] | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -149,6 +176,10 @@ class Config:
     reset_after_accept_next: int = 0
     # The next N accepted messages never get a status callback.
     drop_callbacks_next: int = 0
+    # A message's longest wait in its sender's queue when it gives no ValidityPeriod (Twilio's default: 10 h).
+    queue_max_seconds: float = DEFAULT_VALIDITY_SECONDS
+    # In-flight API requests an account may make at once (beyond: 429 20429), unless its own limit is set.
+    account_concurrency: int = 100
 
     def to_dict(self) -> dict[str, Any]:
         """Public view."""
@@ -161,4 +192,6 @@ class Config:
             "no_callbacks": self.no_callbacks,
             "reset_after_accept_next": self.reset_after_accept_next,
             "drop_callbacks_next": self.drop_callbacks_next,
+            "queue_max_seconds": self.queue_max_seconds,
+            "account_concurrency": self.account_concurrency,
         }

@@ -9,15 +9,28 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
+
+from devstack import sim_faults
 
 API_VERSION = "2010-04-01"
 SIGNATURE_HEADER = "X-Twilio-Signature"
 MAX_BODY_CHARS = 1600
 DEFAULT_UNDELIVERED_CODE = 30003
+
+# A sender's queue (https://www.twilio.com/docs/messaging/guides/rate-limits...): Twilio accepts what a sender is given
+# beyond its rate (201, `queued`) and sends it from the sender's queue at the sender's rate, in segments per second.
+# ValidityPeriod (1 to 36000 s, default 36000 = 10 h; 21624 "Invalid validity period value" otherwise) is how long a
+# message may wait there. A message whose wait would exceed it is refused here with 21611 "This 'From' number has
+# exceeded the maximum number of queued messages" (real Twilio queues it and fails it with 30036 when it expires; the
+# refusal is the simulator's simpler, earlier form of the same overflow).
+DEFAULT_VALIDITY_SECONDS = 36000.0
+MAX_VALIDITY_SECONDS = 36000
+QUEUE_FULL = 21611
+INVALID_VALIDITY = 21624
 
 # Outbound media (https://www.twilio.com/docs/messaging/guides/accepted-mime-types): Twilio GETs each MediaUrl after
 # accepting the message and checks its Content-Type and the total size; a message whose media fails is `failed`.
@@ -37,7 +50,7 @@ MEDIA_INVALID_CONTENT_TYPE = 12300
 MEDIA_TOO_LARGE = 11751
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-RESET = "__reset_connection__"  # marks an accepted message whose answer is a reset connection
+RESET = sim_faults.RESET  # marks an accepted message whose answer is a reset connection
 
 # Twilio's magic "To" numbers (https://www.twilio.com/docs/iam/test-credentials) and the errors they produce.
 TEST_NUMBER_ERRORS: dict[str, tuple[int, str]] = {
@@ -239,3 +252,27 @@ def is_http_url(url: str) -> bool:
     """Whether a string is an absolute http(s) URL."""
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def positive_opt(name: str) -> Callable[[Any], float]:
+    """A parser of a positive number option."""
+
+    def parse(value: Any) -> float:
+        number = number_opt(name, value)
+        if number <= 0:
+            raise ValueError(f"'{name}' must be a positive number")
+        return number
+
+    return parse
+
+
+def at_least_one_opt(name: str) -> Callable[[Any], int]:
+    """A parser of a positive integer option."""
+
+    def parse(value: Any) -> int:
+        count = count_opt(name, value)
+        if count < 1:
+            raise ValueError(f"'{name}' must be a positive integer")
+        return count
+
+    return parse

@@ -1,6 +1,10 @@
 """The simulated Twilio over HTTP: Twilio's Messages API paths and the ``/sim/`` control endpoints.
 
 ``TwilioSimulator`` is the model (model.py) with a threaded HTTP server and the callback workers (callbacks.py).
+Each request to an account's API paths holds one of the account's concurrency slots while it is served (latency
+and late answers included): beyond ``account_concurrency`` it is answered 429 20429. ``POST /sim/config`` sets
+Twilio's options, Meta's (``graph_*``) and the shared fault knobs (devstack/sim_faults.py), which reach both sides;
+``SIM_*`` environment variables (``SIM_SERVER_ERROR_RATE``...) set those knobs when the simulator is built.
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import socket
 import struct
@@ -18,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
+from devstack import sim_faults
 from devstack.meta_sim import MetaSimulator
 from devstack.meta_sim.http import REPLAY_PATH, replay_id
 from devstack.twilio_sim.callbacks import post_inbound, replay_inbound, work
@@ -45,8 +51,10 @@ class TwilioSimulator(TwilioModel):
         workers: int = 4,
         retry_backoff: Sequence[float] = (0.1, 0.3, 1.0),
         callback_timeout: float = 10.0,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
-        """Configure (not start) a simulator; ``clock`` drives the rate limit, ``callback_delay`` is in seconds."""
+        """Configure (not start) a simulator; ``clock`` drives the senders' queues, ``callback_delay`` is in seconds;
+        the fault knobs start as ``environ``'s ``SIM_*`` variables say (default: the process environment)."""
         if workers < 1:
             raise ValueError("workers must be at least 1")
         super().__init__(clock, callback_delay, retry_backoff)
@@ -61,6 +69,9 @@ class TwilioSimulator(TwilioModel):
         self.meta = MetaSimulator(
             clock, callback_delay, retry_backoff, workers=workers, webhook_timeout=callback_timeout
         )
+        knobs = sim_faults.from_env(os.environ if environ is None else environ)
+        self.set_fault_base(knobs)
+        self.meta.set_fault_base(knobs)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -105,10 +116,13 @@ class TwilioSimulator(TwilioModel):
         self._worker_threads = []
 
     def configure(self, **opts: Any) -> dict[str, Any]:
-        """Change Twilio's faults and timing, and Meta's (its options start with ``graph_``); the whole config."""
+        """Change Twilio's faults and timing, and Meta's (its options start with ``graph_``); a shared fault knob
+        (``server_error_rate``...) sets both sides (a ``graph_`` one given with it wins on Meta's). The whole config."""
         graph = {k: v for k, v in opts.items() if k.startswith("graph_")}
+        shared = {f"graph_{k}": v for k, v in opts.items() if k in sim_faults.KNOBS}
+        graph = {**shared, **graph}
         self.meta.parse_config(**graph)  # refused before anything changes, like Twilio's own options
-        twilio = super().configure(**{k: v for k, v in opts.items() if k not in graph})
+        twilio = super().configure(**{k: v for k, v in opts.items() if not k.startswith("graph_")})
         return {**twilio, **self.meta.configure(**graph)}
 
     def config(self) -> dict[str, Any]:
@@ -249,6 +263,20 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/sim/") or path == "/sim":
             self._control(method, path.rstrip("/"), raw, query)
             return
+        api = CREATE_PATH.match(path) or FETCH_PATH.match(path)
+        if api:
+            account_sid = api.group(1)
+            if not self.sim.enter_request(account_sid):
+                self._json(429, twilio_error(20429, "Too Many Requests", 429))
+                return
+            try:
+                self._api(method, path, raw, query)
+            finally:
+                self.sim.leave_request(account_sid)
+            return
+        self._api(method, path, raw, query)
+
+    def _api(self, method: str, path: str, raw: bytes, query: Mapping[str, list[str]]) -> None:
         create = CREATE_PATH.match(path)
         if create:
             account_sid = create.group(1)
@@ -282,6 +310,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = ok_status, call()
         except TwilioApiError as exc:
             status, payload = exc.status, exc.body()
+        delay = max(delay, float(payload.pop(sim_faults.LATE, 0.0)))
         if delay > 0:
             time.sleep(delay)
         if payload.pop(RESET, False):
@@ -330,8 +359,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._json_body(raw)
         try:
             if path == "/sim/accounts":
-                sim.add_account(_str(body, "account_sid"), _str(body, "auth_token"))
-                self._json(201, {"account_sid": body["account_sid"]})
+                sim.add_account(_str(body, "account_sid"), _str(body, "auth_token"), body.get("concurrency"))
+                self._json(201, {"account_sid": body["account_sid"], "concurrency": body.get("concurrency")})
             elif path == "/sim/numbers":
                 mps = body.get("mps")
                 mps = 1.0 if mps is None else mps

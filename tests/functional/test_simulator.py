@@ -344,40 +344,8 @@ def test_fetching_an_unknown_message_is_20404(client: Client) -> None:
     assert (raised.value.code, raised.value.status) == (20404, 404)
 
 
-# ---------------------------------------------------------------- rate limit and injected faults
-
-
-def test_sender_mps_is_enforced_over_a_sliding_second(sim: TwilioSimulator, client: Client, clock: FakeClock) -> None:
-    # GIVEN a sender limited to 2 messages per second, and a frozen clock
-    sim.add_number(SLOW_SENDER, ACCOUNT_SID, mps=2)
-    # WHEN two messages are sent they are accepted
-    client.messages.create(to=RECIPIENT, from_=SLOW_SENDER, body="1")
-    client.messages.create(to=RECIPIENT, from_=SLOW_SENDER, body="2")
-    # THEN the third within the same second is throttled
-    with pytest.raises(TwilioRestException) as raised:
-        client.messages.create(to=RECIPIENT, from_=SLOW_SENDER, body="3")
-    assert (raised.value.code, raised.value.status) == (20429, 429)
-    # AND still is half a second later
-    clock.advance(0.5)
-    with pytest.raises(TwilioRestException):
-        client.messages.create(to=RECIPIENT, from_=SLOW_SENDER, body="3")
-    # AND a full second after the first two it is accepted again
-    clock.advance(0.5)
-    client.messages.create(to=RECIPIENT, from_=SLOW_SENDER, body="3")
-    # AND the other sender was never affected
-    client.messages.create(to=RECIPIENT, from_=SENDER, body="other")
-    assert [m["body"] for m in sim.messages()] == ["1", "2", "3", "other"]
-    assert sim.stats()["throttled"] == 2
-
-
-def test_rejected_messages_do_not_consume_the_rate(sim: TwilioSimulator, client: Client) -> None:
-    # GIVEN a sender limited to 1 message per second
-    sim.add_number(SLOW_SENDER, ACCOUNT_SID, mps=1)
-    # WHEN a send to an invalid number is rejected
-    with pytest.raises(TwilioRestException):
-        client.messages.create(to="+15005550001", from_=SLOW_SENDER, body="x")
-    # THEN the next valid send still fits the second
-    assert client.messages.create(to=RECIPIENT, from_=SLOW_SENDER, body="ok").status == "queued"
+# ---------------------------------------------------------------- injected faults (the senders' queues and the
+# account's concurrency: test_simulator_queue.py; the rate-based fault knobs: test_simulator_faults.py)
 
 
 def test_throttle_next_and_server_error_next_inject_failures(sim: TwilioSimulator, client: Client) -> None:
@@ -695,32 +663,6 @@ def test_inbound_to_an_unknown_number_or_with_a_bad_body_is_refused(sim: TwilioS
 
 
 # ---------------------------------------------------------------- control plane
-
-
-def test_accounts_and_numbers_can_be_configured_over_http(clock: FakeClock) -> None:
-    with TwilioSimulator(clock=clock) as simulator:
-        # GIVEN an account and a number set up over HTTP
-        assert (
-            requests.post(
-                f"{simulator.url}/sim/accounts",
-                json={"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN},
-                timeout=WAIT,
-            ).status_code
-            == 201
-        )
-        assert (
-            requests.post(
-                f"{simulator.url}/sim/numbers", json={"number": SENDER, "account_sid": ACCOUNT_SID}, timeout=WAIT
-            ).status_code
-            == 201
-        )
-        client = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=RewritingTwilioHttpClient(simulator.url))
-        # WHEN a message is sent
-        client.messages.create(to=RECIPIENT, from_=SENDER, body="hi")
-        # THEN it is accepted, and the default mps of 1 throttles the next one
-        with pytest.raises(TwilioRestException) as raised:
-            client.messages.create(to=RECIPIENT, from_=SENDER, body="again")
-        assert raised.value.code == 20429
 
 
 def test_reset_clears_messages_and_optionally_everything(sim: TwilioSimulator, client: Client) -> None:

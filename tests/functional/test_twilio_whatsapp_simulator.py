@@ -221,3 +221,17 @@ def test_a_second_message_to_the_same_user_within_six_seconds_fails_with_63018()
     finally:
         receiver.stop()
         sim.stop()
+
+
+def test_a_content_send_repeating_an_earlier_one_s_sid_and_variables_is_a_duplicate(sim: TwilioSimulator) -> None:
+    # GIVEN a WhatsApp sender and a content template
+    sim.add_number(WA_SENDER, ACCOUNT_SID, mps=1000, whatsapp=True)
+    sid = control(sim, "contents", {"account_sid": ACCOUNT_SID, **ORDER_UPDATE}).json()["sid"]
+    to, from_ = f"whatsapp:{CONTACT}", f"whatsapp:{WA_SENDER}"
+    # WHEN it is sent twice with the same variables, once with others, and once to another contact
+    ada, ada_reordered, bob = '{"1":"Ada","2":"A-1"}', '{"2":"A-1","1":"Ada"}', '{"1":"Bob","2":"B-2"}'
+    for variables, contact in ((ada, to), (ada_reordered, to), (bob, to), (ada, "whatsapp:+41791234568")):
+        answer = create(sim, To=contact, From=from_, ContentSid=sid, ContentVariables=variables)
+        assert answer.status_code == 201, answer.text
+    # THEN only the repeat (its variables in another order are the same variables) is a duplicate
+    assert requests.get(f"{sim.url}/sim/stats", timeout=WAIT).json()["duplicates"] == 1
