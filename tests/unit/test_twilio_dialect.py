@@ -179,6 +179,7 @@ def test_twilio_sms_limits() -> None:
         ("21211", Outcome.PERMANENT, False),  # invalid To: refused, a retry may try again
         ("20429", Outcome.THROTTLED, False),
         ("30001", Outcome.THROTTLED, False),  # queue overflow: refused, nothing queued
+        ("21611", Outcome.THROTTLED, False),  # the sender's queue at Twilio is full: slower, not a failure
         ("20003", Outcome.ACCOUNT, False),
         ("21606", Outcome.ACCOUNT, False),
         ("20500", Outcome.UNCERTAIN, False),

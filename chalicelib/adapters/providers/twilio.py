@@ -57,8 +57,10 @@ UNCERTAIN_CODES = frozenset(
         20503,  # service unavailable
     }
 )
-# 30001 "queue overflow" arrives in a 4xx answer when a sender's queue is full: refused, nothing was queued.
-REFUSED_RETRYABLE_CODES = frozenset({30001})
+# 30001 "queue overflow" arrives in a 4xx answer when a sender's queue is full: refused, nothing was queued; so does
+# 21611 ("this 'From' number has exceeded the maximum number of queued messages": more than its validity period's
+# worth is waiting at Twilio). Both mean "slower", never that the recipient cannot be reached.
+REFUSED_RETRYABLE_CODES = frozenset({30001, 21611})
 # Everything else in 4xx is permanent for the recipient, notably:
 # 21211 invalid To number, 21612 cannot route to this number, 21408 region not enabled,
 # 21610 recipient unsubscribed (replied STOP), 21614 not a mobile number, 21604 To missing, 21602 body missing,
@@ -71,6 +73,7 @@ OPTED_OUT_CODES = frozenset({21610})
 # Delivery error codes that arrive in status callbacks (and on message records) for undelivered or failed messages.
 DELIVERY_ERRORS = {
     "30001": "Queue overflow",  # the sender's queue at Twilio was full
+    "21611": "The sender's queue at Twilio is full",
     "30002": "Account suspended",
     "30003": "Unreachable destination handset",  # phone off or out of coverage
     "30004": "Message blocked",  # by the recipient or their carrier
