@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from chalice import Chalice, Cron
@@ -15,6 +16,8 @@ from chalicelib.services import lifecycle, pbx_events, sending, uploads
 from chalicelib.wiring import current
 
 app = Chalice(app_name="msgcampaigns")
+# SQS keeps a message invisible for at most 12 hours.
+MAX_HAND_BACK_SECONDS = 12 * 3600 - 60
 # The route modules beside routes.py add theirs to the same blueprint: imported (above) before it is registered.
 _ROUTE_MODULES = (conversation_routes, tenant_routes)
 app.register_blueprint(api)
@@ -22,21 +25,33 @@ http.install(app)
 
 
 @app.on_sqs_message(queue=config.SEND_QUEUE_NAME, batch_size=1, name="send_worker")
-def send_worker(event: SQSEvent) -> None:
-    """Send the chunk of recipients each message names (or run a campaign job); an exception leaves the message."""
+def send_worker(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
+    """Send the chunk of recipients each message names (or run a campaign job); an exception leaves the message.
+
+    A chunk whose sender number has no free slot for a while is handed back, not slept through: its message is
+    reported as a batch item failure (the event source has ReportBatchItemFailures, scripts/package.py) with its
+    visibility set to when the number has slots again, so the FIFO group (one per sender) waits that long and the
+    same chunk is delivered again then. Nothing is paid for meanwhile."""
     context: Any = event.context
     deps = current()
+    later: list[dict[str, str]] = []
     for record in event:
         try:
             message = parse_message(record.body)
             if isinstance(message, Job):
                 lifecycle.run_job(deps, message)
                 continue
-            sending.handle_chunk(deps, message, time_left=lambda: context.get_remaining_time_in_millis() / 1000.0)
+            back = sending.handle_chunk(
+                deps, message, time_left=lambda: context.get_remaining_time_in_millis() / 1000.0
+            )
         except Exception:
             # Try again in a minute rather than after the queue's 30-minute visibility timeout; claims make it safe.
             deps.queue.retry_soon(record.receipt_handle)
             raise
+        if back is not None:
+            deps.queue.retry_soon(record.receipt_handle, seconds=min(MAX_HAND_BACK_SECONDS, max(1, math.ceil(back))))
+            later.append({"itemIdentifier": str(record.to_dict().get("messageId", ""))})
+    return {"batchItemFailures": later}
 
 
 @app.on_sqs_message(queue=config.UPLOAD_QUEUE_NAME, batch_size=1, name="upload_worker")

@@ -14,6 +14,7 @@ from chalicelib.adapters.dynamo.campaigns import CampaignRepo
 from chalicelib.adapters.dynamo.channels import ChannelRepository
 from chalicelib.adapters.dynamo.idempotency import IdempotencyRepository
 from chalicelib.adapters.dynamo.optouts import OptOutRepository
+from chalicelib.adapters.dynamo.pace import PaceRepo
 from chalicelib.adapters.dynamo.phonebooks import PhonebookRepository
 from chalicelib.adapters.dynamo.recipients import RecipientRepo
 from chalicelib.adapters.dynamo.sessions import SessionRepository
@@ -151,6 +152,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Deps:
         campaigns=CampaignRepo(shared),
         recipients=RecipientRepo(shared),
         handovers=HandoverRepo(shared),
+        pace=PaceRepo(shared),
         queue=SendQueue(session.client("sqs", config=cfg), settings.send_queue_url),
         secrets=SecretStore(session.client("secretsmanager", config=cfg), settings.secrets_prefix),
         scheduler=CampaignScheduler(

@@ -69,6 +69,7 @@ class EventPump:
         self._queue_urls: dict[str, str] = {}
         self.errors: list[str] = []
         self.invocations = 0
+        self.handed_back = 0  # messages a handler reported as batch item failures (kept for later)
         self._lock = threading.Lock()
         self._chaos = chaos  # devstack/chaos.py: duplicate deliveries, killed invocations (None: no faults)
 
@@ -120,9 +121,11 @@ class EventPump:
             event = {"Records": [self._record(m, str(source.queue)) for m in messages]}
             try:
                 if self._chaos is None:
-                    self.invoke(source.name, event)
-                elif not self._invoke_in_chaos(source.name, event):
-                    continue  # killed: its messages come back once their visibility timeout passes
+                    answer = self.invoke(source.name, event)
+                else:
+                    killed, answer = self._invoke_in_chaos(source.name, event)
+                    if killed:
+                        continue  # killed: its messages come back once their visibility timeout passes
             except Exception as exc:  # noqa: BLE001 - as Lambda: the batch stays on the queue for redelivery
                 log.exception("handler %s failed; messages will be redelivered", source.name)
                 self.errors.append(f"{source.name}: {type(exc).__name__}: {exc}")
@@ -131,30 +134,41 @@ class EventPump:
                         QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=FAILED_VISIBILITY_SECONDS
                     )
                 continue
-            self._sqs.delete_message_batch(
-                QueueUrl=url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            # ReportBatchItemFailures, as Lambda's event source has it for the send worker: the messages a handler
+            # names stay on the queue (a handed-back chunk, invisible until its number has slots again).
+            kept = (
+                {str(f.get("itemIdentifier")) for f in (answer or {}).get("batchItemFailures", [])}
+                if isinstance(answer, dict)
+                else set()
             )
+            done = [m for m in messages if m["MessageId"] not in kept]
+            if done:
+                self._sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                )
+            self.handed_back += len(messages) - len(done)
             handled += len(messages)
         return handled
 
-    def _invoke_in_chaos(self, name: str, event: dict[str, Any]) -> bool:
-        """Invoke under the chaos's faults: perhaps killed (False), and perhaps delivered again at once, as SQS does
-        when a delete is lost (the same messages, the same receipt handles)."""
+    def _invoke_in_chaos(self, name: str, event: dict[str, Any]) -> tuple[bool, Any]:
+        """Invoke under the chaos's faults: perhaps killed ((True, None)), and perhaps delivered again at once, as SQS
+        does when a delete is lost (the same messages, the same receipt handles); (False, the last answer)."""
         from devstack.chaos import Killed
 
         chaos = self._chaos
         assert chaos is not None
+        answer: Any = None
         for _ in range(1 + any(chaos.duplicates(len(event["Records"])))):
             try:
                 with chaos.invocation(name):
-                    self.invoke(name, event)
+                    answer = self.invoke(name, event)
             except Killed as killed:
                 log.warning(
                     "chaos: %s killed (%s); its messages come back after their visibility timeout", name, killed
                 )
-                return False
-        return True
+                return True, None
+        return False, answer
 
     @staticmethod
     def _record(message: dict[str, Any], queue_name: str) -> dict[str, Any]:

@@ -120,9 +120,13 @@ def dev_only_entries(names: Iterable[str]) -> list[str]:
 
 
 def fix_fifo_event_sources(template: Path) -> None:
-    """Drop MaximumBatchingWindowInSeconds from SQS event sources on FIFO queues.
+    """Drop MaximumBatchingWindowInSeconds from SQS event sources on FIFO queues, and give them
+    ReportBatchItemFailures.
 
-    Chalice 1.34 always writes it (0 by default), but Lambda does not support a batching window on FIFO queues.
+    Chalice 1.34 always writes the window (0 by default), but Lambda does not support a batching window on FIFO
+    queues; and it cannot declare FunctionResponseTypes, which the send worker needs: a chunk it hands back (its
+    sender number has no slot for a while) is answered as a batch item failure, so the message stays on the queue.
+    Without it Lambda would delete that message and its recipients would never be sent.
     """
     data = json.loads(template.read_text())
     changed = False
@@ -131,6 +135,9 @@ def fix_fifo_event_sources(template: Path) -> None:
             props = event.get("Properties", {})
             if event.get("Type") == "SQS" and ".fifo" in json.dumps(props.get("Queue")):
                 changed |= props.pop("MaximumBatchingWindowInSeconds", None) is not None
+                if props.get("FunctionResponseTypes") != ["ReportBatchItemFailures"]:
+                    props["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
+                    changed = True
     if changed:
         template.write_text(json.dumps(data, indent=2))
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from chalicelib.domain.campaign import Campaign, CampaignPage
 from chalicelib.domain.handover import Handover
 from chalicelib.domain.model import RecipientStatus
+from chalicelib.domain.pacing import Taken
 from chalicelib.domain.recipient import Recipient, RecipientPage
 from chalicelib.domain.replies import ThreadMessage
 
@@ -224,4 +225,16 @@ class Handovers(Protocol):
 
     def of_campaign(self, campaign_id: str) -> list[Handover]:
         """Every open record of a campaign."""
+        ...
+
+
+class Pace(Protocol):
+    """Send budgets of sender numbers (chalicelib/domain/pacing.py), shared by every campaign sending from one."""
+
+    def take(self, key: str, now: float, count: int, mps: float, lead: float) -> Taken:
+        """Take `count` slots if the first starts within `lead` seconds of now; else how long until one can."""
+        ...
+
+    def slow(self, key: str, now: float) -> None:
+        """The provider throttled the number: slow its budget down."""
         ...

@@ -13,7 +13,7 @@ from chalicelib.adapters.providers.base import Provider, ProviderRules, WebhookV
 from chalicelib.config import Settings
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.model import Clock, IdFactory
-from chalicelib.services.campaign_ports import Campaigns, Handovers, Recipients
+from chalicelib.services.campaign_ports import Campaigns, Handovers, Pace, Recipients
 from chalicelib.services.event_ports import EventRoutes
 from chalicelib.services.optout_ports import OptOuts
 from chalicelib.services.ports import (
@@ -60,3 +60,5 @@ class Deps:
     sessions: Sessions = field(default=cast(Any, None))
     optouts: OptOuts = field(default=cast(Any, None))
     events: EventRoutes = field(default=cast(Any, None))
+    # The send budgets of sender numbers (issue 12): only the sender takes from them.
+    pace: Pace = field(default=cast(Any, None))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import math
@@ -16,7 +17,8 @@ from chalicelib.adapters.providers.base import Outcome, Provider, ProviderRules,
 from chalicelib.domain.campaign import Campaign
 from chalicelib.domain.errors import CampaignMovedError, RecipientMovedError
 from chalicelib.domain.messages import Chunk
-from chalicelib.domain.model import CampaignStatus, Clock, RecipientStatus, utc_iso
+from chalicelib.domain.model import CampaignStatus, RecipientStatus, utc_iso
+from chalicelib.domain.pacing import block_size, budget_key
 from chalicelib.domain.phone import mask
 from chalicelib.domain.recipient import Recipient
 from chalicelib.domain.templates import TemplateMessage
@@ -38,35 +40,70 @@ HANDOVER_MARGIN_SECONDS = 60.0
 MEDIA_URL_SECONDS = 6 * 3600
 # While a chunk sends, its campaign is read again at most this often: a pause or cancel holds within seconds.
 CHECK_SECONDS = 2.0
+# A sender sleeps at most this long for a slot of its number's budget; a longer gap hands the chunk back, to be woken.
+IDLE_SECONDS = 1.0
 # A recipient whose number is on the tenant's opt-out list when its chunk is sent: skipped, never handed over.
 OPTED_OUT = SendResult(Outcome.PERMANENT, error_code="opted_out", error_message="the number is on the opt-out list")
 
 
 class Pacer:
-    """Keeps one sender at or under its messages per second: sends start 1/mps apart (thread-safe)."""
+    """Spaces one chunk's hand-overs by its sender number's budget (chalicelib/domain/pacing.py), which every
+    campaign and channel sending from the number shares (thread-safe).
 
-    def __init__(self, mps: float, clock: Clock) -> None:
+    `acquire` takes the next slot: it returns 0 once the message may go (having slept at most IDLE_SECONDS for its
+    slot), or, when the number's next free slot is further ahead, the seconds after which the chunk should be handed
+    back to be woken (a sender never sleeps through a slow number's gaps). Slots are taken a block at a time (half a
+    second's worth, never more than the chunk still has to send). With a `lead` (Twilio, which queues and sends at
+    the number's rate), messages go up to `lead` seconds before their slot and the chunk comes back when half the
+    lead is left, so the provider's queue never runs dry between wakes.
+    """
+
+    def __init__(
+        self, deps: Deps, key: str, mps: float, lead: float, slots_per_message: int = 1, messages: int = 1
+    ) -> None:
         self.mps = mps if mps > 0 else 1.0
-        self._interval = 1.0 / self.mps
-        self._clock = clock
-        self._next = 0.0
+        self._deps, self._key, self._lead = deps, key, max(0.0, lead)
+        self._per_message = max(1, slots_per_message)
+        self._remaining = max(1, messages)
+        self._slots: collections.deque[float] = collections.deque()
         self._lock = threading.Lock()
+        self.come_back: float = 0.0
 
-    def wait(self) -> None:
-        """Book the next free slot, then block until it comes."""
-        with self._lock:
-            now = self._clock.now()
-            slot = max(now, self._next)
-            self._next = slot + self._interval
-        if slot > now:
-            self._clock.sleep(slot - now)
+    def acquire(self) -> float:
+        """0 when the caller may hand its message over now; else the seconds to hand the chunk back for."""
+        clock = self._deps.clock
+        while True:
+            with self._lock:
+                now = clock.now()
+                wait = 0.0
+                if not self._slots:
+                    count = min(self._remaining, block_size(self.mps))
+                    taken = self._deps.pace.take(self._key, now, count * self._per_message, self.mps, self._lead)
+                    if taken.start is None:
+                        wait = taken.wait
+                        back = wait + self._lead / 2 if self._lead else wait
+                        if back > IDLE_SECONDS:
+                            self.come_back = max(self.come_back, back)
+                            return back
+                    else:
+                        step = taken.interval * self._per_message
+                        self._slots.extend(taken.start + i * step for i in range(count))
+                slot = self._slots.popleft() if self._slots else None
+                if slot is not None:
+                    self._remaining = max(1, self._remaining - 1)
+            if slot is None:
+                clock.sleep(min(IDLE_SECONDS, max(wait, 0.01)))  # a busy number frees slots within the second
+                continue
+            early = slot - self._lead - clock.now()
+            if early > 0:
+                clock.sleep(early)
+            return 0.0
 
-    def drain(self) -> None:
-        """Wait out the last booked slot, so the next invocation for this sender cannot burst."""
+    def throttled(self) -> None:
+        """The provider said "slower" (not about one recipient): the number's budget slows down for everyone."""
         with self._lock:
-            wait = self._next - self._clock.now()
-        if wait > 0:
-            self._clock.sleep(wait)
+            self._slots.clear()
+        self._deps.pace.slow(self._key, self._deps.clock.now())
 
 
 def status_callback_url(
@@ -88,13 +125,17 @@ def status_callback_url(
     return f"{deps.settings.public_base_url}{rules.webhook_path(channel_id, 'status')}?{query}"
 
 
-def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> None:
-    """Send a chunk; safe to run twice for the same message (claims), and to be cut short (the rest is requeued)."""
+def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> float | None:
+    """Send a chunk; safe to run twice for the same message (claims), and to be cut short (the rest is requeued).
+
+    Returns None when the chunk is done with, or the seconds after which its message is to be delivered again: the
+    sender number's budget has no slot for that long, and the sender hands back rather than sleep (its recipients
+    not handed over are queued again, and the redelivered chunk sends them)."""
     campaign = deps.campaigns.get(chunk.tenant_id, chunk.campaign_id)
     if campaign is None or not campaign.may_send:
         if campaign is not None and campaign.cancel_requested_at:
             lifecycle.finish_cancel(deps, chunk.tenant_id, chunk.campaign_id)
-        return
+        return None
     channel = deps.channels.get(chunk.tenant_id, campaign.channel_id)
     creds = deps.secrets.get(chunk.tenant_id, campaign.channel_id) if channel else None
     if channel is None or creds is None:
@@ -105,15 +146,14 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
             CampaignStatus.STOPPED,
             {"code": "channel_missing", "message": "the campaign's channel or its credentials are gone"},
         )
-        return
+        return None
     rules = rules_of(deps, channel)
     template: TemplateMessage | None = None
     if campaign.content.get("type") == "template":
         # Read at each chunk's start: a template paused or disabled meanwhile stops the campaign before any send.
         template = template_message(deps, campaign)
         if template is None:
-            return
-    pacer = Pacer(float(channel.mps), deps.clock)
+            return None
     text = campaign.content.get("text")
     media_urls: tuple[str, ...] = ()
     if campaign.content.get("type") == "file":
@@ -124,7 +164,7 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
     if gap_wait > 0:
         if time_left() - gap_wait < SAFETY_SECONDS:
             _requeue(deps, chunk, campaign, chunk.start if chunk.indexes is None else min(chunk.indexes, default=0))
-            return
+            return None
         deps.clock.sleep(gap_wait)
     wanted = set(chunk.indexes) if chunk.indexes is not None else None
     # Only queued recipients are sent. One `sending` is held by a live worker, or its hand-over is uncertain and is
@@ -144,6 +184,16 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
     claimed = deps.recipients.claim(chunk.campaign_id, todo, token, deps.clock.now()) if todo else []
     # Read once per chunk, after the claim: a number opted out since is never sent (nor retried: it is skipped).
     opted = optouts.opted_out(deps, chunk.tenant_id, [r.number for r in claimed]) if claimed else set()
+    limits = rules.limits
+    pacer = Pacer(
+        deps,
+        budget_key(channel.provider, campaign.sender),
+        float(channel.mps),
+        limits.queue_lead_seconds,
+        # Twilio's rate counts SMS segments: a 3-segment message takes 3 slots of the number's budget.
+        int(campaign.segments) if limits.segmented else 1,
+        len(claimed),
+    )
     outcomes = OutcomeBuffer(deps, campaign, token)
     halt = threading.Event()
     providers = threading.local()
@@ -196,7 +246,6 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
             verdicts = list(pool.map(work, claimed))
     finally:
         outcomes.flush()
-        pacer.drain()
     unsent = [i for v, i in verdicts if v != "done"]
     for index in unsent:
         # Sent nothing: queued again, attempt not counted (unless a status report or a settler has it now).
@@ -212,15 +261,20 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> No
         if any(v == "held" for v, _ in verdicts):
             # Held by a cancel: what this chunk released is skipped now (a pause leaves it queued for resume).
             lifecycle.finish_cancel(deps, chunk.tenant_id, chunk.campaign_id)
-        return
-    if unsent:
+        return None
+    later = any(v == "later" for v, _ in verdicts)
+    if unsent and not later:
         _requeue(deps, chunk, campaign, min(unsent))
-        return
+        return None
     try:
         deps.campaigns.set_fields(chunk.tenant_id, chunk.campaign_id, {"progress_at": utc_iso(deps.clock.utcnow())})
     except CampaignMovedError:
-        return  # finished and deleted meanwhile: nothing is left to finish
+        return None  # finished and deleted meanwhile: nothing is left to finish
+    if later:
+        log.info("handed back until the number has slots", extra={"campaign_id": chunk.campaign_id})
+        return max(1.0, pacer.come_back)
     lifecycle.finish_if_done(deps, chunk.tenant_id, chunk.campaign_id)
+    return None
 
 
 class StillSending:
@@ -346,7 +400,8 @@ def _send_one(
     time_left: Callable[[], float],
     outcomes: OutcomeBuffer,
 ) -> str:
-    """Send and record one claimed recipient. Returns "done", "requeue" (not sent: give the rest back) or "stop"."""
+    """Send and record one claimed recipient. Returns "done", "requeue" (not sent: give the rest back), "later" (not
+    sent: hand the chunk back until the number's budget has slots) or "stop"."""
     text, media_urls, template = what
     index = claimed.index
     transient_tries = 0
@@ -361,7 +416,9 @@ def _send_one(
             claimed.attempts,
             claimed.shard,
         )
-        pacer.wait()
+        back = pacer.acquire()
+        if back > 0:
+            return "later"  # no slot of the number's budget for a while: the chunk is handed back, then woken
         result = provider.send(
             to=claimed.number,
             sender=campaign.sender,
@@ -422,7 +479,15 @@ def _send_one(
             except RecipientMovedError:
                 return "done"  # no longer ours to send
             claimed = dataclasses.replace(claimed, attempts=attempt)
-        # Throttled (a refusal, never the recipient's failure) or never sent: wait, then try the same recipient again.
+        if result.outcome == Outcome.THROTTLED and result.retry_after is None:
+            # "Slower" about the number, not this recipient (Meta's 131056 comes with its own wait): the number's
+            # budget slows for every campaign sending from it, and its slots space the next tries.
+            pacer.throttled()
+            log.info(
+                "provider asked us to slow down", extra={"campaign_id": chunk.campaign_id, "code": result.error_code}
+            )
+            continue
+        # Throttled for this recipient, or never sent: wait, then try the same recipient again.
         wait = min(result.retry_after or backoff, MAX_BACKOFF_SECONDS)
         backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
         if time_left() - wait < SAFETY_SECONDS:

@@ -156,6 +156,8 @@ def test_send_worker_consumes_the_fifo_queue_one_at_a_time(resources: dict[str, 
     assert event["BatchSize"] == 1
     # Lambda supports no batching window on FIFO queues; Chalice writes one anyway and package.py removes it.
     assert "MaximumBatchingWindowInSeconds" not in event
+    # A chunk handed back until its number has slots is a batch item failure: without this Lambda would delete it.
+    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     # Chalice names the queue by ARN built from its name; it must be the template's queue.
     assert event["Queue"]["Fn::Sub"].endswith(":" + queue["Properties"]["QueueName"])
     assert queue["Properties"]["QueueName"] == config.SEND_QUEUE_NAME == "msgcampaigns-send.fifo"
@@ -166,11 +168,13 @@ def test_send_worker_consumes_the_fifo_queue_one_at_a_time(resources: dict[str, 
 
 
 def test_send_queue_redrives_to_fifo_dlq(resources: dict[str, Any]) -> None:
-    """Five failed receives move a chunk to the FIFO DLQ, which an alarm watches."""
+    """A chunk received 100 times goes to the FIFO DLQ, which an alarm watches. Each hand-back of a paced chunk is
+    a receive (at most one per recipient of a 50-recipient chunk, at the slowest mps), so 100 leaves room for 50
+    failures, each retried a minute later."""
     send = resources["SendQueue"]["Properties"]
     assert send["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": ["SendDeadLetterQueue", "Arn"]},
-        "maxReceiveCount": 5,
+        "maxReceiveCount": 100,
     }
     assert send["DeduplicationScope"] == "messageGroup"
     assert send["FifoThroughputLimit"] == "perMessageGroupId"

@@ -25,6 +25,7 @@ from tests.fakes.events import FakeEventRoutes
 from tests.fakes.idempotency import FakeIdempotency
 from tests.fakes.items import FakeTable
 from tests.fakes.optouts import FakeOptOuts
+from tests.fakes.pace import FakePace
 from tests.fakes.phonebooks import FakePhonebooks
 from tests.fakes.provider import FAKE_WHATSAPP, FakeProvider
 from tests.fakes.recipients import FakeHandovers, FakeRecipients
@@ -156,6 +157,7 @@ def world(**setting_changes: Any) -> World:
         campaigns=campaigns,
         recipients=recipients,
         handovers=handovers,
+        pace=FakePace(),
         sessions=cast(Any, FakeSessions()),
         optouts=cast(Any, FakeOptOuts()),
         events=cast(Any, FakeEventRoutes()),

@@ -20,7 +20,7 @@ from chalicelib.domain.model import (
     provider_may_move,
 )
 from chalicelib.domain.recipient import Recipient, recipient_from, recipient_values
-from chalicelib.services.sending import Pacer, parallelism
+from chalicelib.services.sending import parallelism
 
 R = RecipientStatus
 
@@ -116,23 +116,6 @@ def test_counter_shards_group_a_chunk_and_spread_chunks() -> None:
     # GIVEN 100 recipients per chunk THEN a chunk shares one shard and consecutive chunks use different ones
     assert {counter_shard(i, 100) for i in range(100)} == {0}
     assert [counter_shard(c * 100, 100) for c in range(COUNTER_SHARDS + 1)] == [*range(COUNTER_SHARDS), 0]
-
-
-def test_pacer_spaces_sends_one_over_mps_and_drains() -> None:
-    # GIVEN a pacer for 4 messages per second on a fake clock
-    clock = FakeClock()
-    pacer = Pacer(4, clock)
-    starts = []
-    # WHEN five sends ask for a slot back to back
-    for _ in range(5):
-        pacer.wait()
-        starts.append(clock.t)
-    # THEN they start 0.25 s apart, so no one-second window holds more than 4
-    assert [round(b - a, 6) for a, b in zip(starts, starts[1:], strict=False)] == [0.25] * 4
-    assert sum(1 for s in starts if starts[0] <= s < starts[0] + 1.0) == 4
-    # AND draining waits out the last slot so the next invocation cannot burst
-    pacer.drain()
-    assert clock.t == pytest.approx(starts[-1] + 0.25)
 
 
 def test_parallelism_grows_with_mps_within_bounds() -> None:

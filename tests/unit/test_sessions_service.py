@@ -147,7 +147,8 @@ def test_an_inbound_message_joins_the_open_session_once_however_often_it_is_deli
     cid = send(w, NUMBERS[:1])
     channel = w.deps.channels.get(TENANT, CHANNEL)
     assert channel is not None
-    # WHEN its reply comes, and the provider delivers it three times
+    # WHEN its reply comes (a moment later), and the provider delivers it three times
+    w.advance(1.0)
     for _ in range(3):
         sessions.on_inbound(w.deps, TENANT, channel, inbound("SMin1"), Reply(cid, 0))
     # THEN the session's log has the campaign message and one inbound message, attributed to the campaign

@@ -110,6 +110,9 @@ class Limits:
     pair_gap_seconds: float = 0.0
     # What a template's media header may be, by header type: (lower-case MIME types, most bytes).
     header_media: Mapping[str, tuple[frozenset[str], int]] = field(default_factory=dict)
+    # How far ahead of a number's rate messages may be handed over: the provider queues them and sends them at the
+    # number's rate (Twilio). 0: the provider refuses what comes faster than its rate (Meta's 130429).
+    queue_lead_seconds: float = 0.0
 
     def accepts_media_type(self, content_type: str) -> bool:
         """Whether a file of this Content-Type (parameters and case ignored) may be attached."""

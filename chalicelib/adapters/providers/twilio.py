@@ -40,6 +40,8 @@ from chalicelib.domain.model import RecipientStatus
 log = logging.getLogger(__name__)
 
 # Twilio error codes and what they mean for the campaign (https://www.twilio.com/docs/api/errors).
+# Seconds of a number's rate handed to Twilio ahead of time (it queues them: see Limits.queue_lead_seconds).
+QUEUE_LEAD_SECONDS = 5.0
 THROTTLED_CODES = frozenset({20429, 14107})  # 20429 too many requests; 14107 SMS send rate limit exceeded
 ACCOUNT_CODES = frozenset(
     {
@@ -145,6 +147,9 @@ SMS_LIMITS = Limits(
     segmented=True,
     default_mps=DEFAULT_MPS,
     templates=False,  # Twilio's templates (Content API) are for WhatsApp; an SMS channel has none
+    # Twilio queues what a sender is given beyond its rate and sends it at that rate: a few seconds of lead keep that
+    # queue from running dry between a sender's wakes, and a pause still holds within seconds.
+    queue_lead_seconds=QUEUE_LEAD_SECONDS,
 )
 
 

@@ -164,6 +164,7 @@ WHATSAPP_LIMITS = Limits(
     pair_gap_seconds=6.0,
     # Empty: a Content template's media header cannot take our file (see the module docstring).
     header_media={},
+    queue_lead_seconds=twilio.QUEUE_LEAD_SECONDS,  # Twilio queues WhatsApp messages too
 )
 
 # A Content type's media URL by file extension, as the header type the contract names.
