@@ -6,6 +6,9 @@ Parts (BENCH_ONLY picks one, comma-separated for several; all by default, in thi
   BENCH_CSV_MB shrinks the file).
 - `campaign1k`: a 1,000-recipient campaign (typed numbers) on the local stack as `make run` serves it, in a child
   process; seconds from "send now" to the first message at the simulator and to `completed`, and the send rate.
+- `pacing`: one campaign per rate in BENCH_PACING_MPS (1, 5, 50) and two tenants' campaigns on one 5-mps number, on
+  the local stack (bench/pacing.py): the rate the simulator's Twilio queue sent at and its share of mps, the longest
+  wait in that queue (the lead), refusals, and the send worker's invocations, hand-backs and seconds per 1,000.
 - `wa1k`, `wasender`: WhatsApp (bench/whatsapp.py): a 1,000-recipient Cloud API template campaign on the local stack,
   and the sender alone against the simulated Graph API at 80 and 1,000 mps.
 - `campaign100k`: a campaign to an uploaded CSV of BENCH_RECIPIENTS (100,000) numbers on the local stack run in a
@@ -37,7 +40,7 @@ from bench.figures import print_figures  # noqa: E402
 from devstack.stackproc import start_stack  # noqa: E402
 
 RECIPIENTS = 1000
-PARTS = ("csv", "campaign1k", "wa1k", "wasender", "campaign100k", "chaos")
+PARTS = ("csv", "campaign1k", "pacing", "wa1k", "wasender", "campaign100k", "chaos")
 
 
 def bench_campaign() -> dict[str, float]:
@@ -125,6 +128,8 @@ def main() -> int:
                     bench_sender(mps, count),
                     width=22,
                 )
+        elif part == "pacing":
+            failed += _child("bench.pacing") != 0
         elif part == "chaos":
             failed += _child("bench.chaos") != 0
         else:

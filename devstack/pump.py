@@ -70,6 +70,8 @@ class EventPump:
         self.errors: list[str] = []
         self.invocations = 0
         self.handed_back = 0  # messages a handler reported as batch item failures (kept for later)
+        self.by_function: dict[str, int] = {}
+        self.busy_seconds: dict[str, float] = {}  # wall seconds inside each function (what Lambda would bill)
         self._lock = threading.Lock()
         self._chaos = chaos  # devstack/chaos.py: duplicate deliveries, killed invocations (None: no faults)
 
@@ -88,10 +90,25 @@ class EventPump:
         )
 
     def invoke(self, name: str, event: dict[str, Any]) -> Any:
-        """Invoke a Lambda function of the app by name, as Lambda would."""
+        """Invoke a Lambda function of the app by name, as Lambda would (counting invocations and their seconds)."""
         with self._lock:
             self.invocations += 1
-        return self._handler(name)(event, self._context(name))
+            self.by_function[name] = self.by_function.get(name, 0) + 1
+        started = time.monotonic()
+        try:
+            return self._handler(name)(event, self._context(name))
+        finally:
+            with self._lock:
+                self.busy_seconds[name] = self.busy_seconds.get(name, 0.0) + time.monotonic() - started
+
+    def stats(self) -> dict[str, Any]:
+        """What the pump ran: invocations and their seconds by function, and the chunks handed back."""
+        with self._lock:
+            return {
+                "invocations": dict(self.by_function),
+                "busy_seconds": {k: round(v, 3) for k, v in self.busy_seconds.items()},
+                "handed_back": self.handed_back,
+            }
 
     def _sqs_sources(self) -> list[SQSEventConfig]:
         return [s for s in self._app.event_sources if isinstance(s, SQSEventConfig)]

@@ -50,6 +50,7 @@ class Stack:
     stop_event: threading.Event
     wa_channel_id: str = SANDBOX_WA_CHANNEL_ID
     chaos: Any = None  # devstack/chaos.py's Chaos when CHAOS is set
+    pump: Any = None  # devstack/pump.py's EventPump (its stats are printed as the stack stops)
 
     def banner(self) -> tuple[str, str]:
         """How to call it, and the line that says it is ready."""
@@ -226,7 +227,7 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
         moto.wait(timeout=10)
 
     threading.Thread(target=shutdown, name="shutdown", daemon=True).start()
-    return Stack(port, sim.port, api_key, tenant_id, channel["id"], moto_url, stop_event, chaos=chaos)
+    return Stack(port, sim.port, api_key, tenant_id, channel["id"], moto_url, stop_event, chaos=chaos, pump=pump)
 
 
 # ------------------------------------------------------------------------------------ Sandbox Twilio WhatsApp
@@ -393,6 +394,8 @@ def main() -> int:
     done.wait()
     if stack.chaos is not None:
         print("CHAOS " + json.dumps(stack.chaos.summary()), flush=True)  # what was injected (bench/chaos.py reads it)
+    if stack.pump is not None:
+        print("PUMP " + json.dumps(stack.pump.stats()), flush=True)  # what the functions ran (bench/pacing.py reads it)
     print("stopping…", flush=True)
     running.withdraw(port)
     stack.stop_event.set()
