@@ -45,7 +45,7 @@ def send_worker(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
                 deps, message, time_left=lambda: context.get_remaining_time_in_millis() / 1000.0
             )
         except Exception:
-            # Try again in a minute rather than after the queue's 30-minute visibility timeout; claims make it safe.
+            # Try again in a minute rather than after the queue's visibility timeout; claims make it safe.
             deps.queue.retry_soon(record.receipt_handle)
             raise
         if back is not None:

@@ -10,6 +10,8 @@ from functools import lru_cache
 SEND_QUEUE_NAME = os.environ.get("SEND_QUEUE_NAME", "msgcampaigns-send.fifo")
 # Likewise the queue S3 reports new uploads to (the upload worker's event source).
 UPLOAD_QUEUE_NAME = os.environ.get("UPLOAD_QUEUE_NAME", "msgcampaigns-uploads")
+# The send queue's dead-letter queue (infra/template.json), beside it: the minute tick stops what lands there.
+SEND_DLQ_NAME = os.environ.get("SEND_DLQ_NAME", "msgcampaigns-send-dlq.fifo")
 # And the table's stream (the events worker's event source). The placeholder is what Chalice packages;
 # scripts/package.py replaces it with the table's StreamArn, and the local stack's pump reads moto's stream itself.
 TABLE_STREAM_ARN = os.environ.get(

@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from chalicelib import config
 from chalicelib.adapters.blobs import Blobs
 from chalicelib.adapters.dynamo.campaigns import CampaignRepo
 from chalicelib.adapters.dynamo.channels import ChannelRepository
@@ -153,7 +154,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Deps:
         recipients=RecipientRepo(shared),
         handovers=HandoverRepo(shared),
         pace=PaceRepo(shared),
-        queue=SendQueue(session.client("sqs", config=cfg), settings.send_queue_url),
+        queue=SendQueue(session.client("sqs", config=cfg), settings.send_queue_url, config.SEND_DLQ_NAME),
         secrets=SecretStore(session.client("secretsmanager", config=cfg), settings.secrets_prefix),
         scheduler=CampaignScheduler(
             session.client("scheduler", config=cfg),

@@ -189,7 +189,7 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
         schedule_group=resources.scheduler_group,
         timeouts={
             # SEND_WORKER_TIMEOUT_S: a shorter sender timeout, so that a killed sender's hand-overs fall due sooner
-            "send_worker": float(os.environ.get("SEND_WORKER_TIMEOUT_S") or 300.0),
+            "send_worker": float(os.environ.get("SEND_WORKER_TIMEOUT_S") or 120.0),
             "upload_worker": 900.0,
             "tick": 120.0,
             "start_scheduled": 30.0,

@@ -15,9 +15,24 @@ __all__ = ["Chunk", "Job", "SendQueue", "parse_message", "sender_group"]
 class SendQueue:
     """The FIFO queue. One message group per sender number, so one worker at a time paces each sender."""
 
-    def __init__(self, client: Any, queue_url: str) -> None:
+    def __init__(self, client: Any, queue_url: str, dead_letter_name: str = "") -> None:
         self._sqs = client
         self._url = queue_url
+        # The dead-letter queue is the send queue's neighbour: same account and region, its own name.
+        self._dlq_url = f"{queue_url.rsplit('/', 1)[0]}/{dead_letter_name}" if dead_letter_name else ""
+
+    def dead_letters(self, limit: int = 10) -> list[tuple[str, str]]:
+        """Up to `limit` messages the send queue gave up on, as (receipt handle, body); kept until dropped."""
+        if not self._dlq_url:
+            return []
+        out = self._sqs.receive_message(
+            QueueUrl=self._dlq_url, MaxNumberOfMessages=min(limit, 10), WaitTimeSeconds=0, VisibilityTimeout=60
+        )
+        return [(m["ReceiptHandle"], m["Body"]) for m in out.get("Messages", [])]
+
+    def drop_dead_letter(self, receipt_handle: str) -> None:
+        """Delete a dead letter once what it meant is recorded (its campaign stopped)."""
+        self._sqs.delete_message(QueueUrl=self._dlq_url, ReceiptHandle=receipt_handle)
 
     def retry_soon(self, receipt_handle: str, seconds: int = 60) -> None:
         """Make a message that failed visible again after `seconds` (best effort: it reappears anyway)."""

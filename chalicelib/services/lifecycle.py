@@ -10,10 +10,12 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
 from chalicelib.adapters.providers.base import ProviderRules
 from chalicelib.domain.campaign import Campaign
 from chalicelib.domain.errors import AudienceWrittenError, CampaignMovedError
-from chalicelib.domain.messages import Chunk, Job
+from chalicelib.domain.messages import Chunk, Job, parse_message
 from chalicelib.domain.model import (
     COUNTER_SHARDS,
     SEND_INTERRUPTED,
@@ -33,8 +35,10 @@ from chalicelib.services.logs import log
 from chalicelib.services.providers import rules_of
 
 # A sending campaign with no progress for this long is dispatched again (claims make that safe). Longer than the
-# queue's visibility timeout, so a chunk still in flight is not doubled for nothing.
-STALL_SECONDS = 35 * 60
+# queue's visibility timeout (120 s: a dead sender's chunk is delivered again after it, the lease), so a chunk still
+# in flight is not doubled for nothing; a handed-back chunk marks progress each time it wakes.
+STALL_SECONDS = 5 * 60
+METRICS_NAMESPACE = "msgcampaigns"
 # A campaign marked sending whose chunks were never put on the queue (its starter died) is dispatched after this.
 UNDISPATCHED_GRACE_SECONDS = 60
 # A dispatcher marks its campaign this often while it writes the audience and queues the chunks; one silent for
@@ -261,6 +265,10 @@ def finish(
             )
     next_id = deps.campaigns.finish(tenant_id, campaign_id, final.value, utc_iso(deps.clock.utcnow()) or "")
     log.info("campaign finished", extra={"campaign_id": campaign_id, "status": final.value, "next": next_id})
+    if final == CampaignStatus.STOPPED:
+        # The alarm (infra/template.json CampaignsStoppedAlarm) watches this metric: someone must look, then retry.
+        with single_metric(name="CampaignsStopped", unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE):
+            pass
     if next_id:
         start_next(deps, tenant_id, next_id)
 
@@ -352,11 +360,56 @@ def start_scheduled(deps: Deps, tenant_id: str, campaign_id: str) -> str | None:
     return status
 
 
+def stop_dead_lettered(deps: Deps, limit: int = 100) -> int:
+    """Stop the campaign of each message the send queue gave up on (a chunk or a dispatch that failed on every
+    delivery: `stop_reason` chunk_dead_lettered, and an alarm), then drop the dead letter; `retry` resumes it,
+    sending what is still queued. Returns how many campaigns were stopped."""
+    stopped = 0
+    seen = 0
+    while seen < limit:
+        letters = deps.queue.dead_letters()
+        if not letters:
+            break
+        for receipt, body in letters:
+            seen += 1
+            try:
+                message = parse_message(body)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                log.error("unreadable dead letter dropped", extra={"body": body[:200]})
+                deps.queue.drop_dead_letter(receipt)
+                continue
+            if isinstance(message, Job) and message.kind in ("purge", "settle", "cancel"):
+                # Repeated by the tick on its own (a cancel, a settle) or harmless to lose (a purge).
+                log.error("dead-lettered job dropped", extra={"kind": message.kind, "campaign_id": message.campaign_id})
+            else:
+                campaign = deps.campaigns.get(message.tenant_id, message.campaign_id)
+                if campaign is not None and campaign.sending:
+                    finish(
+                        deps,
+                        message.tenant_id,
+                        message.campaign_id,
+                        CampaignStatus.STOPPED,
+                        {
+                            "code": "chunk_dead_lettered",
+                            "message": "a part of the campaign failed on every try; retry sends what is left",
+                        },
+                    )
+                    stopped += 1
+            deps.queue.drop_dead_letter(receipt)
+    return stopped
+
+
 def tick(deps: Deps) -> dict[str, int]:
-    """The minute tick: start due campaigns the scheduler missed, finish, settle or revive sending ones."""
+    """The minute tick: stop what was dead-lettered, start due campaigns the scheduler missed, finish, settle or
+    revive sending ones."""
     now = deps.clock.utcnow()
     now_iso = utc_iso(now) or ""
     started = finished = revived = settling = 0
+    try:
+        dead = stop_dead_lettered(deps)
+    except Exception:  # noqa: BLE001 - the rest of the tick matters more; the next tick reads them again
+        log.exception("could not read the send queue's dead letters")
+        dead = 0
     for tenant_id, campaign_id in deps.campaigns.due(now_iso):
         if start_scheduled(deps, tenant_id, campaign_id):
             started += 1
@@ -387,7 +440,7 @@ def tick(deps: Deps) -> dict[str, int]:
             # de-duplication drops a repeat while the first (writing a large audience) is still running.
             deps.queue.publish_job(Job("dispatch", tenant_id, campaign_id), f"dispatch:{campaign_id}:{generation}")
             revived += 1
-    return {"started": started, "finished": finished, "revived": revived, "settling": settling}
+    return {"started": started, "finished": finished, "revived": revived, "settling": settling, "dead_lettered": dead}
 
 
 def _age(stamp: str | None, now: datetime) -> float:

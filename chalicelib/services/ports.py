@@ -171,6 +171,14 @@ class Queue(Protocol):
         """Make a failed message visible again soon (best effort)."""
         ...
 
+    def dead_letters(self, limit: int = 10) -> list[tuple[str, str]]:
+        """Messages the queue gave up on (its dead-letter queue), as (receipt handle, body)."""
+        ...
+
+    def drop_dead_letter(self, receipt_handle: str) -> None:
+        """Delete a dead letter that has been dealt with."""
+        ...
+
     def publish_job(self, job: Job, dedup_id: str) -> None:
         """Queue a campaign job."""
         ...

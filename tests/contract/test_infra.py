@@ -163,8 +163,11 @@ def test_send_worker_consumes_the_fifo_queue_one_at_a_time(resources: dict[str, 
     assert queue["Properties"]["QueueName"] == config.SEND_QUEUE_NAME == "msgcampaigns-send.fifo"
     # The event source mapping refers to the function, whose env refers to the queue: created after it.
     assert "SendQueue" in dependency_graph(resources)["SendWorker"]
-    # Messages must stay invisible longer than a worker may run (AWS asks for 6x the function timeout).
-    assert queue["Properties"]["VisibilityTimeout"] >= 6 * worker["Properties"]["Timeout"]
+    # A message stays invisible as long as a worker may run (Lambda refuses an event source whose queue's visibility
+    # is shorter), and no longer than two minutes: that is the lease on a chunk, after which a dead worker's chunk
+    # is delivered again. (AWS suggests 6x the timeout against throttled invocations; the sender's own hand-backs and
+    # retry_soon set the visibility they need, and 100 receives leave room before the dead-letter queue.)
+    assert worker["Properties"]["Timeout"] <= queue["Properties"]["VisibilityTimeout"] <= 120
 
 
 def test_send_queue_redrives_to_fifo_dlq(resources: dict[str, Any]) -> None:

@@ -20,9 +20,19 @@ class FakeQueue:
     retried: list[str] = field(default_factory=list)
     _dedup: set[str] = field(default_factory=set)
 
+    dead: list[tuple[str, str]] = field(default_factory=list)  # the dead-letter queue: (receipt handle, body)
+
     def retry_soon(self, receipt_handle: str, seconds: int = 60) -> None:
         """Remember that a message was asked back."""
         self.retried.append(receipt_handle)
+
+    def dead_letters(self, limit: int = 10) -> list[tuple[str, str]]:
+        """What the dead-letter queue holds (kept until dropped)."""
+        return list(self.dead[:limit])
+
+    def drop_dead_letter(self, receipt_handle: str) -> None:
+        """Delete a dead letter."""
+        self.dead = [d for d in self.dead if d[0] != receipt_handle]
 
     def publish_job(self, job: Job, dedup_id: str) -> None:
         """Queue a job in its own group."""

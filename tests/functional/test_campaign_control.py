@@ -94,3 +94,28 @@ def test_pause_resume_and_cancel_where_the_state_does_not_allow_them(
     for action in ("pause", "resume", "cancel"):
         status, missing = api.call("POST", f"/v1/campaigns/cmp_nope/{action}")
         assert status == 404 and missing["error"]["code"] == "not_found", missing
+
+
+def test_a_chunk_in_the_dead_letter_queue_stops_its_campaign_and_retry_resumes_it(
+    env: Env, api: Api, channel: dict[str, Any], pump: Any
+) -> None:
+    # GIVEN a sending campaign whose chunk SQS moved to the send queue's dead-letter queue (failed on every delivery)
+    created = create(api, campaign_body(numbers(2), channel["id"]))
+    sqs = env.sqs()
+    send_url = env.deps.settings.send_queue_url
+    chunk = sqs.receive_message(QueueUrl=send_url, MaxNumberOfMessages=1)["Messages"][0]
+    dlq_url = sqs.get_queue_url(QueueName="msgcampaigns-send-dlq.fifo")["QueueUrl"]
+    sqs.send_message(QueueUrl=dlq_url, MessageBody=chunk["Body"], MessageGroupId="g", MessageDeduplicationId="d1")
+    sqs.delete_message(QueueUrl=send_url, ReceiptHandle=chunk["ReceiptHandle"])
+    # WHEN the minute tick runs
+    pump.run_ticks()
+    # THEN the campaign is stopped with chunk_dead_lettered, and the dead letter is gone
+    stopped = get(api, created["id"])
+    assert stopped["status"] == "stopped" and stopped["stop_reason"]["code"] == "chunk_dead_lettered", stopped
+    assert sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10).get("Messages", []) == []
+    # AND a retry sends both numbers, once each
+    status, retried = api.call("POST", f"/v1/campaigns/{created['id']}/retry")
+    assert status == 200 and retried["status"] == "retrying", retried
+    pump.drain()
+    assert get(api, created["id"])["status"] == "completed"
+    assert sent_to(env) == sorted(numbers(2))

@@ -56,8 +56,16 @@ class RecordingQueue:
     def publish_job(self, job: Job, dedup_id: str) -> None:
         self.jobs.append(job)
 
+    dead: list[tuple[str, str]] = field(default_factory=list)  # the dead-letter queue: (receipt handle, body)
+
     def retry_soon(self, receipt_handle: str, seconds: int = 60) -> None:
         pass
+
+    def dead_letters(self, limit: int = 10) -> list[tuple[str, str]]:
+        return list(self.dead[:limit])
+
+    def drop_dead_letter(self, receipt_handle: str) -> None:
+        self.dead = [d for d in self.dead if d[0] != receipt_handle]
 
     def take_chunks(self) -> list[Chunk]:
         taken, self.chunks = self.chunks, []

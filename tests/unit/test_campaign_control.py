@@ -311,3 +311,27 @@ def test_a_campaign_being_cancelled_cannot_be_paused_or_resumed_and_a_repeated_c
     final = got(w, cid)
     assert final["status"] == "completed"
     assert (final["result"]["sent"], final["result"]["skipped"]) == (1, 2)
+
+
+def test_a_dead_lettered_chunk_stops_its_campaign_with_an_alarm_and_retry_resumes_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN a sending campaign whose chunk the queue gave up on (it failed on every delivery)
+    w = slow_world()
+    cid = create(w, NUMBERS[:3])["id"]
+    (chunk,) = w.queue.take_chunks()
+    w.queue.dead.append(("r1", chunk.to_json()))
+    w.queue.dead.append(("r2", "not json"))
+    # WHEN the minute tick runs
+    counts = lifecycle.tick(w.deps)
+    # THEN the campaign is stopped with chunk_dead_lettered, the dead letters are gone, and the metric the alarm
+    # watches was written (CloudWatch's embedded metric format)
+    stopped = got(w, cid)
+    assert stopped["status"] == "stopped" and stopped["stop_reason"]["code"] == "chunk_dead_lettered"
+    assert counts["dead_lettered"] == 1 and w.queue.dead == []
+    assert '"CampaignsStopped":[1.0]' in capsys.readouterr().out
+    # AND the tenant's slot is free, and a retry sends what was still queued, once
+    assert not (w.campaigns.lock_of(TENANT) or {}).get("sending")
+    assert campaigns.retry_campaign(w.deps, TENANT, cid)["status"] == "retrying"
+    work(w)
+    assert got(w, cid)["status"] == "completed" and Counter(w.provider.calls) == Counter(NUMBERS[:3])
