@@ -46,9 +46,11 @@ def settings(numbers: list[str], mode: str = "session", target: RoutingTarget | 
 
 
 def send(w: World, numbers: list[str], mode: str = "session", target: RoutingTarget | None = QUEUE) -> str:
-    """Create a campaign, send it through the fake provider; its id."""
+    """Create a campaign, send it through the fake provider; its id. Time moves on a second after (the fake clock
+    stands still otherwise, and what comes next must come later, as it would)."""
     created, _ = campaigns.create_campaign(w.deps, TENANT, CreateCampaign(settings(numbers, mode, target), SendNow()))
     send_queued(w)
+    w.advance(1.0)
     return str(created["id"])
 
 
