@@ -143,7 +143,9 @@ def bench_sender(mps: int, count: int) -> dict[str, Any]:
             for job in w.queue.take_jobs():
                 lifecycle.run_job(w.deps, job)
             for chunk in w.queue.take_chunks():
-                sending.handle_chunk(w.deps, chunk, lambda: 600.0)
+                # A chunk handed back (its number had no slot for a while) is delivered again then, as SQS would.
+                while (back := sending.handle_chunk(w.deps, chunk, lambda: 600.0)) is not None:
+                    time.sleep(back)
         t_done = time.time()
         meta = sim.meta.stats()
         first, last = meta["first_accepted_at"] or t_done, meta["last_accepted_at"] or t_done

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 
+from devstack.stack import SANDBOX_ACCOUNT_SID
 from devstack.stackproc import StackProcess, start_stack, wait_for
 from tests.conftest import FAILING
 
@@ -195,3 +197,46 @@ def test_readme_example_is_the_one_the_stack_serves(stack: StackProcess) -> None
     )
     assert response.status_code == 201, response.text
     assert wait_for(lambda: _completed(stack, response.json()["id"]), timeout=60)
+
+
+def _at_sim(stack: StackProcess, numbers: list[str]) -> list[str]:
+    """The numbers among `numbers` the simulator has accepted a message to, once per message."""
+    wanted = set(numbers)
+    items = requests.get(f"{stack.sim}/sim/messages", timeout=10).json()["items"]
+    return [m["to"] for m in items if m["to"] in wanted]
+
+
+def _sandbox_rate(stack: StackProcess, mps: float) -> None:
+    """The sandbox channel's rate, and its number's at the simulator."""
+    assert stack.call("PATCH", f"/v1/channels/{stack.channel_id}", {"mps": mps}).status_code == 200
+    requests.post(
+        f"{stack.sim}/sim/numbers",
+        json={"number": "+15005550006", "account_sid": SANDBOX_ACCOUNT_SID, "mps": mps},
+        timeout=10,
+    ).raise_for_status()
+
+
+def test_pause_holds_within_seconds_and_resume_sends_each_number_once(stack: StackProcess) -> None:
+    # GIVEN a sender at 2 messages a second (it hands Twilio 5 s ahead, then is woken for more) and 30 recipients
+    numbers = [f"+1415777{i:04d}" for i in range(30)]
+    _sandbox_rate(stack, 2)
+    try:
+        created = _campaign(stack, numbers, text="Pause me")
+        assert wait_for(lambda: len(_at_sim(stack, numbers)) >= 12, 30), _at_sim(stack, numbers)
+        # WHEN the admin pauses it mid-way
+        paused = stack.call("POST", f"/v1/campaigns/{created['id']}/pause")
+        assert paused.status_code == 200 and paused.json()["status"] == "paused", paused.text
+        # THEN within seconds the simulator receives nothing more for it, however long it stays paused
+        time.sleep(3)
+        held = len(_at_sim(stack, numbers))
+        time.sleep(6)
+        assert len(_at_sim(stack, numbers)) == held < len(numbers)
+        # WHEN it is resumed THEN it completes, each number handed over exactly once
+        resumed = stack.call("POST", f"/v1/campaigns/{created['id']}/resume")
+        assert resumed.status_code == 200 and resumed.json()["status"] == "executing", resumed.text
+        assert wait_for(lambda: _completed(stack, created["id"]), 60), stack.call(
+            "GET", f"/v1/campaigns/{created['id']}"
+        ).text
+        assert sorted(_at_sim(stack, numbers)) == sorted(numbers)
+    finally:
+        _sandbox_rate(stack, 50)
