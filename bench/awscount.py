@@ -37,6 +37,7 @@ class AwsCounter:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.sends: Counter[str] = Counter()
+        self.units: dict[str, float] = {}  # DynamoDB capacity units (estimated: see dynamodb_units), by label
         self._lock = threading.Lock()
         self._local = threading.local()
         self._installed = False
@@ -58,10 +59,20 @@ class AwsCounter:
         def on_call(event_name: str = "", **_: Any) -> None:
             self._count(self.calls, label, event_name)
 
+        def on_params(event_name: str = "", params: Any = None, **_: Any) -> None:
+            # The operation's own parameters (before-call sees the serialized request instead).
+            if getattr(self._local, "paused", False):
+                return
+            units = dynamodb_units(event_name.rsplit(".", 1)[-1], params or {})
+            with self._lock:
+                for kind, n in units.items():
+                    self.units[f"{label}|{kind}"] = self.units.get(f"{label}|{kind}", 0.0) + n
+
         def on_send(event_name: str = "", **_: Any) -> None:
             self._count(self.sends, label, event_name)
 
         session.register("before-call", on_call, unique_id=f"bench-awscount-call-{id(session)}")
+        session.register("before-parameter-build.dynamodb", on_params, unique_id=f"bench-awscount-params-{id(session)}")
         session.register("before-send", on_send, unique_id=f"bench-awscount-send-{id(session)}")
 
     def install(self) -> None:
@@ -92,6 +103,15 @@ class AwsCounter:
             yield
         finally:
             self._local.paused = False
+
+    def report(self, label: str = "service") -> dict[str, Any]:
+        """One label's calls by `service.Operation` and its DynamoDB units, as plain JSON."""
+        with self._lock:
+            calls, units = Counter(self.calls), dict(self.units)
+        return {
+            "calls": dict(only(calls, label)),
+            "units": {k.split("|", 1)[1]: v for k, v in units.items() if k.startswith(f"{label}|")},
+        }
 
     def snapshot(self) -> tuple[Counter[str], Counter[str]]:
         """Copies of (calls, sends)."""
@@ -126,3 +146,29 @@ def code_fingerprint(repo: str | Path) -> str:
 def diff(after: Counter[str], before: Counter[str]) -> Counter[str]:
     """after - before, keeping zeros out."""
     return Counter({k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)})
+
+
+def dynamodb_units(operation: str, params: Any) -> dict[str, float]:
+    """The capacity units one DynamoDB call costs on demand, estimated for items of at most 1 KB (ours are):
+    a write 1 WRU per item, a transactional one 2 per item; a strongly consistent read 1 RRU per item, an eventually
+    consistent one 0.5, a transactional one 2; a Query or Scan 1 per call (at most 4 KB read, as ours are)."""
+    if not isinstance(params, dict):
+        return {}
+    if operation == "TransactWriteItems":
+        return {"wru": 2.0 * len(params.get("TransactItems") or [])}
+    if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+        return {"wru": 1.0}
+    if operation == "BatchWriteItem":
+        return {"wru": float(sum(len(v) for v in (params.get("RequestItems") or {}).values()))}
+    if operation == "TransactGetItems":
+        return {"rru": 2.0 * len(params.get("TransactItems") or [])}
+    if operation == "GetItem":
+        return {"rru": 1.0 if params.get("ConsistentRead") else 0.5}
+    if operation == "BatchGetItem":
+        keys = 0.0
+        for spec in (params.get("RequestItems") or {}).values():
+            keys += len(spec.get("Keys") or []) * (1.0 if spec.get("ConsistentRead") else 0.5)
+        return {"rru": keys}
+    if operation in ("Query", "Scan"):
+        return {"rru": 1.0 if params.get("ConsistentRead") else 0.5}
+    return {}

@@ -9,6 +9,10 @@ Parts (BENCH_ONLY picks one, comma-separated for several; all by default, in thi
 - `pacing`: one campaign per rate in BENCH_PACING_MPS (1, 5, 50) and two tenants' campaigns on one 5-mps number, on
   the local stack (bench/pacing.py): the rate the simulator's Twilio queue sent at and its share of mps, the longest
   wait in that queue (the lead), refusals, and the send worker's invocations, hand-backs and seconds per 1,000.
+- `cost`: dollars per 1,000 messages for an SMS sender at 1 mps and a WhatsApp sender at 80 mps (bench/cost.py):
+  the service's AWS requests and DynamoDB units per message and the functions' seconds, counted on the local stack,
+  priced at the list prices named there, with the provider webhooks through API Gateway REST, an HTTP API or a
+  function URL.
 - `wa1k`, `wasender`: WhatsApp (bench/whatsapp.py): a 1,000-recipient Cloud API template campaign on the local stack,
   and the sender alone against the simulated Graph API at 80 and 1,000 mps.
 - `campaign100k`: a campaign to an uploaded CSV of BENCH_RECIPIENTS (100,000) numbers on the local stack run in a
@@ -40,7 +44,7 @@ from bench.figures import print_figures  # noqa: E402
 from devstack.stackproc import start_stack  # noqa: E402
 
 RECIPIENTS = 1000
-PARTS = ("csv", "campaign1k", "pacing", "wa1k", "wasender", "campaign100k", "chaos")
+PARTS = ("csv", "campaign1k", "pacing", "cost", "wa1k", "wasender", "campaign100k", "chaos")
 
 
 def bench_campaign() -> dict[str, float]:
@@ -130,6 +134,8 @@ def main() -> int:
                 )
         elif part == "pacing":
             failed += _child("bench.pacing") != 0
+        elif part == "cost":
+            failed += _child("bench.cost") != 0
         elif part == "chaos":
             failed += _child("bench.chaos") != 0
         else:

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
@@ -40,6 +42,13 @@ class DecodingMatcher(RouteMatcher):
         return MatchResult(found.route, {k: unquote(v) for k, v in found.captured.items()}, found.query_params)
 
 
+# Requests served and their seconds, by kind (`api`, `webhooks`): the cost benchmark reads them (devstack/stack.py
+# prints them as the stack stops).
+SERVED: dict[str, int] = {}
+SERVED_SECONDS: dict[str, float] = {}
+SERVED_LOCK = threading.Lock()
+
+
 class GatewayHandler(ChaliceRequestHandler):
     """Chalice's request handler as API Gateway and the contract would answer (see the module's docstring)."""
 
@@ -57,6 +66,17 @@ class GatewayHandler(ChaliceRequestHandler):
         raise AttributeError(name)
 
     def _handle(self) -> None:
+        started = time.monotonic()
+        try:
+            self._handle_request()
+        finally:
+            # What API Gateway would bill (a request) and the API handler's Lambda seconds, by the path's kind.
+            kind = "webhooks" if self.path.startswith("/webhooks/") else "api"
+            with SERVED_LOCK:
+                SERVED[kind] = SERVED.get(kind, 0) + 1
+                SERVED_SECONDS[kind] = SERVED_SECONDS.get(kind, 0.0) + time.monotonic() - started
+
+    def _handle_request(self) -> None:
         try:
             self._routes.match_route(self.path)
         except ValueError:

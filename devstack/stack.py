@@ -377,6 +377,13 @@ def main() -> int:
     api_key = os.environ.get("API_KEY", "dev-key")
     sys.path.insert(0, str(REPO))
     os.chdir(REPO)
+    counter: Any = None
+    if os.environ.get("AWS_COUNT"):
+        # Before any AWS client exists: the benchmark's botocore hooks count what the service asks of AWS.
+        from bench.awscount import AwsCounter
+
+        counter = AwsCounter()
+        counter.install()
     stack = start(port, sim_port, api_key, tick_seconds=float(os.environ.get("TICK_SECONDS", "60")))
     from devstack import running
 
@@ -396,6 +403,13 @@ def main() -> int:
         print("CHAOS " + json.dumps(stack.chaos.summary()), flush=True)  # what was injected (bench/chaos.py reads it)
     if stack.pump is not None:
         print("PUMP " + json.dumps(stack.pump.stats()), flush=True)  # what the functions ran (bench/pacing.py reads it)
+        from devstack import api_server as served
+
+        with served.SERVED_LOCK:
+            print("SERVED " + json.dumps({"requests": served.SERVED, "seconds": served.SERVED_SECONDS}), flush=True)
+    if counter is not None:
+        # AWS_COUNT=1: the service's AWS requests by operation, and DynamoDB's capacity units (bench/cost.py).
+        print("AWSCOUNT " + json.dumps(counter.report()), flush=True)
     print("stopping…", flush=True)
     running.withdraw(port)
     stack.stop_event.set()
