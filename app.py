@@ -41,8 +41,9 @@ def send_worker(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
             if isinstance(message, Job):
                 lifecycle.run_job(deps, message)
                 continue
+            receives = int((record.to_dict().get("attributes") or {}).get("ApproximateReceiveCount") or 1)
             back = sending.handle_chunk(
-                deps, message, time_left=lambda: context.get_remaining_time_in_millis() / 1000.0
+                deps, message, time_left=lambda: context.get_remaining_time_in_millis() / 1000.0, receives=receives
             )
         except Exception:
             # Try again in a minute rather than after the queue's visibility timeout; claims make it safe.

@@ -42,6 +42,8 @@ MEDIA_URL_SECONDS = 6 * 3600
 CHECK_SECONDS = 2.0
 # A sender sleeps at most this long for a slot of its number's budget; a longer gap hands the chunk back, to be woken.
 IDLE_SECONDS = 1.0
+# A chunk handed back this often goes on as a fresh message (the send queue dead-letters one received 100 times).
+RENEW_RECEIVES = 50
 # A recipient whose number is on the tenant's opt-out list when its chunk is sent: skipped, never handed over.
 OPTED_OUT = SendResult(Outcome.PERMANENT, error_code="opted_out", error_message="the number is on the opt-out list")
 
@@ -125,12 +127,14 @@ def status_callback_url(
     return f"{deps.settings.public_base_url}{rules.webhook_path(channel_id, 'status')}?{query}"
 
 
-def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> float | None:
+def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float], receives: int = 1) -> float | None:
     """Send a chunk; safe to run twice for the same message (claims), and to be cut short (the rest is requeued).
 
     Returns None when the chunk is done with, or the seconds after which its message is to be delivered again: the
     sender number's budget has no slot for that long, and the sender hands back rather than sleep (its recipients
-    not handed over are queued again, and the redelivered chunk sends them)."""
+    not handed over are queued again, and the redelivered chunk sends them). `receives`: how often the queue has
+    delivered this message; past RENEW_RECEIVES the rest goes on as a fresh message instead (each hand-back is a
+    receive, and the queue dead-letters a message received too often)."""
     campaign = deps.campaigns.get(chunk.tenant_id, chunk.campaign_id)
     if campaign is None or not campaign.may_send:
         if campaign is not None and campaign.cancel_requested_at:
@@ -271,6 +275,10 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float]) -> fl
     except CampaignMovedError:
         return None  # finished and deleted meanwhile: nothing is left to finish
     if later:
+        if receives >= RENEW_RECEIVES and unsent:
+            # A very slow number's chunk: carry on as a fresh message (delivered at once, then handed back anew).
+            _requeue(deps, chunk, campaign, min(unsent))
+            return None
         log.info("handed back until the number has slots", extra={"campaign_id": chunk.campaign_id})
         return max(1.0, pacer.come_back)
     lifecycle.finish_if_done(deps, chunk.tenant_id, chunk.campaign_id)

@@ -335,3 +335,28 @@ def test_a_dead_lettered_chunk_stops_its_campaign_with_an_alarm_and_retry_resume
     assert campaigns.retry_campaign(w.deps, TENANT, cid)["status"] == "retrying"
     work(w)
     assert got(w, cid)["status"] == "completed" and Counter(w.provider.calls) == Counter(NUMBERS[:3])
+
+
+def test_a_slow_numbers_chunk_is_handed_back_and_after_many_hand_backs_goes_on_as_a_fresh_message() -> None:
+    # GIVEN a number of one message every 10 s (Twilio: 5 s of lead) and a campaign of 4
+    w = world()
+    channel = w.deps.channels.get(TENANT, CHANNEL)
+    assert channel is not None
+    w.deps.channels.channels[(TENANT, CHANNEL)] = dataclasses.replace(channel, mps=0.1)  # type: ignore[attr-defined]
+    cid = create(w, NUMBERS[:4])["id"]
+    (chunk,) = w.queue.take_chunks()
+    # WHEN its chunk is worked THEN one message goes and the chunk is handed back for ~7.5 s, nothing slept
+    back = sending.handle_chunk(w.deps, chunk, lambda: 600.0)
+    assert back == pytest.approx(10.0 - 2.5) and len(w.provider.calls) == 1
+    assert statuses(w, cid) == Counter({"sent": 1, "queued": 3}) and w.queue.chunks == []
+    # WHEN it is delivered again then (the same message) THEN the next one goes, and it is handed back again
+    w.advance(back)
+    assert sending.handle_chunk(w.deps, chunk, lambda: 600.0) is not None and len(w.provider.calls) == 2
+    # AND once delivered RENEW_RECEIVES times, the rest goes on as a fresh message instead of a hand-back
+    w.advance(10.0)
+    assert sending.handle_chunk(w.deps, chunk, lambda: 600.0, receives=sending.RENEW_RECEIVES) is None
+    (fresh,) = w.queue.take_chunks()
+    assert fresh.start == 3 and statuses(w, cid) == Counter({"sent": 3, "queued": 1})
+    w.advance(10.0)
+    assert sending.handle_chunk(w.deps, fresh, lambda: 600.0) is None
+    assert got(w, cid)["status"] == "completed" and Counter(w.provider.calls) == Counter(NUMBERS[:4])
