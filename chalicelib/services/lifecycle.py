@@ -6,6 +6,7 @@ settler and the tick all move campaigns through here.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -124,10 +125,16 @@ def run_job(deps: Deps, job: Job) -> None:
 
 # ---------------------------------------------------------------------------------------------- life of a campaign
 def materialize(
-    deps: Deps, campaign: Campaign, beat: Callable[[], None], statuses: tuple[str, ...] = ("executing", "retrying")
+    deps: Deps,
+    campaign: Campaign,
+    beat: Callable[[], None],
+    statuses: tuple[str, ...] = ("executing", "retrying"),
+    first_chunk: Callable[[int], None] | None = None,
 ) -> bool:
     """Write a sending campaign's recipients (resolving its phonebook or upload now); False when it had to stop.
-    `statuses`: those it may be in when its counters are written (a cancel writes a paused or pending one's)."""
+    `statuses`: those it may be in when its counters are written (a cancel writes a paused or pending one's).
+    `first_chunk(end)`: called once the first chunk's recipients are written, before the rest: it queues that
+    chunk, so the first message goes out while the rest of a large audience is written."""
     tenant_id, campaign_id = campaign.tenant_id, campaign.campaign_id
     try:
         entries, report = audience.resolve(deps, tenant_id, campaign.audience or {})
@@ -158,7 +165,11 @@ def materialize(
                 thread=thread_key(tenant_id, campaign.channel_id, campaign.sender, number),
             )
 
-    deps.recipients.create(campaign_id, rows(), on_batch=beat)
+    all_rows = rows()
+    if first_chunk is not None and len(entries) > chunk:
+        deps.recipients.create(campaign_id, itertools.islice(all_rows, chunk), on_batch=beat)
+        first_chunk(chunk)
+    deps.recipients.create(campaign_id, all_rows, on_batch=beat)
     # Another dispatcher may have counted them (the recipients it wrote are the same): its counters stand.
     with contextlib.suppress(AudienceWrittenError):
         deps.campaigns.mark_materialized(tenant_id, campaign_id, shard_counts, report, statuses)
@@ -191,7 +202,19 @@ def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
     # The first mark comes with the first batch written or queued: a small audience (the common case) costs none.
     beat = _Heartbeat(deps, tenant_id, campaign_id)
     if not campaign.audience_written:
-        if not materialize(deps, campaign, beat):
+        size = int(campaign.chunk_size or deps.settings.chunk_size)
+        generation = int(campaign.dispatch_gen)
+        group = campaign.send_group
+
+        def first_chunk(end: int) -> None:
+            # The same message id as the dispatch below gives it: FIFO de-duplication drops that repeat.
+            deps.queue.publish(
+                [Chunk(tenant_id, campaign_id, 0, end, generation)],
+                group=group,
+                dedup_prefix=f"{campaign_id}:{generation}",
+            )
+
+        if not materialize(deps, campaign, beat, first_chunk=first_chunk if size else None):
             return
         campaign = deps.campaigns.get(tenant_id, campaign_id)
         if campaign is None or campaign.status not in SENDING_STATUSES:

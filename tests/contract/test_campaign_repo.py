@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.adapters.dynamo.recipients import counter_sk
 from chalicelib.adapters.dynamo.table import ACTIVE, DUE
 from chalicelib.domain.errors import (
     AudienceWrittenError,
@@ -232,6 +233,15 @@ class CampaignRepoContract:
             r.campaigns.mark_materialized(TENANT, "s", [1] + [0] * 15, {})
         r.campaigns.mark_materialized(TENANT, "s", [1] + [0] * 15, {}, ("scheduled",))
         assert r.campaigns.get(TENANT, "s").audience_written is True
+
+    def test_an_audience_counted_after_its_first_chunk_sent_adds_to_those_counts(self, r: Repos) -> None:
+        # GIVEN a sending campaign whose first chunk has sent one recipient before the audience was counted (its move
+        # added n_pending -1, n_sent +1 to shard 0)
+        r.campaigns.create(campaign("a", "executing"), max_campaigns=5)
+        r.put_item({"pk": "CAMPAIGN#a", "sk": counter_sk(0), "n_pending": -1, "n_sent": 1})
+        # WHEN the audience of two is counted THEN the counts add up: two in all, one sent, one pending
+        r.campaigns.mark_materialized(TENANT, "a", [2] + [0] * 15, {})
+        assert Result.from_buckets(r.recipients.counters("a")) == Result(total=2, sent=1, pending=1)
 
     def test_campaigns_list_newest_first_in_pages(self, r: Repos) -> None:
         for cid in ("c1", "c2", "c3"):

@@ -48,10 +48,17 @@ class RecordingQueue:
     chunks: list[Chunk] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
 
+    dedup: set[str] = field(default_factory=set)
+
     def publish(
         self, chunks: Sequence[Chunk], group: str, dedup_prefix: str, on_batch: Callable[[], None] | None = None
     ) -> None:
-        self.chunks.extend(chunks)
+        # FIFO de-duplication, as the adapter's ids give it: a repeat of a message id is dropped.
+        for chunk in chunks:
+            dedup_id = f"{dedup_prefix}:{chunk.start}-{chunk.end}"
+            if dedup_id not in self.dedup:
+                self.dedup.add(dedup_id)
+                self.chunks.append(chunk)
 
     def publish_job(self, job: Job, dedup_id: str) -> None:
         self.jobs.append(job)

@@ -7,6 +7,7 @@ adapters by the contract suite, so these tests say what the use cases do, not wh
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from chalicelib.adapters.providers.base import Outcome, SendResult
 from chalicelib.domain.commands import CampaignSettings, CreateCampaign, RecipientsSpec, SendNow, TextContent
@@ -183,3 +184,34 @@ def test_a_failed_recipient_is_retried_and_only_it_is_sent_again() -> None:
     assert Counter(w.provider.calls) == Counter([*NUMBERS, NUMBERS[1]])
     got = campaigns.views.get_campaign(w.deps, TENANT, created["id"])
     assert got["status"] == "completed" and got["result"]["sent"] == 3 and got["result"]["failed"] == 0
+
+
+def test_the_first_chunk_goes_out_while_the_rest_of_the_audience_is_written_and_counts_add_up() -> None:
+    # GIVEN a campaign of five in chunks of two
+    w = world(chunk_size=2)
+    numbers = [f"+1415555{i:04d}" for i in range(5)]
+    real_create = w.recipients.create
+    writes: list[int] = []
+
+    def create_then_send_what_is_queued(campaign_id: str, rows: Any, on_batch: Any = None) -> None:
+        batch = list(rows)
+        writes.append(len(batch))
+        if len(writes) == 2:
+            # WHEN the rest is about to be written THEN the first chunk is queued already: send it now
+            queued = w.queue.take_chunks()
+            assert [(c.start, c.end) for c in queued] == [(0, 2)]
+            for chunk in queued:
+                sending.handle_chunk(w.deps, chunk, lambda: 600.0)
+            assert Counter(w.provider.calls) == Counter(numbers[:2])
+        real_create(campaign_id, batch, on_batch)
+
+    w.recipients.create = create_then_send_what_is_queued  # type: ignore[method-assign]
+    created = create(w, numbers)
+    assert writes == [2, 3]
+    send_queued(w)
+    # THEN every number got one message and the counters add up (the first chunk's outcomes were counted before the
+    # audience's counters were written)
+    assert Counter(w.provider.calls) == Counter(numbers)
+    got = campaigns.views.get_campaign(w.deps, TENANT, created["id"])
+    assert got["status"] == "completed"
+    assert (got["result"]["total"], got["result"]["sent"], got["result"]["pending"]) == (5, 5, 0)

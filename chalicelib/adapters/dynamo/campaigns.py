@@ -570,8 +570,18 @@ class CampaignRepo:
             {**STATUS, "#t": "total"},
         )
         for shard, count in enumerate(shard_counts):
-            counter = {"pk": pk, "sk": counter_sk(shard), **{b: (count if b == "n_pending" else 0) for b in BUCKETS}}
-            tx.put(f"counter{shard}", counter, CAMPAIGN_ABSENT)
+            # Added, not put: the first chunk may already be sending (its outcomes added to these shards), and the
+            # campaign's condition above lets only one dispatcher add the audience.
+            names = {f"#b{i}": b for i, b in enumerate(BUCKETS)}
+            values = {f":b{i}": (count if b == "n_pending" else 0) for i, b in enumerate(BUCKETS)}
+            tx.update(
+                f"counter{shard}",
+                {"pk": pk, "sk": counter_sk(shard)},
+                "ADD " + ", ".join(f"#b{i} :b{i}" for i in range(len(BUCKETS))),
+                None,
+                values,
+                names,
+            )
         try:
             tx.commit()
         except ConditionFailed as lost:
