@@ -6,6 +6,8 @@ Parts (BENCH_ONLY picks one, comma-separated for several; all by default, in thi
   BENCH_CSV_MB shrinks the file).
 - `campaign1k`: a 1,000-recipient campaign (typed numbers) on the local stack as `make run` serves it, in a child
   process; seconds from "send now" to the first message at the simulator and to `completed`, and the send rate.
+- `firstmsg`: seconds from "send now" to the first chunk on the queue at 10, 1,000 and 100,000 recipients, on the
+  service layer with fakes (bench/firstmsg.py).
 - `pacing`: one campaign per rate in BENCH_PACING_MPS (1, 5, 50) and two tenants' campaigns on one 5-mps number, on
   the local stack (bench/pacing.py): the rate the simulator's Twilio queue sent at and its share of mps, the longest
   wait in that queue (the lead), refusals, and the send worker's invocations, hand-backs and seconds per 1,000.
@@ -44,7 +46,7 @@ from bench.figures import print_figures  # noqa: E402
 from devstack.stackproc import start_stack  # noqa: E402
 
 RECIPIENTS = 1000
-PARTS = ("csv", "campaign1k", "pacing", "cost", "wa1k", "wasender", "campaign100k", "chaos")
+PARTS = ("csv", "campaign1k", "firstmsg", "pacing", "cost", "wa1k", "wasender", "campaign100k", "chaos")
 
 
 def bench_campaign() -> dict[str, float]:
@@ -132,6 +134,8 @@ def main() -> int:
                     bench_sender(mps, count),
                     width=22,
                 )
+        elif part == "firstmsg":
+            failed += _child("bench.firstmsg") != 0
         elif part == "pacing":
             failed += _child("bench.pacing") != 0
         elif part == "cost":
