@@ -28,6 +28,7 @@ from chalicelib.domain.model import RecipientStatus
 from chalicelib.services import campaigns, control, lifecycle, sending, views
 from tests.fakes.provider import KEPT_NO_ANSWER
 from tests.unit.campaign_deps import CHANNEL, SENDER, TENANT, World, world
+from tests.unit.test_campaign_life import send_queued as work
 
 NUMBERS = [f"+1415555{n:04d}" for n in range(10)]
 
@@ -77,15 +78,6 @@ class _Hooked:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._provider, name)
-
-
-def work(w: World) -> None:
-    """Work the queue as the send worker would, until it is empty."""
-    while w.queue.chunks or w.queue.jobs:
-        for job in w.queue.take_jobs():
-            lifecycle.run_job(w.deps, job)
-        for chunk in w.queue.take_chunks():
-            sending.handle_chunk(w.deps, chunk, lambda: 600.0)
 
 
 def got(w: World, campaign_id: str) -> dict[str, Any]:

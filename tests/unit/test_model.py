@@ -12,7 +12,6 @@ from chalicelib.adapters.queue import Chunk
 from chalicelib.domain.model import (
     COUNTER_SHARDS,
     SEND_INTERRUPTED,
-    Clock,
     IdFactory,
     RecipientStatus,
     Result,
@@ -23,19 +22,6 @@ from chalicelib.domain.recipient import Recipient, recipient_from, recipient_val
 from chalicelib.services.sending import parallelism
 
 R = RecipientStatus
-
-
-class FakeClock(Clock):
-    """Time that moves only when slept on."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-        self.slept: list[float] = []
-        super().__init__(now_fn=lambda: self.t, sleep_fn=self._sleep)
-
-    def _sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.t += seconds
 
 
 @pytest.mark.parametrize(

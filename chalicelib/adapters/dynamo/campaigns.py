@@ -361,13 +361,7 @@ class CampaignRepo:
             try:
                 tx.commit()
             except ConditionFailed as lost:
-                if "campaign" in lost.parts and (len(lost.parts) == 1 or lost.item("campaign") is not None):
-                    raise CampaignMovedError(
-                        f"the campaign is no longer {from_status}", _as_campaign(lost.item("campaign"))
-                    ) from lost
-                current = self.get(tenant_id, campaign_id)
-                if current is None or current.status != from_status:
-                    raise CampaignMovedError(f"the campaign is no longer {from_status}", current) from lost
+                self._raise_if_moved(lost, tenant_id, campaign_id, from_status)
                 continue  # only the tenant moved: decide again on a fresh read
             return new_status
         raise ConcurrencyError("could not start the campaign; try again")
@@ -440,16 +434,21 @@ class CampaignRepo:
             try:
                 tx.commit()
             except ConditionFailed as lost:
-                if "campaign" in lost.parts and (len(lost.parts) == 1 or lost.item("campaign") is not None):
-                    raise CampaignMovedError(
-                        f"the campaign is no longer {from_status}", _as_campaign(lost.item("campaign"))
-                    ) from lost
-                current = self.get(tenant_id, campaign_id)
-                if current is None or current.status != from_status:
-                    raise CampaignMovedError(f"the campaign is no longer {from_status}", current) from lost
+                self._raise_if_moved(lost, tenant_id, campaign_id, from_status)
                 continue  # only the queue moved: find our place again
             return
         raise ConcurrencyError("could not close the campaign; try again")
+
+    def _raise_if_moved(self, lost: ConditionFailed, tenant_id: str, campaign_id: str, from_status: str) -> None:
+        """After a lost transaction over the campaign and the tenant: CampaignMovedError (with the campaign as it
+        is) when the campaign is no longer in `from_status`; else only the tenant moved, and the caller tries again."""
+        if "campaign" in lost.parts and (len(lost.parts) == 1 or lost.item("campaign") is not None):
+            raise CampaignMovedError(
+                f"the campaign is no longer {from_status}", _as_campaign(lost.item("campaign"))
+            ) from lost
+        current = self.get(tenant_id, campaign_id)
+        if current is None or current.status != from_status:
+            raise CampaignMovedError(f"the campaign is no longer {from_status}", current) from lost
 
     def _leave_sending(
         self,
