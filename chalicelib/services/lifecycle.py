@@ -457,8 +457,12 @@ def tick(deps: Deps) -> dict[str, int]:
             generation = int(campaign.dispatch_gen)
             if campaign.dispatched_gen is not None:
                 generation += 1
+                # Marked as progress: the next revival waits another STALL_SECONDS, so a backlog (the dispatch job
+                # not run yet) does not pile one revival on another at every tick.
                 with contextlib.suppress(CampaignMovedError):  # gone meanwhile: the job finds nothing to dispatch
-                    deps.campaigns.set_fields(tenant_id, campaign_id, {"dispatch_gen": generation})
+                    deps.campaigns.set_fields(
+                        tenant_id, campaign_id, {"dispatch_gen": generation, "progress_at": now_iso}
+                    )
             # Through the queue: a job's message group runs one dispatch of a campaign at a time, and FIFO
             # de-duplication drops a repeat while the first (writing a large audience) is still running.
             deps.queue.publish_job(Job("dispatch", tenant_id, campaign_id), f"dispatch:{campaign_id}:{generation}")

@@ -352,3 +352,19 @@ def test_a_slow_numbers_chunk_is_handed_back_and_after_many_hand_backs_goes_on_a
     w.advance(10.0)
     assert sending.handle_chunk(w.deps, fresh, lambda: 600.0) is None
     assert got(w, cid)["status"] == "completed" and Counter(w.provider.calls) == Counter(NUMBERS[:4])
+
+
+def test_a_stalled_campaign_is_revived_once_per_stall_not_at_every_tick_while_its_revival_waits() -> None:
+    # GIVEN a sending campaign dispatched, then silent for longer than STALL_SECONDS (its chunk never worked)
+    w = slow_world()
+    cid = create(w, NUMBERS[:2])["id"]
+    w.queue.take_chunks()
+    w.advance(lifecycle.STALL_SECONDS + 1)
+    # WHEN the tick runs again and again before the revival's dispatch job has run (a backlog)
+    revived = [lifecycle.tick(w.deps)["revived"] for _ in range(5)]
+    # THEN it was revived once, with one dispatch job; and again only after another stall
+    assert revived == [1, 0, 0, 0, 0] and len(w.queue.take_jobs()) == 1
+    w.advance(lifecycle.STALL_SECONDS + 1)
+    assert lifecycle.tick(w.deps)["revived"] == 1
+    work(w)
+    assert got(w, cid)["status"] == "completed" and Counter(w.provider.calls) == Counter(NUMBERS[:2])
