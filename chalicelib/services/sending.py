@@ -69,6 +69,7 @@ class Pacer:
         self._remaining = max(1, messages)
         self._slots: collections.deque[float] = collections.deque()
         self._lock = threading.Lock()
+        self._next_free = 0.0  # the number's next free slot after this pacer's last take
         self.come_back: float = 0.0
 
     def acquire(self) -> float:
@@ -90,6 +91,7 @@ class Pacer:
                     else:
                         step = taken.interval * self._per_message
                         self._slots.extend(taken.start + i * step for i in range(count))
+                        self._next_free = max(self._next_free, taken.start + count * step)
                 slot = self._slots.popleft() if self._slots else None
                 if slot is not None:
                     self._remaining = max(1, self._remaining - 1)
@@ -100,6 +102,34 @@ class Pacer:
             if early > 0:
                 clock.sleep(early)
             return 0.0
+
+    def reserve(self, wanted: int) -> int:
+        """Take up to `wanted` messages' slots now, as far as the lead allows; how many were taken (0: none is free
+        within the lead, and `come_back` says when one will be)."""
+        with self._lock:
+            now = self._deps.clock.now()
+            while len(self._slots) < wanted:
+                count = min(wanted - len(self._slots), block_size(self.mps))
+                taken = self._deps.pace.take(self._key, now, count * self._per_message, self.mps, self._lead)
+                if taken.start is None:
+                    if not self._slots:
+                        self.come_back = max(self.come_back, taken.wait + self._lead / 2)
+                    break
+                step = taken.interval * self._per_message
+                # Only the slots that start within the lead: the block may reach past it.
+                starts = [taken.start + i * step for i in range(count)]
+                self._slots.extend(starts)
+                self._next_free = max(self._next_free, taken.start + count * step)
+                if starts[-1] > now + self._lead:
+                    break
+            return len(self._slots)
+
+    def drained_in(self) -> float:
+        """Seconds until half the lead handed over ahead of the number's next free slot is left (when to come
+        back), as far as this pacer's own takes tell."""
+        with self._lock:
+            free = self._next_free
+        return max(1.0, free - self._deps.clock.now() - self._lead / 2)
 
     def throttled(self) -> None:
         """The provider said "slower" (not about one recipient): the number's budget slows down for everyone."""
@@ -178,6 +208,25 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float], recei
         for r in deps.recipients.range(chunk.campaign_id, chunk.start, chunk.end)
         if (wanted is None or r.index in wanted) and r.status == RecipientStatus.QUEUED
     ]
+    limits = rules.limits
+    pacer = Pacer(
+        deps,
+        budget_key(channel.provider, campaign.sender),
+        float(channel.mps),
+        limits.queue_lead_seconds,
+        # Twilio's rate counts SMS segments: a 3-segment message takes 3 slots of the number's budget.
+        int(campaign.segments) if limits.segmented else 1,
+        len(todo),
+    )
+    # With a lead (Twilio), the slots are taken first and only as many recipients are claimed: a slow number hands
+    # over its lead's worth per wake, and claiming (then releasing) the whole chunk at every wake would cost two
+    # writes per recipient per wake.
+    most = pacer.reserve(len(todo)) if todo and limits.queue_lead_seconds > 0 else len(todo)
+    more = len(todo) > most
+    rest_from = todo[most].index if more else chunk.end
+    todo = todo[:most]
+    if more and not todo:
+        return max(1.0, pacer.come_back)  # no slot within the lead: nothing claimed, woken when there is
     token = uuid.uuid4().hex
     if todo:
         # Written before the claim: should this worker die from here on, the record names the recipients that may
@@ -188,16 +237,6 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float], recei
     claimed = deps.recipients.claim(chunk.campaign_id, todo, token, deps.clock.now()) if todo else []
     # Read once per chunk, after the claim: a number opted out since is never sent (nor retried: it is skipped).
     opted = optouts.opted_out(deps, chunk.tenant_id, [r.number for r in claimed]) if claimed else set()
-    limits = rules.limits
-    pacer = Pacer(
-        deps,
-        budget_key(channel.provider, campaign.sender),
-        float(channel.mps),
-        limits.queue_lead_seconds,
-        # Twilio's rate counts SMS segments: a 3-segment message takes 3 slots of the number's budget.
-        int(campaign.segments) if limits.segmented else 1,
-        len(claimed),
-    )
     outcomes = OutcomeBuffer(deps, campaign, token)
     halt = threading.Event()
     providers = threading.local()
@@ -267,6 +306,10 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float], recei
             lifecycle.finish_cancel(deps, chunk.tenant_id, chunk.campaign_id)
         return None
     later = any(v == "later" for v, _ in verdicts)
+    if more and not unsent:
+        # All it claimed went; the rest of the chunk waits for the number's next slots (the lead drained by half).
+        later = True
+        pacer.come_back = max(pacer.come_back, pacer.drained_in())
     if unsent and not later:
         _requeue(deps, chunk, campaign, min(unsent))
         return None
@@ -275,9 +318,9 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float], recei
     except CampaignMovedError:
         return None  # finished and deleted meanwhile: nothing is left to finish
     if later:
-        if receives >= RENEW_RECEIVES and unsent:
+        if receives >= RENEW_RECEIVES and (unsent or more):
             # A very slow number's chunk: carry on as a fresh message (delivered at once, then handed back anew).
-            _requeue(deps, chunk, campaign, min(unsent))
+            _requeue(deps, chunk, campaign, min([*unsent, rest_from]))
             return None
         log.info("handed back until the number has slots", extra={"campaign_id": chunk.campaign_id})
         return max(1.0, pacer.come_back)

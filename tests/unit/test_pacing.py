@@ -5,7 +5,10 @@ What would break: two campaigns on one number adding up to more than its rate, a
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -138,3 +141,37 @@ def test_each_sms_segment_takes_a_slot() -> None:
     got = starts(d, pacer, 3)
     # THEN one message a second goes
     assert [round(y - x, 6) for x, y in zip(got, got[1:], strict=False)] == [1.0, 1.0]
+
+
+def test_a_slow_number_claims_only_what_it_can_hand_over_before_its_next_wake() -> None:
+    # GIVEN a campaign of 40 on a Twilio number at 1 mps (5 s of lead): one chunk
+    from chalicelib.services import lifecycle, sending
+    from tests.unit.campaign_deps import CHANNEL, TENANT, world
+    from tests.unit.test_campaign_control import create, statuses
+
+    w = world()
+    channel = w.deps.channels.get(TENANT, CHANNEL)
+    assert channel is not None
+    w.deps.channels.channels[(TENANT, CHANNEL)] = dataclasses.replace(channel, mps=1.0)  # type: ignore[attr-defined]
+    numbers = [f"+1415555{i:04d}" for i in range(40)]
+    cid = create(w, numbers)["id"]
+    (chunk,) = w.queue.take_chunks()
+    claims: list[int] = []
+    claim = w.recipients.claim
+
+    def counted(campaign_id: str, recipients: Any, token: str, now: float) -> Any:
+        claims.append(len(recipients))
+        return claim(campaign_id, recipients, token, now)
+
+    w.recipients.claim = counted  # type: ignore[method-assign]
+    # WHEN its chunk is worked, and delivered again each time it is handed back
+    wakes = 0
+    while (back := sending.handle_chunk(w.deps, chunk, lambda: 600.0)) is not None:
+        wakes += 1
+        w.advance(back)
+    # THEN each wake claimed no more than its lead's worth (5 s at 1 mps, plus a block and one in flight), never the
+    # whole chunk, and every number got one message at the number's rate
+    assert max(claims) <= 7 and sum(claims) == 40, claims
+    assert statuses(w, cid) == Counter({"sent": 40}) and Counter(w.provider.calls) == Counter(numbers)
+    assert wakes >= 40 // 7
+    lifecycle.finish_if_done(w.deps, TENANT, cid)
