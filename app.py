@@ -41,7 +41,8 @@ def send_worker(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
             if isinstance(message, Job):
                 lifecycle.run_job(deps, message)
                 continue
-            receives = int((record.to_dict().get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+            raw = record.to_dict()
+            receives = int((raw.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
             back = sending.handle_chunk(
                 deps, message, time_left=lambda: context.get_remaining_time_in_millis() / 1000.0, receives=receives
             )
@@ -51,7 +52,7 @@ def send_worker(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
             raise
         if back is not None:
             deps.queue.retry_soon(record.receipt_handle, seconds=min(MAX_HAND_BACK_SECONDS, max(1, math.ceil(back))))
-            later.append({"itemIdentifier": str(record.to_dict().get("messageId", ""))})
+            later.append({"itemIdentifier": str(raw.get("messageId", ""))})
     return {"batchItemFailures": later}
 
 

@@ -68,7 +68,6 @@ class EventPump:
         self._now = now
         self._queue_urls: dict[str, str] = {}
         self.errors: list[str] = []
-        self.invocations = 0
         self.handed_back = 0  # messages a handler reported as batch item failures (kept for later)
         self.by_function: dict[str, int] = {}
         self.busy_seconds: dict[str, float] = {}  # wall seconds inside each function (what Lambda would bill)
@@ -92,7 +91,6 @@ class EventPump:
     def invoke(self, name: str, event: dict[str, Any]) -> Any:
         """Invoke a Lambda function of the app by name, as Lambda would (counting invocations and their seconds)."""
         with self._lock:
-            self.invocations += 1
             self.by_function[name] = self.by_function.get(name, 0) + 1
         started = time.monotonic()
         try:
@@ -100,6 +98,12 @@ class EventPump:
         finally:
             with self._lock:
                 self.busy_seconds[name] = self.busy_seconds.get(name, 0.0) + time.monotonic() - started
+
+    @property
+    def invocations(self) -> int:
+        """Invocations of every function so far."""
+        with self._lock:
+            return sum(self.by_function.values())
 
     def stats(self) -> dict[str, Any]:
         """What the pump ran: invocations and their seconds by function, and the chunks handed back."""

@@ -202,7 +202,6 @@ def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
     # The first mark comes with the first batch written or queued: a small audience (the common case) costs none.
     beat = _Heartbeat(deps, tenant_id, campaign_id)
     if not campaign.audience_written:
-        size = int(campaign.chunk_size or deps.settings.chunk_size)
         generation = int(campaign.dispatch_gen)
         group = campaign.send_group
 
@@ -214,7 +213,7 @@ def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
                 dedup_prefix=f"{campaign_id}:{generation}",
             )
 
-        if not materialize(deps, campaign, beat, first_chunk=first_chunk if size else None):
+        if not materialize(deps, campaign, beat, first_chunk=first_chunk):
             return
         campaign = deps.campaigns.get(tenant_id, campaign_id)
         if campaign is None or campaign.status not in SENDING_STATUSES:
@@ -318,7 +317,6 @@ CANCELLABLE = frozenset(
         CampaignStatus.RETRYING,
     }
 )
-IDLE_CANCELLABLE = CANCELLABLE - SENDING_STATUSES
 
 
 def finish_cancel(deps: Deps, tenant_id: str, campaign_id: str) -> bool:
@@ -332,8 +330,7 @@ def finish_cancel(deps: Deps, tenant_id: str, campaign_id: str) -> bool:
     if campaign is None or not campaign.cancel_requested_at or campaign.status not in CANCELLABLE:
         return False
     if not campaign.audience_written:
-        statuses = (campaign.status,) if campaign.status in IDLE_CANCELLABLE else ("executing", "retrying")
-        materialize(deps, campaign, lambda: None, statuses)
+        materialize(deps, campaign, lambda: None, (campaign.status,))  # counted while it is still as read
         campaign = deps.campaigns.get(tenant_id, campaign_id)
         if campaign is None or campaign.status not in CANCELLABLE:
             return False

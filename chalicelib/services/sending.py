@@ -18,7 +18,7 @@ from chalicelib.domain.campaign import Campaign
 from chalicelib.domain.errors import CampaignMovedError, RecipientMovedError
 from chalicelib.domain.messages import Chunk
 from chalicelib.domain.model import CampaignStatus, RecipientStatus, utc_iso
-from chalicelib.domain.pacing import block_size, budget_key
+from chalicelib.domain.pacing import Taken, block_size, budget_key
 from chalicelib.domain.phone import mask
 from chalicelib.domain.recipient import Recipient
 from chalicelib.domain.templates import TemplateMessage
@@ -80,18 +80,13 @@ class Pacer:
                 now = clock.now()
                 wait = 0.0
                 if not self._slots:
-                    count = min(self._remaining, block_size(self.mps))
-                    taken = self._deps.pace.take(self._key, now, count * self._per_message, self.mps, self._lead)
+                    taken = self._take(now, min(self._remaining, block_size(self.mps)))
                     if taken.start is None:
                         wait = taken.wait
-                        back = wait + self._lead / 2 if self._lead else wait
+                        back = wait + self._lead / 2
                         if back > IDLE_SECONDS:
                             self.come_back = max(self.come_back, back)
                             return back
-                    else:
-                        step = taken.interval * self._per_message
-                        self._slots.extend(taken.start + i * step for i in range(count))
-                        self._next_free = max(self._next_free, taken.start + count * step)
                 slot = self._slots.popleft() if self._slots else None
                 if slot is not None:
                     self._remaining = max(1, self._remaining - 1)
@@ -109,20 +104,23 @@ class Pacer:
         with self._lock:
             now = self._deps.clock.now()
             while len(self._slots) < wanted:
-                count = min(wanted - len(self._slots), block_size(self.mps))
-                taken = self._deps.pace.take(self._key, now, count * self._per_message, self.mps, self._lead)
+                taken = self._take(now, min(wanted - len(self._slots), block_size(self.mps)))
                 if taken.start is None:
                     if not self._slots:
                         self.come_back = max(self.come_back, taken.wait + self._lead / 2)
                     break
-                step = taken.interval * self._per_message
-                # Only the slots that start within the lead: the block may reach past it.
-                starts = [taken.start + i * step for i in range(count)]
-                self._slots.extend(starts)
-                self._next_free = max(self._next_free, taken.start + count * step)
-                if starts[-1] > now + self._lead:
-                    break
+                if self._slots[-1] > now + self._lead:
+                    break  # the block reached past the lead: take no more
             return len(self._slots)
+
+    def _take(self, now: float, count: int) -> Taken:
+        """Take `count` messages' slots of the number's budget into this pacer's own (the caller holds the lock)."""
+        taken = self._deps.pace.take(self._key, now, count * self._per_message, self.mps, self._lead)
+        if taken.start is not None:
+            step = taken.interval * self._per_message
+            self._slots.extend(taken.start + i * step for i in range(count))
+            self._next_free = max(self._next_free, taken.start + count * step)
+        return taken
 
     def drained_in(self) -> float:
         """Seconds until half the lead handed over ahead of the number's next free slot is left (when to come

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Collection, Iterator
 from typing import Any
 
-from chalicelib.adapters.dynamo.table import Page, decode_cursor, encode_cursor
+from chalicelib.adapters.dynamo.table import Page, decode_cursor, encode_cursor, status_set
 
 
 class FakeTable:
@@ -69,7 +69,7 @@ class FakeTable:
         items = self.query(pk, prefix, forward=forward)
         if after is not None:
             items = [i for i in items if (i["sk"] > after if forward else i["sk"] < after)]
-        wanted = None if status is None else ({status} if isinstance(status, str) else set(status))
+        wanted = status_set(status)
         matching = [i for i in items if wanted is None or i.get("status") in wanted]
         found = matching[:limit]
         more = len(matching) > limit

@@ -389,9 +389,6 @@ class CampaignRepo:
         CampaignMovedError (with the campaign as it is) when it is not sending, or a cancel was asked for.
         The campaign stays on the ACTIVE index, so the minute tick still settles and completes a cancel of it.
         """
-        current = self.get(tenant_id, campaign_id)
-        if current is None or not current.sending or current.cancel_requested_at:
-            raise CampaignMovedError("the campaign is not sending", current)
         return self._leave_sending(
             tenant_id,
             campaign_id,

@@ -45,6 +45,11 @@ LOCK_TAKEN = f"(attribute_exists(sending) OR {QUEUE_NOT_EMPTY})"
 START_SENDING = "SET #s = if_not_exists(start_as, :executing), started_at = :now, gsi1pk = :active, gsi1sk = :gsk"
 
 
+def status_set(status: str | Collection[str] | None) -> set[str] | None:
+    """A listing's `status` filter as the set of statuses it lets through (None: all)."""
+    return None if status is None else ({status} if isinstance(status, str) else set(status))
+
+
 def tenant_pk(tenant_id: str) -> str:
     """Partition of a tenant's own items."""
     return f"TENANT#{tenant_id}"
@@ -214,7 +219,7 @@ class Table:
     ) -> Page:
         """Up to `limit` items after the cursor, optionally only those with `status` (one, or any of several)."""
         after = decode_cursor(cursor, prefix)
-        wanted = None if status is None else ({status} if isinstance(status, str) else set(status))
+        wanted = status_set(status)
         found: list[dict[str, Any]] = []
         while True:
             items, last = self.query(pk, prefix, forward=forward, after=after, limit=max(limit, 50))
