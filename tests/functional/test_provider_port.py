@@ -31,13 +31,6 @@ def sim() -> Iterator[TwilioSimulator]:
     simulator.stop()
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.stop()
-
-
 def account(sim: TwilioSimulator, token: str = AUTH_TOKEN) -> Provider:
     return TwilioProvider(ACCOUNT_SID, token, api_base=sim.url, timeout=2.0)
 

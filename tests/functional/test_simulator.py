@@ -177,13 +177,6 @@ def client(sim: TwilioSimulator) -> Client:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
 def media() -> Iterator[MediaServer]:
     server = MediaServer(
         {

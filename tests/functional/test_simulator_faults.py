@@ -31,20 +31,6 @@ NO_FAULTS = {"server_errors": 0, "late_answers": 0, "resets": 0, "replays": 0}
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def meta_receiver() -> Iterator[JsonReceiver]:
-    r = JsonReceiver()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
 def sim(meta_receiver: JsonReceiver) -> Iterator[TwilioSimulator]:
     simulator = TwilioSimulator(callback_delay=0.005, environ={}).start()
     simulator.add_account(ACCOUNT_SID, AUTH_TOKEN)

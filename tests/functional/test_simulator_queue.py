@@ -31,13 +31,6 @@ CREATE = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
 def live() -> Iterator[TwilioSimulator]:
     """A simulator on the real clock (its queues drain as time passes)."""
     simulator = TwilioSimulator(callback_delay=0.005, retry_backoff=(0.01, 0.02, 0.05)).start()

@@ -21,20 +21,6 @@ USER = "+41791234567"
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def meta_receiver() -> Iterator[JsonReceiver]:
-    r = JsonReceiver()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
 def sim(receiver: Receiver, meta_receiver: JsonReceiver) -> Iterator[TwilioSimulator]:
     """Both providers: a Twilio number whose inbound webhook is `receiver`, the sandbox WABA posting to
     `meta_receiver`."""

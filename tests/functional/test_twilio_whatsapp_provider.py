@@ -42,13 +42,6 @@ def sim() -> Iterator[TwilioSimulator]:
     simulator.stop()
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.stop()
-
-
 def provider(base: str, token: str = AUTH_TOKEN) -> TwilioWhatsAppProvider:
     return TwilioWhatsAppProvider(ACCOUNT_SID, token, api_base=base, timeout=2.0)
 

@@ -15,19 +15,15 @@ import pytest
 
 from chalicelib.adapters.providers.base import Outcome, SendResult
 from chalicelib.domain.commands import (
-    CampaignSettings,
-    CreateCampaign,
-    RecipientsSpec,
     SendDraft,
-    SendNow,
     SendScheduled,
-    TextContent,
 )
 from chalicelib.domain.errors import ConflictError
 from chalicelib.domain.model import RecipientStatus
 from chalicelib.services import campaigns, control, lifecycle, sending, views
 from tests.fakes.provider import KEPT_NO_ANSWER
-from tests.unit.campaign_deps import CHANNEL, SENDER, TENANT, World, world
+from tests.unit.campaign_deps import CHANNEL, TENANT, World, world
+from tests.unit.test_campaign_life import create
 from tests.unit.test_campaign_life import send_queued as work
 
 NUMBERS = [f"+1415555{n:04d}" for n in range(10)]
@@ -40,18 +36,6 @@ def slow_world() -> World:
     assert channel is not None
     w.deps.channels.channels[(TENANT, CHANNEL)] = dataclasses.replace(channel, mps=5)  # type: ignore[attr-defined]
     return w
-
-
-def create(w: World, numbers: list[str], name: str = "Promo", send_time: Any = None) -> dict[str, Any]:
-    settings = CampaignSettings(
-        name=name,
-        channel_id=CHANNEL,
-        sender=SENDER,
-        recipients=RecipientsSpec(numbers=tuple(numbers)),
-        content=TextContent(text="Hello"),
-    )
-    created, _ = campaigns.create_campaign(w.deps, TENANT, CreateCampaign(settings, send_time or SendNow()))
-    return created
 
 
 def after_sends(w: World, count: int, action: Callable[[], None]) -> None:

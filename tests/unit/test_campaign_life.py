@@ -20,7 +20,8 @@ from tests.unit.campaign_deps import CHANNEL, SENDER, TENANT, World, world
 NUMBERS = ["+14155550100", "+14155550101", "+14155550102"]
 
 
-def create(w: World, numbers: list[str], name: str = "Promo") -> dict:
+def create(w: World, numbers: list[str], name: str = "Promo", send_time: Any = None) -> dict[str, Any]:
+    """A text campaign to `numbers`, sent now (or as `send_time` says: scheduled, a draft)."""
     settings = CampaignSettings(
         name=name,
         channel_id=CHANNEL,
@@ -28,7 +29,7 @@ def create(w: World, numbers: list[str], name: str = "Promo") -> dict:
         recipients=RecipientsSpec(numbers=tuple(numbers)),
         content=TextContent(text="Hello"),
     )
-    created, replayed = campaigns.create_campaign(w.deps, TENANT, CreateCampaign(settings, SendNow()))
+    created, replayed = campaigns.create_campaign(w.deps, TENANT, CreateCampaign(settings, send_time or SendNow()))
     assert not replayed
     return created
 
