@@ -10,6 +10,7 @@ from chalicelib.api import channel_schemas as channel_body
 from chalicelib.api import responses as out
 from chalicelib.api import schemas as body
 from chalicelib.api import template_answers as tpl
+from chalicelib.api.control_operations import CONTROL_OPERATIONS
 from chalicelib.api.conversation_operations import OPTOUT_OPERATIONS, SESSION_OPERATIONS
 from chalicelib.api.operation import PAGE, ErrorAnswer, Operation
 from chalicelib.api.operation import query_param as _query
@@ -412,71 +413,6 @@ _CORE: tuple[Operation, ...] = (
         ),
     ),
     Operation(
-        "POST", "/v1/campaigns/{campaign_id}/pause", "pauseCampaign", "campaigns",
-        "Pause an `executing` or `retrying` campaign.",
-        {200: ("The campaign, `paused`.", out.Campaign)},
-        {
-            409: (
-                "`campaign_not_sending`: the campaign is not `executing` or `retrying`, or a cancel of it was asked "
-                "for (details give its `status`).",
-                "campaign_not_sending",
-            ),
-            415: "UnsupportedMediaType",
-            503: "TryAgain",
-        },
-        description=(
-            "The campaign hands no new recipient to the provider from within a few seconds (a message already being "
-            "handed over completes) and becomes `paused`; the tenant's sending slot goes to the next `pending` "
-            "campaign at once. Recipients not handed over stay `queued`. A body is not needed and is ignored."
-        ),
-    ),
-    Operation(
-        "POST", "/v1/campaigns/{campaign_id}/resume", "resumeCampaign", "campaigns",
-        "Resume a `paused` campaign.",
-        {200: ("The campaign: `executing` (or `retrying`, for a paused retry) or `pending`.", out.Campaign)},
-        {
-            409: (
-                "`campaign_not_paused`: the campaign is not `paused`, or a cancel of it was asked for (details give "
-                "its `status`); `campaign_busy`: it changed while it resumed (read it again).",
-                "campaign_not_paused", "campaign_busy",
-            ),
-            415: "UnsupportedMediaType",
-            503: "TryAgain",
-        },
-        description=(
-            "The campaign goes back in line: it sends again at once when the tenant has no other campaign sending, "
-            "else it is `pending` behind it. Only recipients still `queued` are sent: nothing handed to the provider "
-            "before the pause is sent again. `started_at` becomes the time it resumed sending. A body is not needed "
-            "and is ignored."
-        ),
-    ),
-    Operation(
-        "POST", "/v1/campaigns/{campaign_id}/cancel", "cancelCampaign", "campaigns",
-        "Cancel a `paused`, `pending`, `scheduled`, `executing` or `retrying` campaign.",
-        {
-            200: (
-                "The campaign: `completed`, or still `executing`/`retrying` with `cancel_requested_at` set for the "
-                "few seconds its last hand-overs take.",
-                out.Campaign,
-            )
-        },
-        {
-            409: (
-                "`campaign_not_cancellable`: the campaign is `draft`, `completed` or `stopped` (details give its "
-                "`status`).",
-                "campaign_not_cancellable",
-            ),
-            415: "UnsupportedMediaType",
-            503: "TryAgain",
-        },
-        description=(
-            "Every recipient not yet handed to the provider becomes `skipped` with `error.code` `cancelled`, and the "
-            "campaign ends `completed` (its slot goes to the next `pending` campaign). Messages already handed over "
-            "keep their outcome; a hand-over whose answer was lost is settled first. Repeating a cancel answers the "
-            "campaign as it is. A body is not needed and is ignored."
-        ),
-    ),
-    Operation(
         "GET", "/v1/campaigns/{campaign_id}/recipients", "listRecipients", "campaigns",
         "A campaign's recipients: typed numbers first, then the upload's or phonebook's.",
         {200: ("A page of recipients.", out.RecipientList)}, {400: "BadRequest"},
@@ -661,4 +597,6 @@ _CORE: tuple[Operation, ...] = (
     ),
 )  # fmt: skip
 
-OPERATIONS: tuple[Operation, ...] = _CORE + SESSION_OPERATIONS + OPTOUT_OPERATIONS + TENANT_OPERATIONS
+OPERATIONS: tuple[Operation, ...] = (
+    _CORE + CONTROL_OPERATIONS + SESSION_OPERATIONS + OPTOUT_OPERATIONS + TENANT_OPERATIONS
+)
