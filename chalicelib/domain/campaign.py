@@ -77,8 +77,16 @@ class Campaign:
 
     @property
     def send_group(self) -> str:
-        """The FIFO message group of its chunks: one per sender number, so one worker paces each sender."""
+        """The FIFO message group of its chunks (the first of them, when a fast number's are spread over several:
+        `send_group_of`); requeued and settled chunks go here."""
         return f"{self.channel_id}:{self.sender}"
+
+    def send_group_of(self, start: int, size: int, groups: int) -> str:
+        """The message group of the chunk starting at recipient `start` when its chunks (of `size`) are spread over
+        `groups` (chalicelib/domain/pacing.py `send_groups`): the same chunk always gets the same group, so FIFO
+        de-duplication (per group) drops a chunk published twice."""
+        part = (start // max(1, size)) % max(1, groups)
+        return self.send_group if part == 0 else f"{self.send_group}#{part}"
 
     @property
     def retry_queued(self) -> bool:

@@ -28,6 +28,7 @@ from chalicelib.domain.model import (
     parse_utc,
     utc_iso,
 )
+from chalicelib.domain.pacing import send_groups
 from chalicelib.domain.recipient import Recipient
 from chalicelib.domain.replies import thread_key
 from chalicelib.services import audience, settle
@@ -233,7 +234,13 @@ def dispatch(deps: Deps, tenant_id: str, campaign_id: str) -> None:
             Chunk(tenant_id, campaign_id, start, min(start + size, total), generation)
             for start in range(0, total, size)
         ]
-    deps.queue.publish(chunks, group=campaign.send_group, dedup_prefix=f"{campaign_id}:{generation}", on_batch=beat)
+    channel = deps.channels.get(tenant_id, campaign.channel_id)
+    groups = send_groups(float(channel.mps)) if channel is not None else 1
+    by_group: dict[str, list[Chunk]] = {}
+    for chunk in chunks:
+        by_group.setdefault(campaign.send_group_of(chunk.start, size, groups), []).append(chunk)
+    for group, part in by_group.items():
+        deps.queue.publish(part, group=group, dedup_prefix=f"{campaign_id}:{generation}", on_batch=beat)
     now = utc_iso(deps.clock.utcnow())
     marks = {"dispatched_gen": generation, "dispatched_at": now, "progress_at": now, "retry_dispatched": retry_gen}
     with contextlib.suppress(CampaignMovedError):  # gone meanwhile: its chunks find no campaign and do nothing

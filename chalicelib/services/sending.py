@@ -33,7 +33,10 @@ from chalicelib.services.template_send import pair_gap_wait, template_message
 SAFETY_SECONDS = 20.0
 MAX_TRANSIENT_TRIES = 3
 MAX_BACKOFF_SECONDS = 8.0
-MAX_PARALLEL = 8
+# Sends in flight at once per chunk, at most; and the answer time they are sized for (Meta's Graph API and Twilio's
+# Messages API answer a send in 0.1 to 0.5 s): 80/s needs about 32 in flight.
+MAX_PARALLEL = 32
+SEND_LATENCY_SECONDS = 0.4
 # A dead sender's hand-over record is due this long after its invocation's deadline (time for its last call to end).
 HANDOVER_MARGIN_SECONDS = 60.0
 # How long the media URL handed to the provider works (capped in AWS by the Lambda role's session, about an hour+).
@@ -70,7 +73,16 @@ class Pacer:
         self._slots: collections.deque[float] = collections.deque()
         self._lock = threading.Lock()
         self._next_free = 0.0  # the number's next free slot after this pacer's last take
+        # Without a lead (Meta), a block holds no more slots than the chunk has sends in flight: a worker slower than
+        # the number (its provider's answers late) falls no further behind its slots than one round of answers, so
+        # it never sends a backlog of late slots at once while the next worker sends the following ones.
+        self._block_cap = parallelism(self.mps) if self._lead == 0 else None
         self.come_back: float = 0.0
+
+    def _block(self) -> int:
+        """Slots to take at once: half a second's worth, no more than the chunk has left (nor the cap)."""
+        size = min(self._remaining, block_size(self.mps))
+        return size if self._block_cap is None else min(size, self._block_cap)
 
     def acquire(self) -> float:
         """0 when the caller may hand its message over now; else the seconds to hand the chunk back for."""
@@ -80,7 +92,7 @@ class Pacer:
                 now = clock.now()
                 wait = 0.0
                 if not self._slots:
-                    taken = self._take(now, min(self._remaining, block_size(self.mps)))
+                    taken = self._take(now, self._block())
                     if taken.start is None:
                         wait = taken.wait
                         back = wait + self._lead / 2
@@ -210,7 +222,7 @@ def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float], recei
     pacer = Pacer(
         deps,
         budget_key(channel.provider, campaign.sender),
-        float(channel.mps),
+        float(channel.mps) * limits.rate_share,
         limits.queue_lead_seconds,
         # Twilio's rate counts SMS segments: a 3-segment message takes 3 slots of the number's budget.
         int(campaign.segments) if limits.segmented else 1,
@@ -433,8 +445,9 @@ class OutcomeBuffer:
 
 
 def parallelism(mps: float) -> int:
-    """Sends in flight at once for a sender: one per 5 messages per second, 1 to 8."""
-    return max(1, min(MAX_PARALLEL, math.ceil(mps / 5)))
+    """Sends in flight at once for a sender: enough that the provider's answer time does not cap the rate below mps
+    (mps x SEND_LATENCY_SECONDS), 1 to MAX_PARALLEL (a faster number's chunks go to several workers at once)."""
+    return max(1, min(MAX_PARALLEL, math.ceil(mps * SEND_LATENCY_SECONDS)))
 
 
 def _send_one(

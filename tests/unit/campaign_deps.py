@@ -47,6 +47,7 @@ class RecordingQueue:
 
     chunks: list[Chunk] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
+    groups: dict[Chunk, str] = field(default_factory=dict)  # the FIFO message group each chunk was published to
 
     dedup: set[str] = field(default_factory=set)
 
@@ -59,6 +60,7 @@ class RecordingQueue:
             if dedup_id not in self.dedup:
                 self.dedup.add(dedup_id)
                 self.chunks.append(chunk)
+                self.groups[chunk] = group
 
     def publish_job(self, job: Job, dedup_id: str) -> None:
         self.jobs.append(job)
@@ -77,6 +79,13 @@ class RecordingQueue:
     def take_chunks(self) -> list[Chunk]:
         taken, self.chunks = self.chunks, []
         return taken
+
+    def take_by_group(self) -> dict[str, list[Chunk]]:
+        """What was published since, by message group, each in order (one FIFO group is one worker at a time)."""
+        by_group: dict[str, list[Chunk]] = {}
+        for chunk in self.take_chunks():
+            by_group.setdefault(self.groups.get(chunk, ""), []).append(chunk)
+        return by_group
 
     def take_jobs(self) -> list[Job]:
         taken, self.jobs = self.jobs, []

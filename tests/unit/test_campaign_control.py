@@ -30,11 +30,11 @@ NUMBERS = [f"+1415555{n:04d}" for n in range(10)]
 
 
 def slow_world() -> World:
-    """world() with a 5-messages-per-second sender: one send in flight at a time, so a test knows which went."""
+    """world() with a 2-messages-per-second sender: one send in flight at a time, so a test knows which went."""
     w = world()
     channel = w.deps.channels.get(TENANT, CHANNEL)
     assert channel is not None
-    w.deps.channels.channels[(TENANT, CHANNEL)] = dataclasses.replace(channel, mps=5)  # type: ignore[attr-defined]
+    w.deps.channels.channels[(TENANT, CHANNEL)] = dataclasses.replace(channel, mps=2)  # type: ignore[attr-defined]
     return w
 
 

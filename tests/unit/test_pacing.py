@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.model import Clock
-from chalicelib.domain.pacing import MIN_FACTOR, RECOVER_SECONDS, SLOW_FACTOR, Budget
-from chalicelib.services.sending import IDLE_SECONDS, Pacer
+from chalicelib.domain.pacing import MIN_FACTOR, RECOVER_SECONDS, SLOW_FACTOR, Budget, block_size
+from chalicelib.services.sending import IDLE_SECONDS, Pacer, parallelism
 from tests.fakes.pace import FakePace
 
 
@@ -175,3 +175,44 @@ def test_a_slow_number_claims_only_what_it_can_hand_over_before_its_next_wake() 
     assert statuses(w, cid) == Counter({"sent": 40}) and Counter(w.provider.calls) == Counter(numbers)
     assert wakes >= 40 // 7
     lifecycle.finish_if_done(w.deps, TENANT, cid)
+
+
+def test_without_lead_a_pacer_holds_no_more_slots_than_it_has_sends_in_flight() -> None:
+    # GIVEN a number at 1,000 messages per second, no lead (Meta), and a chunk of 500
+    d = deps()
+    pacer = Pacer(d, "meta#+1", 1000.0, 0.0, messages=500)  # type: ignore[arg-type]
+    # WHEN its first send takes slots
+    assert pacer.acquire() == 0.0
+    # THEN it took one round of sends in flight (not half a second's 500): a worker whose answers come late does not
+    # sit on a backlog of slots that it would then send at once, beside the next worker's
+    held = (d.pace.get("meta#+1").tat - 1000.0) * 1000.0
+    assert held == pytest.approx(parallelism(1000.0)) and held < block_size(1000.0)
+
+
+def test_a_fast_numbers_chunks_are_spread_over_message_groups_and_a_slow_ones_are_not() -> None:
+    # GIVEN campaigns of 1,000 on a number at 80 messages per second and on one at 5
+    from chalicelib.domain.commands import CampaignSettings, CreateCampaign, RecipientsSpec, SendNow, TextContent
+    from chalicelib.services import campaigns
+    from tests.unit.campaign_deps import CHANNEL, SENDER, TENANT, world
+
+    def groups_at(mps: float) -> dict[str, list[int]]:
+        w = world(inline_dispatch_max=1000)
+        channel = w.deps.channels.get(TENANT, CHANNEL)
+        assert channel is not None
+        w.deps.channels.channels[(TENANT, CHANNEL)] = dataclasses.replace(channel, mps=mps)  # type: ignore[attr-defined]
+        numbers = tuple(f"+1415{5550000 + i:07d}" for i in range(1000))
+        settings = CampaignSettings(
+            name="groups", channel_id=CHANNEL, sender=SENDER, recipients=RecipientsSpec(numbers=numbers),
+            content=TextContent(text="Hi"),
+        )  # fmt: skip
+        # WHEN each is created to send now (its first chunk is queued while the rest is written, then all of them)
+        campaigns.create_campaign(w.deps, TENANT, CreateCampaign(settings, SendNow()))
+        return {g: [c.start for c in chunks] for g, chunks in w.queue.take_by_group().items()}
+
+    # THEN the fast number's ten chunks alternate between two groups (two workers send it at once; the number's
+    # budget keeps their sum at its rate), the first in the number's own group, and none is queued twice
+    fast = groups_at(80.0)
+    base = f"{CHANNEL}:{SENDER}"
+    assert fast == {base: [0, 200, 400, 600, 800], f"{base}#1": [100, 300, 500, 700, 900]}
+    # AND the slow number's chunks stay in one group (one worker at a time)
+    assert groups_at(5.0) == {base: list(range(0, 1000, 100))}

@@ -113,6 +113,10 @@ class Limits:
     # How far ahead of a number's rate messages may be handed over: the provider queues them and sends them at the
     # number's rate (Twilio). 0: the provider refuses what comes faster than its rate (Meta's 130429).
     queue_lead_seconds: float = 0.0
+    # The share of a number's rate the sender paces at. 1: the provider queues (Twilio) or counts loosely. Below 1:
+    # it refuses the message that makes any second hold more than its rate (Meta's 130429), so the spacing leaves
+    # room for the jitter of the network and of the sender's threads.
+    rate_share: float = 1.0
 
     def accepts_media_type(self, content_type: str) -> bool:
         """Whether a file of this Content-Type (parameters and case ignored) may be attached."""
