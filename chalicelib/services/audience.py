@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,3 +149,27 @@ def resolve(deps: Deps, tenant_id: str, spec: Mapping[str, Any]) -> tuple[list[t
         except BlobMissingError as exc:
             raise AudienceGoneError("upload_not_found", f"the upload {spec['upload_id']!r} is gone") from exc
     return entries, {"duplicates": duplicates}
+
+
+def resolve_stream(
+    deps: Deps, tenant_id: str, spec: Mapping[str, Any], limit: int
+) -> tuple[Iterator[tuple[str, dict[str, str]]], dict[str, Any], int]:
+    """The campaign's recipients as `resolve` gives them, streamed where that is safe: (the entries, the report, how
+    many there are). An upload alone is read as its recipients are written (its processed list holds distinct valid
+    contacts, as many as the upload counted), so the first chunk can go out before the rest of a large list is even
+    read. Typed numbers beside an upload, a phonebook, or an upload counted beyond `limit` are resolved whole first
+    (a typed number later found in the CSV takes its columns; the limit is judged on the real count)."""
+    upload_id = spec.get("upload_id")
+    upload = deps.uploads.get(tenant_id, str(upload_id)) if upload_id and not spec.get("phonebook") else None
+    count = int(upload.valid or 0) - int(upload.duplicates or 0) if upload is not None else 0
+    if upload is None or spec.get("numbers") or count > limit:
+        entries, report = resolve(deps, tenant_id, spec)
+        return iter(entries), report, len(entries)
+    stream = uploads.contacts(deps, tenant_id, str(upload_id))
+    try:
+        first = next(stream, None)  # a gone list is found here, before anything is written
+    except BlobMissingError as exc:
+        raise AudienceGoneError("upload_not_found", f"the upload {upload_id!r} is gone") from exc
+    if first is None:
+        return iter(()), {"duplicates": 0}, 0
+    return itertools.chain([first], stream), {"duplicates": 0}, count

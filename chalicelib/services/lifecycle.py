@@ -137,12 +137,12 @@ def materialize(
     `first_chunk(end)`: called once the first chunk's recipients are written, before the rest: it queues that
     chunk, so the first message goes out while the rest of a large audience is written."""
     tenant_id, campaign_id = campaign.tenant_id, campaign.campaign_id
+    limit = deps.settings.max_recipients_per_campaign
     try:
-        entries, report = audience.resolve(deps, tenant_id, campaign.audience or {})
-        limit = deps.settings.max_recipients_per_campaign
-        if len(entries) > limit:
+        entries, report, count = audience.resolve_stream(deps, tenant_id, campaign.audience or {}, limit)
+        if count > limit:
             raise audience.AudienceGoneError(
-                "too_many_recipients", f"the audience has {len(entries)} recipients now; at most {limit} are allowed"
+                "too_many_recipients", f"the audience has {count} recipients now; at most {limit} are allowed"
             )
     except audience.AudienceGoneError as exc:
         log.warning("audience unavailable; stopping", extra={"campaign_id": campaign_id, "code": exc.code})
@@ -167,14 +167,14 @@ def materialize(
             )
 
     all_rows = rows()
-    if first_chunk is not None and len(entries) > chunk:
+    if first_chunk is not None and count > chunk:
         deps.recipients.create(campaign_id, itertools.islice(all_rows, chunk), on_batch=beat)
         first_chunk(chunk)
     deps.recipients.create(campaign_id, all_rows, on_batch=beat)
     # Another dispatcher may have counted them (the recipients it wrote are the same): its counters stand.
     with contextlib.suppress(AudienceWrittenError):
         deps.campaigns.mark_materialized(tenant_id, campaign_id, shard_counts, report, statuses)
-    log.info("audience written", extra={"campaign_id": campaign_id, "recipients": len(entries)})
+    log.info("audience written", extra={"campaign_id": campaign_id, "recipients": sum(shard_counts)})
     return True
 
 

@@ -216,3 +216,68 @@ def test_the_first_chunk_goes_out_while_the_rest_of_the_audience_is_written_and_
     got = campaigns.views.get_campaign(w.deps, TENANT, created["id"])
     assert got["status"] == "completed"
     assert (got["result"]["total"], got["result"]["sent"], got["result"]["pending"]) == (5, 5, 0)
+
+
+def test_an_uploaded_list_is_read_as_its_recipients_are_written_so_its_first_chunk_goes_out_first() -> None:
+    # GIVEN an imported contacts CSV of 500 and chunks of 100
+    from tests.fakes.aws import FakeBlobs
+    from tests.unit.template_world import csv_upload
+
+    w = world(chunk_size=100)
+    w.deps.blobs = FakeBlobs()
+    numbers = [f"+1415555{i:04d}" for i in range(500)]
+    upload_id = csv_upload(w, "upl_big", ["first_name"], [(n, [f"C{i}"]) for i, n in enumerate(numbers)])
+    read: list[str] = []
+    lines = w.deps.blobs.lines
+
+    def counted(key: str) -> Any:
+        for line in lines(key):
+            read.append(line)
+            yield line
+
+    w.deps.blobs.lines = counted  # type: ignore[method-assign]
+    publish = w.queue.publish
+    read_when_queued: list[int] = []
+
+    def noted(chunks: Any, group: str, dedup_prefix: str, on_batch: Any = None) -> None:
+        read_when_queued.append(len(read))
+        publish(chunks, group, dedup_prefix, on_batch)
+
+    w.queue.publish = noted  # type: ignore[method-assign]
+    settings = CampaignSettings(
+        name="Big", channel_id=CHANNEL, sender=SENDER, recipients=RecipientsSpec(upload_id=upload_id),
+        content=TextContent(text="Hi"),
+    )  # fmt: skip
+    # WHEN it is sent now
+    created, _ = campaigns.create_campaign(w.deps, TENANT, CreateCampaign(settings, SendNow()))
+    # THEN the first chunk was queued when little more than its own 100 contacts (and the columns line) were read
+    assert read_when_queued[0] <= 102 and len(read) == 501
+    # AND every contact is written once, with its CSV columns, and gets one message
+    send_queued(w)
+    assert Counter(w.provider.calls) == Counter(numbers)
+    assert recipient(w, created["id"], 499).variables == {"first_name": "C499"}
+    got = campaigns.views.get_campaign(w.deps, TENANT, created["id"])
+    assert (got["status"], got["result"]["total"], got["result"]["sent"]) == ("completed", 500, 500)
+
+
+def test_typed_numbers_beside_an_upload_keep_the_csv_columns_and_are_not_sent_twice() -> None:
+    # GIVEN a CSV of three and a typed number that is also in it
+    from tests.fakes.aws import FakeBlobs
+    from tests.unit.template_world import csv_upload
+
+    w = world(chunk_size=2)
+    w.deps.blobs = FakeBlobs()
+    numbers = [f"+1415555{i:04d}" for i in range(3)]
+    upload_id = csv_upload(w, "upl_mixed", ["first_name"], [(n, [f"C{i}"]) for i, n in enumerate(numbers)])
+    settings = CampaignSettings(
+        name="Mixed", channel_id=CHANNEL, sender=SENDER,
+        recipients=RecipientsSpec(numbers=(numbers[2], "+14155559999"), upload_id=upload_id),
+        content=TextContent(text="Hi"),
+    )  # fmt: skip
+    # WHEN it is sent
+    created, _ = campaigns.create_campaign(w.deps, TENANT, CreateCampaign(settings, SendNow()))
+    send_queued(w)
+    # THEN each number got one message, and the typed one that is in the CSV has its columns
+    assert Counter(w.provider.calls) == Counter([*numbers, "+14155559999"])
+    assert recipient(w, created["id"], 0).number == numbers[2]
+    assert recipient(w, created["id"], 0).variables == {"first_name": "C2"}
