@@ -61,8 +61,9 @@ UrlHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 class GatewayHandler(ChaliceRequestHandler):
     """Chalice's request handler as API Gateway and the contract would answer (see the module's docstring)."""
 
-    # The `webhooks` function behind the local function URL (None: the webhooks go through the gateway too).
-    webhooks: UrlHandler | None = None
+    # The `webhooks` function behind the local function URL, if any (none: the webhooks go through the gateway too).
+    # In a tuple: a function kept as a class attribute would be bound as a method.
+    url_functions: tuple[UrlHandler, ...] = ()
 
     def __init__(self, request: Any, client_address: Any, server: Any, app_object: Chalice, config: Config) -> None:
         """A gateway over the app with the decoding matcher, then handle the request."""
@@ -89,8 +90,8 @@ class GatewayHandler(ChaliceRequestHandler):
                 SERVED_SECONDS[kind] = SERVED_SECONDS.get(kind, 0.0) + time.monotonic() - started
 
     def _handle_request(self) -> None:
-        if self.webhooks is not None and self.path.startswith("/webhooks/"):
-            self._function_url(self.webhooks)
+        if self.url_functions and self.path.startswith("/webhooks/"):
+            self._function_url(self.url_functions[0])
             return
         try:
             self._routes.match_route(self.path)
@@ -129,7 +130,12 @@ def api_server(
         # app's current_request becomes per thread, since the server answers each connection on its own thread.
         CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
         app.__class__ = CustomLocalChalice
-    handler = GatewayHandler
+    handler: type[GatewayHandler] = GatewayHandler
     if webhooks is not None:
-        handler = type("FunctionUrlGatewayHandler", (GatewayHandler,), {"webhooks": staticmethod(webhooks)})
+
+        class FunctionUrlGatewayHandler(GatewayHandler):
+            pass
+
+        FunctionUrlGatewayHandler.url_functions = (webhooks,)
+        handler = FunctionUrlGatewayHandler
     return LocalDevServer(app, config, host, port, handler_cls=handler)
