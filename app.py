@@ -10,7 +10,7 @@ from chalice.app import CloudWatchEvent, DynamoDBEvent, SQSEvent
 
 from chalicelib import config
 from chalicelib.adapters.queue import Job, parse_message
-from chalicelib.api import conversation_routes, http, tenant_routes
+from chalicelib.api import conversation_routes, function_url, http, tenant_routes
 from chalicelib.api.routes import api
 from chalicelib.services import lifecycle, pbx_events, sending, uploads
 from chalicelib.wiring import current
@@ -22,6 +22,8 @@ MAX_HAND_BACK_SECONDS = 12 * 3600 - 60
 _ROUTE_MODULES = (conversation_routes, tenant_routes)
 app.register_blueprint(api)
 http.install(app)
+# The routes the `webhooks` function's URL admits: the app's own webhook routes, nothing under /v1.
+WEBHOOK_ROUTES = function_url.webhook_routes(app.routes)
 
 
 @app.on_sqs_message(queue=config.SEND_QUEUE_NAME, batch_size=1, name="send_worker")
@@ -84,3 +86,10 @@ def start_scheduled(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Target of the EventBridge Scheduler one-time schedule of a campaign."""
     status = lifecycle.start_scheduled(current(), str(event["tenant_id"]), str(event["campaign_id"]))
     return {"campaign_id": event["campaign_id"], "status": status}
+
+
+@app.lambda_function(name="webhooks")
+def webhooks(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The provider webhooks through this function's URL (payload 2.0): served by the app as API Gateway REST would
+    pass them, at no API Gateway charge; any other path answers 404."""
+    return function_url.serve(event, context, app, WEBHOOK_ROUTES)

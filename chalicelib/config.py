@@ -72,6 +72,17 @@ class Settings:
     event_target_role_arn: str = ""
     event_dead_letter_arn: str = ""
     allow_local_event_urls: bool = False
+    # Where the providers reach the webhooks (the `webhooks` function's URL in AWS: no API Gateway charge); empty: the
+    # public base. Every URL handed to a provider and every URL a signature is checked against starts with it.
+    webhook_base_url: str = ""
+    # The SSM parameter that holds it, for the `webhooks` function: its own URL cannot be in its own environment (the
+    # URL depends on the function, infra/template.json), so it is read once per container (chalicelib/wiring.py).
+    webhook_base_url_parameter: str = ""
+
+    @property
+    def webhook_base(self) -> str:
+        """The base of every webhook URL the service hands out or checks a signature against (no trailing slash)."""
+        return self.webhook_base_url or self.public_base_url
 
 
 @lru_cache(maxsize=1)
@@ -99,4 +110,6 @@ def settings() -> Settings:
         event_target_role_arn=os.environ.get("EVENT_TARGET_ROLE_ARN", ""),
         event_dead_letter_arn=os.environ.get("EVENT_DEAD_LETTER_ARN", ""),
         allow_local_event_urls=os.environ.get("ALLOW_LOCAL_EVENT_URLS", "") == "1",
+        webhook_base_url=os.environ.get("WEBHOOK_BASE_URL", "").rstrip("/"),
+        webhook_base_url_parameter=os.environ.get("WEBHOOK_BASE_URL_PARAMETER", ""),
     )

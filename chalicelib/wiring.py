@@ -3,6 +3,7 @@ store and provider factories, once per Lambda container. Nothing else in chalice
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,6 +26,7 @@ from chalicelib.adapters.dynamo.tenants import TenantRepository
 from chalicelib.adapters.dynamo.uploads import UploadRepository
 from chalicelib.adapters.events import EventBus
 from chalicelib.adapters.handovers import HandoverRepo
+from chalicelib.adapters.parameters import Parameters
 from chalicelib.adapters.providers import twilio, twilio_whatsapp, whatsapp_cloud, whatsapp_cloud_api
 from chalicelib.adapters.providers.base import Provider, ProviderRules, WebhookVerifier
 from chalicelib.adapters.queue import SendQueue
@@ -133,6 +135,10 @@ def build(settings: Settings, clock: Clock | None = None) -> Deps:
     clock = clock or Clock()
     cfg = Config(**LIMITS)
     session = boto3.session.Session()
+    if settings.webhook_base_url_parameter and not settings.webhook_base_url:
+        # The webhooks function's own URL (infra/template.json puts it in SSM: its environment cannot name it).
+        base = Parameters(session.client("ssm", config=cfg)).get(settings.webhook_base_url_parameter)
+        settings = dataclasses.replace(settings, webhook_base_url=base.rstrip("/"))
     dynamodb = session.client("dynamodb", config=cfg)
     shared = Table(dynamodb, settings.table_name)
 

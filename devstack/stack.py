@@ -211,7 +211,15 @@ def start(port: int, sim_port: int, api_key: str, *, tick_seconds: float = 60.0)
         ),
     )
 
-    server = api_server(app_module.app, Config.create(chalice_stage="dev", lambda_timeout=30), "127.0.0.1", port)
+    # The webhooks go through the `webhooks` function as through its function URL in AWS (WEBHOOK_BASE_URL is the
+    # public base here: one port serves both).
+    server = api_server(
+        app_module.app,
+        Config.create(chalice_stage="dev", lambda_timeout=30),
+        "127.0.0.1",
+        port,
+        webhooks=app_module.webhooks,
+    )
     server_thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
     server_thread.start()
 

@@ -38,7 +38,9 @@ INFO: dict[str, Any] = {
     "description": (
         "The REST API a PBX calls under `/v1` with `Authorization: Bearer <api key>` (each key is one tenant; "
         "another tenant's id answers `404`), and the provider webhooks under `/webhooks` (authenticated by the "
-        "provider's signature). JSON in and out (`application/json; charset=utf-8`), times RFC 3339 in UTC, "
+        "provider's signature), which are served at the deployment's webhook base (`WEBHOOK_BASE_URL`: in AWS the "
+        "`webhooks` function's URL), not at this document's server: configure the URLs of a channel's `webhooks` "
+        "object at the provider. JSON in and out (`application/json; charset=utf-8`), times RFC 3339 in UTC, "
         "ids opaque strings, lists paged with `limit` (default 50, max 200) and `cursor`.\n\n"
         'Every error answers `{"error": {"code", "message", "details"}}` with a stable `code`. A 5xx is a '
         "bug (`500 internal_error`, logged).\n\n"
@@ -133,7 +135,13 @@ TAGS = [
         "name": "opt-outs",
         "description": "Numbers no campaign sends to: STOP replies, provider opt-outs, the PBX's own.",
     },
-    {"name": "webhooks", "description": "Called by the provider, authenticated by its signature."},
+    {
+        "name": "webhooks",
+        "description": (
+            "Called by the provider, authenticated by its signature, at the webhook base (the channel's `webhooks` "
+            "URLs; in AWS the `webhooks` function's URL), not at this document's server."
+        ),
+    },
     {"name": "tenant", "description": "The tenant itself: where its events for the PBX go."},
 ]
 SECURITY_SCHEMES: dict[str, Any] = {

@@ -76,7 +76,8 @@ class Health(Answer):
 
 # ------------------------------------------------------------------------------------------------------ channels
 class Webhooks(Answer):
-    """The URLs to configure at the provider. For `whatsapp_cloud` both are the same URL,
+    """The URLs to configure at the provider, at the deployment's webhook base (`WEBHOOK_BASE_URL`: in AWS the
+    `webhooks` function's URL, not the API's server). For `whatsapp_cloud` both are the same URL,
     `/webhooks/whatsapp/{channel_id}`: Meta's app webhook "Callback URL" (fields `messages` and
     `message_template_status_update`), whose "Verify token" is the channel's `credentials.verify_token`."""
 

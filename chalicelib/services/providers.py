@@ -13,5 +13,5 @@ def rules_of(deps: Deps, channel: Channel) -> ProviderRules:
 
 
 def webhook_url(deps: Deps, channel: Channel, kind: WebhookKind) -> str:
-    """The public URL of a channel's webhook: what we hand out is what we verify."""
-    return deps.settings.public_base_url + rules_of(deps, channel).webhook_path(channel.channel_id, kind)
+    """The URL of a channel's webhook at the webhook base (WEBHOOK_BASE_URL): what we hand out is what we verify."""
+    return deps.settings.webhook_base + rules_of(deps, channel).webhook_path(channel.channel_id, kind)

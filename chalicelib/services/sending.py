@@ -164,7 +164,7 @@ def status_callback_url(
     if shard is not None:
         params["s"] = str(shard)
     query = urlencode(sorted(params.items()))
-    return f"{deps.settings.public_base_url}{rules.webhook_path(channel_id, 'status')}?{query}"
+    return f"{deps.settings.webhook_base}{rules.webhook_path(channel_id, 'status')}?{query}"
 
 
 def handle_chunk(deps: Deps, chunk: Chunk, time_left: Callable[[], float], receives: int = 1) -> float | None:

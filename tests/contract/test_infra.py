@@ -352,7 +352,15 @@ def test_table_keys_and_gsi(resources: dict[str, Any]) -> None:
 def test_every_function_gets_the_app_env(resources: dict[str, Any]) -> None:
     """Every Lambda function has the resource env vars (and keeps .chalice/config.json's)."""
     functions = {k: v for k, v in resources.items() if v["Type"] in FUNCTION_TYPES}
-    assert set(functions) == {"APIHandler", "SendWorker", "UploadWorker", "Tick", "StartScheduled", "EventsWorker"}
+    assert set(functions) == {
+        "APIHandler",
+        "SendWorker",
+        "UploadWorker",
+        "Tick",
+        "StartScheduled",
+        "EventsWorker",
+        "Webhooks",
+    }
     for logical_id, function in functions.items():
         variables = function["Properties"]["Environment"]["Variables"]
         missing = [name for name in APP_ENV if name not in variables]
@@ -365,6 +373,9 @@ def test_every_function_gets_the_app_env(resources: dict[str, Any]) -> None:
     start = resources["StartScheduled"]["Properties"]
     own_arn = start["Environment"]["Variables"]["SCHEDULER_TARGET_ARN"]["Fn::Sub"]
     assert own_arn.endswith(":function:" + start["FunctionName"]["Fn::Sub"])
+    # The webhooks function names start_scheduled by its name too: StartScheduled names the webhooks' URL.
+    by_name = resources["Webhooks"]["Properties"]["Environment"]["Variables"]["SCHEDULER_TARGET_ARN"]
+    assert by_name == {"Fn::Sub": own_arn}
     for logical_id in ("APIHandler", "SendWorker", "UploadWorker", "Tick", "EventsWorker"):
         target = resources[logical_id]["Properties"]["Environment"]["Variables"]["SCHEDULER_TARGET_ARN"]
         assert target == {"Fn::GetAtt": ["StartScheduled", "Arn"]}
@@ -589,3 +600,90 @@ def test_the_bus_and_both_event_dead_letter_queues_with_alarms(resources: dict[s
         variables = resources[fn]["Properties"]["Environment"]["Variables"]
         assert variables["EVENT_BUS_NAME"] == {"Ref": "EventBus"}
         assert variables["EVENT_DEAD_LETTER_ARN"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
+
+
+# ---------------------------------------------------------------------------------------------------- webhooks
+WEBHOOK_BASE = {
+    "Fn::If": ["HasWebhookBaseUrl", {"Ref": "WebhookBaseUrl"}, {"Fn::GetAtt": ["WebhooksUrl", "FunctionUrl"]}]
+}
+
+
+def test_the_webhooks_function_has_a_public_url_the_providers_signatures_authenticate(
+    resources: dict[str, Any],
+) -> None:
+    """GIVEN the packaged template THEN the webhooks function (app.webhooks) has a function URL with no IAM auth,
+    and both permissions a public function URL needs (since October 2025 InvokeFunction as well as
+    InvokeFunctionUrl), each for anyone but only through the URL."""
+    function = resources["Webhooks"]
+    assert function["Properties"]["Handler"] == "app.webhooks"
+    url = resources["WebhooksUrl"]
+    assert url["Type"] == "AWS::Lambda::Url"
+    assert url["Properties"]["TargetFunctionArn"] == {"Fn::GetAtt": ["Webhooks", "Arn"]}
+    assert url["Properties"]["AuthType"] == "NONE"
+    assert "Cors" not in url["Properties"]  # providers post server to server; no browser calls it
+    permissions = {
+        r["Properties"]["Action"]: r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Permission" and r["Properties"]["FunctionName"] == {"Ref": "Webhooks"}
+    }
+    assert set(permissions) == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+    assert permissions["lambda:InvokeFunctionUrl"]["Principal"] == "*"
+    assert permissions["lambda:InvokeFunctionUrl"]["FunctionUrlAuthType"] == "NONE"
+    assert permissions["lambda:InvokeFunction"]["Principal"] == "*"
+    assert permissions["lambda:InvokeFunction"]["InvokedViaFunctionUrl"] is True  # not a public Invoke API
+
+
+def test_every_url_given_to_a_provider_starts_at_the_webhook_base(resources: dict[str, Any]) -> None:
+    """GIVEN the packaged template THEN every function but the webhooks one gets WEBHOOK_BASE_URL (the parameter, or
+    the function URL); the webhooks function reads its own URL from SSM, by a name it is given as text, with the
+    permission to read just that parameter."""
+    functions = {k: v for k, v in resources.items() if v["Type"] in FUNCTION_TYPES}
+    for logical_id, function in functions.items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        if logical_id == "Webhooks":
+            continue
+        assert variables["WEBHOOK_BASE_URL"] == WEBHOOK_BASE, logical_id
+    own = resources["Webhooks"]["Properties"]["Environment"]["Variables"]
+    assert own["WEBHOOK_BASE_URL"] == {"Fn::If": ["HasWebhookBaseUrl", {"Ref": "WebhookBaseUrl"}, ""]}
+    parameter = resources["WebhookBaseUrlParameter"]
+    assert parameter["Type"] == "AWS::SSM::Parameter"
+    assert parameter["Properties"]["Value"] == {"Fn::GetAtt": ["WebhooksUrl", "FunctionUrl"]}
+    assert own["WEBHOOK_BASE_URL_PARAMETER"] == parameter["Properties"]["Name"]  # text: no dependency on it
+    role = resources[resources["Webhooks"]["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+    assert {"Ref": "WebhooksParameterPolicy"} in role["ManagedPolicyArns"]
+    (statement,) = resources["WebhooksParameterPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "ssm:GetParameter"
+    name = parameter["Properties"]["Name"]["Fn::Sub"]
+    assert statement["Resource"]["Fn::Sub"].endswith(":parameter" + name)
+    # AND only the webhooks function may read it (no other role carries the policy)
+    for logical_id, function in functions.items():
+        other = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+        assert ({"Ref": "WebhooksParameterPolicy"} in other["ManagedPolicyArns"]) == (logical_id == "Webhooks")
+
+
+def test_cycle_check_catches_the_webhooks_url_in_the_webhooks_env(resources: dict[str, Any]) -> None:
+    """Why the webhooks function reads its URL from SSM: its environment naming its own URL is a cycle."""
+    patched = json.loads(json.dumps(resources))
+    patched["Webhooks"]["Properties"]["Environment"]["Variables"]["WEBHOOK_BASE_URL"] = WEBHOOK_BASE
+    cycle = find_cycle(dependency_graph(patched))
+    assert cycle is not None and set(cycle) == {"Webhooks", "WebhooksUrl"}
+    # AND why it names start_scheduled by name: StartScheduled's WEBHOOK_BASE_URL names the webhooks' URL
+    patched = json.loads(json.dumps(resources))
+    patched["Webhooks"]["Properties"]["Environment"]["Variables"]["SCHEDULER_TARGET_ARN"] = {
+        "Fn::GetAtt": ["StartScheduled", "Arn"]
+    }
+    cycle = find_cycle(dependency_graph(patched))
+    assert cycle is not None and {"Webhooks", "WebhooksUrl", "StartScheduled"} <= set(cycle)
+
+
+def test_the_webhook_base_is_an_output_and_an_optional_parameter(template: dict[str, Any]) -> None:
+    """The operator sees where the providers call (the base of the channel answers' webhook URLs), and may put a
+    custom domain (or PublicBaseUrl, to stay on API Gateway REST) in front."""
+    assert template["Outputs"]["WebhookBaseUrl"]["Value"] == WEBHOOK_BASE
+    assert template["Outputs"]["WebhooksFunctionUrl"]["Value"] == {"Fn::GetAtt": ["WebhooksUrl", "FunctionUrl"]}
+    parameter = template["Parameters"]["WebhookBaseUrl"]
+    assert parameter["Default"] == ""
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.fullmatch("") and pattern.fullmatch("https://hooks.example.com")
+    assert not pattern.fullmatch("https://hooks.example.com/") and not pattern.fullmatch("http://hooks.example.com")
+    assert template["Conditions"]["HasWebhookBaseUrl"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "WebhookBaseUrl"}, ""]}]}

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
 from chalice.config import Config
+from twilio.request_validator import RequestValidator
 
 from devstack.api_server import api_server
 from tests.conftest import Env
@@ -79,3 +81,63 @@ def test_every_method_reaches_the_app(base: str, method: str) -> None:
     # THEN the app answers it, in the contract's error shape
     assert response.status_code == 405, response.text
     assert set(response.json()["error"]) == {"code", "message", "details"}
+
+
+@pytest.fixture
+def url_server(env: Env) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """The local server given the `webhooks` function, as the stack runs it; the events that function got."""
+    import app as app_module
+
+    seen: list[dict[str, Any]] = []
+
+    def webhooks(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen.append(event)
+        return app_module.webhooks(event, context)
+
+    config = Config.create(chalice_stage="dev", lambda_timeout=30)
+    server = api_server(app_module.app, config, "127.0.0.1", 0, webhooks=webhooks)
+    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server.server_address[1]}", seen
+    server.shutdown()
+    server.server.server_close()
+    thread.join(timeout=5)
+
+
+def test_webhooks_go_through_the_function_url_and_the_api_through_the_gateway(
+    url_server: tuple[str, list[dict[str, Any]]],
+) -> None:
+    # GIVEN the local server with the webhooks function WHEN the API and an unknown webhook path are asked for
+    base, seen = url_server
+    health = requests.get(f"{base}/v1/health", timeout=10)
+    missing = requests.post(f"{base}/webhooks/nope?x=1", data=b"a=1", timeout=10)
+    # THEN the API is the gateway's (the function saw nothing of it), the webhook path the function's (its 404)
+    assert health.status_code == 200
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert [(e["version"], e["rawPath"], e["rawQueryString"]) for e in seen] == [("2.0", "/webhooks/nope", "x=1")]
+
+
+def test_a_signed_status_callback_over_http_reaches_the_app_through_the_function_url(
+    url_server: tuple[str, list[dict[str, Any]]], env: Env, api: Any, channel: dict[str, Any], pump: Any
+) -> None:
+    from tests.conftest import SIM_TOKEN, campaign_body, set_settings
+    from tests.functional.test_webhooks import callback_params, recipient
+
+    # GIVEN the local server as the webhook base, and a campaign sent with callbacks to it
+    base, seen = url_server
+    set_settings(env, webhook_base_url=base)
+    status, created = api.call("POST", "/v1/campaigns", campaign_body(["+14155550100"], channel["id"]))
+    assert status == 201, created
+    pump.drain()
+    (message,) = env.sim.messages()
+    assert message["status_callback"].startswith(f"{base}/webhooks/twilio/")
+    # WHEN Twilio posts "delivered" there over HTTP, signed over the URL it calls
+    params = callback_params(message, "delivered")
+    signature = RequestValidator(SIM_TOKEN).compute_signature(message["status_callback"], params)
+    answer = requests.post(
+        message["status_callback"], data=params, headers={"X-Twilio-Signature": signature}, timeout=10
+    )
+    # THEN the function got it as a function URL event, and the recipient is delivered
+    assert answer.status_code == 204, answer.text
+    assert seen[-1]["rawQueryString"] == message["status_callback"].split("?", 1)[1]
+    assert recipient(api, created["id"], "+14155550100")["status"] == "delivered"
