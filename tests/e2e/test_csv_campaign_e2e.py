@@ -25,7 +25,7 @@ OPTED_OUT = "+15005550004"  # Twilio test number: 21610 unsubscribed recipient
 TEXT = "Spring promo: 20% off this week 👋"
 # The simulator's failure injection cannot target a number; it fails the next N create-message calls with a 500
 # (Twilio 20500). After a 500 Twilio may or may not have the message, so the sender leaves it uncertain and the
-# settle job checks Twilio's records: absent, it is sent again as attempt 2. With one send in flight (mps 5 ->
+# settle job checks Twilio's records: absent, it is sent again as attempt 2. With one send in flight (mps 2 ->
 # parallelism 1) the first TRANSIENT recipients in file order meet the 500s, deterministically.
 TRANSIENT = 3
 
@@ -136,8 +136,8 @@ def test_csv_upload_campaign_then_retry_of_its_failures(stack: StackProcess) -> 
     assert upload["errors"] == []
 
     # AND the provider will answer 500 to the next 3 sends (keeping nothing), one send in flight at a time
-    channel = _ok(stack.call("PATCH", f"/v1/channels/{stack.channel_id}", {"mps": 5}))
-    assert channel["mps"] == 5
+    channel = _ok(stack.call("PATCH", f"/v1/channels/{stack.channel_id}", {"mps": 2}))
+    assert channel["mps"] == 2
     assert _sim(stack, "POST", "/sim/config", {"server_error_next": TRANSIENT})["server_error_next"] == TRANSIENT
     stats0 = _sim(stack, "GET", "/sim/stats")
     seen0 = len(_sim(stack, "GET", "/sim/messages")["items"])

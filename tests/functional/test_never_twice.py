@@ -376,7 +376,7 @@ def test_a_settle_job_while_the_sender_still_works_leaves_its_recipients_alone(
     env: Env, api: Api, tenant: tuple[str, str], pump: Any
 ) -> None:
     # GIVEN a slow sender (one send in flight) in the middle of a chunk of three
-    status, ch = api.call("POST", "/v1/channels", {**SANDBOX_CHANNEL, "mps": 5})
+    status, ch = api.call("POST", "/v1/channels", {**SANDBOX_CHANNEL, "mps": 2})
     assert status == 201, ch
     env.sim.configure(latency_ms=400)
     campaign_id = start(api, ch)
