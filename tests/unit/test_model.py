@@ -105,11 +105,11 @@ def test_counter_shards_group_a_chunk_and_spread_chunks() -> None:
 
 
 def test_parallelism_grows_with_mps_within_bounds() -> None:
-    # Enough sends in flight that answers taking SEND_LATENCY_SECONDS still carry the number's rate.
-    assert parallelism(1) == 1
-    assert parallelism(12) == 5
-    assert parallelism(80) == 32
-    assert parallelism(1000) == MAX_PARALLEL
+    # Enough sends at once that answers taking SEND_LATENCY_SECONDS, and a block's slots waiting their turn, still
+    # carry the number's rate: 12/s -> 5 awaiting answers + 5 more slots of its block of 6.
+    assert parallelism(1) == parallelism(2) == 1
+    assert parallelism(12) == 10
+    assert parallelism(80) == parallelism(1000) == MAX_PARALLEL
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import pytest
 
 from chalicelib.domain.model import Clock
 from chalicelib.domain.pacing import MIN_FACTOR, RECOVER_SECONDS, SLOW_FACTOR, Budget, block_size
-from chalicelib.services.sending import IDLE_SECONDS, Pacer, parallelism
+from chalicelib.services.sending import IDLE_SECONDS, TAKE_AHEAD_SECONDS, Pacer, parallelism
 from tests.fakes.pace import FakePace
 
 
@@ -104,8 +104,8 @@ def test_a_number_without_lead_waits_for_a_slot_under_a_second_and_hands_back_lo
     d = deps()
     d.pace.budgets["meta#+1"] = Budget(tat=1003.0)
     pacer = Pacer(d, "meta#+1", 80.0, 0.0, messages=10)  # type: ignore[arg-type]
-    # THEN the chunk hands back for those 3 s
-    assert pacer.acquire() == pytest.approx(3.0) and d.clock.slept == []
+    # THEN the chunk hands back until the slots may be taken (TAKE_AHEAD_SECONDS before they start)
+    assert pacer.acquire() == pytest.approx(3.0 - TAKE_AHEAD_SECONDS) and d.clock.slept == []
     # AND with the slot 0.5 s ahead it waits for it
     d.clock.t = 1002.5
     assert pacer.acquire() == 0.0 and d.clock.t == pytest.approx(1003.0)
@@ -187,6 +187,27 @@ def test_without_lead_a_pacer_holds_no_more_slots_than_it_has_sends_in_flight() 
     # sit on a backlog of slots that it would then send at once, beside the next worker's
     held = (d.pace.get("meta#+1").tat - 1000.0) * 1000.0
     assert held == pytest.approx(parallelism(1000.0)) and held < block_size(1000.0)
+
+
+def test_without_lead_the_next_block_is_taken_before_the_last_ends_and_each_message_goes_at_its_slot() -> None:
+    # GIVEN a pacer at 4 per second without lead, whose first block (two slots: 1000.0, 1000.25) is taken
+    d = deps()
+    takes: list[float] = []
+    take = d.pace.take
+
+    def noted(key: str, now: float, *rest: Any) -> Any:
+        takes.append(now)
+        return take(key, now, *rest)
+
+    d.pace.take = noted  # type: ignore[method-assign]
+    pacer = Pacer(d, "meta#+1", 4.0, 0.0, messages=4)  # type: ignore[arg-type]
+    assert pacer.acquire() == 0.0 and pacer.acquire() == 0.0 and d.clock.t == pytest.approx(1000.25)
+    # WHEN the next message asks, within TAKE_AHEAD_SECONDS of the next free slot (1000.5)
+    # THEN it takes the next block now (not after a wake-up at 1000.5, which would come late under load) and sleeps
+    # until its own slot: never earlier (Meta's 130429), never later
+    assert pacer.acquire() == 0.0 and d.clock.t == pytest.approx(1000.5)
+    assert takes == [pytest.approx(1000.0), pytest.approx(1000.25)]
+    assert d.pace.get("meta#+1").tat == pytest.approx(1001.0)
 
 
 def test_a_fast_numbers_chunks_are_spread_over_message_groups_and_a_slow_ones_are_not() -> None:
