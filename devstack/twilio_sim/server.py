@@ -187,6 +187,9 @@ def _str(body: Mapping[str, Any], key: str, default: str | None = None) -> str:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # Twilio takes a sender's many concurrent connections (up to its account's concurrency); socketserver's backlog of
+    # 5 would reset some of them under a fast sender's burst, answers the provider never gives.
+    request_queue_size = 256
     block_on_close = False  # don't wait for idle keep-alive connections on stop()
     simulator: TwilioSimulator
 
