@@ -45,22 +45,34 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Job:
-    """Campaign work too long for an API request: `dispatch` (write the audience, queue its chunks) or `purge`."""
+    """Campaign work too long for an API request (`dispatch`: write the audience, queue its chunks; `purge`, `settle`,
+    `cancel`), or a provider's status report kept for later (`report`: it lost its races when it came; `data` holds
+    it)."""
 
     kind: str
     tenant_id: str
     campaign_id: str
+    data: Mapping[str, Any] | None = None
 
     def to_json(self) -> str:
         """The message body."""
-        return json.dumps({"v": 1, **asdict(self)}, separators=(",", ":"))
+        body = {"v": 1, "kind": self.kind, "tenant_id": self.tenant_id, "campaign_id": self.campaign_id}
+        if self.data is not None:
+            body["data"] = dict(self.data)
+        return json.dumps(body, separators=(",", ":"))
 
 
 def parse_message(body: str) -> Chunk | Job:
     """A send-queue message: a chunk of recipients, or a job."""
     data = json.loads(body)
     if "kind" in data:
-        return Job(kind=str(data["kind"]), tenant_id=str(data["tenant_id"]), campaign_id=str(data["campaign_id"]))
+        extra = data.get("data")
+        return Job(
+            kind=str(data["kind"]),
+            tenant_id=str(data["tenant_id"]),
+            campaign_id=str(data["campaign_id"]),
+            data=extra if isinstance(extra, dict) else None,
+        )
     return Chunk.from_json(body)
 
 

@@ -31,7 +31,7 @@ from chalicelib.domain.model import (
 from chalicelib.domain.pacing import send_groups
 from chalicelib.domain.recipient import Recipient
 from chalicelib.domain.replies import thread_key
-from chalicelib.services import audience, settle
+from chalicelib.services import audience, settle, webhooks
 from chalicelib.services.deps import Deps
 from chalicelib.services.logs import log
 from chalicelib.services.providers import rules_of
@@ -120,6 +120,8 @@ def run_job(deps: Deps, job: Job) -> None:
         finish_cancel(deps, job.tenant_id, job.campaign_id)
     elif job.kind == "cancel":
         finish_cancel(deps, job.tenant_id, job.campaign_id)
+    elif job.kind == "report":
+        webhooks.apply_deferred(deps, job)
     else:
         log.warning("unknown job dropped", extra={"kind": job.kind, "campaign_id": job.campaign_id})
 
@@ -405,8 +407,9 @@ def stop_dead_lettered(deps: Deps, limit: int = 100) -> int:
                 log.error("unreadable dead letter dropped", extra={"body": body[:200]})
                 deps.queue.drop_dead_letter(receipt)
                 continue
-            if isinstance(message, Job) and message.kind in ("purge", "settle", "cancel"):
-                # Repeated by the tick on its own (a cancel, a settle) or harmless to lose (a purge).
+            if isinstance(message, Job) and message.kind in ("purge", "settle", "cancel", "report"):
+                # Repeated by the tick on its own (a cancel, a settle), harmless to lose (a purge), or a status
+                # report that lost its races for the queue's hundred deliveries (its recipient keeps its status).
                 log.error("dead-lettered job dropped", extra={"kind": message.kind, "campaign_id": message.campaign_id})
             else:
                 campaign = deps.campaigns.get(message.tenant_id, message.campaign_id)

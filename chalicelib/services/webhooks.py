@@ -19,7 +19,8 @@ from chalicelib.domain.errors import (
     RecipientMovedError,
 )
 from chalicelib.domain.events import MAX_KEPT_BODY_CHARS, InboundMessage, StatusEvent, bounded, inbound_key
-from chalicelib.domain.model import RecipientStatus, utc_iso
+from chalicelib.domain.messages import Job
+from chalicelib.domain.model import RecipientStatus, parse_utc, utc_iso
 from chalicelib.domain.recipient import Recipient
 from chalicelib.services import conversation
 from chalicelib.services.deps import Deps
@@ -76,8 +77,32 @@ def record_status(deps: Deps, channel_id: str, query: Mapping[str, str], body: b
         record_event(deps, tenant_id, channel_id, query, event)
 
 
-def record_event(deps: Deps, tenant_id: str, channel_id: str, query: Mapping[str, str], event: StatusEvent) -> None:
-    """Move the recipient the callback URL's query names (c, r, a, s: we wrote them) as the report says."""
+def record_event(
+    deps: Deps,
+    tenant_id: str,
+    channel_id: str,
+    query: Mapping[str, str],
+    event: StatusEvent,
+    deferred: bool = False,
+) -> None:
+    """Move the recipient the callback URL's query names (c, r, a, s: we wrote them) as the report says.
+
+    A report that cannot be written now (it keeps losing races, or the table keeps refusing its transaction) is
+    never answered with a 2xx unless it is kept: it goes on the send queue (`defer_report`, durable once that
+    returns) and is applied from there. Twilio posts a status callback that failed with a 5xx only once by default,
+    so a 503 alone could lose it; should the queue refuse it too, the 503 stands. `deferred`: this is that job,
+    which raises instead (the queue delivers it again a minute later)."""
+    try:
+        _apply_event(deps, tenant_id, channel_id, query, event)
+    except ConcurrencyError:
+        if deferred:
+            raise
+        campaign_id = query.get("c", "")
+        log.warning("status report not applied now", extra={"campaign_id": campaign_id, "index": query.get("r")})
+        defer_report(deps, tenant_id, channel_id, campaign_id, query, event)
+
+
+def _apply_event(deps: Deps, tenant_id: str, channel_id: str, query: Mapping[str, str], event: StatusEvent) -> None:
     target = event.status
     campaign_id, index_raw = query.get("c"), query.get("r", "")
     # Indexes we write have at most 8 digits, campaign ids are short ASCII; anything else is not ours.
@@ -122,8 +147,41 @@ def record_event(deps: Deps, tenant_id: str, channel_id: str, query: Mapping[str
         conversation.reported(deps, tenant_id, channel_id, campaign_id, index, recipient.number, target, event)
         return
     log.warning("status callback kept losing races", extra={"campaign_id": campaign_id, "index": index})
-    # Never a 2xx for a report not applied: 503 makes the provider post it again, when the race is likely over.
     raise ConcurrencyError("the report kept losing races with other writes to its recipient; try again")
+
+
+def defer_report(
+    deps: Deps, tenant_id: str, channel_id: str, campaign_id: str, query: Mapping[str, str], event: StatusEvent
+) -> None:
+    """Keep a status report on the send queue, to be applied by `apply_deferred` (a replay of it is harmless)."""
+    data = {
+        "channel_id": channel_id,
+        "query": {k: str(v) for k, v in query.items() if k in ("a", "c", "r", "s")},
+        "message_id": event.message_id,
+        "status": event.status.value,
+        "error_code": event.error_code,
+        "error_message": event.error_message,
+        "at": utc_iso(event.at) if event.at is not None else None,
+    }
+    key = f"report:{campaign_id}:{query.get('r', '')}:{query.get('a', '')}:{event.status.value}:{event.message_id}"
+    deps.queue.publish_job(Job("report", tenant_id, campaign_id, data=data), key)
+    log.info("status report kept for later", extra={"campaign_id": campaign_id, "index": query.get("r")})
+
+
+def apply_deferred(deps: Deps, job: Job) -> None:
+    """Apply a status report `defer_report` kept; ConcurrencyError when it loses its races again (the queue delivers
+    it again a minute later)."""
+    data = job.data or {}
+    at = data.get("at")
+    event = StatusEvent(
+        message_id=data.get("message_id"),
+        status=RecipientStatus(str(data.get("status"))),
+        error_code=data.get("error_code"),
+        error_message=data.get("error_message"),
+        at=parse_utc(str(at)) if at else None,
+    )
+    query = {str(k): str(v) for k, v in (data.get("query") or {}).items()}
+    record_event(deps, job.tenant_id, str(data.get("channel_id")), query, event, deferred=True)
 
 
 def report_changes(

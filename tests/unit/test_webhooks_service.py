@@ -9,7 +9,7 @@ from twilio.request_validator import RequestValidator
 
 from chalicelib.adapters.providers.twilio import TwilioSignature
 from chalicelib.domain.errors import ConcurrencyError, InvalidSignatureError, RecipientMovedError
-from chalicelib.services import campaigns, webhooks
+from chalicelib.services import campaigns, lifecycle, webhooks
 from tests.unit.campaign_deps import CHANNEL, TENANT, World, world
 from tests.unit.test_campaign_life import create, send_queued
 
@@ -82,7 +82,7 @@ def test_an_undelivered_report_records_the_error_and_counts_as_failed() -> None:
     assert campaigns.views.get_campaign(w.deps, TENANT, created["id"])["result"]["failed"] == 1
 
 
-def test_a_report_that_keeps_losing_its_race_is_refused_with_503_never_dropped_with_a_2xx() -> None:
+def test_a_report_that_keeps_losing_its_race_is_kept_on_the_queue_and_applied_once_never_dropped() -> None:
     # GIVEN a sent campaign whose recipient's every conditional move loses a race (another writer always first, and
     # the recipient as it left it still allows the move: the report must be decided again, then again)
     w = signed_world()
@@ -96,15 +96,46 @@ def test_a_report_that_keeps_losing_its_race_is_refused_with_503_never_dropped_w
 
     real_move = recipients.move
     recipients.move = always_lost  # type: ignore[method-assign]
-    # WHEN Twilio reports it undelivered
-    # THEN the report is refused as try-again (503), so Twilio posts it again; nothing changed
-    with pytest.raises(ConcurrencyError) as refused:
-        callback(w, 0, {"MessageSid": first.sid, "MessageStatus": "undelivered", "ErrorCode": "30003", "To": first.to})
-    assert refused.value.status == 503
+    report = {"MessageSid": first.sid, "MessageStatus": "undelivered", "ErrorCode": "30003", "To": first.to}
+    # WHEN Twilio reports it undelivered (and would not post it again after a 5xx: its default retries only a
+    # failed connection)
+    callback(w, 0, report)
+    # THEN the report is kept on the send queue before the 2xx, and nothing changed yet
+    (job,) = w.queue.take_jobs()
+    assert job.kind == "report" and job.campaign_id == created["id"] and job.data is not None
     assert statuses(w, created["id"]) == {first.to: "sent"}
-    # WHEN the race is over and Twilio's retry comes
+    # AND while the races go on, applying it fails (the queue delivers it again), still changing nothing
+    with pytest.raises(ConcurrencyError):
+        lifecycle.run_job(w.deps, job)
+    # WHEN the race is over and the queue delivers it again, and once more (a duplicate delivery)
     recipients.move = real_move  # type: ignore[method-assign]
-    callback(w, 0, {"MessageSid": first.sid, "MessageStatus": "undelivered", "ErrorCode": "30003", "To": first.to})
-    # THEN it is applied once
+    lifecycle.run_job(w.deps, job)
+    lifecycle.run_job(w.deps, job)
+    # THEN it is applied once, with its error
     assert statuses(w, created["id"]) == {first.to: "undelivered"}
-    assert campaigns.views.get_campaign(w.deps, TENANT, created["id"])["result"]["failed"] == 1
+    got = campaigns.views.get_campaign(w.deps, TENANT, created["id"])["result"]
+    assert (got["failed"], got["delivered"], got["pending"]) == (1, 0, 0)
+    assert recipients.get(created["id"], 0).error_code == "30003"  # type: ignore[union-attr]
+
+
+def test_a_report_that_keeps_losing_its_race_is_refused_with_503_when_the_queue_cannot_keep_it() -> None:
+    # GIVEN a sent campaign whose recipient's every move loses a race, and a send queue that refuses messages
+    w = signed_world()
+    created = create(w, ["+14155550100"])
+    send_queued(w)
+    first = w.provider.messages[0]
+    recipients = w.deps.recipients
+
+    def always_lost(campaign_id: str, recipient: object, to_status: object, fields: object, **_: object) -> None:
+        raise RecipientMovedError("another writer was first", recipient=recipients.get(campaign_id, 0))
+
+    def refused(job: object, dedup_id: str) -> None:
+        raise ConcurrencyError("the queue kept refusing messages")
+
+    recipients.move = always_lost  # type: ignore[method-assign]
+    w.queue.publish_job = refused  # type: ignore[method-assign]
+    # WHEN Twilio reports it undelivered THEN it is answered try-again (503), never a 2xx for a report not kept
+    with pytest.raises(ConcurrencyError) as answer:
+        callback(w, 0, {"MessageSid": first.sid, "MessageStatus": "undelivered", "ErrorCode": "30003", "To": first.to})
+    assert answer.value.status == 503
+    assert statuses(w, created["id"]) == {first.to: "sent"}
