@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
@@ -82,13 +83,11 @@ def test_an_undelivered_report_records_the_error_and_counts_as_failed() -> None:
     assert campaigns.views.get_campaign(w.deps, TENANT, created["id"])["result"]["failed"] == 1
 
 
-def test_a_report_that_keeps_losing_its_race_is_kept_on_the_queue_and_applied_once_never_dropped() -> None:
-    # GIVEN a sent campaign whose recipient's every conditional move loses a race (another writer always first, and
-    # the recipient as it left it still allows the move: the report must be decided again, then again)
+def losing_world() -> tuple[World, dict[str, Any], Any, Any]:
+    """A sent one-recipient campaign whose recipient's every conditional move loses a race; with the real move."""
     w = signed_world()
     created = create(w, ["+14155550100"])
     send_queued(w)
-    first = w.provider.messages[0]
     recipients = w.deps.recipients
 
     def always_lost(campaign_id: str, recipient: object, to_status: object, fields: object, **_: object) -> None:
@@ -96,6 +95,14 @@ def test_a_report_that_keeps_losing_its_race_is_kept_on_the_queue_and_applied_on
 
     real_move = recipients.move
     recipients.move = always_lost  # type: ignore[method-assign]
+    return w, created, w.provider.messages[0], real_move
+
+
+def test_a_report_that_keeps_losing_its_race_is_kept_on_the_queue_and_applied_once_never_dropped() -> None:
+    # GIVEN a sent campaign whose recipient's every conditional move loses a race (another writer always first, and
+    # the recipient as it left it still allows the move: the report must be decided again, then again)
+    w, created, first, real_move = losing_world()
+    recipients = w.deps.recipients
     report = {"MessageSid": first.sid, "MessageStatus": "undelivered", "ErrorCode": "30003", "To": first.to}
     # WHEN Twilio reports it undelivered (and would not post it again after a 5xx: its default retries only a
     # failed connection)
@@ -120,19 +127,11 @@ def test_a_report_that_keeps_losing_its_race_is_kept_on_the_queue_and_applied_on
 
 def test_a_report_that_keeps_losing_its_race_is_refused_with_503_when_the_queue_cannot_keep_it() -> None:
     # GIVEN a sent campaign whose recipient's every move loses a race, and a send queue that refuses messages
-    w = signed_world()
-    created = create(w, ["+14155550100"])
-    send_queued(w)
-    first = w.provider.messages[0]
-    recipients = w.deps.recipients
-
-    def always_lost(campaign_id: str, recipient: object, to_status: object, fields: object, **_: object) -> None:
-        raise RecipientMovedError("another writer was first", recipient=recipients.get(campaign_id, 0))
+    w, created, first, _ = losing_world()
 
     def refused(job: object, dedup_id: str) -> None:
         raise ConcurrencyError("the queue kept refusing messages")
 
-    recipients.move = always_lost  # type: ignore[method-assign]
     w.queue.publish_job = refused  # type: ignore[method-assign]
     # WHEN Twilio reports it undelivered THEN it is answered try-again (503), never a 2xx for a report not kept
     with pytest.raises(ConcurrencyError) as answer:
