@@ -7,9 +7,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from chalicelib.domain.errors import ConcurrencyError
-from chalicelib.domain.messages import Chunk, Job, parse_message, sender_group
+from chalicelib.domain.messages import Chunk, Job, parse_message
 
-__all__ = ["Chunk", "Job", "SendQueue", "parse_message", "sender_group"]
+__all__ = ["Chunk", "Job", "SendQueue", "parse_message"]
 
 
 class SendQueue:

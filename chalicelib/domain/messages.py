@@ -74,8 +74,3 @@ def parse_message(body: str) -> Chunk | Job:
             data=extra if isinstance(extra, dict) else None,
         )
     return Chunk.from_json(body)
-
-
-def sender_group(campaign: Mapping[str, Any]) -> str:
-    """The FIFO message group of a campaign's chunks: one per sender number, so one worker paces each sender."""
-    return f"{campaign['channel_id']}:{campaign['sender']}"
